@@ -1,0 +1,40 @@
+#pragma once
+// A checkpoint directory in the release layout: config.json, model.safetensors.index.json with sharded
+// *.safetensors (or a single model.safetensors), tokenizer files. Weights stay mmapped; `tensor()` returns
+// views. Every problem is Error(InvalidCheckpoint) naming the file, field or tensor.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/json.hpp"
+#include "core/safetensors.hpp"
+
+namespace alp {
+
+class Checkpoint {
+ public:
+  static std::shared_ptr<const Checkpoint> open(const std::string& dir);
+
+  const std::string& dir() const { return dir_; }
+  const json::Value& config() const { return config_; }
+  bool has(std::string_view name) const;
+  const TensorInfo& info(std::string_view name) const;  // throws InvalidCheckpoint "missing tensor <name>"
+  Tensor tensor(std::string_view name) const;           // zero-copy view
+  std::vector<std::string> names() const;
+  // Bytes and tensor count per top-level component prefix (vlm.model.visual, vlm.model.language_model,
+  // vlm.lm_head, expert, action_in_proj, action_out_proj, other) for `inspect`.
+  struct ComponentSize {
+    size_t tensors = 0;
+    uint64_t bytes = 0;
+  };
+  std::map<std::string, ComponentSize> component_sizes() const;
+
+ private:
+  std::string dir_;
+  json::Value config_;
+  std::vector<std::shared_ptr<const SafetensorsFile>> shards_;
+  std::map<std::string, const SafetensorsFile*, std::less<>> index_;
+};
+
+}  // namespace alp
