@@ -1,0 +1,62 @@
+#pragma once
+// "Run this component": the only thing that differs between backends. The pipeline (planner.cpp)
+// owns the prompt layout, sampling, the flow-matching loop's bookkeeping and the trajectory maths;
+// an Executor runs the network's four components on its device. CPU and CUDA implement it with the
+// single network definition in native/model over their Ops; TensorRT implements it with engines.
+#include <cstdint>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace alp::pipeline {
+
+// M-RoPE position ids of a token span: three rows (temporal, height, width), one column per token.
+struct PositionIds {
+  std::vector<int64_t> t, h, w;
+  size_t size() const { return t.size(); }
+};
+
+struct ImageBatch {
+  const float* patches = nullptr;  // [n_images * patches_per_image, patch_dim], processor layout
+  int64_t n_images = 0;
+  int64_t grid_t = 1, grid_h = 0, grid_w = 0;  // per image, in patches (before spatial merge)
+};
+
+struct ExecutorInfo {
+  std::string backend;    // "cpu" | "cuda" | "tensorrt"
+  std::string precision;  // "fp32" | "bf16" | "fp16" | "fp8"
+  std::string device;     // human-readable device name
+};
+
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  virtual ExecutorInfo info() const = 0;
+
+  // Vision encoder + mergers. Keeps the image embeddings and DeepStack features on the device for the
+  // next prefill; returns nothing because nothing but the prefill consumes them.
+  virtual void encode_images(const ImageBatch& images) = 0;
+
+  // Causal prefill of `ids` at cache positions [0, n). Image-pad positions take the encoded images in
+  // order. Returns the logits of the last position (vocab floats).
+  virtual std::vector<float> prefill(std::span<const int32_t> ids, const PositionIds& pos) = 0;
+
+  // One token at cache position `cache_pos` with rope position `rope_pos` (all three axes equal).
+  virtual std::vector<float> decode(int32_t id, int64_t cache_pos, int64_t rope_pos) = 0;
+
+  // Velocity field of the action expert for `n_samples` noisy action sequences x [n, 64, 2] at flow
+  // time t, attending to the backbone cache prefix [0, prefix_len) and positions rope_base + j.
+  // Called once per Euler step; implementations may capture the whole loop (see denoise()).
+  virtual void expert_velocity(const float* x, int n_samples, float t, int64_t prefix_len, int64_t rope_base,
+                               float* v_out) = 0;
+
+  // Whole Euler loop x <- x + dt * v(x, t_i), i = 0..steps-1, in place. The default calls
+  // expert_velocity per step; device executors override it to keep x on the device and replay a graph.
+  virtual void denoise(float* x, int n_samples, int steps, int64_t prefix_len, int64_t rope_base);
+
+  // Bytes of device/host memory held for weights and caches (for bench/ and inspect).
+  virtual uint64_t weight_bytes() const = 0;
+  virtual uint64_t cache_bytes() const = 0;
+};
+
+}  // namespace alp::pipeline
