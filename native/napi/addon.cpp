@@ -1,8 +1,11 @@
-// The only translation unit that knows about JavaScript. Everything below it throws alp::Error; here
-// those become AlpamayoError objects (the class is handed in from lib/ by `initialize`).
+// Module entry: the addon's exports. Each function converts arguments, calls the core, and turns
+// alp::Error into AlpamayoError (napi/errors.hpp); long work runs on a planner's worker thread.
 #include <napi.h>
 
 #include "backends/registry.hpp"
+#include "napi/errors.hpp"
+#include "napi/module_functions.hpp"
+#include "napi/planner_wrap.hpp"
 
 namespace {
 
@@ -25,7 +28,13 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  env.SetInstanceData(new alp::napi::AddonData());  // deleted by N-API at env teardown
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
+  exports.Set("setErrorClass", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
+                alp::napi::set_error_class(info);
+              }));
+  exports.Set("Planner", alp::napi::PlannerWrap::define(env));
+  alp::napi::register_module_functions(env, exports);
   return exports;
 }
 

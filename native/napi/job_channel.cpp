@@ -1,0 +1,75 @@
+#include "napi/job_channel.hpp"
+
+namespace alp::napi {
+
+JobChannel::JobChannel(Napi::Env env) : deferred_(Napi::Promise::Deferred::New(env)) {}
+
+JobChannel* JobChannel::create(Napi::Env env, Napi::Function progress, Napi::Object borrowed) {
+  auto* ch = new JobChannel(env);  // freed by the finalizer below, which N-API always runs
+  if (!borrowed.IsEmpty()) ch->borrowed_ = Napi::Persistent(borrowed);
+  auto finalize = [](Napi::Env, void*, JobChannel* self) { delete self; };
+  if (progress.IsEmpty()) {
+    ch->tsfn_ = decltype(ch->tsfn_)::New(env, "alpamayo-trt.job", 0, 1, ch, finalize, static_cast<void*>(nullptr));
+  } else {
+    ch->tsfn_ = decltype(ch->tsfn_)::New(env, progress, "alpamayo-trt.job", 0, 1, ch, finalize,
+                                          static_cast<void*>(nullptr));
+  }
+  return ch;
+}
+
+void JobChannel::token(int sample, int32_t id) {
+  // A closing environment (process exit) refuses calls; the message is then simply dropped.
+  auto* msg = new ChannelMsg{ChannelMsg::Kind::Token, sample, id};
+  if (tsfn_.BlockingCall(msg) != napi_ok) delete msg;
+}
+
+void JobChannel::finish(Resolver resolver) {
+  resolver_ = std::move(resolver);
+  auto* msg = new ChannelMsg{ChannelMsg::Kind::Done, 0, 0};
+  if (tsfn_.BlockingCall(msg) != napi_ok) delete msg;
+  tsfn_.Release();
+}
+
+void JobChannel::fail(ErrorInfo error) {
+  error_ = std::move(error);
+  auto* msg = new ChannelMsg{ChannelMsg::Kind::Done, 0, 0};
+  if (tsfn_.BlockingCall(msg) != napi_ok) delete msg;
+  tsfn_.Release();
+}
+
+void JobChannel::call_js(Napi::Env env, Napi::Function cb, JobChannel* ch, ChannelMsg* msg) {
+  std::unique_ptr<ChannelMsg> owned(msg);
+  if (env == nullptr || msg == nullptr) return;  // environment tearing down
+  if (msg->kind == ChannelMsg::Kind::Token) {
+    if (cb.IsEmpty()) return;
+    Napi::Int32Array ids = Napi::Int32Array::New(env, 1);
+    ids[0] = msg->token;
+    try {
+      cb.Call({Napi::Number::New(env, msg->sample), ids});
+    } catch (const Napi::Error& e) {
+      // A throwing onToken must not take the process down; the plan goes on and the error surfaces
+      // as an uncaught exception report, like any other event-listener error.
+      e.ThrowAsJavaScriptException();
+    }
+    return;
+  }
+  ch->settle(env);
+}
+
+void JobChannel::settle(Napi::Env env) {
+  Napi::HandleScope scope(env);
+  if (error_) {
+    deferred_.Reject(make_error(env, *error_).Value());
+  } else {
+    try {
+      deferred_.Resolve(resolver_ ? resolver_(env) : env.Undefined());
+    } catch (const Napi::Error& e) {
+      deferred_.Reject(e.Value());
+    } catch (const std::exception& e) {
+      deferred_.Reject(make_error(env, {ErrorCode::Internal, e.what()}).Value());
+    }
+  }
+  if (!borrowed_.IsEmpty()) borrowed_.Reset();
+}
+
+}  // namespace alp::napi

@@ -1,0 +1,38 @@
+#pragma once
+// JS class `Planner` of the addon (lib/ wraps it; users never see it). Owns the native planner and
+// the worker thread it runs on. Input memory (camera frames) is borrowed from JS, not copied.
+#include <napi.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+
+#include "napi/worker_thread.hpp"
+#include "pipeline/planner.hpp"
+
+namespace alp::napi {
+
+class PlannerWrap : public Napi::ObjectWrap<PlannerWrap> {
+ public:
+  static Napi::Function define(Napi::Env env);
+  explicit PlannerWrap(const Napi::CallbackInfo& info);
+  ~PlannerWrap() override;
+
+ private:
+  Napi::Value load(const Napi::CallbackInfo& info);
+  Napi::Value plan(const Napi::CallbackInfo& info);
+  Napi::Value dispose(const Napi::CallbackInfo& info);
+  void shutdown() noexcept;  // abort + join; used by the destructor and the env cleanup hook
+  static void cleanup(void* self) { static_cast<PlannerWrap*>(self)->shutdown(); }
+
+  pipeline::LoadOptions options_;
+  // Touched only by jobs on worker_ (and by shutdown() after the worker is joined).
+  std::unique_ptr<pipeline::Planner> planner_;
+  std::mutex abort_mu_;
+  std::shared_ptr<std::atomic<bool>> running_abort_;  // abort flag of the plan on the worker
+  bool disposed_ = false;
+  std::unique_ptr<WorkerThread> worker_;
+  Napi::Env env_;
+};
+
+}  // namespace alp::napi
