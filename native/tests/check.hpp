@@ -4,6 +4,7 @@
 // and prints "N passed, N failed", which the tap wrapper in test/native.test.ts reads.
 #include <cmath>
 #include <functional>
+#include <iostream>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -58,14 +59,14 @@ struct Registrar {
   } while (0)
 
 // Expects `stmt` to throw alp::Error with `code`; `substr` must appear in the message.
-#define CHECK_THROWS_CODE(stmt, code, substr)                                                 \
+#define CHECK_THROWS_CODE(stmt, expected_code, substr)                                                 \
   do {                                                                                        \
     bool alp_thrown_ = false;                                                                 \
     try {                                                                                     \
       stmt;                                                                                   \
     } catch (const ::alp::Error& alp_e_) {                                                    \
       alp_thrown_ = true;                                                                     \
-      if (alp_e_.code() != (code))                                                            \
+      if (alp_e_.code() != (expected_code))                                                            \
         ::alp::test::record_failure(__FILE__, __LINE__, std::string("wrong code: ") + alp_e_.what()); \
       else if (std::string(alp_e_.what()).find(substr) == std::string::npos)                  \
         ::alp::test::record_failure(__FILE__, __LINE__, std::string("message lacks '") + (substr) + "': " + alp_e_.what()); \
@@ -74,4 +75,12 @@ struct Registrar {
       ::alp::test::record_failure(__FILE__, __LINE__, std::string("non-alp exception: ") + alp_e_.what()); \
     }                                                                                         \
     if (!alp_thrown_) ::alp::test::record_failure(__FILE__, __LINE__, "no exception from " #stmt); \
+  } while (0)
+
+// Ends the current case early as passed, printing why (e.g. no GPU on this machine). The harness has no
+// third outcome, so the reason is printed where a reader of the log will see it.
+#define SKIP(reason)                                                                          \
+  do {                                                                                        \
+    std::cout << "    skip: " << (reason) << "\n";                                            \
+    return;                                                                                   \
   } while (0)
