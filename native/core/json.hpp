@@ -50,12 +50,20 @@ class Value {
   // Object lookup; nullptr when absent or when this is not an object.
   const Value* find(std::string_view key) const;
 
+  // Deep structural equality (numbers compare as doubles).
+  friend bool operator==(const Value& a, const Value& b);
+
  private:
   std::variant<std::monostate, bool, double, std::string, std::shared_ptr<Array>, std::shared_ptr<Object>> v_;
 };
 
-// Throws alp::Error(InvalidInput, "JSON parse error at offset N: ...").
+// Throws alp::Error(InvalidInput, "JSON parse error at offset N: ..."). Strict RFC 8259: UTF-8 validated,
+// duplicate object keys rejected (they make files ambiguous), numbers beyond double range rejected
+// (underflow becomes a signed zero).
 Value parse(std::string_view text, int max_depth = 64);
+// Keys in sorted order; numbers in the shortest form that parses back to the same double (integers
+// without ".0"). indent < 0: compact; otherwise pretty-printed with that many spaces per level.
+// Throws InvalidInput for NaN/Inf, which JSON cannot express.
 std::string stringify(const Value& v, int indent = -1);
 
 }  // namespace alp::json

@@ -5,12 +5,15 @@
 #include <memory>
 #include <string>
 
+#include "core/error.hpp"
+
 namespace alp {
 
 class MappedFile {
  public:
-  // Throws Error(code_on_failure) naming the path and errno text.
-  static std::shared_ptr<const MappedFile> open(const std::string& path);
+  // Throws Error(code_on_failure) naming the path and errno text. Empty files map to size 0.
+  static std::shared_ptr<const MappedFile> open(const std::string& path,
+                                                ErrorCode code_on_failure = ErrorCode::InvalidCheckpoint);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
