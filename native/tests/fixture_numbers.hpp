@@ -66,4 +66,42 @@ inline std::vector<double> fixture_numbers(std::string_view text, std::string_vi
   return out;
 }
 
+// The string value under `"key":` at or after `from` (no escape handling: fixture strings are
+// plain ASCII such as base64). Empty if missing.
+inline std::string fixture_string(std::string_view text, std::string_view key, size_t from = 0) {
+  const std::string quoted = "\"" + std::string(key) + "\":";
+  size_t p = find_after(text, quoted, from);
+  if (p == std::string_view::npos) return {};
+  p = text.find('"', p);
+  if (p == std::string_view::npos) return {};
+  const size_t e = text.find('"', p + 1);
+  return e == std::string_view::npos ? std::string() : std::string(text.substr(p + 1, e - p - 1));
+}
+
+// Standard base64 (RFC 4648, '=' padding) to bytes; stops at the first invalid character.
+inline std::vector<unsigned char> decode_base64(std::string_view s) {
+  auto val = [](char c) -> int {
+    if (c >= 'A' && c <= 'Z') return c - 'A';
+    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+    if (c >= '0' && c <= '9') return c - '0' + 52;
+    if (c == '+') return 62;
+    if (c == '/') return 63;
+    return -1;
+  };
+  std::vector<unsigned char> out;
+  unsigned buf = 0;
+  int bits = 0;
+  for (char c : s) {
+    const int v = val(c);
+    if (v < 0) break;
+    buf = (buf << 6) | static_cast<unsigned>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<unsigned char>((buf >> bits) & 0xFFu));
+    }
+  }
+  return out;
+}
+
 }  // namespace alp::test
