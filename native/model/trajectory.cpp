@@ -1,6 +1,8 @@
 #include "model/trajectory.hpp"
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <string>
 
 #include "core/error.hpp"
@@ -118,6 +120,25 @@ void check_count(size_t got, int want, const char* what) {
 }
 
 }  // namespace
+
+static double to_bf16(double v) {
+  float f = static_cast<float>(v);
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  bits += 0x7FFFu + ((bits >> 16) & 1u);  // round to nearest, ties to even (finite inputs)
+  bits &= 0xFFFF0000u;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+
+ActionSpaceConfig with_bf16_stats(const ActionSpaceConfig& cfg) {
+  ActionSpaceConfig out = cfg;
+  out.accel_mean = to_bf16(cfg.accel_mean);
+  out.accel_std = to_bf16(cfg.accel_std);
+  out.curvature_mean = to_bf16(cfg.curvature_mean);
+  out.curvature_std = to_bf16(cfg.curvature_std);
+  return out;
+}
 
 std::vector<Pose> to_ego_frame(std::span<const Pose> poses) {
   require(!poses.empty(), ErrorCode::InvalidInput, "to_ego_frame: history is empty");

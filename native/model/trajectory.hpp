@@ -27,6 +27,12 @@ struct ActionSpaceConfig {
   double kappa_lambda = 1e-4, kappa_ridge = 1e-4;
 };
 
+// The official model is loaded with dtype=bfloat16, which (as HF sets the default dtype while
+// building the model) most likely stores accel/curvature mean and std as bfloat16 buffers, e.g.
+// accel_std 0.68104267 -> 0.6796875. Not verified against the checkpoint; when parity with the
+// PyTorch runtime demands it, denormalise with this copy (round-to-nearest-even to bf16).
+ActionSpaceConfig with_bf16_stats(const ActionSpaceConfig& cfg);
+
 // t in seconds (relative to t0 for outputs), p = xyz in metres, R row-major 3x3 (body -> frame).
 struct Pose {
   double t = 0.0;

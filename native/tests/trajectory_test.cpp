@@ -297,3 +297,13 @@ TEST(philox_normal_stream) {
   const double u0 = (0x6627e8d5u + 0.5) / 4294967296.0, u1 = (0xe169c58du + 0.5) / 4294967296.0;
   CHECK_EQ(philox_normal(0, 0, 0), static_cast<float>(std::sqrt(-2.0 * std::log(u0)) * std::cos(2.0 * M_PI * u1)));
 }
+
+TEST(trajectory_bf16_stats) {
+  // Values from torch.tensor(v, dtype=torch.bfloat16).item().
+  const ActionSpaceConfig b = with_bf16_stats(ActionSpaceConfig{});
+  CHECK_EQ(b.accel_mean, 0.029052734375);
+  CHECK_EQ(b.accel_std, 0.6796875);
+  CHECK_EQ(b.curvature_mean, 0.0002689361572265625);
+  CHECK_EQ(b.curvature_std, 0.026123046875);
+  CHECK_EQ(b.dt, 0.1);
+}
