@@ -191,12 +191,18 @@ ModelConfig parse_model_config(const json::Value& root) {
   if (c.num_inference_steps < 1) bad("diffusion_cfg.num_inference_steps", "expected >= 1");
   if (const Value* a = root.find("action_space_cfg"); a && a->is_object()) {
     const std::string ap = "action_space_cfg.";
-    c.action_space.dt = get_num_or(*a, "dt", ap, 0.1);
-    c.action_space.n_waypoints = get_int_or(*a, "n_waypoints", ap, 64);
-    c.action_space.accel_mean = get_num_or(*a, "accel_mean", ap, 0.0);
-    c.action_space.accel_std = get_num_or(*a, "accel_std", ap, 1.0);
-    c.action_space.curvature_mean = get_num_or(*a, "curvature_mean", ap, 0.0);
-    c.action_space.curvature_std = get_num_or(*a, "curvature_std", ap, 1.0);
+    // Absent fields keep the release values (ActionSpaceConfig's defaults).
+    auto& as = c.action_space;
+    as.dt = get_num_or(*a, "dt", ap, as.dt);
+    as.n_waypoints = static_cast<int>(get_int_or(*a, "n_waypoints", ap, as.n_waypoints));
+    for (auto [key, field] : {std::pair{"accel_mean", &as.accel_mean}, {"accel_std", &as.accel_std},
+                              {"curvature_mean", &as.curvature_mean}, {"curvature_std", &as.curvature_std},
+                              {"v_lambda", &as.v_lambda}, {"v_ridge", &as.v_ridge}, {"theta_lambda", &as.theta_lambda},
+                              {"theta_ridge", &as.theta_ridge}, {"a_lambda", &as.a_lambda}, {"a_ridge", &as.a_ridge},
+                              {"kappa_lambda", &as.kappa_lambda}, {"kappa_ridge", &as.kappa_ridge}})
+      *field = get_num_or(*a, key, ap, *field);
+    if (!(as.dt > 0) || as.n_waypoints < 1 || !(as.accel_std > 0) || !(as.curvature_std > 0))
+      bad("action_space_cfg", "expected dt > 0, n_waypoints >= 1 and positive accel_std/curvature_std");
   }
   c.traj_vocab_size = get_positive(root, "traj_vocab_size", "");
   c.traj_token_start_idx = get_positive(root, "traj_token_start_idx", "");

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/json.hpp"
+#include "model/trajectory.hpp"
 
 namespace alp::model {
 
@@ -53,11 +54,6 @@ struct ActionInProjConfig {
   double max_freq = 100.0;
 };
 
-struct ActionSpaceConfig {
-  double dt = 0.1;
-  int64_t n_waypoints = 64;
-  double accel_mean = 0.0, accel_std = 1.0, curvature_mean = 0.0, curvature_std = 1.0;
-};
 
 struct ModelConfig {
   DecoderConfig text;
