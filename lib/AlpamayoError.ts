@@ -43,12 +43,13 @@ export interface AlpamayoErrorDetails {
 export class AlpamayoError extends Error {
   /** Machine-readable category. */
   readonly code: AlpamayoErrorCode;
+  // `declare`: absent details stay absent (no own `undefined` properties cluttering logs).
   /** Path of the offending input, when the error is about one field. */
-  readonly field?: string;
+  declare readonly field?: string;
   /** What was expected, when known. */
-  readonly expected?: unknown;
+  declare readonly expected?: unknown;
   /** What was received, when known. */
-  readonly actual?: unknown;
+  declare readonly actual?: unknown;
 
   constructor(message: string, code: AlpamayoErrorCode = 'INTERNAL', details: AlpamayoErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });

@@ -45,7 +45,7 @@ function editDistance(a: string, b: string): number {
   return row[b.length] as number;
 }
 
-/** The allowed name closest to `name` (case-insensitive match, or edit distance <= 2), if any. @internal */
+/** The allowed name closest to `name` (case-insensitive match, edit distance <= 2, or a prefix), if any. @internal */
 export function closestName(name: string, allowed: readonly string[]): string | undefined {
   const lower = name.toLowerCase();
   let best: string | undefined;
@@ -57,7 +57,8 @@ export function closestName(name: string, allowed: readonly string[]): string | 
       bestDist = d;
     }
   }
-  return best;
+  // A truncated name ('front' for 'front_wide') is a likely typo too.
+  return best ?? allowed.find((c) => lower.length >= 3 && c.toLowerCase().startsWith(lower));
 }
 
 /** Rejects keys of `obj` not in `allowed`, suggesting the close match. @internal */
