@@ -1,1 +1,30 @@
-export {};
+// Public entry point of alpamayo-trt.
+export { AlpamayoError, ALPAMAYO_ERROR_CODES, isAlpamayoError } from './AlpamayoError.js';
+export type { AlpamayoErrorCode, AlpamayoErrorDetails } from './AlpamayoError.js';
+export { Planner } from './Planner.js';
+export { backends, nativeBinaryPath } from './native.js';
+export type { BackendsInfo, NativeVariant } from './binding.js';
+export type {
+  Actions,
+  CameraName,
+  EgoPose,
+  Frame,
+  Frames,
+  LoadOptions,
+  PlanOptions,
+  PlanResult,
+  PlanSample,
+  PlanTimings,
+  Rotation9,
+  Waypoints,
+} from './types.js';
+export { EGO_HISTORY_LENGTH, FRAMES_PER_CAMERA, MODEL_CAMERA_ORDER, WAYPOINT_COUNT } from './types.js';
+export { toNavPath, toQuaternion } from './ros.js';
+export type { NavPathOptions, Quaternion, RosHeader, RosPath, RosPoseStamped, RosTime } from './ros.js';
+export { actionsToTrajectory, estimateInitialSpeed, historyTokens, minADE, trajectoryToActions } from './metrics.js';
+export type { MinADEOptions, MinADEResult, TrajectoryLike } from './metrics.js';
+export { CHATML_VL_TEMPLATE, writeTokenizerFiles } from './tokenizerFiles.js';
+export type { TokenLayoutEntry } from './tokenizerFiles.js';
+export { imageTokenCount, smartResize, ALPAMAYO_VISION_SETTINGS } from './imageTokenCount.js';
+export type { VisionTokenSettings } from './imageTokenCount.js';
+export { PLAN_DEFAULTS } from './validatePlanOptions.js';

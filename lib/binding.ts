@@ -1,0 +1,133 @@
+// Type-only description of the native addon (native/napi/*.cpp). lib/ talks to C++ only through
+// these shapes; the loader in native.ts returns a `NativeAddon`. Keep in sync with the N-API code.
+import type { AlpamayoError } from './AlpamayoError.js';
+
+/** Native compute variant a binary was built as. */
+export type NativeVariant = 'cpu' | 'cuda' | 'tensorrt';
+
+/** What the loaded binary can run on this machine (see `backends()`). */
+export interface BackendsInfo {
+  /** Which build of the addon was loaded. */
+  variant: NativeVariant;
+  /** The CPU reference backend is always compiled in. */
+  cpu: true;
+  /** CUDA backend: compiled in, number of visible devices, and why probing failed (if it did). */
+  cuda: { compiled: boolean; devices: number; error?: string };
+  /** TensorRT runner: compiled in, and the TensorRT version it was built against (e.g. 100900). */
+  tensorrt: { compiled: boolean; version?: number };
+}
+
+/** One entry of a checkpoint preset's token layout. @internal */
+export interface NativeTokenLayoutEntry {
+  content: string;
+  id: number;
+  special: boolean;
+}
+
+/** @internal */
+export interface NativeInspectResult {
+  config: unknown;
+  tensors: number;
+  bytes: number;
+  components: Record<string, { tensors: number; bytes: number }>;
+}
+
+/** @internal */
+export interface NativeTrajectory {
+  positions: Float64Array;
+  rotations: Float64Array;
+  timestamps: Float64Array;
+}
+
+/** @internal */
+export interface NativePlannerOptions {
+  checkpoint: string;
+  engines?: string;
+  backend: NativeVariant;
+  device: number;
+  precision: string;
+  threads: number;
+  tokenIds: Record<string, number>;
+}
+
+/** @internal */
+export interface NativeLoadResult {
+  backend: string;
+  precision: string;
+  /** The model config the planner uses, as JSON text. */
+  modelConfig: string;
+}
+
+/** @internal */
+export interface NativePlanRequest {
+  promptIds: Int32Array;
+  /** 16 RGB HWC images, camera-major (cross_left, front_wide, cross_right, front_tele), oldest first. */
+  frames: Uint8Array[];
+  widths: Int32Array;
+  heights: Int32Array;
+  /** 16 x 13: t (s, relative to t0), x, y, z, r00..r22, in the t0 ego frame. */
+  egoHistory: Float64Array;
+  samples: number;
+  seed: number;
+  diffusionSteps: number;
+  maxReasoningTokens: number;
+  temperature: number;
+  topP: number;
+  initialNoise?: Float32Array;
+  forcedTokens?: Int32Array;
+}
+
+/** @internal */
+export interface NativeTimings {
+  preprocessMs: number;
+  visionMs: number;
+  prefillMs: number;
+  reasoningMs: number;
+  actionMs: number;
+  totalMs: number;
+}
+
+/** @internal */
+export interface NativePlanResult {
+  tokens: Int32Array[];
+  positions: Float64Array;
+  rotations: Float64Array;
+  timestamps: Float64Array;
+  accel: Float64Array;
+  curvature: Float64Array;
+  normalized: Float32Array;
+  v0: number;
+  timings: NativeTimings;
+}
+
+/** @internal */
+export interface NativePlanHandle {
+  promise: Promise<NativePlanResult>;
+  abort(): void;
+}
+
+/** @internal */
+export interface NativePlanner {
+  load(): Promise<NativeLoadResult>;
+  plan(req: NativePlanRequest, onTokens: (sample: number, ids: Int32Array) => void): NativePlanHandle;
+  dispose(): Promise<void>;
+}
+
+/** @internal */
+export interface NativeAddon {
+  backends(): BackendsInfo;
+  setErrorClass(ctor: typeof AlpamayoError): void;
+  tokenLayout(preset: string): NativeTokenLayoutEntry[];
+  makeCheckpoint(dir: string, preset: 'tiny' | 'small', seed: number): void;
+  inspectCheckpoint(dir: string): NativeInspectResult;
+  historyTokenIds(egoHistory: Float64Array, configJson: string): Int32Array;
+  estimateInitialSpeed(egoHistory: Float64Array, configJson: string): number;
+  actionsToTrajectory(accel: Float64Array, curvature: Float64Array, v0: number, configJson: string): NativeTrajectory;
+  trajectoryToActions(
+    positions: Float64Array,
+    rotations: Float64Array,
+    v0: number,
+    configJson: string,
+  ): { accel: Float64Array; curvature: Float64Array };
+  Planner: new (opts: NativePlannerOptions) => NativePlanner;
+}

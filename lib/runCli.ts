@@ -1,0 +1,198 @@
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { AlpamayoError } from './AlpamayoError.js';
+import { formatPlan, planToJson } from './formatPlan.js';
+import { backends, loadNative, nativeBinaryPath } from './native.js';
+import { Planner } from './Planner.js';
+import { readInputsFile } from './readInputsFile.js';
+import { writeTokenizerFiles } from './tokenizerFiles.js';
+import type { LoadOptions, PlanOptions } from './types.js';
+
+/** Where the CLI writes. @internal */
+export interface CliIo {
+  out(text: string): void;
+  err(text: string): void;
+}
+
+export const CLI_USAGE = `alpamayo-trt: run NVIDIA Alpamayo 1 (camera frames + ego history -> reasoning + 64 waypoints)
+
+Usage:
+  alpamayo-trt --help
+  alpamayo-trt info [--json]                      native variant, backends, CUDA devices
+  alpamayo-trt inspect <checkpoint|engines dir> [--json]
+                                                  config summary, tensor count and bytes per component
+  alpamayo-trt make-checkpoint DIR [--preset tiny|small] [--seed N]
+                                                  write a small random-weight test checkpoint
+  alpamayo-trt plan --checkpoint DIR --inputs FILE.json [--json]
+                    [--backend auto|cpu|cuda|tensorrt] [--engines DIR] [--precision P]
+                    [--seed N] [--samples K] [--temperature T] [--top-p P] [--steps N]
+                    [--max-tokens N] [--noise FILE] [--reasoning TEXT] [--command TEXT]
+
+Inputs file (paths relative to it; .rgb = raw RGB bytes needing width/height; .png/.jpg need 'sharp'):
+  { "frames": { "front_wide": [{ "path": "fw0.rgb", "width": 576, "height": 320, "timestampUs": 1000000 }, ...x4],
+                "front_tele": [...], "cross_left": [...], "cross_right": [...] },
+    "egoHistory": [{ "timestampUs": 0, "position": [x, y, z], "rotation": [9 numbers, row-major] }, ...x16],
+    "command": "optional" }
+--noise: samples*64*2 float32 values, raw little-endian or a JSON array.
+
+Environment: ALPAMAYO_TRT_NATIVE=/path/alpamayo_trt.node overrides the native binary.`;
+
+function num(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n)) throw new AlpamayoError(`--${name}: expected a number, got '${v}'`, 'INVALID_INPUT', { field: `--${name}`, expected: 'a number', actual: v });
+  return n;
+}
+
+function summarizeConfig(config: unknown): Record<string, unknown> {
+  const keys = ['architectures', 'model_type', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'intermediate_size', 'vocab_size'];
+  const out: Record<string, unknown> = {};
+  const visit = (node: unknown, prefix: string): void => {
+    if (typeof node !== 'object' || node === null || Array.isArray(node)) return;
+    for (const [k, v] of Object.entries(node)) {
+      if (keys.includes(k)) out[prefix + k] = v;
+      else if (typeof v === 'object' && v !== null && !Array.isArray(v)) visit(v, `${prefix}${k}.`);
+    }
+  };
+  visit(config, '');
+  return out;
+}
+
+async function readNoise(path: string): Promise<Float32Array> {
+  const bytes = await readFile(path);
+  if (path.endsWith('.json')) return Float32Array.from(JSON.parse(bytes.toString('utf8')) as number[]);
+  if (bytes.byteLength % 4 !== 0) throw new AlpamayoError(`--noise: ${path} has ${bytes.byteLength} bytes, not a whole number of float32`, 'INVALID_INPUT', { field: '--noise' });
+  return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+}
+
+async function inspect(target: string, json: boolean, io: CliIo): Promise<void> {
+  const manifest = join(target, 'manifest.json');
+  const isEngines = await stat(manifest).then(() => true, () => false);
+  if (isEngines) {
+    const m = JSON.parse(await readFile(manifest, 'utf8')) as Record<string, unknown>;
+    io.out(json ? JSON.stringify(m, null, 2) : `engines ${target}\n${JSON.stringify(summarizeConfig(m.config ?? m), null, 2)}\nengines: ${Object.keys((m.engines as object) ?? {}).join(', ')}`);
+    return;
+  }
+  const r = loadNative().inspectCheckpoint(target);
+  if (json) {
+    io.out(JSON.stringify(r, null, 2));
+    return;
+  }
+  const lines = [`checkpoint ${target}`];
+  for (const [k, v] of Object.entries(summarizeConfig(r.config))) lines.push(`  ${k}: ${JSON.stringify(v)}`);
+  lines.push(`  tensors: ${r.tensors}, bytes: ${r.bytes}`);
+  for (const [name, c] of Object.entries(r.components)) lines.push(`  ${name.padEnd(28)} ${String(c.tensors).padStart(6)} tensors ${String(c.bytes).padStart(14)} bytes`);
+  io.out(lines.join('\n'));
+}
+
+/**
+ * Runs the `alpamayo-trt` command line; returns the exit code (errors are printed, not thrown).
+ * @internal
+ */
+export async function runCli(argv: readonly string[], io: CliIo = { out: (s) => console.log(s), err: (s) => console.error(s) }): Promise<number> {
+  try {
+    const { values, positionals } = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        help: { type: 'boolean', short: 'h' },
+        json: { type: 'boolean' },
+        preset: { type: 'string' },
+        seed: { type: 'string' },
+        checkpoint: { type: 'string' },
+        engines: { type: 'string' },
+        inputs: { type: 'string' },
+        backend: { type: 'string' },
+        precision: { type: 'string' },
+        samples: { type: 'string' },
+        temperature: { type: 'string' },
+        'top-p': { type: 'string' },
+        steps: { type: 'string' },
+        'max-tokens': { type: 'string' },
+        noise: { type: 'string' },
+        reasoning: { type: 'string' },
+        command: { type: 'string' },
+      },
+    });
+    const [cmd, ...rest] = positionals;
+    if (values.help || cmd === undefined || cmd === 'help') {
+      io.out(CLI_USAGE);
+      return cmd === undefined && !values.help ? 1 : 0;
+    }
+    switch (cmd) {
+      case 'info': {
+        const info = backends();
+        if (values.json) io.out(JSON.stringify({ binary: nativeBinaryPath(), ...info }, null, 2));
+        else {
+          io.out(
+            [
+              `native binary: ${nativeBinaryPath()}`,
+              `variant: ${info.variant}`,
+              'cpu: yes',
+              `cuda: ${info.cuda.compiled ? `compiled, ${info.cuda.devices} device(s)` : 'not compiled'}${info.cuda.error ? ` (${info.cuda.error})` : ''}`,
+              `tensorrt: ${info.tensorrt.compiled ? `compiled (version ${info.tensorrt.version})` : 'not compiled'}`,
+            ].join('\n'),
+          );
+        }
+        return 0;
+      }
+      case 'inspect': {
+        if (!rest[0]) throw new AlpamayoError('inspect: expected a checkpoint or engines directory', 'INVALID_INPUT', { field: 'inspect' });
+        await inspect(rest[0], values.json === true, io);
+        return 0;
+      }
+      case 'make-checkpoint': {
+        const dir = rest[0];
+        if (!dir) throw new AlpamayoError('make-checkpoint: expected a directory', 'INVALID_INPUT', { field: 'make-checkpoint' });
+        const preset = values.preset ?? 'tiny';
+        if (preset !== 'tiny' && preset !== 'small') throw new AlpamayoError(`--preset: expected tiny or small, got '${preset}'`, 'INVALID_INPUT', { field: '--preset' });
+        const seed = num('seed', values.seed) ?? 0;
+        const addon = loadNative();
+        addon.makeCheckpoint(dir, preset, seed);
+        await writeTokenizerFiles(dir, addon.tokenLayout(preset));
+        io.out(`wrote ${preset} checkpoint (seed ${seed}) to ${dir}`);
+        return 0;
+      }
+      case 'plan': {
+        if (!values.checkpoint || !values.inputs) throw new AlpamayoError('plan: --checkpoint DIR and --inputs FILE.json are required', 'INVALID_INPUT', { field: 'plan' });
+        const inputs = await readInputsFile(values.inputs);
+        const load: Record<string, unknown> = { checkpoint: values.checkpoint };
+        if (values.backend) load.backend = values.backend;
+        if (values.engines) load.engines = values.engines;
+        if (values.precision) load.precision = values.precision;
+        const opts: Record<string, unknown> = {};
+        const set = (key: keyof PlanOptions, v: unknown): void => {
+          if (v !== undefined) opts[key] = v;
+        };
+        set('seed', num('seed', values.seed));
+        set('samples', num('samples', values.samples));
+        set('temperature', num('temperature', values.temperature));
+        set('topP', num('top-p', values['top-p']));
+        set('diffusionSteps', num('steps', values.steps));
+        set('maxReasoningTokens', num('max-tokens', values['max-tokens']));
+        set('reasoningTokens', values.reasoning);
+        set('command', values.command ?? inputs.command);
+        if (values.noise) opts.initialNoise = await readNoise(values.noise);
+        const planner = await Planner.load(load as unknown as LoadOptions);
+        try {
+          if (!values.json) opts.onToken = (text: string) => process.stderr.write(text);
+          const r = await planner.plan(inputs.frames, inputs.egoHistory, opts as PlanOptions);
+          if (!values.json) process.stderr.write('\n');
+          io.out(values.json ? JSON.stringify(planToJson(r)) : formatPlan(r));
+        } finally {
+          await planner.dispose();
+        }
+        return 0;
+      }
+      default:
+        io.err(`alpamayo-trt: unknown command '${cmd}'\n\n${CLI_USAGE}`);
+        return 1;
+    }
+  } catch (err) {
+    if (err instanceof AlpamayoError) io.err(`alpamayo-trt: ${err.code}: ${err.message}`);
+    else io.err(`alpamayo-trt: ${(err as Error).message ?? String(err)}`);
+    return 1;
+  }
+}

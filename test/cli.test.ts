@@ -1,0 +1,83 @@
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { egoHistory } from './fixtures/inputs.js';
+
+process.env.ALPAMAYO_TRT_NATIVE = resolve('test/fixtures/fakeAddon.cjs');
+const { runCli, CLI_USAGE } = await import('../lib/runCli.js');
+
+async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  const code = await runCli(argv, { out: (s) => (out += s + '\n'), err: (s) => (err += s + '\n') });
+  return { code, out, err };
+}
+
+t.test('--help prints usage with every command', async (t) => {
+  const r = await cli('--help');
+  t.equal(r.code, 0);
+  t.equal(r.out.trim(), CLI_USAGE);
+  for (const cmd of ['info', 'inspect', 'make-checkpoint', 'plan --checkpoint DIR --inputs FILE.json']) t.match(r.out, cmd);
+  t.equal((await cli()).code, 1, 'no command is an error (usage still printed)');
+});
+
+t.test('the built bin prints help', { skip: existsSync('dist/esm/cli.js') ? false : 'dist/ not built (npm test builds it first)' }, async (t) => {
+  const r = spawnSync(process.execPath, ['dist/esm/cli.js', '--help'], { encoding: 'utf8' });
+  t.equal(r.status, 0);
+  t.match(r.stdout, /^alpamayo-trt: run NVIDIA Alpamayo 1/);
+});
+
+t.test('errors are reported with their code and a non-zero exit', async (t) => {
+  const unknown = await cli('frobnicate');
+  t.equal(unknown.code, 1);
+  t.match(unknown.err, /unknown command 'frobnicate'/);
+  const badFlag = await cli('plan', '--checkpint', 'x');
+  t.equal(badFlag.code, 1);
+  t.match(badFlag.err, /checkpint/);
+  const missing = await cli('plan', '--checkpoint', 'x');
+  t.match(missing.err, /INVALID_INPUT: plan: --checkpoint DIR and --inputs FILE.json are required/);
+  const preset = await cli('make-checkpoint', t.testdir(), '--preset', 'huge');
+  t.match(preset.err, /--preset: expected tiny or small, got 'huge'/);
+});
+
+t.test('info and inspect', async (t) => {
+  const info = await cli('info');
+  t.equal(info.code, 0);
+  t.match(info.out, /variant: cpu/);
+  t.match(info.out, /cuda: not compiled/);
+  const inspect = await cli('inspect', t.testdir());
+  t.match(inspect.out, /architectures: \["AlpamayoR1"\]/);
+  t.match(inspect.out, /expert\s+2 tensors\s+1000 bytes/);
+});
+
+t.test('make-checkpoint then plan from an inputs file', async (t) => {
+  const dir = t.testdir();
+  const ckpt = join(dir, 'ckpt');
+  const made = await cli('make-checkpoint', ckpt, '--seed', '3');
+  t.equal(made.code, 0, made.err);
+  const tok = JSON.parse(readFileSync(join(ckpt, 'tokenizer.json'), 'utf8'));
+  t.equal(tok.added_tokens.find((a: { content: string }) => a.content === '<|cot_start|>').id, 322);
+  const cams = ['front_wide', 'front_tele', 'cross_left', 'cross_right'];
+  const frames: Record<string, unknown[]> = {};
+  for (const cam of cams) {
+    frames[cam] = [0, 1, 2, 3].map((i) => {
+      writeFileSync(join(dir, `${cam}${i}.rgb`), new Uint8Array(64 * 80 * 3).fill(i));
+      return { path: `${cam}${i}.rgb`, width: 80, height: 64, timestampUs: 1_000_000 + i * 100_000 };
+    });
+  }
+  writeFileSync(join(dir, 'inputs.json'), JSON.stringify({ frames, egoHistory: egoHistory() }));
+  writeFileSync(join(dir, 'noise.json'), JSON.stringify(Array(256).fill(0.5)));
+  const r = await cli('plan', '--checkpoint', ckpt, '--inputs', join(dir, 'inputs.json'), '--samples', '2', '--seed', '9', '--noise', join(dir, 'noise.json'), '--json');
+  t.equal(r.code, 0, r.err);
+  const json = JSON.parse(r.out);
+  t.equal(json.seed, 9);
+  t.equal(json.samples.length, 2);
+  t.equal(json.waypoints.positions.length, 192);
+  t.equal(json.t0Us, 2_500_000);
+  const bad = await cli('plan', '--checkpoint', ckpt, '--inputs', join(dir, 'inputs.json'), '--samples', 'two');
+  t.match(bad.err, /--samples: expected a number, got 'two'/);
+  writeFileSync(join(dir, 'png.json'), JSON.stringify({ frames: { front_wide: [{ path: 'x.txt', timestampUs: 0 }] }, egoHistory: [] }));
+  writeFileSync(join(dir, 'x.txt'), 'x');
+  t.match((await cli('plan', '--checkpoint', ckpt, '--inputs', join(dir, 'png.json'))).err, /a \.rgb, \.png, \.jpg or \.jpeg file/);
+});
