@@ -58,14 +58,14 @@ struct Registrar {
   } while (0)
 
 // Expects `stmt` to throw alp::Error with `code`; `substr` must appear in the message.
-#define CHECK_THROWS_CODE(stmt, code, substr)                                                 \
+#define CHECK_THROWS_CODE(stmt, expected_code, substr)                                        \
   do {                                                                                        \
     bool alp_thrown_ = false;                                                                 \
     try {                                                                                     \
       stmt;                                                                                   \
     } catch (const ::alp::Error& alp_e_) {                                                    \
       alp_thrown_ = true;                                                                     \
-      if (alp_e_.code() != (code))                                                            \
+      if (alp_e_.code() != (expected_code))                                                   \
         ::alp::test::record_failure(__FILE__, __LINE__, std::string("wrong code: ") + alp_e_.what()); \
       else if (std::string(alp_e_.what()).find(substr) == std::string::npos)                  \
         ::alp::test::record_failure(__FILE__, __LINE__, std::string("message lacks '") + (substr) + "': " + alp_e_.what()); \
