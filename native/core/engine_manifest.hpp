@@ -89,7 +89,7 @@ struct EngineSpec {
 struct KvCacheSpec {
   int64_t layers = 0, kv_heads = 0, head_dim = 0;
   int64_t capacity = 0;  // tokens per sequence: the llm profile max of prompt + generated tokens
-  std::string dtype;     // float16 | bfloat16 | fp8
+  std::string dtype;     // float16 | bfloat16 (also the dtype of image_embeds/deepstack_embeds)
   std::string update;    // "in_place": present.N.* alias past_key_values.N.* (one buffer per layer)
   uint64_t bytes() const;  // K and V of every layer for one sequence
 };

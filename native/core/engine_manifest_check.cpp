@@ -147,8 +147,9 @@ void validate_manifest(const EngineManifest& m) {
   if (kv.layers <= 0 || kv.kv_heads <= 0 || kv.head_dim <= 0 || kv.capacity <= 0)
     invalid("kv_cache: layers, kv_heads, head_dim and capacity must be positive, got " + std::to_string(kv.layers) +
             ", " + std::to_string(kv.kv_heads) + ", " + std::to_string(kv.head_dim) + ", " + std::to_string(kv.capacity));
-  if (kv.dtype != "float16" && kv.dtype != "bfloat16" && kv.dtype != "fp8")
-    invalid("kv_cache.dtype " + q(kv.dtype) + ", expected float16, bfloat16 or fp8");
+  // TensorRT's KVCacheUpdate (the in-place cache write) takes float32/float16/bfloat16 caches only.
+  if (kv.dtype != "float16" && kv.dtype != "bfloat16")
+    invalid("kv_cache.dtype " + q(kv.dtype) + ", expected float16 or bfloat16");
   if (kv.update != "in_place") invalid("kv_cache.update " + q(kv.update) + ", this runner supports \"in_place\"");
   if (m.hidden_size <= 0 || m.vocab_size <= 0) invalid("model.hidden_size and model.vocab_size must be positive");
   if (m.model_config_sha256.empty()) invalid("model_config_sha256 is empty");
@@ -160,7 +161,7 @@ void validate_manifest(const EngineManifest& m) {
   const Shape kv_shape{1, kv.kv_heads, kv.capacity, kv.head_dim};
   const auto I = TensorMode::Input;
   const auto O = TensorMode::Output;
-  const std::string& kvt = kv.dtype == "fp8" ? std::string("float16") : kv.dtype;  // embeddings stay 16-bit
+  const std::string& kvt = kv.dtype;  // image embeddings travel in the activation dtype, as the cache does
 
   const EngineSpec& vision = m.engine(names::kVision);
   for (const Required& r : {Required{names::kPixelValues, I, "float32", {-1, -2}},
