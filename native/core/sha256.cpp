@@ -51,7 +51,8 @@ void Sha256::block(const uint8_t* p) {
   h_[0] += a, h_[1] += b, h_[2] += c, h_[3] += d, h_[4] += e, h_[5] += f, h_[6] += g, h_[7] += h;
 }
 
-void Sha256::update(std::span<const uint8_t> bytes) {
+void Sha256::update(const void* data, size_t n) {
+  const std::basic_string_view<uint8_t> bytes(static_cast<const uint8_t*>(data), n);
   total_ += bytes.size();
   size_t i = 0;
   if (buf_len_ > 0) {
@@ -75,7 +76,7 @@ std::array<uint8_t, 32> Sha256::finish() {
   const size_t pad_len = (buf_len_ < 56 ? 56 : 120) - buf_len_;
   for (int i = 0; i < 8; ++i) pad[pad_len + i] = static_cast<uint8_t>(bits >> (56 - 8 * i));
   const uint64_t keep_total = total_;
-  update({pad, pad_len + 8});
+  update(pad, pad_len + 8);
   total_ = keep_total;
   std::array<uint8_t, 32> out{};
   for (int i = 0; i < 8; ++i)
@@ -83,9 +84,8 @@ std::array<uint8_t, 32> Sha256::finish() {
   return out;
 }
 
-std::string Sha256::finish_hex() {
+std::string to_hex(const std::array<uint8_t, 32>& d) {
   static constexpr char kHex[] = "0123456789abcdef";
-  const auto d = finish();
   std::string s(64, '0');
   for (size_t i = 0; i < d.size(); ++i) {
     s[2 * i] = kHex[d[i] >> 4];
@@ -94,10 +94,10 @@ std::string Sha256::finish_hex() {
   return s;
 }
 
-std::string sha256_hex(std::span<const uint8_t> bytes) {
+std::string sha256_hex(std::string_view data) {
   Sha256 h;
-  h.update(bytes);
-  return h.finish_hex();
+  h.update(data.data(), data.size());
+  return to_hex(h.finish());
 }
 
 std::string sha256_file(const std::string& path, ErrorCode code_on_failure) {
@@ -107,13 +107,13 @@ std::string sha256_file(const std::string& path, ErrorCode code_on_failure) {
   std::vector<uint8_t> chunk(1 << 20);
   for (;;) {
     const size_t n = std::fread(chunk.data(), 1, chunk.size(), f.get());
-    if (n > 0) h.update({chunk.data(), n});
+    if (n > 0) h.update(chunk.data(), n);
     if (n < chunk.size()) {
       if (std::ferror(f.get())) fail(code_on_failure, "read error in " + path + " while hashing");
       break;
     }
   }
-  return h.finish_hex();
+  return to_hex(h.finish());
 }
 
 }  // namespace alp

@@ -5,8 +5,8 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <span>
 #include <string>
+#include <string_view>
 
 #include "core/error.hpp"
 
@@ -15,10 +15,8 @@ namespace alp {
 class Sha256 {
  public:
   Sha256();
-  void update(std::span<const uint8_t> bytes);
-  // Finishes the digest; the object must not be updated afterwards.
-  std::array<uint8_t, 32> finish();
-  std::string finish_hex();  // 64 lowercase hex digits
+  void update(const void* data, size_t n);
+  std::array<uint8_t, 32> finish();  // the object must not be updated afterwards
 
  private:
   void block(const uint8_t* p);
@@ -28,8 +26,10 @@ class Sha256 {
   uint64_t total_ = 0;
 };
 
-std::string sha256_hex(std::span<const uint8_t> bytes);
+// API kept identical to the core branch's sha256.hpp so either implementation can be kept on merge.
+std::string to_hex(const std::array<uint8_t, 32>& digest);  // 64 lowercase hex digits
+std::string sha256_hex(std::string_view data);
 // Streams the file in chunks; an unreadable file throws Error(code_on_failure) naming the path.
-std::string sha256_file(const std::string& path, ErrorCode code_on_failure = ErrorCode::InvalidInput);
+std::string sha256_file(const std::string& path, ErrorCode code_on_failure = ErrorCode::InvalidEngine);
 
 }  // namespace alp

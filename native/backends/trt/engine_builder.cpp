@@ -161,7 +161,7 @@ BuildResult build_engine(const std::string& onnx_path, const std::string& engine
   }
   write_atomically(engine_path, plan->data(), plan->size());
   result.bytes = plan->size();
-  result.sha256 = sha256_hex({static_cast<const uint8_t*>(plan->data()), plan->size()});
+  result.sha256 = sha256_hex({static_cast<const char*>(plan->data()), plan->size()});
   result.tensorrt_version = runtime_version_string();
   result.compute_capability = engine::sm_name(gpu.cc);
   return result;

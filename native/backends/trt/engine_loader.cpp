@@ -81,7 +81,7 @@ LoadedEngine load_engine(nvinfer1::IRuntime& runtime, Logger& logger, const engi
   engine::check_tensorrt_version(spec, getInferLibMajorVersion(), getInferLibMinorVersion());
   const std::string path = engine::engine_file_path(spec, dir);
   std::vector<uint8_t> plan = read_file(path, spec.name);
-  engine::check_checksum(spec, sha256_hex(plan));
+  engine::check_checksum(spec, sha256_hex({reinterpret_cast<const char*>(plan.data()), plan.size()}));
 
   LoadedEngine out;
   out.spec = &spec;
