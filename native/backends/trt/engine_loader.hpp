@@ -1,0 +1,42 @@
+#pragma once
+// Verified engine loading: manifest facts are checked against the file (sha256), the TensorRT library
+// (major.minor) and the GPU (compute capability, precision) before deserialisation, and the
+// deserialised engine's I/O tensors and profiles against the manifest after it.
+#include <string>
+#include <vector>
+
+#include "backends/trt/trt_common.hpp"
+#include "backends/trt/trt_logger.hpp"
+#include "core/engine_manifest.hpp"
+#include "core/engine_manifest_check.hpp"
+
+namespace alp::trt {
+
+struct GpuInfo {
+  int device = 0;
+  engine::ComputeCapability cc;
+  std::string name;
+};
+// Throws BackendUnavailable when there is no such CUDA device (no driver, no GPU, bad index).
+GpuInfo query_gpu(int device);
+
+struct LoadedEngine {
+  const engine::EngineSpec* spec = nullptr;
+  uint64_t plan_bytes = 0;  // serialized size: weights dominate it
+  TrtPtr<nvinfer1::ICudaEngine> engine;          // declared before the context: destroyed after it
+  TrtPtr<nvinfer1::IExecutionContext> context;
+};
+
+// The I/O tensors as TensorRT reports them, in the manifest's vocabulary.
+std::vector<engine::IoTensorSpec> engine_io(const nvinfer1::ICudaEngine& e);
+
+// Every failure is Error(InvalidEngine) naming the engine and what differs, except a precision the
+// GPU cannot run (BackendUnavailable).
+LoadedEngine load_engine(nvinfer1::IRuntime& runtime, Logger& logger, const engine::EngineSpec& spec,
+                         const std::string& dir, const GpuInfo& gpu);
+
+// In-place KV convention: every present.N.* output must alias past_key_values.N.* (TensorRT's
+// KVCacheUpdate). Checked where the library can report aliasing (TensorRT >= 10.15).
+void check_kv_aliasing(const LoadedEngine& llm, int64_t layers);
+
+}  // namespace alp::trt

@@ -1,0 +1,119 @@
+#pragma once
+// The engines directory: manifest.json (schema: engines/manifest.schema.json, I/O contract:
+// engines/README.md) plus one serialized TensorRT plan per component. This file is the
+// TensorRT-independent half: the data model, parsing and the structural checks that need no GPU.
+// Every problem is Error(InvalidEngine) naming the manifest field or tensor, expected and actual.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/json.hpp"
+#include "core/tensor.hpp"
+
+namespace alp::engine {
+
+inline constexpr int64_t kManifestFormatVersion = 1;
+
+// Tensor names of the engine I/O contract. The exporter writes ONNX graphs with exactly these names
+// and the runner binds by them, so they live in one place.
+namespace names {
+inline constexpr const char* kVision = "vision";
+inline constexpr const char* kLlm = "llm";
+inline constexpr const char* kExpert = "expert_step";
+// vision
+inline constexpr const char* kPixelValues = "pixel_values";      // f32 [P, 1536]
+inline constexpr const char* kImageGridThw = "image_grid_thw";   // i32 [n_images, 3]
+inline constexpr const char* kImageEmbeds = "image_embeds";      // kv dtype [P/4, hidden]
+inline constexpr const char* kDeepstackEmbeds = "deepstack_embeds";  // kv dtype [3, P/4, hidden]
+// llm (inputs image_embeds and deepstack_embeds have the vision output names: one buffer, no copy)
+inline constexpr const char* kInputIds = "input_ids";                // i32 [1, S]
+inline constexpr const char* kPositionIds = "position_ids";          // i32 [3, 1, S] (t, h, w rows)
+inline constexpr const char* kImageTokenIndex = "image_token_index";  // i32 [1, S], row of image_embeds or -1
+inline constexpr const char* kKvWriteIndex = "kv_write_index";      // i32 [1], cache slot of the first token
+inline constexpr const char* kLogits = "logits";                    // f32 [1, vocab], last position only
+// expert_step
+inline constexpr const char* kX = "x";                   // f32 [N, 64, 2]
+inline constexpr const char* kT = "t";                   // f32 [N]
+inline constexpr const char* kKvLength = "kv_length";    // i32 [1], valid cache prefix
+inline constexpr const char* kPositionBase = "position_base";  // i32 [1], rope position of action token 0
+inline constexpr const char* kVelocity = "velocity";     // f32 [N, 64, 2]
+
+std::string past_key(int64_t layer);     // "past_key_values.<layer>.key"
+std::string past_value(int64_t layer);   // "past_key_values.<layer>.value"
+std::string present_key(int64_t layer);  // "present.<layer>.key"
+std::string present_value(int64_t layer);
+}  // namespace names
+
+enum class TensorMode { Input, Output };
+const char* tensor_mode_name(TensorMode m) noexcept;
+
+// dtype spellings used in the manifest: float32 float16 bfloat16 fp8 int8 int32 int64 bool uint8.
+bool is_known_dtype(std::string_view dtype) noexcept;
+size_t manifest_dtype_size(std::string_view dtype);  // throws InvalidEngine on an unknown spelling
+
+struct IoTensorSpec {
+  std::string name;
+  TensorMode mode = TensorMode::Input;
+  std::string dtype;
+  Shape shape;  // -1 marks a dynamic dimension
+};
+
+struct ProfileRange {
+  Shape min, opt, max;
+};
+
+struct OptimizationProfile {
+  std::string name;  // "prefill" | "decode" for the llm; free-form elsewhere
+  std::map<std::string, ProfileRange, std::less<>> inputs;
+};
+
+struct EngineSpec {
+  std::string name;  // key under "engines"
+  std::string file;  // relative to the engines directory
+  std::string precision;          // fp32 | fp16 | bf16 | fp8
+  std::string tensorrt_version;   // "10.16.0": the builder's version
+  std::string compute_capability;  // "sm_90"
+  std::string sha256;             // of `file`, lowercase hex
+  std::vector<IoTensorSpec> io;
+  std::vector<OptimizationProfile> profiles;
+  std::map<std::string, double, std::less<>> fp8_scales;  // informative: Q/DQ scales baked in the engine
+
+  const IoTensorSpec* find_io(std::string_view tensor) const;
+  const IoTensorSpec& io_tensor(std::string_view tensor) const;  // throws InvalidEngine naming engine + tensor
+  int profile_index(std::string_view profile) const;            // -1 when absent
+};
+
+// The backbone KV cache the runner preallocates and shares between the llm and expert_step engines.
+struct KvCacheSpec {
+  int64_t layers = 0, kv_heads = 0, head_dim = 0;
+  int64_t capacity = 0;  // tokens per sequence: the llm profile max of prompt + generated tokens
+  std::string dtype;     // float16 | bfloat16 (also the dtype of image_embeds/deepstack_embeds)
+  std::string update;    // "in_place": present.N.* alias past_key_values.N.* (one buffer per layer)
+  uint64_t bytes() const;  // K and V of every layer for one sequence
+};
+
+struct EngineManifest {
+  int64_t format_version = 0;
+  std::string model_config_sha256;  // sha256 of the checkpoint's config.json the engines were built from
+  int64_t hidden_size = 0, vocab_size = 0;
+  KvCacheSpec kv_cache;
+  std::map<std::string, EngineSpec, std::less<>> engines;
+
+  const EngineSpec& engine(std::string_view name) const;  // throws InvalidEngine "manifest has no engine ..."
+};
+
+// "[1, 8, -1, 128]"; with `wildcard`, -2 prints as "*" (any size, used in contract messages).
+std::string dims_str(const Shape& s, bool wildcard = false);
+
+// `source` names the document in messages (usually the manifest path).
+EngineManifest parse_engine_manifest(const json::Value& doc, std::string_view source);
+// Reads and parses <dir>/manifest.json, then validate_manifest().
+EngineManifest load_engine_manifest(const std::string& dir);
+
+// Structure and the I/O contract: the three engines, their required tensors with mode/dtype/rank,
+// KV tensors consistent with kv_cache, profiles naming real dynamic inputs with min <= opt <= max.
+void validate_manifest(const EngineManifest& m);
+
+}  // namespace alp::engine
