@@ -1,0 +1,174 @@
+#include "napi/module_functions.hpp"
+
+#include "core/checkpoint.hpp"
+#include "model/checkpoint_writer.hpp"
+#include "model/config.hpp"
+#include "model/history_tokens.hpp"
+#include "model/token_layout.hpp"
+#include "model/trajectory.hpp"
+#include "napi/convert.hpp"
+#include "napi/errors.hpp"
+
+namespace alp::napi {
+
+namespace {
+
+model::ModelConfig config_arg(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i || !info[i].IsString()) throw_error(info.Env(), ErrorCode::InvalidInput, "modelConfig: expected JSON text");
+  return model::parse_model_config(json::parse(info[i].As<Napi::String>().Utf8Value()));
+}
+
+std::vector<model::Pose> poses_arg(const Napi::CallbackInfo& info, size_t i) {
+  std::vector<double> h = float64_vector(info[i], "egoHistory");
+  if (h.size() != 16 * 13) throw_error(info.Env(), ErrorCode::InvalidInput, "egoHistory: expected 16 x 13 values");
+  std::vector<model::Pose> poses(16);
+  for (size_t k = 0; k < 16; ++k) {
+    poses[k].t = h[k * 13];
+    std::copy(h.begin() + k * 13 + 1, h.begin() + k * 13 + 4, poses[k].p);
+    std::copy(h.begin() + k * 13 + 4, h.begin() + k * 13 + 13, poses[k].R);
+  }
+  return model::to_ego_frame(poses);
+}
+
+Napi::Object poses_to_js(Napi::Env env, const std::vector<model::Pose>& poses) {
+  std::vector<double> pos, rot, ts;
+  for (const auto& p : poses) {
+    pos.insert(pos.end(), p.p, p.p + 3);
+    rot.insert(rot.end(), p.R, p.R + 9);
+    ts.push_back(p.t);
+  }
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("positions", to_float64_array(env, pos));
+  o.Set("rotations", to_float64_array(env, rot));
+  o.Set("timestamps", to_float64_array(env, ts));
+  return o;
+}
+
+Napi::Value TokenLayout(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const auto layout = model::token_layout();
+    Napi::Array out = Napi::Array::New(env, layout.size());
+    for (size_t i = 0; i < layout.size(); ++i) {
+      Napi::Object e = Napi::Object::New(env);
+      e.Set("content", layout[i].content);
+      e.Set("id", static_cast<double>(layout[i].id));
+      e.Set("special", layout[i].special);
+      out.Set(static_cast<uint32_t>(i), e);
+    }
+    return out;
+  });
+}
+
+Napi::Value MakeCheckpoint(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    if (info.Length() < 3 || !info[0].IsString() || !info[1].IsString() || !info[2].IsNumber())
+      throw_error(env, ErrorCode::InvalidInput, "makeCheckpoint(dir, preset, seed)");
+    auto w = model::write_random_checkpoint(info[0].As<Napi::String>(), info[1].As<Napi::String>().Utf8Value(),
+                                            static_cast<uint64_t>(info[2].As<Napi::Number>().Int64Value()));
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("parameters", static_cast<double>(w.parameters));
+    o.Set("tensors", static_cast<double>(w.tensors));
+    return o;
+  });
+}
+
+Napi::Value InspectCheckpoint(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    if (info.Length() < 1 || !info[0].IsString()) throw_error(env, ErrorCode::InvalidInput, "inspectCheckpoint(dir)");
+    auto ckpt = Checkpoint::open(info[0].As<Napi::String>());
+    model::parse_model_config(ckpt->config());  // validates the config as a planner would
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("config", json::stringify(ckpt->config()));
+    Napi::Object comps = Napi::Object::New(env);
+    double tensors = 0, bytes = 0;
+    for (const auto& [name, size] : ckpt->component_sizes()) {
+      Napi::Object c = Napi::Object::New(env);
+      c.Set("tensors", static_cast<double>(size.tensors));
+      c.Set("bytes", static_cast<double>(size.bytes));
+      comps.Set(name, c);
+      tensors += static_cast<double>(size.tensors);
+      bytes += static_cast<double>(size.bytes);
+    }
+    o.Set("tensors", tensors);
+    o.Set("bytes", bytes);
+    o.Set("components", comps);
+    return o;
+  });
+}
+
+Napi::Value HistoryTokenIds(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const model::ModelConfig cfg = config_arg(info, 1);
+    model::HistoryTokenizerConfig hc;
+    for (int k = 0; k < 3; ++k) {
+      hc.xyz_min[k] = static_cast<float>(cfg.hist_dims_min[static_cast<size_t>(k)]);
+      hc.xyz_max[k] = static_cast<float>(cfg.hist_dims_max[static_cast<size_t>(k)]);
+    }
+    hc.num_bins = static_cast<int>(cfg.hist_num_bins);
+    const auto bins = model::history_bins(poses_arg(info, 0), hc);
+    const auto ids = model::history_token_ids(bins, cfg.traj_token_start_idx, cfg.future_num_bins);
+    return to_int32_array(env, std::vector<int32_t>(ids.begin(), ids.end()));
+  });
+}
+
+Napi::Value EstimateInitialSpeed(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const model::ModelConfig cfg = config_arg(info, 1);
+    return Napi::Number::New(env, model::estimate_v0(poses_arg(info, 0), cfg.action_space));
+  });
+}
+
+Napi::Value ActionsToTrajectory(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const model::ModelConfig cfg = config_arg(info, 3);
+    model::Controls c{float64_vector(info[0], "accel"), float64_vector(info[1], "curvature")};
+    const size_t n = static_cast<size_t>(cfg.action_space.n_waypoints);
+    if (c.accel.size() != n || c.curvature.size() != n)
+      throw_error(env, ErrorCode::InvalidInput, "accel/curvature: expected " + std::to_string(n) + " values each");
+    return poses_to_js(env, model::integrate(c, info[2].As<Napi::Number>().DoubleValue(), cfg.action_space));
+  });
+}
+
+Napi::Value TrajectoryToActions(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const model::ModelConfig cfg = config_arg(info, 3);
+    const auto pos = float64_vector(info[0], "positions");
+    const auto rot = float64_vector(info[1], "rotations");
+    const size_t n = static_cast<size_t>(cfg.action_space.n_waypoints);
+    if (pos.size() != n * 3 || rot.size() != n * 9)
+      throw_error(env, ErrorCode::InvalidInput, "positions/rotations: expected " + std::to_string(n) + " poses");
+    std::vector<model::Pose> poses(n);
+    for (size_t i = 0; i < n; ++i) {
+      poses[i].t = static_cast<double>(i + 1) * cfg.action_space.dt;
+      std::copy(pos.begin() + i * 3, pos.begin() + i * 3 + 3, poses[i].p);
+      std::copy(rot.begin() + i * 9, rot.begin() + i * 9 + 9, poses[i].R);
+    }
+    // The exact inverse of integrate(): actionsToTrajectory -> trajectoryToActions round-trips.
+    const model::Controls c = model::poses_to_controls_exact(poses, info[2].As<Napi::Number>().DoubleValue(), cfg.action_space);
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("accel", to_float64_array(env, c.accel));
+    o.Set("curvature", to_float64_array(env, c.curvature));
+    return o;
+  });
+}
+
+}  // namespace
+
+void register_module_functions(Napi::Env env, Napi::Object exports) {
+  exports.Set("tokenLayout", Napi::Function::New(env, TokenLayout, "tokenLayout"));
+  exports.Set("makeCheckpoint", Napi::Function::New(env, MakeCheckpoint, "makeCheckpoint"));
+  exports.Set("inspectCheckpoint", Napi::Function::New(env, InspectCheckpoint, "inspectCheckpoint"));
+  exports.Set("historyTokenIds", Napi::Function::New(env, HistoryTokenIds, "historyTokenIds"));
+  exports.Set("estimateInitialSpeed", Napi::Function::New(env, EstimateInitialSpeed, "estimateInitialSpeed"));
+  exports.Set("actionsToTrajectory", Napi::Function::New(env, ActionsToTrajectory, "actionsToTrajectory"));
+  exports.Set("trajectoryToActions", Napi::Function::New(env, TrajectoryToActions, "trajectoryToActions"));
+}
+
+}  // namespace alp::napi

@@ -1,0 +1,60 @@
+#include "pipeline/backend_factory.hpp"
+
+#include "backends/cpu/cpu_ops.hpp"
+#include "backends/registry.hpp"
+#include "core/error.hpp"
+#include "pipeline/ops_executor.hpp"
+#if ALPAMAYO_HAVE_TENSORRT
+#include "backends/trt/trt_executor.hpp"
+#include "core/sha256.hpp"
+#endif
+
+namespace alp::pipeline {
+
+namespace {
+
+std::unique_ptr<Executor> make_cpu(const LoadOptions& o, std::shared_ptr<const Checkpoint> ckpt,
+                                   const model::ModelConfig& cfg) {
+  cpu::CpuOptions co;
+  co.precision = cpu::parse_precision(o.precision);
+  co.threads = o.threads;
+  auto ops = std::make_unique<cpu::CpuOps>([ckpt](std::string_view n) { return ckpt->tensor(n); }, co);
+  cpu::CpuOps* raw = ops.get();
+  ExecutorInfo info{"cpu", std::string(cpu::precision_name(co.precision)),
+                    "cpu (" + std::to_string(raw->threads()) + " threads)"};
+  return std::make_unique<OpsExecutor>(std::move(ops), cfg, info, [raw] { return raw->weight_bytes(); },
+                                       [raw] { return raw->cache_bytes(); });
+}
+
+}  // namespace
+
+std::unique_ptr<Executor> make_executor(const LoadOptions& o, std::shared_ptr<const Checkpoint> ckpt,
+                                        const model::ModelConfig& cfg) {
+  if (o.backend == "cpu") return make_cpu(o, std::move(ckpt), cfg);
+  const BackendReport report = probe_backends();
+  if (o.backend == "cuda") {
+    if (!report.cuda_compiled)
+      fail(ErrorCode::BackendUnavailable, "backend 'cuda' requested but this binary was built without CUDA (rebuild with nvcc on PATH)");
+    if (report.cuda_devices == 0)
+      fail(ErrorCode::BackendUnavailable, "backend 'cuda' requested but no CUDA device is usable: " + report.cuda_error);
+    fail(ErrorCode::BackendUnavailable,
+         "backend 'cuda' requested but the CUDA executor of the network is not part of this build yet (kernels only)");
+  }
+  if (o.backend == "tensorrt") {
+#if ALPAMAYO_HAVE_TENSORRT
+    if (o.engines.empty()) fail(ErrorCode::InvalidInput, "engines: backend 'tensorrt' needs an engines directory");
+    trt::TrtExecutorOptions to;
+    to.engine_dir = o.engines;
+    to.device = o.device;
+    to.image_pad_id = static_cast<int32_t>(cfg.image_token_id);
+    to.model_config_sha256 = sha256_file(ckpt->dir() + "/config.json", ErrorCode::InvalidCheckpoint);
+    return std::make_unique<trt::TrtExecutor>(std::move(to));
+#else
+    fail(ErrorCode::BackendUnavailable,
+         "backend 'tensorrt' requested but this binary was built without TensorRT (set TENSORRT_ROOT and rebuild)");
+#endif
+  }
+  fail(ErrorCode::InvalidInput, "backend: expected 'cpu', 'cuda' or 'tensorrt', got '" + o.backend + "'");
+}
+
+}  // namespace alp::pipeline

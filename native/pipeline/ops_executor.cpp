@@ -1,0 +1,72 @@
+#include "pipeline/ops_executor.hpp"
+
+#include <algorithm>
+
+#include "core/error.hpp"
+#include "model/backbone.hpp"
+#include "model/expert.hpp"
+#include "model/rope_tables.hpp"
+
+namespace alp::pipeline {
+
+OpsExecutor::OpsExecutor(std::unique_ptr<model::Ops> ops, const model::ModelConfig& cfg, ExecutorInfo info,
+                         std::function<uint64_t()> weight_bytes, std::function<uint64_t()> cache_bytes)
+    : ops_(std::move(ops)), cfg_(cfg), info_(std::move(info)), weight_bytes_(std::move(weight_bytes)),
+      cache_bytes_(std::move(cache_bytes)) {}
+
+void OpsExecutor::ensure_cache(int64_t positions) {
+  if (positions <= cache_capacity_) return;
+  // Grows only between plans (prefill asks for prompt + reasoning budget up front), never per token.
+  cache_capacity_ = std::max<int64_t>(positions, cache_capacity_ * 2);
+  model::reserve_kv_cache(*ops_, cfg_, cache_capacity_);
+}
+
+void OpsExecutor::encode_images(const ImageBatch& images) {
+  const int64_t per_image = images.grid_t * images.grid_h * images.grid_w;
+  const int64_t rows = per_image * images.n_images;
+  const int64_t dim = cfg_.vision.patch_dim();
+  model::Value patches = ops_->input("pixel_values", {rows, dim},
+                                     std::span<const float>(images.patches, static_cast<size_t>(rows * dim)));
+  std::vector<model::ImageGrid> grids(static_cast<size_t>(images.n_images),
+                                      model::ImageGrid{images.grid_t, images.grid_h, images.grid_w});
+  vision_ = model::run_vision(*ops_, cfg_, patches, grids);
+}
+
+std::vector<float> OpsExecutor::prefill(std::span<const int32_t> ids, const PositionIds& pos) {
+  std::vector<int64_t> ids64(ids.begin(), ids.end());
+  model::MropePositions mp{pos.t, pos.h, pos.w};
+  model::Value logits = model::prefill(*ops_, cfg_, ids64, mp, vision_ ? &*vision_ : nullptr);
+  return ops_->read("logits", logits);
+}
+
+std::vector<float> OpsExecutor::decode(int32_t id, int64_t cache_pos, int64_t rope_pos) {
+  if (cache_pos >= cache_capacity_)
+    fail(ErrorCode::Internal, "decode past the KV cache capacity (" + std::to_string(cache_capacity_) + ")");
+  return ops_->read("logits", model::decode(*ops_, cfg_, id, cache_pos, rope_pos));
+}
+
+void OpsExecutor::expert_velocity(const float* x, int n_samples, float t, int64_t prefix_len, int64_t rope_base,
+                                  float* v_out) {
+  const int64_t n = cfg_.action_space.n_waypoints * cfg_.action_dims;
+  for (int s = 0; s < n_samples; ++s) {
+    model::Value xv = ops_->input("x", {cfg_.action_space.n_waypoints, cfg_.action_dims},
+                                  std::span<const float>(x + s * n, static_cast<size_t>(n)));
+    const float tv[1] = {t};
+    model::Value tval = ops_->input("t", {1, 1}, tv);
+    auto v = ops_->read("velocity", model::expert_velocity(*ops_, cfg_, xv, tval, prefix_len, rope_base - prefix_len));
+    std::copy(v.begin(), v.end(), v_out + s * n);
+  }
+}
+
+void OpsExecutor::denoise(float* x, int n_samples, int steps, int64_t prefix_len, int64_t rope_base) {
+  model::ModelConfig cfg = cfg_;
+  cfg.num_inference_steps = steps;
+  const int64_t n = cfg_.action_space.n_waypoints * cfg_.action_dims;
+  for (int s = 0; s < n_samples; ++s) {
+    auto out = model::denoise(*ops_, cfg, std::span<const float>(x + s * n, static_cast<size_t>(n)), prefix_len,
+                              rope_base - prefix_len);
+    std::copy(out.begin(), out.end(), x + s * n);
+  }
+}
+
+}  // namespace alp::pipeline

@@ -1,0 +1,207 @@
+#include "pipeline/planner.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "backends/cpu/cpu_ops.hpp"
+#include "core/error.hpp"
+#include "model/config.hpp"
+#include "model/expert.hpp"
+#include "model/philox.hpp"
+#include "model/preprocess.hpp"
+#include "model/rope_tables.hpp"
+#include "model/sampling.hpp"
+#include "model/trajectory.hpp"
+#include "pipeline/backend_factory.hpp"
+#include "pipeline/ops_executor.hpp"
+
+namespace alp::pipeline {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
+
+// Reference camera resolution the model's input size is derived from (model-spec §1.3): every frame,
+// whatever its size, is resized to smart_resize(1080, 1920) so the prompt layout is fixed per checkpoint.
+constexpr int kCameraHeight = 1080, kCameraWidth = 1920;
+constexpr int kImages = 16;
+
+std::vector<model::Pose> history_poses(const std::vector<double>& h) {
+  if (h.size() != 16 * 13)
+    fail(ErrorCode::InvalidInput, "egoHistory: expected 16 poses x 13 values, got " + std::to_string(h.size()) + " values");
+  std::vector<model::Pose> poses(16);
+  for (size_t i = 0; i < 16; ++i) {
+    const double* r = h.data() + i * 13;
+    for (size_t k = 0; k < 13; ++k)
+      if (!std::isfinite(r[k])) fail(ErrorCode::InvalidInput, "egoHistory[" + std::to_string(i) + "]: non-finite value");
+    poses[i].t = r[0];
+    std::copy(r + 1, r + 4, poses[i].p);
+    std::copy(r + 4, r + 13, poses[i].R);
+  }
+  return poses;
+}
+
+}  // namespace
+
+struct Planner::Impl {
+  std::shared_ptr<const Checkpoint> checkpoint;
+  model::ModelConfig cfg;
+  std::unique_ptr<Executor> executor;
+  model::ImageSize image;
+  int64_t grid_h = 0, grid_w = 0, tokens_per_image = 0;
+  float mean[3] = {0.5f, 0.5f, 0.5f}, std[3] = {0.5f, 0.5f, 0.5f};
+  int threads = 0;
+  std::vector<float> patches;  // reused across plans: [16 * patches_per_image, patch_dim]
+};
+
+Planner::Planner(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Planner::~Planner() = default;
+
+std::unique_ptr<Planner> Planner::load(const LoadOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->checkpoint = Checkpoint::open(options.checkpoint);
+  impl->cfg = model::parse_model_config(impl->checkpoint->config());
+  const auto& v = impl->cfg.vision;
+  const int factor = static_cast<int>(v.patch_size * v.spatial_merge_size);
+  impl->image = model::smart_resize(kCameraHeight, kCameraWidth, factor, impl->cfg.min_pixels, impl->cfg.max_pixels);
+  impl->grid_h = impl->image.height / v.patch_size;
+  impl->grid_w = impl->image.width / v.patch_size;
+  impl->tokens_per_image = impl->grid_h * impl->grid_w / v.merge_unit();
+  impl->threads = options.threads;
+  impl->executor = make_executor(options, impl->checkpoint, impl->cfg);
+  return std::unique_ptr<Planner>(new Planner(std::move(impl)));
+}
+
+ExecutorInfo Planner::info() const { return impl_->executor->info(); }
+const json::Value& Planner::config() const { return impl_->checkpoint->config(); }
+int64_t Planner::image_tokens_per_image() const { return impl_->tokens_per_image; }
+
+PlanResult Planner::plan(const PlanRequest& req, const TokenSink& on_token, const std::atomic<bool>& abort) {
+  Impl& m = *impl_;
+  const model::ModelConfig& cfg = m.cfg;
+  const auto t_start = Clock::now();
+  auto check_abort = [&] {
+    if (abort.load(std::memory_order_relaxed)) fail(ErrorCode::Aborted, "plan aborted");
+  };
+  const int n_wp = cfg.action_space.n_waypoints;
+  const int64_t image_token = cfg.image_token_id;
+  const int64_t traj_future_start = cfg.special_id("<|traj_future_start|>");
+  const int64_t eos_a = cfg.special_id("<|im_end|>"), eos_b = cfg.special_id("<|endoftext|>");
+
+  if (req.samples < 1) fail(ErrorCode::InvalidInput, "samples: expected >= 1, got " + std::to_string(req.samples));
+  if (req.diffusion_steps < 1) fail(ErrorCode::InvalidInput, "diffusionSteps: expected >= 1");
+  const int64_t pads = std::count(req.prompt_ids.begin(), req.prompt_ids.end(), static_cast<int32_t>(image_token));
+  if (pads != kImages * m.tokens_per_image)
+    fail(ErrorCode::InvalidInput, "promptIds: expected " + std::to_string(kImages * m.tokens_per_image) +
+                                      " image tokens (16 images x " + std::to_string(m.tokens_per_image) + "), got " +
+                                      std::to_string(pads));
+  for (int32_t id : req.prompt_ids)
+    if (id < 0 || id >= cfg.vocab_size)
+      fail(ErrorCode::InvalidInput, "promptIds: token id " + std::to_string(id) + " outside [0, " + std::to_string(cfg.vocab_size) + ")");
+  const size_t noise_len = static_cast<size_t>(req.samples) * n_wp * cfg.action_dims;
+  if (req.initial_noise && req.initial_noise->size() != noise_len)
+    fail(ErrorCode::InvalidInput, "initialNoise: expected " + std::to_string(noise_len) + " values, got " +
+                                      std::to_string(req.initial_noise->size()));
+  const std::vector<model::Pose> history = model::to_ego_frame(history_poses(req.ego_history));
+
+  PlanResult out;
+  // Preprocess: every frame resized to the model's input size, normalised and patchified.
+  auto t = Clock::now();
+  std::vector<model::FrameView> views(kImages);
+  for (int i = 0; i < kImages; ++i) {
+    const Frame& f = req.frames[static_cast<size_t>(i)];
+    if (!f.rgb || f.width < 1 || f.height < 1) fail(ErrorCode::InvalidInput, "frames[" + std::to_string(i) + "]: empty frame");
+    views[static_cast<size_t>(i)] = {f.rgb, f.height, f.width};
+  }
+  const int64_t per_image = m.grid_h * m.grid_w;
+  m.patches.resize(static_cast<size_t>(kImages * per_image * cfg.vision.patch_dim()));
+  model::VisionPatchConfig pc{static_cast<int>(cfg.vision.patch_size), static_cast<int>(cfg.vision.temporal_patch_size),
+                              static_cast<int>(cfg.vision.spatial_merge_size)};
+  model::preprocess_frames(views, m.image.height, m.image.width, m.mean, m.std, m.patches.data(), pc, m.threads);
+  out.timings.preprocess_ms = ms_since(t);
+  check_abort();
+
+  t = Clock::now();
+  m.executor->encode_images({m.patches.data(), kImages, 1, m.grid_h, m.grid_w});
+  out.timings.vision_ms = ms_since(t);
+  check_abort();
+
+  // Prefill with M-RoPE positions (get_rope_index); the cache prefix is shared by every rollout.
+  t = Clock::now();
+  std::vector<int64_t> ids64(req.prompt_ids.begin(), req.prompt_ids.end());
+  std::vector<model::ImageGrid> grids(kImages, model::ImageGrid{1, m.grid_h, m.grid_w});
+  const model::RopeIndex ri = model::rope_index(cfg, ids64, grids);
+  const std::vector<float> prompt_logits = m.executor->prefill(req.prompt_ids, PositionIds{ri.pos.t, ri.pos.h, ri.pos.w});
+  out.timings.prefill_ms = ms_since(t);
+  check_abort();
+
+  const double v0 = model::estimate_v0(history, cfg.action_space);
+  out.v0 = v0;
+  const int64_t n_prompt = static_cast<int64_t>(req.prompt_ids.size());
+  model::SamplingParams sp{req.temperature, req.top_p, cfg.traj_token_start_idx,
+                           cfg.traj_token_start_idx + cfg.traj_vocab_size};
+  out.tokens.resize(static_cast<size_t>(req.samples));
+  std::vector<float> x(noise_len);
+  for (int s = 0; s < req.samples; ++s) {
+    // Reasoning rollout s: sampled (or teacher-forced) tokens after the shared prompt. The KV of every
+    // emitted token is written, so the expert reads [0, index(<|traj_future_start|>) + 1).
+    t = Clock::now();
+    std::vector<int32_t>& toks = out.tokens[static_cast<size_t>(s)];
+    std::vector<float> logits = prompt_logits;
+    model::TokenSampler sampler(static_cast<uint64_t>(req.seed) * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(s));
+    int64_t cache_pos = n_prompt, offset = -1;
+    const int limit = req.forced_tokens ? static_cast<int>(req.forced_tokens->size()) : req.max_reasoning_tokens;
+    for (int i = 0; i < limit; ++i) {
+      check_abort();
+      const int32_t tok = req.forced_tokens ? (*req.forced_tokens)[static_cast<size_t>(i)]
+                                            : static_cast<int32_t>(sampler.next(logits, sp));
+      if (tok < 0 || tok >= cfg.vocab_size) fail(ErrorCode::InvalidInput, "reasoningTokens: id " + std::to_string(tok) + " outside the vocabulary");
+      toks.push_back(tok);
+      on_token(s, tok);
+      logits = m.executor->decode(tok, cache_pos, cache_pos + ri.rope_delta);
+      ++cache_pos;
+      if (tok == traj_future_start) {
+        offset = cache_pos;
+        break;
+      }
+      if (!req.forced_tokens && (tok == eos_a || tok == eos_b)) break;
+    }
+    // Without <|traj_future_start|> the official rollout uses the last position (it warns); so do we.
+    if (offset < 0) offset = cache_pos;
+    out.timings.reasoning_ms += ms_since(t);
+    check_abort();
+
+    t = Clock::now();
+    float* xs = x.data() + static_cast<size_t>(s) * n_wp * cfg.action_dims;
+    const size_t n = static_cast<size_t>(n_wp * cfg.action_dims);
+    if (req.initial_noise)
+      std::copy_n(req.initial_noise->data() + static_cast<size_t>(s) * n, n, xs);
+    else
+      model::fill_philox_normal(req.seed, static_cast<uint64_t>(s), 0, std::span<float>(xs, n));
+    m.executor->denoise(xs, 1, req.diffusion_steps, offset, offset + ri.rope_delta);
+    out.timings.action_ms += ms_since(t);
+  }
+
+  t = Clock::now();
+  out.normalized = x;
+  out.timestamps.resize(static_cast<size_t>(n_wp));
+  for (int i = 0; i < n_wp; ++i) out.timestamps[static_cast<size_t>(i)] = (i + 1) * cfg.action_space.dt;
+  for (int s = 0; s < req.samples; ++s) {
+    std::span<const float> xs(x.data() + static_cast<size_t>(s) * n_wp * cfg.action_dims, static_cast<size_t>(n_wp * cfg.action_dims));
+    const model::Controls c = model::denormalize_actions(xs, cfg.action_space);
+    const std::vector<model::Pose> poses = model::integrate(c, v0, cfg.action_space, 0.0);
+    out.accel.insert(out.accel.end(), c.accel.begin(), c.accel.end());
+    out.curvature.insert(out.curvature.end(), c.curvature.begin(), c.curvature.end());
+    for (const auto& p : poses) {
+      out.positions.insert(out.positions.end(), p.p, p.p + 3);
+      out.rotations.insert(out.rotations.end(), p.R, p.R + 9);
+    }
+  }
+  out.timings.action_ms += ms_since(t);
+  out.timings.total_ms = ms_since(t_start);
+  return out;
+}
+
+}  // namespace alp::pipeline
