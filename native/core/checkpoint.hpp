@@ -2,6 +2,9 @@
 // A checkpoint directory in the release layout: config.json, model.safetensors.index.json with sharded
 // *.safetensors (or a single model.safetensors), tokenizer files. Weights stay mmapped; `tensor()` returns
 // views. Every problem is Error(InvalidCheckpoint) naming the file, field or tensor.
+// With an index, each distinct shard is opened once, every weight_map entry must exist in its shard,
+// shard names must be plain file names (no '/', '\\' or ".."), and a tensor name present in two opened
+// shards is an error. names() lists every tensor of the opened shards.
 #include <map>
 #include <memory>
 #include <string>

@@ -25,6 +25,7 @@ class Value {
   Value(double d) : v_(d) {}
   Value(int v) : v_(static_cast<double>(v)) {}
   Value(int64_t v) : v_(static_cast<double>(v)) {}
+  Value(uint64_t v) : v_(static_cast<double>(v)) {}  // so size_t values are not ambiguous
   Value(std::string s) : v_(std::move(s)) {}
   Value(const char* s) : v_(std::string(s)) {}
   Value(Array a) : v_(std::make_shared<Array>(std::move(a))) {}

@@ -30,7 +30,9 @@ class SafetensorsFile {
   const std::map<std::string, TensorInfo, std::less<>>& tensors() const { return tensors_; }
   const std::map<std::string, std::string, std::less<>>& metadata() const { return metadata_; }
   const TensorInfo* find(std::string_view name) const;
-  // Zero-copy view; keeps the mapping alive. Throws InvalidCheckpoint if absent.
+  // Zero-copy view; keeps the mapping alive. Throws InvalidCheckpoint if absent. A tensor whose bytes are
+  // not aligned to its element size in the file (the format does not promise alignment) is returned as
+  // an owned copy instead, because typed access to misaligned memory is undefined behaviour.
   Tensor tensor(std::string_view name) const;
 
  private:

@@ -342,8 +342,8 @@ TEST(hostile_checkpoint_corruption_loop) {
   attempt("duplicate across shards", Expect::Reject, "tensor 'a' appears in two shards");
   // A corrupt shard behind a valid index is reported with the shard's path and the tensor.
   test::write_text(index_path, index);
-  std::vector<uint8_t> broken = test::torch_safetensors_fixture();
-  broken.resize(broken.size() - 1);
+  const std::vector<uint8_t>& fixture = test::torch_safetensors_fixture();
+  const std::vector<uint8_t> broken(fixture.begin(), fixture.end() - 1);
   test::write_bytes(dir.file(shard1), broken);
   attempt("truncated shard", Expect::Reject, shard1 + ": tensor 'd': data_offsets past the data section");
   // Without an index the single-file layout is used, and a missing file is named.
