@@ -55,7 +55,6 @@ class ZooCase {
   }
   void output(const std::string& name, const Value& v) {
     ops_.read(name, v);
-    outputs_.push_back(name);
   }
   void param(const std::string& key, const std::string& json) { params_.emplace_back(key, json); }
   void param(const std::string& key, double v) {
@@ -83,7 +82,9 @@ class ZooCase {
       write_npy(dir_ + "/" + file, samples[i].second);
       inputs += (i ? ", " : "") + json_str(samples[i].first) + ": " + json_str(file);
     }
-    for (size_t i = 0; i < outputs_.size(); ++i) outputs += (i ? ", " : "") + json_str(outputs_[i]);
+    // All graph outputs, including the present_key/value ones save() adds.
+    const auto& outs = ops_.graph().graph().outputs;
+    for (size_t i = 0; i < outs.size(); ++i) outputs += (i ? ", " : "") + json_str(outs[i].name);
     for (size_t i = 0; i < params_.size(); ++i)
       params += (i ? ", " : "") + json_str(params_[i].first) + ": " + params_[i].second;
     return "{\"name\": " + json_str(name_) + ", \"op\": " + json_str(cfg_.op) + ", \"model\": " +
@@ -123,7 +124,6 @@ class ZooCase {
   std::mt19937 rng_;
   OnnxOps ops_;
   std::vector<std::pair<std::string, Tensor>> weight_files_;
-  std::vector<std::string> outputs_;
   std::vector<std::pair<std::string, std::string>> params_;
   std::string alt_ = "[]";
 };
@@ -217,7 +217,10 @@ std::vector<Entry> zoo() {
                  std::string list = "[";
                  for (int k = 0; k < 10; ++k) {
                    freqs.push_back(static_cast<float>(std::pow(10.0, 2.0 * k / 9.0)));  // logspace(0, 2, 10)
-                   list += (k ? ", " : "") + std::to_string(freqs.back());
+                  std::ostringstream os;
+                   os.precision(9);  // round-trips a float exactly
+                   os << freqs.back();
+                   list += (k ? ", " : "") + os.str();
                  }
                  c.param("freqs", list + "]");
                  c.alt_sizes("[{\"n\": 2}, {\"n\": 64}]");
