@@ -1,0 +1,786 @@
+#include "export/onnx_ops.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <numbers>
+
+#include "core/error.hpp"
+#include "export/symbolic_dims.hpp"
+#include "export/weight_encoding.hpp"
+
+namespace alp::exporter {
+
+using model::Value;
+using onnx::Attribute;
+using onnx::ElemType;
+
+const char* precision_name(WeightPrecision p) {
+  switch (p) {
+    case WeightPrecision::F32: return "fp32";
+    case WeightPrecision::F16: return "fp16";
+    case WeightPrecision::BF16: return "bf16";
+    case WeightPrecision::FP8: return "fp8";
+  }
+  return "?";
+}
+
+WeightSource checkpoint_weights(std::shared_ptr<const Checkpoint> checkpoint) {
+  require(checkpoint != nullptr, ErrorCode::InvalidInput, "checkpoint_weights: null checkpoint");
+  return [checkpoint](std::string_view name) { return checkpoint->tensor(name); };
+}
+
+namespace {
+
+// A recorded value: an ONNX tensor name plus per-axis symbols, or a checkpoint weight that is
+// written out lazily, because only its first use tells whether it feeds a MatMul (stored transposed,
+// FP8-quantised) or something else (stored as is).
+struct OnnxValue final : model::ValueImpl {
+  OnnxValue(Shape s, std::string n, ElemType t, std::vector<SymPtr> sy)
+      : ValueImpl(std::move(s)), name(std::move(n)), type(t), sym(std::move(sy)) {
+    sym.resize(shape.size());
+  }
+  std::string name;  // empty for a weight not yet written
+  ElemType type;
+  std::vector<SymPtr> sym;  // per axis; null = fixed size
+  std::string weight_name;  // non-empty for checkpoint weights
+  Tensor weight;
+  std::map<int, std::string> written;  // WeightUse -> ONNX name
+};
+
+enum WeightUse { kStored = 0, kFloat = 1, kLinear = 2 };
+
+OnnxValue& ov(const Value& v, const char* op, const char* arg) {
+  require(v != nullptr, ErrorCode::Internal, std::string(op) + ": argument '" + arg + "' is null");
+  auto* p = dynamic_cast<OnnxValue*>(v.get());
+  require(p != nullptr, ErrorCode::Internal,
+          std::string(op) + ": argument '" + arg + "' was not produced by OnnxOps");
+  return *p;
+}
+
+}  // namespace
+
+struct OnnxOps::Impl {
+  OnnxExportOptions opt;
+  WeightSource weights;
+  SymbolTable syms;
+  std::map<std::string, std::string> mask_cache;
+
+  struct KvLayer {
+    Value k, v;
+    bool written = false;
+  };
+  int64_t kv_layers = -1, kv_capacity = 0, kv_heads = 0, kv_head_dim = 0;
+  std::map<int64_t, KvLayer> kv;
+  SymPtr past_sym;
+};
+
+OnnxOps::OnnxOps(WeightSource weights, OnnxExportOptions options)
+    : g_(options.path, options.graph_name, options.opset), impl_(std::make_unique<Impl>()) {
+  require(static_cast<bool>(weights), ErrorCode::InvalidInput, "OnnxOps: no weight source");
+  require(options.precision != WeightPrecision::FP8 || options.opset >= 19, ErrorCode::InvalidInput,
+          "FP8 export needs opset >= 19 (float8 QuantizeLinear), got " + std::to_string(options.opset));
+  impl_->opt = std::move(options);
+  impl_->weights = std::move(weights);
+}
+
+OnnxOps::~OnnxOps() = default;
+
+// ---- helpers local to this translation unit --------------------------------------------------
+
+namespace {
+
+Value make_value(Shape shape, std::string name, ElemType type, std::vector<SymPtr> sym) {
+  return std::make_shared<OnnxValue>(std::move(shape), std::move(name), type, std::move(sym));
+}
+
+ElemType stored_type(WeightPrecision p) {
+  switch (p) {
+    case WeightPrecision::F32: return ElemType::Float;
+    case WeightPrecision::BF16: return ElemType::BFloat16;
+    case WeightPrecision::F16:
+    case WeightPrecision::FP8: return ElemType::Float16;  // FP8 quantises linears only
+  }
+  return ElemType::Float;
+}
+
+}  // namespace
+
+// Thin wrappers so op bodies read like the maths. Defined as lambdas over g_ inside each op would be
+// noisier; these are members of a local helper struct bound to the builder.
+namespace {
+struct Emit {
+  GraphBuilder& g;
+  std::string op(std::string_view t, std::vector<std::string> in, std::vector<Attribute> a = {}) {
+    return g.op(t, std::move(in), std::move(a));
+  }
+  std::string unsqueeze(const std::string& x, std::vector<int64_t> axes) {
+    return op("Unsqueeze", {x, g.const_i64_1d(axes)});
+  }
+  std::string slice(const std::string& x, int64_t axis, const std::string& begin, const std::string& end) {
+    return op("Slice", {x, begin, end, g.const_i64_1d({axis})});
+  }
+  std::string reduce(std::string_view type, const std::string& x, std::vector<int64_t> axes, bool keep) {
+    // ReduceMean took axes as an attribute until opset 18; ReduceSum switched at opset 13.
+    if (type == "ReduceMean" && g.opset() < 18)
+      return op(type, {x}, {Attribute::of_ints("axes", axes), Attribute::of_int("keepdims", keep)});
+    return op(type, {x, g.const_i64_1d(axes)}, {Attribute::of_int("keepdims", keep)});
+  }
+  std::string cast(const std::string& x, ElemType to) {
+    return op("Cast", {x}, {Attribute::of_int("to", static_cast<int64_t>(to))});
+  }
+};
+}  // namespace
+
+// ---- weights ----------------------------------------------------------------------------------
+
+namespace {
+
+std::string write_weight(GraphBuilder& g, OnnxValue& w, WeightUse use, const OnnxExportOptions& opt) {
+  if (auto it = w.written.find(use); it != w.written.end()) return it->second;
+  Emit e{g};
+  std::string name;
+  if (use == kStored) {
+    auto enc = encode_weight(w.weight, stored_type(opt.precision), false, w.weight_name);
+    name = g.external_initializer(w.weight_name, enc.type, enc.dims, enc.bytes);
+  } else if (use == kFloat) {
+    name = write_weight(g, w, kStored, opt);
+    if (stored_type(opt.precision) != ElemType::Float) name = e.cast(name, ElemType::Float);
+  } else if (opt.precision == WeightPrecision::FP8) {
+    auto enc = encode_weight(w.weight, ElemType::Float8E4M3FN, true, w.weight_name);
+    const std::string q = g.external_initializer(w.weight_name + ".T.fp8", enc.type, enc.dims, enc.bytes);
+    const std::string s = g.const_scalar_f32(enc.scale);
+    name = e.op("DequantizeLinear", {q, s});
+  } else {
+    auto enc = encode_weight(w.weight, stored_type(opt.precision), true, w.weight_name);
+    name = g.external_initializer(w.weight_name + ".T", enc.type, enc.dims, enc.bytes);
+    if (enc.type != ElemType::Float) name = e.cast(name, ElemType::Float);
+  }
+  w.written.emplace(use, name);
+  // The mmapped view is only needed until every use has been written; keep it (uses are lazy).
+  return name;
+}
+
+// The fp32 ONNX name of any value (weights are written on first use).
+std::string ref(GraphBuilder& g, OnnxValue& v, const OnnxExportOptions& opt) {
+  return v.weight_name.empty() ? v.name : write_weight(g, v, kFloat, opt);
+}
+
+}  // namespace
+
+model::Value OnnxOps::weight(std::string_view name, const Shape& expected) {
+  Tensor t = impl_->weights(name);
+  require(expected.empty() || t.shape() == expected, ErrorCode::InvalidCheckpoint,
+          "weight '" + std::string(name) + "': expected shape " + shape_str(expected) + ", checkpoint has " +
+              shape_str(t.shape()));
+  auto v = std::make_shared<OnnxValue>(t.shape(), std::string(), ElemType::Float, std::vector<SymPtr>{});
+  v->weight_name = std::string(name);
+  v->weight = std::move(t);
+  return v;
+}
+
+// ---- inputs / outputs -------------------------------------------------------------------------
+
+namespace {
+
+std::vector<SymPtr> input_syms(SymbolTable& syms, const OnnxExportOptions& opt, const std::string& name,
+                               const Shape& shape) {
+  std::vector<SymPtr> out(shape.size());
+  auto it = opt.dynamic_dims.find(name);
+  if (it == opt.dynamic_dims.end()) return out;
+  require(it->second.size() == shape.size(), ErrorCode::InvalidInput,
+          "dynamic_dims for input '" + name + "': " + std::to_string(it->second.size()) + " names for a rank-" +
+              std::to_string(shape.size()) + " input");
+  for (size_t a = 0; a < shape.size(); ++a) {
+    const std::string& label = it->second[a];
+    if (label.empty()) continue;
+    require(shape[a] >= 2, ErrorCode::InvalidInput,
+            "dynamic dim '" + label + "' of input '" + name + "' is traced with size " + std::to_string(shape[a]) +
+                "; trace with a size >= 2 that no fixed dim of the model has");
+    out[a] = syms.intern(label, name, static_cast<int>(a), shape[a]);
+  }
+  return out;
+}
+
+onnx::ValueInfo value_info(const std::string& name, ElemType type, const Shape& shape,
+                           const std::vector<SymPtr>& sym) {
+  onnx::ValueInfo vi{name, type, {}};
+  for (size_t a = 0; a < shape.size(); ++a)
+    vi.dims.push_back(sym[a] ? onnx::Dim{0, sym[a]->label} : onnx::Dim{shape[a], ""});
+  return vi;
+}
+
+}  // namespace
+
+model::Value OnnxOps::input(std::string_view name_sv, Shape shape, std::span<const float> data) {
+  const std::string name(name_sv);
+  require(static_cast<int64_t>(data.size()) == shape_numel(shape), ErrorCode::InvalidInput,
+          "input '" + name + "': " + std::to_string(data.size()) + " values for shape " + shape_str(shape));
+  auto sym = input_syms(impl_->syms, impl_->opt, name, shape);
+  g_.add_input(value_info(name, ElemType::Float, shape, sym));
+  samples_.emplace_back(name, Tensor::from_f32(shape, data));
+  return make_value(std::move(shape), name, ElemType::Float, std::move(sym));
+}
+
+model::Value OnnxOps::input_index(std::string_view name_sv, Shape shape, std::span<const int64_t> data) {
+  const std::string name(name_sv);
+  require(static_cast<int64_t>(data.size()) == shape_numel(shape), ErrorCode::InvalidInput,
+          "input '" + name + "': " + std::to_string(data.size()) + " indices for shape " + shape_str(shape));
+  auto sym = input_syms(impl_->syms, impl_->opt, name, shape);
+  g_.add_input(value_info(name, ElemType::Int64, shape, sym));
+  Tensor t(DType::I64, shape);
+  if (!data.empty()) std::memcpy(t.mutable_data(), data.data(), data.size_bytes());
+  samples_.emplace_back(name, std::move(t));
+  return make_value(std::move(shape), name, ElemType::Int64, std::move(sym));
+}
+
+std::vector<float> OnnxOps::read(std::string_view name_sv, const model::Value& v) {
+  const std::string name(name_sv);
+  auto& x = ov(v, "read", "v");
+  const std::string out = g_.add_node("Identity", {ref(g_, x, impl_->opt)}, {}, 1, name).front();
+  require(out == name, ErrorCode::InvalidInput, "read: output name '" + name + "' is already used in the graph");
+  g_.add_output(value_info(name, x.type == ElemType::Int64 ? ElemType::Int64 : ElemType::Float, x.shape, x.sym));
+  return {};
+}
+
+// ---- dense maths ------------------------------------------------------------------------------
+
+model::Value OnnxOps::linear(const model::Value& xv, const model::Value& wv, const model::Value& bv) {
+  auto& x = ov(xv, "linear", "x");
+  auto& w = ov(wv, "linear", "w");
+  require(w.shape.size() == 2 && !x.shape.empty() && x.shape.back() == w.shape[1], ErrorCode::InvalidInput,
+          "linear: x " + shape_str(x.shape) + " does not match w " + shape_str(w.shape) + " (expected x[..., K], w[M, K])");
+  Emit e{g_};
+  const auto& opt = impl_->opt;
+  std::string wt;
+  std::string xin = ref(g_, x, opt);
+  if (!w.weight_name.empty()) {
+    wt = write_weight(g_, w, kLinear, opt);
+    if (std::find(linear_names_.begin(), linear_names_.end(), w.weight_name) == linear_names_.end())
+      linear_names_.push_back(w.weight_name);
+    if (opt.precision == WeightPrecision::FP8) {
+      auto it = opt.activation_amax.find(w.weight_name);
+      require(it != opt.activation_amax.end(), ErrorCode::InvalidInput,
+              "FP8 export: no calibrated activation amax for the input of linear '" + w.weight_name + "'");
+      const std::string s = g_.const_scalar_f32(fp8_scale_for_amax(it->second));
+      const std::string zp = g_.const_raw(ElemType::Float8E4M3FN, std::string(1, '\0'), {}, "fp8_zero");
+      xin = e.op("DequantizeLinear", {e.op("QuantizeLinear", {xin, s, zp}), s, zp});
+    }
+  } else {
+    wt = e.op("Transpose", {w.name}, {Attribute::of_ints("perm", {1, 0})});
+  }
+  std::string y = e.op("MatMul", {xin, wt});
+  if (bv) {
+    auto& b = ov(bv, "linear", "b");
+    require(b.shape == Shape{w.shape[0]}, ErrorCode::InvalidInput,
+            "linear: bias " + shape_str(b.shape) + " does not match w " + shape_str(w.shape));
+    y = e.op("Add", {y, ref(g_, b, opt)});
+  }
+  Shape out = x.shape;
+  out.back() = w.shape[0];
+  auto sym = x.sym;
+  sym.back() = nullptr;
+  return make_value(std::move(out), y, ElemType::Float, std::move(sym));
+}
+
+namespace {
+void require_norm_weight(const char* op, const OnnxValue& x, const OnnxValue& w) {
+  require(!x.shape.empty() && w.shape == Shape{x.shape.back()}, ErrorCode::InvalidInput,
+          std::string(op) + ": weight " + shape_str(w.shape) + " does not match the last axis of x " + shape_str(x.shape));
+}
+}  // namespace
+
+model::Value OnnxOps::rms_norm(const model::Value& xv, const model::Value& wv, float eps) {
+  auto& x = ov(xv, "rms_norm", "x");
+  auto& w = ov(wv, "rms_norm", "w");
+  require_norm_weight("rms_norm", x, w);
+  Emit e{g_};
+  const std::string xn = ref(g_, x, impl_->opt);
+  const std::string ms = e.reduce("ReduceMean", e.op("Mul", {xn, xn}), {-1}, true);
+  const std::string rms = e.op("Sqrt", {e.op("Add", {ms, g_.const_scalar_f32(eps)})});
+  const std::string y = e.op("Mul", {e.op("Div", {xn, rms}), ref(g_, w, impl_->opt)});
+  return make_value(x.shape, y, ElemType::Float, x.sym);
+}
+
+model::Value OnnxOps::layer_norm(const model::Value& xv, const model::Value& wv, const model::Value& bv, float eps) {
+  auto& x = ov(xv, "layer_norm", "x");
+  auto& w = ov(wv, "layer_norm", "w");
+  require_norm_weight("layer_norm", x, w);
+  std::vector<std::string> in{ref(g_, x, impl_->opt), ref(g_, w, impl_->opt)};
+  if (bv) {
+    auto& b = ov(bv, "layer_norm", "b");
+    require_norm_weight("layer_norm", x, b);
+    in.push_back(ref(g_, b, impl_->opt));
+  }
+  const std::string y = g_.op("LayerNormalization", in,
+                              {Attribute::of_int("axis", -1), Attribute::of_float("epsilon", eps)});
+  return make_value(x.shape, y, ElemType::Float, x.sym);
+}
+
+model::Value OnnxOps::rope(const model::Value& xv, const model::Value& cv, const model::Value& sv) {
+  auto& x = ov(xv, "rope", "x");
+  auto& c = ov(cv, "rope", "cos");
+  auto& s = ov(sv, "rope", "sin");
+  require(x.shape.size() == 3 && x.shape[2] % 2 == 0, ErrorCode::InvalidInput,
+          "rope: x must be [N, H, D] with even D, got " + shape_str(x.shape));
+  const Shape cs{x.shape[0], x.shape[2]};
+  require(c.shape == cs && s.shape == cs, ErrorCode::InvalidInput,
+          "rope: cos " + shape_str(c.shape) + " / sin " + shape_str(s.shape) + " must be " + shape_str(cs));
+  Emit e{g_};
+  const int64_t half = x.shape[2] / 2;
+  const std::string xn = ref(g_, x, impl_->opt);
+  const std::string x1 = e.slice(xn, 2, g_.const_i64_1d({0}), g_.const_i64_1d({half}));
+  const std::string x2 = e.slice(xn, 2, g_.const_i64_1d({half}), g_.const_i64_1d({2 * half}));
+  const std::string rot = e.op("Concat", {e.op("Neg", {x2}), x1}, {Attribute::of_int("axis", 2)});
+  const std::string cu = e.unsqueeze(ref(g_, c, impl_->opt), {1});
+  const std::string su = e.unsqueeze(ref(g_, s, impl_->opt), {1});
+  const std::string y = e.op("Add", {e.op("Mul", {xn, cu}), e.op("Mul", {rot, su})});
+  return make_value(x.shape, y, ElemType::Float, x.sym);
+}
+
+model::Value OnnxOps::attention(const model::Value& qv, const model::Value& kv, const model::Value& vv,
+                                model::AttentionMask mask, float scale) {
+  auto& q = ov(qv, "attention", "q");
+  auto& k = ov(kv, "attention", "k");
+  auto& v = ov(vv, "attention", "v");
+  require(q.shape.size() == 3 && k.shape.size() == 3 && k.shape == v.shape && q.shape[2] == k.shape[2] &&
+              k.shape[1] > 0 && q.shape[1] % k.shape[1] == 0,
+          ErrorCode::InvalidInput,
+          "attention: expected q[Nq, Hq, D], k/v[Nk, Hkv, D] with Hq % Hkv == 0, got q " + shape_str(q.shape) +
+              ", k " + shape_str(k.shape) + ", v " + shape_str(v.shape));
+  Emit e{g_};
+  const int64_t hq = q.shape[1], hkv = k.shape[1], d = q.shape[2], rep = hq / hkv;
+  const auto& opt = impl_->opt;
+  const std::string qt = e.op("Transpose", {ref(g_, q, opt)}, {Attribute::of_ints("perm", {1, 0, 2})});
+  std::string kt = e.op("Transpose", {ref(g_, k, opt)}, {Attribute::of_ints("perm", {1, 2, 0})});  // [Hkv, D, Nk]
+  std::string vt = e.op("Transpose", {ref(g_, v, opt)}, {Attribute::of_ints("perm", {1, 0, 2})});  // [Hkv, Nk, D]
+  if (rep > 1) {
+    // GQA: kv head j serves query heads [j*rep, (j+1)*rep). Expand broadcasts against the 1s, so
+    // the dynamic Nk never needs to be spelt out.
+    const std::string reps = g_.const_i64_1d({1, rep, 1, 1});
+    kt = e.op("Reshape", {e.op("Expand", {e.unsqueeze(kt, {1}), reps}), g_.const_i64_1d({hq, d, -1})});
+    vt = e.op("Reshape", {e.op("Expand", {e.unsqueeze(vt, {1}), reps}), g_.const_i64_1d({hq, -1, d})});
+  }
+  std::string s = e.op("Mul", {e.op("MatMul", {qt, kt}), g_.const_scalar_f32(scale)});  // [Hq, Nq, Nk]
+  if (mask.kind == model::AttentionMask::Kind::Causal) {
+    // Query row i sees key j iff j <= past + i. Built in-graph from run-time sizes so one graph
+    // serves every sequence and cache length.
+    auto size_of = [&](const OnnxValue& t) {
+      return t.sym[0] ? impl_->syms.size_tensor(g_, t.sym[0]) : g_.const_i64_1d({t.shape[0]});
+    };
+    const std::string nq = size_of(q), nk = size_of(k);
+    std::string past;
+    std::string past_key;
+    if (mask.past == k.shape[0] - q.shape[0] && (q.sym[0] || k.sym[0])) {
+      past = e.op("Sub", {nk, nq});
+      past_key = "nk-nq";
+    } else if (auto sp = impl_->syms.resolve(mask.past, "attention mask past")) {
+      past = impl_->syms.size_tensor(g_, sp);
+      past_key = sp->label;
+    } else {
+      require(!q.sym[0] && !k.sym[0], ErrorCode::InvalidInput,
+              "attention: causal past " + std::to_string(mask.past) + " is neither Nk - Nq nor a dynamic size");
+      past = g_.const_i64_1d({mask.past});
+      past_key = std::to_string(mask.past);
+    }
+    const std::string key = (q.sym[0] ? q.sym[0]->label : std::to_string(q.shape[0])) + "|" +
+                            (k.sym[0] ? k.sym[0]->label : std::to_string(k.shape[0])) + "|" + past_key;
+    auto it = impl_->mask_cache.find(key);
+    if (it == impl_->mask_cache.end()) {
+      const std::string zero = g_.const_raw(ElemType::Int64, std::string(8, '\0'), {}, "i64_zero");
+      const std::string one = g_.const_i64({1}, {});
+      const std::string axes0 = g_.const_i64_1d({0});
+      const std::string rows = e.op("Range", {zero, e.op("Squeeze", {nq, axes0}), one});
+      const std::string cols = e.op("Range", {zero, e.op("Squeeze", {nk, axes0}), one});
+      const std::string limit = e.unsqueeze(e.op("Add", {rows, past}), {1});  // [Nq, 1]
+      const std::string allowed = e.op("LessOrEqual", {cols, limit});           // [Nq, Nk]
+      const std::string bias = e.op("Where", {allowed, g_.const_scalar_f32(0.0f),
+                                              g_.const_scalar_f32(-std::numeric_limits<float>::infinity())});
+      it = impl_->mask_cache.emplace(key, bias).first;
+    }
+    s = e.op("Add", {s, it->second});
+  }
+  const std::string p = e.op("Softmax", {s}, {Attribute::of_int("axis", -1)});
+  const std::string o = e.op("Transpose", {e.op("MatMul", {p, vt})}, {Attribute::of_ints("perm", {1, 0, 2})});
+  return make_value(q.shape, o, ElemType::Float, {q.sym[0], nullptr, nullptr});
+}
+
+// ---- elementwise ------------------------------------------------------------------------------
+
+model::Value OnnxOps::silu(const model::Value& xv) {
+  auto& x = ov(xv, "silu", "x");
+  Emit e{g_};
+  const std::string xn = ref(g_, x, impl_->opt);
+  return make_value(x.shape, e.op("Mul", {xn, e.op("Sigmoid", {xn})}), ElemType::Float, x.sym);
+}
+
+namespace {
+// Gelu became a standard op in opset 20; below that the formula is spelt out.
+std::string gelu(GraphBuilder& g, const std::string& x, bool tanh_approx) {
+  Emit e{g};
+  if (g.opset() >= 20)
+    return e.op("Gelu", {x}, {Attribute::of_string("approximate", tanh_approx ? "tanh" : "none")});
+  std::string inner;
+  if (tanh_approx) {
+    const std::string x3 = e.op("Mul", {e.op("Mul", {x, x}), x});
+    const std::string poly = e.op("Add", {x, e.op("Mul", {x3, g.const_scalar_f32(0.044715f)})});
+    inner = e.op("Tanh", {e.op("Mul", {poly, g.const_scalar_f32(static_cast<float>(std::sqrt(2.0 / std::numbers::pi)))})});
+  } else {
+    inner = e.op("Erf", {e.op("Mul", {x, g.const_scalar_f32(static_cast<float>(1.0 / std::numbers::sqrt2))})});
+  }
+  const std::string half_x = e.op("Mul", {x, g.const_scalar_f32(0.5f)});
+  return e.op("Mul", {half_x, e.op("Add", {inner, g.const_scalar_f32(1.0f)})});
+}
+}  // namespace
+
+model::Value OnnxOps::gelu_tanh(const model::Value& xv) {
+  auto& x = ov(xv, "gelu_tanh", "x");
+  return make_value(x.shape, gelu(g_, ref(g_, x, impl_->opt), true), ElemType::Float, x.sym);
+}
+
+model::Value OnnxOps::gelu_erf(const model::Value& xv) {
+  auto& x = ov(xv, "gelu_erf", "x");
+  return make_value(x.shape, gelu(g_, ref(g_, x, impl_->opt), false), ElemType::Float, x.sym);
+}
+
+namespace {
+void require_broadcastable(const char* op, const OnnxValue& a, const OnnxValue& b) {
+  const bool row = !a.shape.empty() &&
+                   (b.shape == Shape{a.shape.back()} || b.shape == Shape{1, a.shape.back()});
+  require(b.shape == a.shape || row, ErrorCode::InvalidInput,
+          std::string(op) + ": b " + shape_str(b.shape) + " must equal a " + shape_str(a.shape) + " or be a row vector");
+}
+}  // namespace
+
+model::Value OnnxOps::add(const model::Value& av, const model::Value& bv) {
+  auto& a = ov(av, "add", "a");
+  auto& b = ov(bv, "add", "b");
+  require_broadcastable("add", a, b);
+  const std::string y = g_.op("Add", {ref(g_, a, impl_->opt), ref(g_, b, impl_->opt)});
+  return make_value(a.shape, y, ElemType::Float, a.sym);
+}
+
+model::Value OnnxOps::mul(const model::Value& av, const model::Value& bv) {
+  auto& a = ov(av, "mul", "a");
+  auto& b = ov(bv, "mul", "b");
+  require_broadcastable("mul", a, b);
+  const std::string y = g_.op("Mul", {ref(g_, a, impl_->opt), ref(g_, b, impl_->opt)});
+  return make_value(a.shape, y, ElemType::Float, a.sym);
+}
+
+model::Value OnnxOps::scale(const model::Value& xv, float s) {
+  auto& x = ov(xv, "scale", "x");
+  const std::string y = g_.op("Mul", {ref(g_, x, impl_->opt), g_.const_scalar_f32(s)});
+  return make_value(x.shape, y, ElemType::Float, x.sym);
+}
+
+model::Value OnnxOps::fourier_features(const model::Value& xv, std::span<const float> freqs) {
+  auto& x = ov(xv, "fourier_features", "x");
+  require(x.shape.size() == 2 && !freqs.empty(), ErrorCode::InvalidInput,
+          "fourier_features: x must be [N, C] and freqs non-empty, got x " + shape_str(x.shape) + ", " +
+              std::to_string(freqs.size()) + " freqs");
+  Emit e{g_};
+  const int64_t f = static_cast<int64_t>(freqs.size());
+  const std::string xu = e.unsqueeze(ref(g_, x, impl_->opt), {2});  // [N, C, 1]
+  // (x·f)·2π with 2π rounded once to fp32: bit-identical to (x·f·2)·π since ·2 is exact.
+  const std::string arg = e.op("Mul", {e.op("Mul", {xu, g_.const_f32({freqs.begin(), freqs.end()}, {f})}),
+                                       g_.const_scalar_f32(2.0f * std::numbers::pi_v<float>)});
+  const std::string sc = e.op("Concat", {e.op("Sin", {arg}), e.op("Cos", {arg})}, {Attribute::of_int("axis", 2)});
+  const std::string y = e.op("Mul", {sc, g_.const_scalar_f32(std::numbers::sqrt2_v<float>)});
+  const std::string shape = shape_tensor(g_, impl_->syms, {{x.shape[0], x.sym[0]}, {x.shape[1] * 2 * f, nullptr}});
+  return make_value({x.shape[0], x.shape[1] * 2 * f}, e.op("Reshape", {y, shape}), ElemType::Float,
+                    {x.sym[0], nullptr});
+}
+
+// ---- indexing / layout -------------------------------------------------------------------------
+
+namespace {
+// Gather rows of `table`; a narrowed weight is gathered first and cast after, so only the rows read
+// are widened (the backbone's embedding table is 155,698 x 4,096).
+std::string gather_rows(GraphBuilder& g, OnnxValue& table, const std::string& idx, const OnnxExportOptions& opt) {
+  Emit e{g};
+  if (table.weight_name.empty()) return e.op("Gather", {table.name, idx}, {Attribute::of_int("axis", 0)});
+  const std::string rows = e.op("Gather", {write_weight(g, table, kStored, opt), idx}, {Attribute::of_int("axis", 0)});
+  return stored_type(opt.precision) == ElemType::Float ? rows : e.cast(rows, ElemType::Float);
+}
+}  // namespace
+
+model::Value OnnxOps::embedding(const model::Value& tv, const model::Value& iv) {
+  auto& table = ov(tv, "embedding", "table");
+  auto& ids = ov(iv, "embedding", "ids");
+  require(table.shape.size() == 2 && ids.shape.size() == 1 && ids.type == ElemType::Int64, ErrorCode::InvalidInput,
+          "embedding: expected table[V, D] and int64 ids[N], got " + shape_str(table.shape) + ", " + shape_str(ids.shape));
+  const std::string y = gather_rows(g_, table, ids.name, impl_->opt);
+  return make_value({ids.shape[0], table.shape[1]}, y, ElemType::Float, {ids.sym[0], nullptr});
+}
+
+model::Value OnnxOps::interp_rows(const model::Value& tv, const model::Value& iv, const model::Value& wv) {
+  auto& table = ov(tv, "interp_rows", "table");
+  auto& idx = ov(iv, "interp_rows", "idx");
+  auto& w = ov(wv, "interp_rows", "w");
+  require(table.shape.size() == 2 && idx.shape.size() == 2 && idx.shape == w.shape && idx.type == ElemType::Int64,
+          ErrorCode::InvalidInput,
+          "interp_rows: expected table[V, D], int64 idx[N, T], w[N, T], got " + shape_str(table.shape) + ", " +
+              shape_str(idx.shape) + ", " + shape_str(w.shape));
+  Emit e{g_};
+  const std::string rows = gather_rows(g_, table, idx.name, impl_->opt);  // [N, T, D]
+  const std::string wu = e.unsqueeze(ref(g_, w, impl_->opt), {2});       // [N, T, 1]
+  const std::string y = e.reduce("ReduceSum", e.op("Mul", {rows, wu}), {1}, false);
+  return make_value({idx.shape[0], table.shape[1]}, y, ElemType::Float, {idx.sym[0], nullptr});
+}
+
+namespace {
+model::Value scatter(GraphBuilder& g, const OnnxExportOptions& opt, const model::Value& xv, const model::Value& iv,
+                     const model::Value& sv, const char* op, bool add) {
+  auto& x = ov(xv, op, "x");
+  auto& idx = ov(iv, op, "idx");
+  auto& src = ov(sv, op, "src");
+  require(x.shape.size() == 2 && idx.shape.size() == 1 && idx.type == ElemType::Int64 &&
+              src.shape == Shape{idx.shape[0], x.shape[1]},
+          ErrorCode::InvalidInput,
+          std::string(op) + ": expected x[R, D], int64 idx[M], src[M, D], got " + shape_str(x.shape) + ", " +
+              shape_str(idx.shape) + ", " + shape_str(src.shape));
+  Emit e{g};
+  std::vector<Attribute> attrs;
+  if (add) attrs.push_back(Attribute::of_string("reduction", "add"));
+  const std::string y = e.op("ScatterND", {ref(g, x, opt), e.unsqueeze(idx.name, {1}), ref(g, src, opt)}, attrs);
+  return make_value(x.shape, y, ElemType::Float, x.sym);
+}
+}  // namespace
+
+model::Value OnnxOps::scatter_rows(const model::Value& x, const model::Value& idx, const model::Value& src) {
+  return scatter(g_, impl_->opt, x, idx, src, "scatter_rows", false);
+}
+
+model::Value OnnxOps::index_add_rows(const model::Value& x, const model::Value& idx, const model::Value& src) {
+  return scatter(g_, impl_->opt, x, idx, src, "index_add_rows", true);
+}
+
+model::Value OnnxOps::slice(const model::Value& xv, int axis, int64_t begin, int64_t end) {
+  auto& x = ov(xv, "slice", "x");
+  const int rank = static_cast<int>(x.shape.size());
+  if (axis < 0) axis += rank;
+  require(axis >= 0 && axis < rank && 0 <= begin && begin <= end && end <= x.shape[axis], ErrorCode::InvalidInput,
+          "slice: axis " + std::to_string(axis) + " [" + std::to_string(begin) + ", " + std::to_string(end) +
+              ") out of range for " + shape_str(x.shape));
+  auto& syms = impl_->syms;
+  const SymPtr& full = x.sym[axis];
+  // A bound is dynamic when it is the whole (dynamic) axis or equals a dynamic size's trace value.
+  // On a fixed axis both bounds are fixed.
+  SymPtr end_sym = !full ? nullptr : end == x.shape[axis] ? full : syms.resolve(end, "slice end");
+  SymPtr begin_sym = full ? syms.resolve(begin, "slice begin") : nullptr;
+  const std::string b = begin_sym ? syms.size_tensor(g_, begin_sym) : g_.const_i64_1d({begin});
+  const std::string en = (end_sym && end_sym == full) ? g_.const_i64_1d({std::numeric_limits<int64_t>::max()})
+                         : end_sym                    ? syms.size_tensor(g_, end_sym)
+                                                      : g_.const_i64_1d({end});
+  Emit e{g_};
+  const std::string y = e.slice(ref(g_, x, impl_->opt), axis, b, en);
+  Shape shape = x.shape;
+  shape[axis] = end - begin;
+  auto sym = x.sym;
+  if (!begin_sym && begin == 0) sym[axis] = end_sym;
+  else if (begin_sym || end_sym)
+    sym[axis] = syms.intern((end_sym ? end_sym->label : std::to_string(end)) + "-" +
+                                (begin_sym ? begin_sym->label : std::to_string(begin)),
+                            y, axis, end - begin);
+  else sym[axis] = nullptr;
+  return make_value(std::move(shape), y, x.type, std::move(sym));
+}
+
+model::Value OnnxOps::concat(const std::vector<model::Value>& xs, int axis) {
+  require(!xs.empty(), ErrorCode::InvalidInput, "concat: no inputs");
+  auto& x0 = ov(xs[0], "concat", "xs[0]");
+  const int rank = static_cast<int>(x0.shape.size());
+  if (axis < 0) axis += rank;
+  require(axis >= 0 && axis < rank, ErrorCode::InvalidInput,
+          "concat: axis " + std::to_string(axis) + " out of range for " + shape_str(x0.shape));
+  std::vector<std::string> names;
+  int64_t total = 0;
+  std::string label;
+  bool dynamic = false;
+  for (size_t i = 0; i < xs.size(); ++i) {
+    auto& x = ov(xs[i], "concat", "xs[i]");
+    Shape a = x.shape, b = x0.shape;
+    require(a.size() == b.size(), ErrorCode::InvalidInput,
+            "concat: xs[" + std::to_string(i) + "] " + shape_str(x.shape) + " vs xs[0] " + shape_str(x0.shape));
+    a[axis] = b[axis] = 0;
+    require(a == b, ErrorCode::InvalidInput,
+            "concat: xs[" + std::to_string(i) + "] " + shape_str(x.shape) + " differs from xs[0] " +
+                shape_str(x0.shape) + " off axis " + std::to_string(axis));
+    names.push_back(ref(g_, x, impl_->opt));
+    total += x.shape[axis];
+    dynamic = dynamic || x.sym[axis];
+    label += (i ? "+" : "") + (x.sym[axis] ? x.sym[axis]->label : std::to_string(x.shape[axis]));
+  }
+  const std::string y = g_.op("Concat", names, {Attribute::of_int("axis", axis)});
+  Shape shape = x0.shape;
+  shape[axis] = total;
+  auto sym = x0.sym;
+  sym[axis] = dynamic ? impl_->syms.intern(label, y, axis, total) : nullptr;
+  return make_value(std::move(shape), y, x0.type, std::move(sym));
+}
+
+model::Value OnnxOps::reshape(const model::Value& xv, Shape target) {
+  auto& x = ov(xv, "reshape", "x");
+  const int64_t numel = shape_numel(x.shape);
+  int infer = -1;
+  int64_t known = 1;
+  for (size_t i = 0; i < target.size(); ++i) {
+    if (target[i] == -1) {
+      require(infer < 0, ErrorCode::InvalidInput, "reshape: more than one -1 in " + shape_str(target));
+      infer = static_cast<int>(i);
+    } else {
+      require(target[i] >= 0, ErrorCode::InvalidInput, "reshape: negative dim in " + shape_str(target));
+      known *= target[i];
+    }
+  }
+  Shape out = target;
+  if (infer >= 0) out[infer] = known ? numel / known : 0;
+  require(shape_numel(out) == numel, ErrorCode::InvalidInput,
+          "reshape: " + shape_str(x.shape) + " has " + std::to_string(numel) + " elements, target " + shape_str(target));
+  // Each dynamic axis of x must reappear as a target dim of the same size, unless a -1 absorbs it.
+  std::vector<SymPtr> sym(out.size());
+  std::vector<SymPtr> unmatched;
+  for (const auto& s : x.sym) {
+    if (!s || std::find(unmatched.begin(), unmatched.end(), s) != unmatched.end()) continue;
+    int hits = 0;
+    for (size_t i = 0; i < target.size(); ++i)
+      if (static_cast<int>(i) != infer && target[i] == s->trace && !sym[i]) {
+        if (hits++ == 0) sym[i] = s;
+      }
+    require(hits <= 1, ErrorCode::InvalidInput,
+            "reshape " + shape_str(x.shape) + " -> " + shape_str(target) + ": dynamic dim '" + s->label +
+                "' (traced as " + std::to_string(s->trace) + ") matches several target dims; trace with a size no fixed dim has");
+    if (hits == 0) unmatched.push_back(s);
+  }
+  std::vector<DimRef> dims;
+  for (size_t i = 0; i < out.size(); ++i) dims.push_back({out[i], sym[i]});
+  if (!unmatched.empty()) {
+    require(infer >= 0, ErrorCode::InvalidInput,
+            "reshape " + shape_str(x.shape) + " -> " + shape_str(target) + " would freeze dynamic dim '" +
+                unmatched[0]->label + "'; keep it as a target dim or use -1");
+    dims[infer] = {-1, nullptr};
+  }
+  // One dynamic axis can be left to Reshape's -1 inference, which keeps the shape a constant.
+  int n_dyn = 0;
+  for (const auto& d : dims) n_dyn += (d.sym || d.size == -1);
+  std::string shape;
+  if (n_dyn == 1) {
+    std::vector<int64_t> fixed;
+    for (const auto& d : dims) fixed.push_back(d.sym ? -1 : d.size);
+    shape = g_.const_i64_1d(fixed);
+  } else {
+    shape = shape_tensor(g_, impl_->syms, dims);
+  }
+  const std::string y = g_.op("Reshape", {ref(g_, x, impl_->opt), shape});
+  if (!unmatched.empty()) {
+    // A new size (a product of dynamic and fixed sizes); named after the value that carries it.
+    sym[infer] = impl_->syms.intern("dim(" + y + ")[" + std::to_string(infer) + "]", y, infer, out[infer]);
+  }
+  return make_value(std::move(out), y, x.type, std::move(sym));
+}
+
+model::Value OnnxOps::transpose(const model::Value& xv, std::vector<int> perm) {
+  auto& x = ov(xv, "transpose", "x");
+  require(perm.size() == x.shape.size(), ErrorCode::InvalidInput,
+          "transpose: perm of size " + std::to_string(perm.size()) + " for " + shape_str(x.shape));
+  std::vector<int64_t> p;
+  Shape shape;
+  std::vector<SymPtr> sym;
+  std::vector<bool> seen(perm.size(), false);
+  for (int a : perm) {
+    require(a >= 0 && a < static_cast<int>(perm.size()) && !seen[a], ErrorCode::InvalidInput,
+            "transpose: invalid permutation for " + shape_str(x.shape));
+    seen[a] = true;
+    p.push_back(a);
+    shape.push_back(x.shape[a]);
+    sym.push_back(x.sym[a]);
+  }
+  const std::string y = g_.op("Transpose", {ref(g_, x, impl_->opt)}, {Attribute::of_ints("perm", p)});
+  return make_value(std::move(shape), y, x.type, std::move(sym));
+}
+
+model::Value OnnxOps::expand_rows(const model::Value& xv, int64_t n) {
+  auto& x = ov(xv, "expand_rows", "x");
+  require(x.shape.size() == 2 && x.shape[0] == 1 && n >= 0, ErrorCode::InvalidInput,
+          "expand_rows: expected x[1, D] and n >= 0, got " + shape_str(x.shape) + ", n=" + std::to_string(n));
+  SymPtr s = impl_->syms.resolve(n, "expand_rows n");
+  // Expand broadcasts [1, D] against [n, 1].
+  const std::string shape = shape_tensor(g_, impl_->syms, {{n, s}, {1, nullptr}});
+  const std::string y = g_.op("Expand", {ref(g_, x, impl_->opt), shape});
+  return make_value({n, x.shape[1]}, y, ElemType::Float, {s, nullptr});
+}
+
+// ---- KV cache -----------------------------------------------------------------------------------
+
+void OnnxOps::kv_reserve(int64_t layers, int64_t capacity, int64_t kv_heads, int64_t head_dim) {
+  require(layers > 0 && capacity > 0 && kv_heads > 0 && head_dim > 0, ErrorCode::InvalidInput,
+          "kv_reserve: layers, capacity, kv_heads, head_dim must be positive");
+  impl_->kv_layers = layers;
+  impl_->kv_capacity = capacity;
+  impl_->kv_heads = kv_heads;
+  impl_->kv_head_dim = head_dim;
+}
+
+std::pair<model::Value, model::Value> OnnxOps::kv_read(int64_t layer, int64_t len) {
+  auto& I = *impl_;
+  require(I.kv_layers > 0 && layer >= 0 && layer < I.kv_layers, ErrorCode::InvalidInput,
+          "kv_read: layer " + std::to_string(layer) + " outside the reserved " + std::to_string(I.kv_layers) + " layers");
+  auto it = I.kv.find(layer);
+  if (it == I.kv.end()) {
+    // First touch of this layer: the cache so far is the graph input past_key/past_value.<layer>.
+    const std::string kname = "past_key." + std::to_string(layer), vname = "past_value." + std::to_string(layer);
+    if (!I.past_sym) I.past_sym = std::make_shared<const SymDim>(SymDim{I.opt.past_len_dim, kname, 0, len});
+    require(I.past_sym->trace == len, ErrorCode::InvalidInput,
+            "KV cache of layer " + std::to_string(layer) + " first touched at length " + std::to_string(len) +
+                ", other layers at " + std::to_string(I.past_sym->trace));
+    const Shape shape{len, I.kv_heads, I.kv_head_dim};
+    const std::vector<SymPtr> sym{I.past_sym, nullptr, nullptr};
+    for (const auto& n : {kname, vname}) {
+      g_.add_input(value_info(n, ElemType::Float, shape, sym));
+      samples_.emplace_back(n, Tensor(DType::F32, shape));  // an empty-history example: zeros
+    }
+    // past_len is a symbol like any input dim, but never resolved from bare integers: its trace may be 0.
+    it = I.kv.emplace(layer, Impl::KvLayer{make_value(shape, kname, ElemType::Float, sym),
+                                           make_value(shape, vname, ElemType::Float, sym), false}).first;
+  }
+  const int64_t cur = it->second.k->shape[0];
+  require(len <= cur, ErrorCode::InvalidInput,
+          "kv_read: layer " + std::to_string(layer) + " length " + std::to_string(len) + " beyond the " +
+              std::to_string(cur) + " cached positions");
+  if (len == cur) return {it->second.k, it->second.v};
+  return {slice(it->second.k, 0, 0, len), slice(it->second.v, 0, 0, len)};
+}
+
+void OnnxOps::kv_write(int64_t layer, int64_t pos, const model::Value& k, const model::Value& v) {
+  auto& I = *impl_;
+  auto& kk = ov(k, "kv_write", "k");
+  auto& vv = ov(v, "kv_write", "v");
+  require(kk.shape.size() == 3 && kk.shape == vv.shape && kk.shape[1] == I.kv_heads && kk.shape[2] == I.kv_head_dim,
+          ErrorCode::InvalidInput,
+          "kv_write: k/v must be [N, " + std::to_string(I.kv_heads) + ", " + std::to_string(I.kv_head_dim) +
+              "], got " + shape_str(kk.shape) + " / " + shape_str(vv.shape));
+  if (!I.kv.count(layer)) kv_read(layer, pos);
+  auto& L = I.kv.at(layer);
+  require(pos == L.k->shape[0], ErrorCode::InvalidInput,
+          "kv_write: the ONNX graph can only append: layer " + std::to_string(layer) + " write at " +
+              std::to_string(pos) + " but the cache holds " + std::to_string(L.k->shape[0]) + " positions");
+  require(pos + kk.shape[0] <= I.kv_capacity, ErrorCode::InvalidInput,
+          "kv_write: layer " + std::to_string(layer) + " positions [" + std::to_string(pos) + ", " +
+              std::to_string(pos + kk.shape[0]) + ") exceed capacity " + std::to_string(I.kv_capacity));
+  L.k = concat({L.k, k}, 0);
+  L.v = concat({L.v, v}, 0);
+  L.written = true;
+}
+
+void OnnxOps::save() {
+  for (auto& [layer, L] : impl_->kv) {
+    if (!L.written) continue;
+    read("present_key." + std::to_string(layer), L.k);
+    read("present_value." + std::to_string(layer), L.v);
+  }
+  g_.save();
+}
+
+}  // namespace alp::exporter

@@ -1,0 +1,175 @@
+// OnnxOps: what it writes (initializer bytes, layout, names) and what it refuses. Numerical checks
+// of every op run in onnxruntime via the op zoo (export_op_zoo_test.cpp + check_small_graphs.py).
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <memory>
+
+#include "core/dtype.hpp"
+#include "core/error.hpp"
+#include "export/onnx_ops.hpp"
+#include "export/weight_encoding.hpp"
+#include "tests/check.hpp"
+#include "tests/export_test_util.hpp"
+
+using namespace alp;
+using namespace alp::exporter;
+
+namespace {
+
+struct Fixture {
+  std::shared_ptr<std::map<std::string, Tensor, std::less<>>> w = std::make_shared<std::map<std::string, Tensor, std::less<>>>();
+  WeightSource source() {
+    auto m = w;
+    return [m](std::string_view name) {
+      auto it = m->find(name);
+      require(it != m->end(), ErrorCode::InvalidCheckpoint, "missing tensor " + std::string(name));
+      return it->second;
+    };
+  }
+};
+
+OnnxExportOptions opts(const test::TempDir& d, WeightPrecision p, int64_t opset = 21) {
+  OnnxExportOptions o;
+  o.path = d.str() + "/m.onnx";
+  o.precision = p;
+  o.opset = opset;
+  return o;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(f), {});
+}
+
+const onnx::TensorMsg* find_init(const GraphBuilder& g, const std::string& name) {
+  for (const auto& t : g.graph().initializers)
+    if (t.name == name) return &t;
+  return nullptr;
+}
+
+}  // namespace
+
+TEST(export_onnx_linear_fp16_stores_transposed_narrowed_weight) {
+  test::TempDir dir("onnx-ops");
+  Fixture fx;
+  const std::vector<float> w = {1.0f, 2.0f, 3.0f, 0.1f, -0.5f, 65504.0f};  // [M=2, K=3]
+  fx.w->emplace("p.weight", Tensor::from_f32({2, 3}, w));
+  fx.w->emplace("p.bias", Tensor::from_f32({2}, std::vector<float>{0.25f, -1.0f}));
+  OnnxOps ops(fx.source(), opts(dir, WeightPrecision::F16));
+  const std::vector<float> x(12, 1.0f);
+  auto y = ops.linear(ops.input("x", {4, 3}, x), ops.weight("p.weight", {2, 3}), ops.weight("p.bias", {}));
+  CHECK((y->shape == Shape{4, 2}));
+  ops.read("y", y);
+  ops.save();
+
+  const auto* wt = find_init(ops.graph(), "p.weight.T");
+  CHECK(wt != nullptr);
+  if (!wt) return;
+  CHECK(wt->external.has_value());
+  CHECK((wt->dims == std::vector<int64_t>{3, 2}));
+  CHECK(wt->type == onnx::ElemType::Float16);
+  CHECK_EQ(wt->external->offset % 64, uint64_t{0});
+  CHECK_EQ(wt->external->length, uint64_t{12});
+  const std::string data = read_file(dir.str() + "/m.onnx.data");
+  CHECK(data.size() >= wt->external->offset + wt->external->length);
+  // Wᵀ row-major: [1, 0.1, 2, -0.5, 3, 65504], each rounded to fp16.
+  const float expect[6] = {1.0f, 0.1f, 2.0f, -0.5f, 3.0f, 65504.0f};
+  for (int i = 0; i < 6; ++i) {
+    uint16_t h;
+    std::memcpy(&h, data.data() + wt->external->offset + 2 * i, 2);
+    CHECK_EQ(h, f32_to_f16(expect[i]));
+  }
+  CHECK_NEAR(f16_to_f32(f32_to_f16(0.1f)), 0.0999755859375, 0.0);
+  // Only weights go external: the bias is a second aligned entry, small constants stay inline.
+  const auto* b = find_init(ops.graph(), "p.bias");
+  CHECK(b != nullptr && b->external.has_value() && b->external->offset % 64 == 0);
+  CHECK_EQ(ops.linear_weight_names().size(), size_t{1});
+  CHECK_EQ(ops.linear_weight_names().at(0), std::string("p.weight"));
+  CHECK(read_file(dir.str() + "/m.onnx").size() > 100);
+}
+
+TEST(export_onnx_fp8_weight_scale_and_bytes) {
+  const std::vector<float> w = {448.0f * 0.5f, -896.0f, 1.0f, 0.0f};  // amax 896 -> scale 2
+  auto enc = encode_weight(Tensor::from_f32({2, 2}, w), onnx::ElemType::Float8E4M3FN, true, "w");
+  CHECK_NEAR(enc.scale, 2.0, 0.0);
+  CHECK((enc.dims == std::vector<int64_t>{2, 2}));
+  // Transposed: [224/2, 1/2, -896/2, 0] = [112, 0.5, -448, 0]
+  CHECK_NEAR(fp8e4m3_to_f32(static_cast<uint8_t>(enc.bytes[0])), 112.0, 0.0);
+  CHECK_NEAR(fp8e4m3_to_f32(static_cast<uint8_t>(enc.bytes[1])), 0.5, 0.0);
+  CHECK_NEAR(fp8e4m3_to_f32(static_cast<uint8_t>(enc.bytes[2])), -448.0, 0.0);
+  CHECK_NEAR(fp8e4m3_to_f32(static_cast<uint8_t>(enc.bytes[3])), 0.0, 0.0);
+  CHECK_NEAR(fp8_scale_for_amax(0.0f), 1.0, 0.0);
+  CHECK_NEAR(fp8_scale_for_amax(44.8f), 0.1, 1e-7);
+}
+
+TEST(export_onnx_refuses_bad_requests) {
+  test::TempDir dir("onnx-ops");
+  Fixture fx;
+  fx.w->emplace("p.weight", Tensor::from_f32({2, 3}, std::vector<float>(6, 0.5f)));
+  {
+    OnnxOps ops(fx.source(), opts(dir, WeightPrecision::F32));
+    EXPECT_ERROR(ops.weight("p.weight", {3, 2}), ErrorCode::InvalidCheckpoint, "expected shape [3, 2]");
+    EXPECT_ERROR(ops.weight("nope", {}), ErrorCode::InvalidCheckpoint, "missing tensor nope");
+    auto x = ops.input("x", {4, 5}, std::vector<float>(20, 0.0f));
+    EXPECT_ERROR(ops.linear(x, ops.weight("p.weight", {}), nullptr), ErrorCode::InvalidInput, "[4, 5]");
+    EXPECT_ERROR(ops.input("x", {1}, std::vector<float>(1, 0.0f)), ErrorCode::InvalidInput, "duplicate");
+    ops.kv_reserve(2, 16, 1, 4);
+    auto k = ops.input("k", {2, 1, 4}, std::vector<float>(8, 0.0f));
+    ops.kv_write(0, 3, k, k);
+    EXPECT_ERROR(ops.kv_write(0, 3, k, k), ErrorCode::InvalidInput, "can only append");
+    EXPECT_ERROR(ops.kv_write(1, 4, k, k), ErrorCode::InvalidInput, "first touched at length 4");
+    EXPECT_ERROR(ops.kv_read(2, 1), ErrorCode::InvalidInput, "outside the reserved 2 layers");
+  }
+  {
+    auto o = opts(dir, WeightPrecision::FP8);
+    OnnxOps ops(fx.source(), o);
+    auto x = ops.input("x", {4, 3}, std::vector<float>(12, 0.0f));
+    EXPECT_ERROR(ops.linear(x, ops.weight("p.weight", {}), nullptr), ErrorCode::InvalidInput,
+                      "no calibrated activation amax for the input of linear 'p.weight'");
+  }
+  EXPECT_ERROR(OnnxOps(fx.source(), opts(dir, WeightPrecision::FP8, 17)), ErrorCode::InvalidInput, "opset >= 19");
+  {
+    auto o = opts(dir, WeightPrecision::F32);
+    o.dynamic_dims["x"] = {"seq", ""};
+    o.dynamic_dims["z"] = {"n", ""};
+    OnnxOps ops(fx.source(), o);
+    EXPECT_ERROR(ops.input("x", {1, 3}, std::vector<float>(3, 0.0f)), ErrorCode::InvalidInput,
+                      "traced with size 1");
+    auto x = ops.input("x", {6, 4}, std::vector<float>(24, 0.0f));
+    // [seq, 4] -> [2, 12] has nowhere to put seq.
+    EXPECT_ERROR(ops.reshape(x, {2, 12}), ErrorCode::InvalidInput, "would freeze dynamic dim 'seq'");
+    // n traced as 6 collides with a fixed 6 in the target.
+    auto z = ops.input("z", {6, 6}, std::vector<float>(36, 0.0f));
+    EXPECT_ERROR(ops.reshape(z, {6, 6}), ErrorCode::InvalidInput, "matches several target dims");
+  }
+}
+
+TEST(export_onnx_dynamic_dims_reach_graph_inputs_and_outputs) {
+  test::TempDir dir("onnx-ops");
+  Fixture fx;
+  auto o = opts(dir, WeightPrecision::F32);
+  o.dynamic_dims["q"] = {"seq", "", ""};
+  OnnxOps ops(fx.source(), o);
+  ops.kv_reserve(1, 64, 2, 4);
+  auto q = ops.input("q", {5, 2, 4}, std::vector<float>(40, 0.0f));
+  ops.kv_write(0, 3, q, q);
+  auto [k, v] = ops.kv_read(0, 8);
+  CHECK((k->shape == Shape{8, 2, 4}));
+  ops.read("y", ops.attention(q, k, v, model::AttentionMask::causal(3), 0.5f));
+  ops.save();
+  const auto& g = ops.graph().graph();
+  CHECK_EQ(g.inputs.size(), size_t{3});
+  CHECK_EQ(g.inputs[0].dims[0].param, std::string("seq"));
+  CHECK_EQ(g.inputs[1].name, std::string("past_key.0"));
+  CHECK_EQ(g.inputs[1].dims[0].param, std::string("past_len"));
+  CHECK_EQ(g.inputs[2].name, std::string("past_value.0"));
+  CHECK_EQ(g.outputs.size(), size_t{3});
+  CHECK_EQ(g.outputs[0].name, std::string("y"));
+  CHECK_EQ(g.outputs[0].dims[0].param, std::string("seq"));
+  CHECK_EQ(g.outputs[1].name, std::string("present_key.0"));
+  CHECK_EQ(g.outputs[1].dims[0].param, std::string("past_len+seq"));
+  CHECK_EQ(g.outputs[2].name, std::string("present_value.0"));
+  CHECK_EQ(ops.sample_inputs().size(), size_t{3});
+}
