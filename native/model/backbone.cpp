@@ -26,8 +26,10 @@ Value backbone_forward(Ops& ops, const ModelConfig& cfg, std::span<const int64_t
 
   Value h = ops.embedding(weight(ops, lp + "embed_tokens.weight", {cfg.vocab_size, d.hidden_size}),
                           ops.input_index("input_ids", {n}, ids));
+  // Without vision features (decode steps) an <|image_pad|> id is an ordinary token, as in HF
+  // generate(), where only calls that carry pixel_values scatter image embeddings.
   std::vector<int64_t> image_rows;
-  for (int64_t i = 0; i < n; ++i)
+  for (int64_t i = 0; vision && i < n; ++i)
     if (ids[i] == cfg.image_token_id) image_rows.push_back(i);
   Value image_idx;
   if (!image_rows.empty()) {

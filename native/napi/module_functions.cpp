@@ -47,14 +47,17 @@ Napi::Object poses_to_js(Napi::Env env, const std::vector<model::Pose>& poses) {
 Napi::Value TokenLayout(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    const auto layout = model::token_layout();
-    Napi::Array out = Napi::Array::New(env, layout.size());
-    for (size_t i = 0; i < layout.size(); ++i) {
+    // Added tokens only: ids below kByteTokens are the byte-level base vocabulary, which the
+    // tokenizer writer in lib/ lays out itself.
+    Napi::Array out = Napi::Array::New(env);
+    uint32_t n = 0;
+    for (const auto& t : model::token_layout()) {
+      if (t.id < model::kByteTokens) continue;
       Napi::Object e = Napi::Object::New(env);
-      e.Set("content", layout[i].content);
-      e.Set("id", static_cast<double>(layout[i].id));
-      e.Set("special", layout[i].special);
-      out.Set(static_cast<uint32_t>(i), e);
+      e.Set("content", t.content);
+      e.Set("id", static_cast<double>(t.id));
+      e.Set("special", t.special);
+      out.Set(n++, e);
     }
     return out;
   });

@@ -37,6 +37,10 @@ class Executor {
   // next prefill; returns nothing because nothing but the prefill consumes them.
   virtual void encode_images(const ImageBatch& images) = 0;
 
+  // Makes room for `positions` cache positions (prompt + reasoning budget) before a plan, so decode
+  // never reallocates. Engines with a fixed capacity check it instead.
+  virtual void reserve(int64_t positions) = 0;
+
   // Causal prefill of `ids` at cache positions [0, n). Image-pad positions take the encoded images in
   // order. Returns the logits of the last position (vocab floats).
   virtual std::vector<float> prefill(std::span<const int32_t> ids, const PositionIds& pos) = 0;

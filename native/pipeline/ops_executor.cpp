@@ -14,7 +14,7 @@ OpsExecutor::OpsExecutor(std::unique_ptr<model::Ops> ops, const model::ModelConf
     : ops_(std::move(ops)), cfg_(cfg), info_(std::move(info)), weight_bytes_(std::move(weight_bytes)),
       cache_bytes_(std::move(cache_bytes)) {}
 
-void OpsExecutor::ensure_cache(int64_t positions) {
+void OpsExecutor::reserve(int64_t positions) {
   if (positions <= cache_capacity_) return;
   // Grows only between plans (prefill asks for prompt + reasoning budget up front), never per token.
   cache_capacity_ = std::max<int64_t>(positions, cache_capacity_ * 2);

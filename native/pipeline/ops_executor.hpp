@@ -18,6 +18,7 @@ class OpsExecutor final : public Executor {
   OpsExecutor(std::unique_ptr<model::Ops> ops, const model::ModelConfig& cfg, ExecutorInfo info,
               std::function<uint64_t()> weight_bytes, std::function<uint64_t()> cache_bytes);
   ExecutorInfo info() const override { return info_; }
+  void reserve(int64_t positions) override;
   void encode_images(const ImageBatch& images) override;
   std::vector<float> prefill(std::span<const int32_t> ids, const PositionIds& pos) override;
   std::vector<float> decode(int32_t id, int64_t cache_pos, int64_t rope_pos) override;
@@ -28,7 +29,6 @@ class OpsExecutor final : public Executor {
   uint64_t cache_bytes() const override { return cache_bytes_(); }
 
  private:
-  void ensure_cache(int64_t positions);
   std::unique_ptr<model::Ops> ops_;
   model::ModelConfig cfg_;
   ExecutorInfo info_;

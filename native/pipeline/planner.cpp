@@ -133,6 +133,8 @@ PlanResult Planner::plan(const PlanRequest& req, const TokenSink& on_token, cons
   std::vector<int64_t> ids64(req.prompt_ids.begin(), req.prompt_ids.end());
   std::vector<model::ImageGrid> grids(kImages, model::ImageGrid{1, m.grid_h, m.grid_w});
   const model::RopeIndex ri = model::rope_index(cfg, ids64, grids);
+  const int64_t budget = req.forced_tokens ? static_cast<int64_t>(req.forced_tokens->size()) : req.max_reasoning_tokens;
+  m.executor->reserve(static_cast<int64_t>(req.prompt_ids.size()) + budget + 1);
   const std::vector<float> prompt_logits = m.executor->prefill(req.prompt_ids, PositionIds{ri.pos.t, ri.pos.h, ri.pos.w});
   out.timings.prefill_ms = ms_since(t);
   check_abort();

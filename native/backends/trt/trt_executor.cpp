@@ -260,6 +260,14 @@ std::vector<float> TrtExecutor::prefill(std::span<const int32_t> ids, const pipe
   return logits;
 }
 
+void TrtExecutor::reserve(int64_t positions) {
+  // The cache was sized at load from the manifest (the engines' max profile); a plan that needs more
+  // cannot run on these engines.
+  if (positions > manifest_.kv_cache.capacity)
+    fail(ErrorCode::InvalidInput, "plan needs " + std::to_string(positions) + " cache positions but the engines were built for " +
+                                      std::to_string(manifest_.kv_cache.capacity) + " (lower maxReasoningTokens or rebuild the engines)");
+}
+
 std::vector<float> TrtExecutor::decode(int32_t id, int64_t cache_pos, int64_t rope_pos) {
   if (cache_pos < 0 || cache_pos >= manifest_.kv_cache.capacity)
     fail(ErrorCode::InvalidInput, "decode: cache position " + std::to_string(cache_pos) + " outside the KV cache (capacity " +

@@ -37,6 +37,7 @@ class TrtExecutor final : public pipeline::Executor {
   TrtExecutor& operator=(const TrtExecutor&) = delete;
 
   pipeline::ExecutorInfo info() const override;
+  void reserve(int64_t positions) override;
   void encode_images(const pipeline::ImageBatch& images) override;
   std::vector<float> prefill(std::span<const int32_t> ids, const pipeline::PositionIds& pos) override;
   std::vector<float> decode(int32_t id, int64_t cache_pos, int64_t rope_pos) override;
