@@ -1,0 +1,480 @@
+#include "backends/cpu/cpu_ops.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numbers>
+
+#include "backends/cpu/cpu_kernels.hpp"
+#include "core/dtype.hpp"
+#include "core/error.hpp"
+
+namespace alp::cpu {
+
+using model::Value;
+
+namespace {
+
+struct CpuValue : model::ValueImpl {
+  CpuValue(Shape s, std::shared_ptr<std::vector<float>> d) : ValueImpl(std::move(s)), f(std::move(d)) {}
+  CpuValue(Shape s, std::shared_ptr<std::vector<int64_t>> d) : ValueImpl(std::move(s)), idx(std::move(d)) {}
+  std::shared_ptr<std::vector<float>> f;
+  std::shared_ptr<std::vector<int64_t>> idx;
+  // fp8 mode: the quantise-dequantised copy of a weight, made on its first linear().
+  mutable std::shared_ptr<const std::vector<float>> fp8;
+};
+
+Value make(Shape s, std::vector<float> d) {
+  return std::make_shared<CpuValue>(std::move(s), std::make_shared<std::vector<float>>(std::move(d)));
+}
+
+const CpuValue& cv(const Value& v, const char* op, const char* arg) {
+  auto* c = dynamic_cast<const CpuValue*>(v.get());
+  if (!c) fail(ErrorCode::Internal, std::string("cpu ") + op + ": " + arg + " is null or not a CPU value");
+  return *c;
+}
+const std::vector<float>& fl(const Value& v, const char* op, const char* arg) {
+  const CpuValue& c = cv(v, op, arg);
+  if (!c.f) fail(ErrorCode::Internal, std::string("cpu ") + op + ": " + arg + " is an index value, expected float");
+  return *c.f;
+}
+const std::vector<int64_t>& ix(const Value& v, const char* op, const char* arg) {
+  const CpuValue& c = cv(v, op, arg);
+  if (!c.idx) fail(ErrorCode::Internal, std::string("cpu ") + op + ": " + arg + " is a float value, expected indices");
+  return *c.idx;
+}
+[[noreturn]] void shape_error(const char* op, const std::string& what) { fail(ErrorCode::Internal, std::string("cpu ") + op + ": " + what); }
+
+int64_t last_dim(const Value& v) { return v->shape.empty() ? 1 : v->shape.back(); }
+
+Value unary(const Value& x, const char* op, float (*f)(float)) {
+  const auto& a = fl(x, op, "x");
+  std::vector<float> o(a.size());
+  for (size_t i = 0; i < a.size(); ++i) o[i] = f(a[i]);
+  return make(x->shape, std::move(o));
+}
+
+template <class F>
+Value binary(const Value& a, const Value& b, const char* op, F f) {
+  const auto& x = fl(a, op, "a");
+  const auto& y = fl(b, op, "b");
+  std::vector<float> o(x.size());
+  if (y.size() == x.size()) {
+    for (size_t i = 0; i < x.size(); ++i) o[i] = f(x[i], y[i]);
+  } else if (!y.empty() && static_cast<int64_t>(y.size()) == last_dim(a)) {
+    for (size_t i = 0; i < x.size(); ++i) o[i] = f(x[i], y[i % y.size()]);
+  } else {
+    shape_error(op, "shapes " + shape_str(a->shape) + " and " + shape_str(b->shape) + " do not broadcast");
+  }
+  return make(a->shape, std::move(o));
+}
+
+}  // namespace
+
+Precision parse_precision(std::string_view n) {
+  if (n == "fp32") return Precision::FP32;
+  if (n == "bf16") return Precision::BF16;
+  if (n == "fp16") return Precision::FP16;
+  if (n == "fp8") return Precision::FP8;
+  fail(ErrorCode::InvalidInput, "precision: expected fp32, bf16, fp16 or fp8, got '" + std::string(n) + "'");
+}
+std::string_view precision_name(Precision p) {
+  switch (p) {
+    case Precision::FP32: return "fp32";
+    case Precision::BF16: return "bf16";
+    case Precision::FP16: return "fp16";
+    case Precision::FP8: return "fp8";
+  }
+  return "fp32";
+}
+
+CpuOps::CpuOps(WeightSource weights, CpuOptions options)
+    : source_(std::move(weights)), options_(options), pool_(options.threads) {}
+CpuOps::~CpuOps() = default;
+
+std::vector<float> CpuOps::values(const Value& v) {
+  const CpuValue& c = cv(v, "values", "v");
+  if (c.f) return *c.f;
+  return std::vector<float>(c.idx->begin(), c.idx->end());
+}
+
+Value CpuOps::input(std::string_view name, Shape shape, std::span<const float> data) {
+  if (shape_numel(shape) != static_cast<int64_t>(data.size()))
+    fail(ErrorCode::InvalidInput, "input " + std::string(name) + ": " + std::to_string(data.size()) + " values for shape " + shape_str(shape));
+  return make(std::move(shape), std::vector<float>(data.begin(), data.end()));
+}
+
+Value CpuOps::input_index(std::string_view name, Shape shape, std::span<const int64_t> data) {
+  if (shape_numel(shape) != static_cast<int64_t>(data.size()))
+    fail(ErrorCode::InvalidInput, "input " + std::string(name) + ": " + std::to_string(data.size()) + " indices for shape " + shape_str(shape));
+  return std::make_shared<CpuValue>(std::move(shape), std::make_shared<std::vector<int64_t>>(data.begin(), data.end()));
+}
+
+Value CpuOps::weight(std::string_view name, const Shape& expected) {
+  requested_.emplace(name);
+  if (auto it = weights_.find(name); it != weights_.end()) {
+    if (!expected.empty() && it->second->shape != expected)
+      fail(ErrorCode::InvalidCheckpoint, "tensor " + std::string(name) + ": shape " + shape_str(it->second->shape) + ", expected " + shape_str(expected));
+    return it->second;
+  }
+  Tensor t = source_(name);
+  if (!expected.empty() && t.shape() != expected)
+    fail(ErrorCode::InvalidCheckpoint, "tensor " + std::string(name) + ": shape " + shape_str(t.shape()) + ", expected " + shape_str(expected));
+  if (t.dtype() != DType::F32 && t.dtype() != DType::BF16 && t.dtype() != DType::F16 && t.dtype() != DType::F8E4M3)
+    fail(ErrorCode::InvalidCheckpoint, "tensor " + std::string(name) + ": dtype " + std::string(dtype_name(t.dtype())) + " is not a float type");
+  std::vector<float> f = t.to_f32();
+  if (options_.precision == Precision::BF16)
+    for (float& x : f) x = bf16_to_f32(f32_to_bf16(x));
+  else if (options_.precision == Precision::FP16)
+    for (float& x : f) x = f16_to_f32(f32_to_f16(x));
+  Value v = make(t.shape(), std::move(f));
+  weights_.emplace(std::string(name), v);
+  return v;
+}
+
+std::vector<float> CpuOps::read(std::string_view, const Value& v) { return values(v); }
+
+Value CpuOps::linear(const Value& x, const Value& w, const Value& b) {
+  const auto& xs = fl(x, "linear", "x");
+  const auto& ws = fl(w, "linear", "w");
+  if (w->shape.size() != 2) shape_error("linear", "weight shape " + shape_str(w->shape) + " is not 2-D");
+  const int64_t m = w->shape[0], k = w->shape[1];
+  if (last_dim(x) != k) shape_error("linear", "x " + shape_str(x->shape) + " vs weight " + shape_str(w->shape));
+  const int64_t n = static_cast<int64_t>(xs.size()) / k;
+  const float* bias = nullptr;
+  if (b) {
+    const auto& bs = fl(b, "linear", "b");
+    if (static_cast<int64_t>(bs.size()) != m) shape_error("linear", "bias " + shape_str(b->shape) + " for " + std::to_string(m) + " outputs");
+    bias = bs.data();
+  }
+  const float* wp = ws.data();
+  const float* xp = xs.data();
+  std::vector<float> xq;
+  if (options_.precision == Precision::FP8) {
+    const CpuValue& wc = cv(w, "linear", "w");
+    if (!wc.fp8) {
+      auto q = std::make_shared<std::vector<float>>(ws.size());
+      fp8_round_trip(ws.data(), q->data(), static_cast<int64_t>(ws.size()));
+      wc.fp8 = q;
+    }
+    wp = wc.fp8->data();
+    xq.resize(xs.size());
+    fp8_round_trip(xs.data(), xq.data(), static_cast<int64_t>(xs.size()));
+    xp = xq.data();
+  }
+  std::vector<float> y(static_cast<size_t>(n * m));
+  gemm_nt(pool_, xp, wp, bias, y.data(), n, m, k);
+  Shape s = x->shape;
+  s.back() = m;
+  return make(std::move(s), std::move(y));
+}
+
+Value CpuOps::rms_norm(const Value& x, const Value& w, float eps) {
+  const auto& a = fl(x, "rms_norm", "x");
+  const auto& g = fl(w, "rms_norm", "w");
+  const int64_t d = last_dim(x);
+  if (static_cast<int64_t>(g.size()) != d) shape_error("rms_norm", "weight " + shape_str(w->shape) + " for x " + shape_str(x->shape));
+  std::vector<float> o(a.size());
+  for (size_t r = 0; r < a.size() / d; ++r) {
+    const float* xr = a.data() + r * d;
+    double ss = 0;
+    for (int64_t i = 0; i < d; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+    const float inv = 1.0f / std::sqrt(static_cast<float>(ss / d) + eps);
+    for (int64_t i = 0; i < d; ++i) o[r * d + i] = g[i] * (xr[i] * inv);
+  }
+  return make(x->shape, std::move(o));
+}
+
+Value CpuOps::layer_norm(const Value& x, const Value& w, const Value& b, float eps) {
+  const auto& a = fl(x, "layer_norm", "x");
+  const auto& g = fl(w, "layer_norm", "w");
+  const auto& be = fl(b, "layer_norm", "b");
+  const int64_t d = last_dim(x);
+  if (static_cast<int64_t>(g.size()) != d || static_cast<int64_t>(be.size()) != d)
+    shape_error("layer_norm", "weight/bias " + shape_str(w->shape) + " for x " + shape_str(x->shape));
+  std::vector<float> o(a.size());
+  for (size_t r = 0; r < a.size() / d; ++r) {
+    const float* xr = a.data() + r * d;
+    double mean = 0, var = 0;
+    for (int64_t i = 0; i < d; ++i) mean += xr[i];
+    mean /= d;
+    for (int64_t i = 0; i < d; ++i) var += (xr[i] - mean) * (xr[i] - mean);
+    var /= d;
+    const float inv = 1.0f / std::sqrt(static_cast<float>(var) + eps);
+    for (int64_t i = 0; i < d; ++i) o[r * d + i] = (xr[i] - static_cast<float>(mean)) * inv * g[i] + be[i];
+  }
+  return make(x->shape, std::move(o));
+}
+
+Value CpuOps::rope(const Value& x, const Value& cos, const Value& sin) {
+  const auto& a = fl(x, "rope", "x");
+  const auto& c = fl(cos, "rope", "cos");
+  const auto& s = fl(sin, "rope", "sin");
+  if (x->shape.size() != 3) shape_error("rope", "x " + shape_str(x->shape) + " is not [N, H, D]");
+  const int64_t n = x->shape[0], h = x->shape[1], d = x->shape[2], half = d / 2;
+  if (cos->shape != Shape{n, d} || sin->shape != Shape{n, d})
+    shape_error("rope", "cos/sin " + shape_str(cos->shape) + " for x " + shape_str(x->shape));
+  std::vector<float> o(a.size());
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t hh = 0; hh < h; ++hh) {
+      const float* xr = a.data() + (i * h + hh) * d;
+      float* orow = o.data() + (i * h + hh) * d;
+      const float* cr = c.data() + i * d;
+      const float* sr = s.data() + i * d;
+      for (int64_t e = 0; e < d; ++e) {
+        const float rot = e < half ? -xr[e + half] : xr[e - half];
+        orow[e] = xr[e] * cr[e] + rot * sr[e];
+      }
+    }
+  return make(x->shape, std::move(o));
+}
+
+Value CpuOps::attention(const Value& q, const Value& k, const Value& v, model::AttentionMask mask, float scale) {
+  const auto& qs = fl(q, "attention", "q");
+  const auto& ks = fl(k, "attention", "k");
+  const auto& vs = fl(v, "attention", "v");
+  if (q->shape.size() != 3 || k->shape.size() != 3 || k->shape != v->shape || q->shape[2] != k->shape[2] ||
+      k->shape[1] == 0 || q->shape[1] % k->shape[1])
+    shape_error("attention", "q " + shape_str(q->shape) + ", k " + shape_str(k->shape) + ", v " + shape_str(v->shape));
+  const int64_t nq = q->shape[0], hq = q->shape[1], d = q->shape[2], nk = k->shape[0], hkv = k->shape[1];
+  std::vector<float> o(qs.size());
+  cpu::attention(pool_, qs.data(), ks.data(), vs.data(), o.data(), nq, nk, hq, hkv, d, scale,
+                 mask.kind == model::AttentionMask::Kind::Causal, mask.past);
+  return make(q->shape, std::move(o));
+}
+
+Value CpuOps::silu(const Value& x) {
+  return unary(x, "silu", [](float a) { return a / (1.0f + std::exp(-a)); });
+}
+Value CpuOps::gelu_tanh(const Value& x) {
+  return unary(x, "gelu_tanh", [](float a) {
+    const float k = 0.7978845608028654f;  // sqrt(2 / pi)
+    return 0.5f * a * (1.0f + std::tanh(k * (a + 0.044715f * a * a * a)));
+  });
+}
+Value CpuOps::gelu_erf(const Value& x) {
+  return unary(x, "gelu_erf", [](float a) { return 0.5f * a * (1.0f + std::erf(a * 0.7071067811865476f)); });
+}
+Value CpuOps::add(const Value& a, const Value& b) { return binary(a, b, "add", [](float x, float y) { return x + y; }); }
+Value CpuOps::mul(const Value& a, const Value& b) { return binary(a, b, "mul", [](float x, float y) { return x * y; }); }
+Value CpuOps::scale(const Value& x, float s) {
+  const auto& a = fl(x, "scale", "x");
+  std::vector<float> o(a.size());
+  for (size_t i = 0; i < a.size(); ++i) o[i] = a[i] * s;
+  return make(x->shape, std::move(o));
+}
+
+Value CpuOps::fourier_features(const Value& x, std::span<const float> freqs) {
+  const auto& a = fl(x, "fourier_features", "x");
+  if (x->shape.size() != 2) shape_error("fourier_features", "x " + shape_str(x->shape) + " is not [N, C]");
+  const int64_t n = x->shape[0], c = x->shape[1], f = static_cast<int64_t>(freqs.size());
+  const float two_pi_scale = static_cast<float>(std::numbers::pi);
+  const float root2 = static_cast<float>(std::numbers::sqrt2);
+  std::vector<float> o(static_cast<size_t>(n * c * 2 * f));
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t ch = 0; ch < c; ++ch) {
+      float* out = o.data() + (i * c + ch) * 2 * f;
+      for (int64_t k = 0; k < f; ++k) {
+        // Same association as the reference: ((x * f) * 2) * pi, in fp32.
+        const float arg = ((a[i * c + ch] * freqs[k]) * 2.0f) * two_pi_scale;
+        out[k] = std::sin(arg) * root2;
+        out[f + k] = std::cos(arg) * root2;
+      }
+    }
+  return make({n, c * 2 * f}, std::move(o));
+}
+
+Value CpuOps::embedding(const Value& table, const Value& ids) {
+  const auto& t = fl(table, "embedding", "table");
+  const auto& id = ix(ids, "embedding", "ids");
+  const int64_t v = table->shape.at(0), d = table->shape.at(1);
+  std::vector<float> o(id.size() * d);
+  for (size_t i = 0; i < id.size(); ++i) {
+    if (id[i] < 0 || id[i] >= v) fail(ErrorCode::InvalidInput, "embedding: id " + std::to_string(id[i]) + " outside [0, " + std::to_string(v) + ")");
+    std::copy_n(t.data() + id[i] * d, d, o.data() + i * d);
+  }
+  return make({static_cast<int64_t>(id.size()), d}, std::move(o));
+}
+
+Value CpuOps::interp_rows(const Value& table, const Value& idx, const Value& w) {
+  const auto& t = fl(table, "interp_rows", "table");
+  const auto& id = ix(idx, "interp_rows", "idx");
+  const auto& ws = fl(w, "interp_rows", "w");
+  if (idx->shape != w->shape || idx->shape.size() != 2) shape_error("interp_rows", "idx " + shape_str(idx->shape) + " vs w " + shape_str(w->shape));
+  const int64_t n = idx->shape[0], taps = idx->shape[1], v = table->shape.at(0), d = table->shape.at(1);
+  std::vector<float> o(static_cast<size_t>(n * d), 0.f);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t tp = 0; tp < taps; ++tp) {
+      const int64_t r = id[i * taps + tp];
+      if (r < 0 || r >= v) shape_error("interp_rows", "row " + std::to_string(r) + " outside the table");
+      for (int64_t e = 0; e < d; ++e) o[i * d + e] += t[r * d + e] * ws[i * taps + tp];
+    }
+  return make({n, d}, std::move(o));
+}
+
+namespace {
+Value row_update(const Value& x, const Value& idx, const Value& src, const char* op, bool accumulate) {
+  std::vector<float> o = fl(x, op, "x");
+  const auto& id = ix(idx, op, "idx");
+  const auto& s = fl(src, op, "src");
+  const int64_t d = last_dim(x), rows = static_cast<int64_t>(o.size()) / d;
+  if (static_cast<int64_t>(s.size()) != static_cast<int64_t>(id.size()) * d)
+    shape_error(op, "src " + shape_str(src->shape) + " for " + std::to_string(id.size()) + " rows of width " + std::to_string(d));
+  for (size_t i = 0; i < id.size(); ++i) {
+    if (id[i] < 0 || id[i] >= rows) shape_error(op, "row " + std::to_string(id[i]) + " outside [0, " + std::to_string(rows) + ")");
+    for (int64_t e = 0; e < d; ++e) {
+      float& dst = o[id[i] * d + e];
+      dst = accumulate ? dst + s[i * d + e] : s[i * d + e];
+    }
+  }
+  return make(x->shape, std::move(o));
+}
+}  // namespace
+
+Value CpuOps::scatter_rows(const Value& x, const Value& idx, const Value& src) { return row_update(x, idx, src, "scatter_rows", false); }
+Value CpuOps::index_add_rows(const Value& x, const Value& idx, const Value& src) { return row_update(x, idx, src, "index_add_rows", true); }
+
+Value CpuOps::slice(const Value& x, int axis, int64_t begin, int64_t end) {
+  const auto& a = fl(x, "slice", "x");
+  const Shape& s = x->shape;
+  if (axis < 0 || axis >= static_cast<int>(s.size()) || begin < 0 || end > s[axis] || begin > end)
+    shape_error("slice", "axis " + std::to_string(axis) + " [" + std::to_string(begin) + ", " + std::to_string(end) + ") of " + shape_str(s));
+  int64_t outer = 1, inner = 1;
+  for (int i = 0; i < axis; ++i) outer *= s[i];
+  for (size_t i = axis + 1; i < s.size(); ++i) inner *= s[i];
+  Shape os = s;
+  os[axis] = end - begin;
+  std::vector<float> o(static_cast<size_t>(outer * (end - begin) * inner));
+  for (int64_t r = 0; r < outer; ++r)
+    std::copy_n(a.data() + (r * s[axis] + begin) * inner, (end - begin) * inner, o.data() + r * (end - begin) * inner);
+  return make(std::move(os), std::move(o));
+}
+
+Value CpuOps::concat(const std::vector<Value>& xs, int axis) {
+  if (xs.empty()) shape_error("concat", "no inputs");
+  Shape os = xs[0]->shape;
+  if (axis < 0 || axis >= static_cast<int>(os.size())) shape_error("concat", "axis " + std::to_string(axis) + " of " + shape_str(os));
+  os[axis] = 0;
+  for (const Value& v : xs) {
+    Shape t = v->shape;
+    if (t.size() != os.size()) shape_error("concat", "rank mismatch " + shape_str(t));
+    os[axis] += t[axis];
+    t[axis] = 0;
+    Shape ref = xs[0]->shape;
+    ref[axis] = 0;
+    if (t != ref) shape_error("concat", "shapes " + shape_str(xs[0]->shape) + " and " + shape_str(v->shape));
+  }
+  int64_t outer = 1, inner = 1;
+  for (int i = 0; i < axis; ++i) outer *= os[i];
+  for (size_t i = axis + 1; i < os.size(); ++i) inner *= os[i];
+  std::vector<float> o(static_cast<size_t>(shape_numel(os)));
+  int64_t off = 0;
+  for (const Value& v : xs) {
+    const auto& a = fl(v, "concat", "x");
+    const int64_t w = v->shape[axis] * inner;
+    for (int64_t r = 0; r < outer; ++r) std::copy_n(a.data() + r * w, w, o.data() + r * os[axis] * inner + off);
+    off += w;
+  }
+  return make(std::move(os), std::move(o));
+}
+
+Value CpuOps::reshape(const Value& x, Shape shape) {
+  const CpuValue& c = cv(x, "reshape", "x");
+  const int64_t n = shape_numel(x->shape);
+  int64_t known = 1, unknown = -1;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == -1) {
+      if (unknown >= 0) shape_error("reshape", "two -1 dims in " + shape_str(shape));
+      unknown = static_cast<int64_t>(i);
+    } else {
+      known *= shape[i];
+    }
+  }
+  if (unknown >= 0 && known > 0) shape[static_cast<size_t>(unknown)] = n / known;
+  if (shape_numel(shape) != n) shape_error("reshape", shape_str(x->shape) + " -> " + shape_str(shape));
+  // Row-major data is unchanged: share the buffer.
+  if (c.f) return std::make_shared<CpuValue>(std::move(shape), c.f);
+  return std::make_shared<CpuValue>(std::move(shape), c.idx);
+}
+
+Value CpuOps::transpose(const Value& x, std::vector<int> perm) {
+  const auto& a = fl(x, "transpose", "x");
+  const Shape& s = x->shape;
+  const size_t r = s.size();
+  if (perm.size() != r) shape_error("transpose", "perm rank " + std::to_string(perm.size()) + " for " + shape_str(s));
+  Shape os(r);
+  for (size_t i = 0; i < r; ++i) os[i] = s.at(static_cast<size_t>(perm[i]));
+  std::vector<int64_t> in_stride(r, 1);
+  for (size_t i = r; i-- > 1;) in_stride[i - 1] = in_stride[i] * s[i];
+  std::vector<float> o(a.size());
+  std::vector<int64_t> coord(r, 0);
+  for (size_t lin = 0; lin < o.size(); ++lin) {
+    int64_t src = 0;
+    for (size_t i = 0; i < r; ++i) src += coord[i] * in_stride[static_cast<size_t>(perm[i])];
+    o[lin] = a[static_cast<size_t>(src)];
+    for (size_t i = r; i-- > 0;) {
+      if (++coord[i] < os[i]) break;
+      coord[i] = 0;
+    }
+  }
+  return make(std::move(os), std::move(o));
+}
+
+Value CpuOps::expand_rows(const Value& x, int64_t n) {
+  const auto& a = fl(x, "expand_rows", "x");
+  if (x->shape.size() != 2 || x->shape[0] != 1) shape_error("expand_rows", "x " + shape_str(x->shape) + " is not [1, D]");
+  std::vector<float> o;
+  o.reserve(a.size() * n);
+  for (int64_t i = 0; i < n; ++i) o.insert(o.end(), a.begin(), a.end());
+  return make({n, x->shape[1]}, std::move(o));
+}
+
+void CpuOps::kv_reserve(int64_t layers, int64_t capacity, int64_t kv_heads, int64_t head_dim) {
+  if (layers <= 0 || capacity <= 0) fail(ErrorCode::InvalidInput, "kv_reserve: layers and capacity must be > 0");
+  kv_capacity_ = capacity, kv_heads_ = kv_heads, kv_dim_ = head_dim;
+  const size_t per = static_cast<size_t>(capacity * kv_heads * head_dim);
+  k_cache_.assign(static_cast<size_t>(layers), std::vector<float>(per, 0.f));
+  v_cache_.assign(static_cast<size_t>(layers), std::vector<float>(per, 0.f));
+}
+
+void CpuOps::kv_write(int64_t layer, int64_t pos, const Value& k, const Value& v) {
+  const auto& ks = fl(k, "kv_write", "k");
+  const auto& vs = fl(v, "kv_write", "v");
+  if (layer < 0 || layer >= static_cast<int64_t>(k_cache_.size()))
+    fail(ErrorCode::Internal, "kv_write: layer " + std::to_string(layer) + " but the cache has " + std::to_string(k_cache_.size()) + " layers (kv_reserve first)");
+  const int64_t row = kv_heads_ * kv_dim_;
+  if (k->shape.size() != 3 || k->shape[1] * k->shape[2] != row || k->shape != v->shape)
+    shape_error("kv_write", "k " + shape_str(k->shape) + " for cache rows of " + std::to_string(row));
+  const int64_t n = k->shape[0];
+  if (pos < 0 || pos + n > kv_capacity_)
+    fail(ErrorCode::InvalidInput, "KV cache: positions [" + std::to_string(pos) + ", " + std::to_string(pos + n) +
+                                      ") exceed the capacity " + std::to_string(kv_capacity_));
+  std::copy(ks.begin(), ks.end(), k_cache_[layer].begin() + pos * row);
+  std::copy(vs.begin(), vs.end(), v_cache_[layer].begin() + pos * row);
+}
+
+std::pair<Value, Value> CpuOps::kv_read(int64_t layer, int64_t len) {
+  if (layer < 0 || layer >= static_cast<int64_t>(k_cache_.size()) || len < 0 || len > kv_capacity_)
+    fail(ErrorCode::Internal, "kv_read: layer " + std::to_string(layer) + ", length " + std::to_string(len) + " outside the reserved cache");
+  const int64_t row = kv_heads_ * kv_dim_;
+  auto part = [&](const std::vector<float>& c) {
+    return make({len, kv_heads_, kv_dim_}, std::vector<float>(c.begin(), c.begin() + len * row));
+  };
+  return {part(k_cache_[layer]), part(v_cache_[layer])};
+}
+
+uint64_t CpuOps::weight_bytes() const {
+  uint64_t b = 0;
+  for (const auto& [n, v] : weights_) {
+    const CpuValue& c = cv(v, "weight_bytes", "w");
+    b += c.f->size() * sizeof(float) + (c.fp8 ? c.fp8->size() * sizeof(float) : 0);
+  }
+  return b;
+}
+uint64_t CpuOps::cache_bytes() const {
+  uint64_t b = 0;
+  for (const auto& c : k_cache_) b += c.size() * sizeof(float);
+  return 2 * b;
+}
+
+}  // namespace alp::cpu

@@ -1,0 +1,95 @@
+#include "model/expert.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "core/error.hpp"
+#include "model/decoder_layer.hpp"
+#include "model/rope_tables.hpp"
+
+namespace alp::model {
+
+std::vector<float> fourier_freqs(const ActionInProjConfig& a) {
+  const int64_t half = a.num_fourier_feats / 2;
+  std::vector<float> f(static_cast<size_t>(half));
+  // torch.logspace(0, e, n) = 10 ** linspace(0, e, n); linspace fills the first half from the start
+  // and the second half from the end, in fp32.
+  const float end = static_cast<float>(std::log10(a.max_freq));
+  const float step = half > 1 ? end / static_cast<float>(half - 1) : 0.f;
+  for (int64_t i = 0; i < half; ++i) {
+    const float e = i < half / 2 ? step * static_cast<float>(i) : end - step * static_cast<float>(half - 1 - i);
+    f[static_cast<size_t>(i)] = std::pow(10.0f, e);
+  }
+  return f;
+}
+
+Value action_in_proj(Ops& ops, const ModelConfig& cfg, const Value& x, const Value& t) {
+  const ActionInProjConfig& a = cfg.action_in_proj;
+  const int64_t n = cfg.action_space.n_waypoints;
+  if (x->shape != Shape{n, cfg.action_dims})
+    fail(ErrorCode::InvalidInput, "action_in_proj: x shape " + shape_str(x->shape) + ", expected " + shape_str({n, cfg.action_dims}));
+  const std::vector<float> freqs = fourier_freqs(a);
+  Value feats = ops.concat({ops.fourier_features(x, freqs), ops.expand_rows(ops.fourier_features(t, freqs), n)}, 1);
+  const int64_t in = (cfg.action_dims + 1) * a.num_fourier_feats;
+  const std::string p = "action_in_proj.encoder.trunk.";
+  Value h = ops.linear(feats, weight(ops, p + "0.weight", {a.hidden_size, in}), weight(ops, p + "0.bias", {a.hidden_size}));
+  h = ops.silu(h);
+  int64_t idx = 2;
+  for (int64_t l = 0; l < a.num_enc_layers; ++l) {
+    const bool last = l == a.num_enc_layers - 1;
+    const int64_t o = last ? cfg.expert.hidden_size : a.hidden_size;
+    h = ops.rms_norm(h, weight(ops, p + std::to_string(idx) + ".weight", {a.hidden_size}), 1e-5f);
+    h = ops.linear(h, weight(ops, p + std::to_string(idx + 1) + ".weight", {o, a.hidden_size}),
+                   weight(ops, p + std::to_string(idx + 1) + ".bias", {o}));
+    if (!last) h = ops.silu(h);
+    idx += 3;
+  }
+  const int64_t eh = cfg.expert.hidden_size;
+  // nn.LayerNorm default eps.
+  return ops.layer_norm(h, weight(ops, "action_in_proj.norm.weight", {eh}), weight(ops, "action_in_proj.norm.bias", {eh}), 1e-5f);
+}
+
+Value expert_velocity(Ops& ops, const ModelConfig& cfg, const Value& x, const Value& t, int64_t offset, int64_t rope_delta) {
+  const DecoderConfig& d = cfg.expert;
+  const int64_t n = cfg.action_space.n_waypoints;
+  if (offset < 1) fail(ErrorCode::InvalidInput, "expert_velocity: offset must be >= 1, got " + std::to_string(offset));
+  Value h = action_in_proj(ops, cfg, x, t);
+  std::vector<float> cos, sin;
+  mrope_tables(d, MropePositions::uniform(rope_delta + offset, n), cos, sin);
+  Value c = ops.input("expert_rope_cos", {n, d.head_dim}, cos), s = ops.input("expert_rope_sin", {n, d.head_dim}, sin);
+  for (int64_t l = 0; l < d.num_layers; ++l) {
+    LayerKv kv{LayerKv::Mode::ReadPrefix, l, offset, !cfg.expert_non_causal_attention};
+    h = decoder_layer(ops, d, "expert.layers." + std::to_string(l) + ".", h, c, s, kv);
+  }
+  h = ops.rms_norm(h, weight(ops, "expert.norm.weight", {d.hidden_size}), static_cast<float>(d.rms_norm_eps));
+  return ops.linear(h, weight(ops, "action_out_proj.weight", {cfg.action_dims, d.hidden_size}),
+                    weight(ops, "action_out_proj.bias", {cfg.action_dims}));
+}
+
+std::vector<float> flow_time_steps(int64_t steps) {
+  // torch.linspace(0, 1, steps + 1) in fp32: start + i·step for the first half, end - (n-1-i)·step after.
+  const int64_t n = steps + 1;
+  const float step = 1.0f / static_cast<float>(steps);
+  std::vector<float> ts(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i)
+    ts[static_cast<size_t>(i)] = i < n / 2 ? step * static_cast<float>(i) : 1.0f - step * static_cast<float>(n - 1 - i);
+  return ts;
+}
+
+std::vector<float> denoise(Ops& ops, const ModelConfig& cfg, std::span<const float> noise, int64_t offset, int64_t rope_delta) {
+  const int64_t n = cfg.action_space.n_waypoints;
+  if (static_cast<int64_t>(noise.size()) != n * cfg.action_dims)
+    fail(ErrorCode::InvalidInput, "denoise: noise has " + std::to_string(noise.size()) + " values, expected " +
+                                      std::to_string(n * cfg.action_dims));
+  const std::vector<float> ts = flow_time_steps(cfg.num_inference_steps);
+  Value x = ops.input("noise", {n, cfg.action_dims}, noise);
+  for (int64_t i = 0; i < cfg.num_inference_steps; ++i) {
+    const float t0 = ts[static_cast<size_t>(i)];
+    Value t = ops.input("t", {1, 1}, std::span<const float>(&t0, 1));
+    Value v = expert_velocity(ops, cfg, x, t, offset, rope_delta);
+    x = ops.add(x, ops.scale(v, ts[static_cast<size_t>(i) + 1] - t0));
+  }
+  return ops.read("actions", x);
+}
+
+}  // namespace alp::model

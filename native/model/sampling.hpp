@@ -1,0 +1,33 @@
+#pragma once
+// Host-side next-token choice with Hugging Face generate() semantics: the trajectory ids are set to
+// -inf (ExpertLogitsProcessor), then logits / temperature, then TopPLogitsWarper (drop tokens whose
+// cumulative probability in *ascending* order is <= 1 - top_p, always keeping the most likely one),
+// then a draw from the renormalised softmax. temperature == 0 means greedy (first arg-max).
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace alp::model {
+
+struct SamplingParams {
+  float temperature = 0.6f;
+  float top_p = 0.98f;
+  int64_t masked_begin = 0, masked_end = 0;  // ids [begin, end) get -inf (the 4000 <iN> tokens)
+};
+
+// Probabilities after masking, temperature and top-p (zeros for removed ids). Throws InvalidInput
+// when every id is masked or the parameters are out of range.
+std::vector<double> token_probabilities(std::span<const float> logits, const SamplingParams& p);
+
+// A seeded sampler (SplitMix64 -> 53-bit uniform); one instance per rollout keeps rollouts reproducible.
+class TokenSampler {
+ public:
+  explicit TokenSampler(uint64_t seed) : state_(seed) {}
+  int64_t next(std::span<const float> logits, const SamplingParams& p);
+  double uniform();  // [0, 1)
+
+ private:
+  uint64_t state_;
+};
+
+}  // namespace alp::model
