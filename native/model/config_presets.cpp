@@ -1,4 +1,6 @@
 // Config presets: the built-in Qwen3-VL-8B vlm_config and the tiny/small test checkpoint configs.
+#include <vector>
+
 #include "core/error.hpp"
 #include "model/config.hpp"
 #include "model/token_layout.hpp"
@@ -10,7 +12,7 @@ using json::Array;
 using json::Object;
 using json::Value;
 
-Array ints(std::initializer_list<int64_t> v) {
+Array ints(const std::vector<int64_t>& v) {
   Array a;
   for (int64_t x : v) a.emplace_back(x);
   return a;
@@ -18,9 +20,9 @@ Array ints(std::initializer_list<int64_t> v) {
 
 struct Dims {
   int64_t text_hidden, text_inter, text_layers, text_heads, text_kv, text_head_dim;
-  std::initializer_list<int64_t> mrope;
+  std::vector<int64_t> mrope;
   int64_t vis_depth, vis_hidden, vis_inter, vis_heads, vis_patch, vis_pos;
-  std::initializer_list<int64_t> deepstack;
+  std::vector<int64_t> deepstack;
   int64_t ex_hidden, ex_inter, ex_heads, aip_hidden;
   int64_t min_pixels, max_pixels;
   int64_t vocab, image_id, vstart_id, vend_id;

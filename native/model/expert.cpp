@@ -12,13 +12,12 @@ namespace alp::model {
 std::vector<float> fourier_freqs(const ActionInProjConfig& a) {
   const int64_t half = a.num_fourier_feats / 2;
   std::vector<float> f(static_cast<size_t>(half));
-  // torch.logspace(0, e, n) = 10 ** linspace(0, e, n); linspace fills the first half from the start
-  // and the second half from the end, in fp32.
-  const float end = static_cast<float>(std::log10(a.max_freq));
-  const float step = half > 1 ? end / static_cast<float>(half - 1) : 0.f;
+  // torch.logspace(0, e, n) = 10 ** linspace(0, e, n), evaluated in double and rounded once to fp32
+  // (matches torch's values bit for bit for max_freq = 100).
+  const double end = std::log10(a.max_freq);
   for (int64_t i = 0; i < half; ++i) {
-    const float e = i < half / 2 ? step * static_cast<float>(i) : end - step * static_cast<float>(half - 1 - i);
-    f[static_cast<size_t>(i)] = std::pow(10.0f, e);
+    const double e = half > 1 ? end * static_cast<double>(i) / static_cast<double>(half - 1) : 0.0;
+    f[static_cast<size_t>(i)] = static_cast<float>(std::pow(10.0, e));
   }
   return f;
 }
