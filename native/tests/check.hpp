@@ -38,8 +38,8 @@ struct Registrar {
 
 #define CHECK_EQ(a, b)                                                                        \
   do {                                                                                        \
-    const auto& alp_a_ = (a);                                                                 \
-    const auto& alp_b_ = (b);                                                                 \
+    const auto alp_a_ = (a); /* by value: (a) may be an element of a temporary */            \
+    const auto alp_b_ = (b);                                                                  \
     if (!(alp_a_ == alp_b_)) {                                                                \
       std::ostringstream alp_os_;                                                             \
       alp_os_ << "CHECK_EQ(" #a ", " #b "): " << alp_a_ << " != " << alp_b_;                  \
