@@ -8,6 +8,7 @@
 #include "backends/cuda/preprocess.hpp"
 #include "backends/cuda/resources.hpp"
 #include "core/error.hpp"
+#include "model/preprocess.hpp"
 #include "tests/check.hpp"
 #include "tests/cuda_test_util.hpp"
 
@@ -51,7 +52,8 @@ TEST(cuda_preprocess_axis_weights) {
 TEST(cuda_preprocess_host_matches_torch) {
   const int n = 2, ih = 45, iw = 150, oh = 32, ow = 64;
   const std::vector<uint8_t> frames = lcg_frames(n, ih, iw, 9);
-  PreprocessConfig cfg;  // Float mode, mean = std = 0.5
+  PreprocessConfig cfg;  // mean = std = 0.5
+  cfg.mode = ResizeMode::Float;  // the golden numbers are torchvision's float path
   const PatchGeometry g = patch_geometry(cfg, oh, ow);
   CHECK_EQ(g.grid_h, 2);
   CHECK_EQ(g.grid_w, 4);
@@ -87,7 +89,7 @@ TEST(cuda_preprocess_host_invariants) {
   const int ih = 70, iw = 90, oh = 32, ow = 64;
   std::vector<uint8_t> frames(size_t(ih) * iw * 3);
   for (size_t i = 0; i < frames.size(); ++i) frames[i] = static_cast<uint8_t>(i % 3 == 0 ? 200 : (i % 3 == 1 ? 0 : 255));
-  for (ResizeMode mode : {ResizeMode::Float, ResizeMode::PilFixedPoint}) {
+  for (ResizeMode mode : {ResizeMode::TorchU8, ResizeMode::Float, ResizeMode::PilFixedPoint}) {
     PreprocessConfig cfg;
     cfg.mode = mode;
     cfg.mean[1] = 0.25f;
@@ -112,7 +114,7 @@ TEST(cuda_preprocess_device_matches_host) {
   // Two modes, odd input sizes, a downscale in one axis and an upscale in the other.
   const int n = 3, ih = 203, iw = 57, oh = 96, ow = 64;
   const std::vector<uint8_t> frames = lcg_frames(n, ih, iw, 11);
-  for (ResizeMode mode : {ResizeMode::Float, ResizeMode::PilFixedPoint}) {
+  for (ResizeMode mode : {ResizeMode::TorchU8, ResizeMode::Float, ResizeMode::PilFixedPoint}) {
     PreprocessConfig cfg;
     cfg.mode = mode;
     const PatchGeometry g = patch_geometry(cfg, oh, ow);
@@ -129,6 +131,68 @@ TEST(cuda_preprocess_device_matches_host) {
     preprocess_host(cfg, frames.data(), n, ih, iw, oh, ow, want.data());
     int mismatches = 0;
     for (size_t i = 0; i < count; ++i) mismatches += got[i] != want[i];
+    CHECK_EQ(mismatches, 0);
+  }
+}
+
+namespace {
+// The CPU reference (bit-exact against transformers' Qwen2VL processor) frame by frame.
+std::vector<float> reference_patches(const std::vector<uint8_t>& frames, int n, int ih, int iw, int oh, int ow) {
+  const float mean[3] = {0.5f, 0.5f, 0.5f}, stdv[3] = {0.5f, 0.5f, 0.5f};
+  const size_t per = size_t(alp::model::patches_per_image(oh, ow) * alp::model::patch_dim());
+  std::vector<float> out(per * n);
+  for (int f = 0; f < n; ++f)
+    alp::model::preprocess_frame(frames.data() + size_t(f) * ih * iw * 3, ih, iw, oh, ow, mean, stdv, out.data() + per * f);
+  return out;
+}
+struct Case {
+  int ih, iw, oh, ow;
+};
+// Downscale both axes (the camera case, odd factors), upscale both, mixed, and identity on one axis.
+constexpr Case kTorchCases[] = {{45, 150, 32, 64}, {17, 23, 32, 64}, {100, 33, 64, 96}, {64, 201, 64, 128}, {270, 480, 96, 160}};
+}  // namespace
+
+TEST(cuda_preprocess_host_torch_u8_matches_cpu_reference) {
+  // Runs without a GPU: the twin shares every tap and rounding step with the kernel.
+  for (const Case& c : kTorchCases) {
+    const int n = 2;
+    const std::vector<uint8_t> frames = lcg_frames(n, c.ih, c.iw, 31 + c.ih);
+    PreprocessConfig cfg;
+    CHECK(cfg.mode == ResizeMode::TorchU8);  // the default is the reference's algorithm
+    const std::vector<float> want = reference_patches(frames, n, c.ih, c.iw, c.oh, c.ow);
+    std::vector<float> got(want.size(), -99.f);
+    preprocess_host(cfg, frames.data(), n, c.ih, c.iw, c.oh, c.ow, got.data());
+    int mismatches = 0;
+    for (size_t i = 0; i < got.size(); ++i) mismatches += got[i] != want[i];
+    CHECK_EQ(mismatches, 0);
+  }
+  // The modes really differ: the float path disagrees with the uint8 path somewhere on a downscale.
+  const std::vector<uint8_t> frames = lcg_frames(1, 45, 150, 3);
+  PreprocessConfig fcfg;
+  fcfg.mode = ResizeMode::Float;
+  const std::vector<float> want = reference_patches(frames, 1, 45, 150, 32, 64);
+  std::vector<float> got(want.size());
+  preprocess_host(fcfg, frames.data(), 1, 45, 150, 32, 64, got.data());
+  int diff = 0;
+  for (size_t i = 0; i < got.size(); ++i) diff += got[i] != want[i];
+  CHECK(diff > 0);
+}
+
+TEST(cuda_preprocess_device_torch_u8_matches_cpu_reference) {
+  REQUIRE_CUDA_DEVICE();
+  Stream s;
+  ImagePreprocessor pre(PreprocessConfig{});
+  for (const Case& c : kTorchCases) {
+    const int n = 3;
+    const std::vector<uint8_t> frames = lcg_frames(n, c.ih, c.iw, 77 + c.iw);
+    const std::vector<float> want = reference_patches(frames, n, c.ih, c.iw, c.oh, c.ow);
+    DeviceBuffer dout(want.size() * 4);
+    pre.run(frames.data(), n, c.ih, c.iw, c.oh, c.ow, dout.as<float>(), s.get());
+    s.synchronize();
+    std::vector<float> got(want.size());
+    dout.download(got.data(), got.size() * 4);
+    int mismatches = 0;
+    for (size_t i = 0; i < got.size(); ++i) mismatches += got[i] != want[i];
     CHECK_EQ(mismatches, 0);
   }
 }

@@ -12,7 +12,9 @@ struct AxisView {
   const int32_t* start;
   const float* w;
   const int32_t* wq;
+  const int32_t* wt;
   int taps;
+  int torch_precision;
 };
 
 struct NormParams {
@@ -59,6 +61,18 @@ __host__ __device__ inline float resample_fixed(const AxisView& ax, int o, Src s
   return static_cast<float>(clip8_shifted(acc));
 }
 
+// torch's uint8 path: taps with a per-axis precision, accumulator seeded with half an lsb, floor shift.
+template <class Src>
+__host__ __device__ inline float resample_torch_u8(const AxisView& ax, int o, Src src) {
+  const int s0 = ax.start[o];
+  const int32_t* w = ax.wt + int64_t(o) * ax.taps;
+  int32_t acc = 1 << (ax.torch_precision - 1);
+  for (int j = 0; j < ax.taps; ++j)
+    if (w[j] != 0) acc += static_cast<int32_t>(src(s0 + j)) * w[j];
+  const int32_t v = acc >> ax.torch_precision;
+  return static_cast<float>(v < 0 ? 0 : (v > 255 ? 255 : v));
+}
+
 __host__ __device__ inline float to_u8_float(float v) {
   // torchvision: clamp to [0, 255] then round half to even.
   return rintf(fminf(fmaxf(v, 0.0f), 255.0f));
@@ -74,44 +88,48 @@ __host__ __device__ inline int64_t patch_offset(const Layout& L, int f, int y, i
   return patch * L.patch_dim + ((int64_t(c) * L.temporal + t) * L.patch + py) * L.patch + px;
 }
 
-__host__ __device__ inline void horizontal_pixel(const uint8_t* in, float* mid, AxisView ax, bool fixed, int in_w,
+__host__ __device__ inline void horizontal_pixel(const uint8_t* in, float* mid, AxisView ax, ResizeMode mode, int in_w,
                                                  int out_w, int64_t row, int ox) {
   const uint8_t* src_row = in + row * in_w * 3;
   for (int c = 0; c < 3; ++c) {
     auto src = [&](int i) { return static_cast<float>(src_row[int64_t(i) * 3 + c]); };
     auto srci = [&](int i) { return static_cast<int32_t>(src_row[int64_t(i) * 3 + c]); };
-    mid[(row * out_w + ox) * 3 + c] = fixed ? resample_fixed(ax, ox, srci) : resample_float(ax, ox, src);
+    mid[(row * out_w + ox) * 3 + c] = mode == ResizeMode::TorchU8         ? resample_torch_u8(ax, ox, srci)
+                                      : mode == ResizeMode::PilFixedPoint ? resample_fixed(ax, ox, srci)
+                                                                          : resample_float(ax, ox, src);
   }
 }
 
-__host__ __device__ inline void vertical_pixel(const float* mid, float* out, AxisView ax, bool fixed, int in_h,
+__host__ __device__ inline void vertical_pixel(const float* mid, float* out, AxisView ax, ResizeMode mode, int in_h,
                                                int out_w, int f, int oy, int ox, const NormParams& np,
                                                const Layout& L) {
   const float* base = mid + int64_t(f) * in_h * out_w * 3;
   for (int c = 0; c < 3; ++c) {
     auto src = [&](int i) { return base[(int64_t(i) * out_w + ox) * 3 + c]; };
     auto srci = [&](int i) { return static_cast<int32_t>(base[(int64_t(i) * out_w + ox) * 3 + c]); };
-    const float u8 = fixed ? resample_fixed(ax, oy, srci) : to_u8_float(resample_float(ax, oy, src));
+    const float u8 = mode == ResizeMode::TorchU8         ? resample_torch_u8(ax, oy, srci)
+                     : mode == ResizeMode::PilFixedPoint ? resample_fixed(ax, oy, srci)
+                                                         : to_u8_float(resample_float(ax, oy, src));
     const float v = (u8 - np.mean255[c]) / np.std255[c];
     for (int t = 0; t < L.temporal; ++t) out[patch_offset(L, f, oy, ox, c, t)] = v;
   }
 }
 
-__global__ void horizontal_kernel(const uint8_t* __restrict__ in, float* __restrict__ mid, AxisView ax, bool fixed,
+__global__ void horizontal_kernel(const uint8_t* __restrict__ in, float* __restrict__ mid, AxisView ax, ResizeMode mode,
                                   int n_rows, int in_w, int out_w) {
   const int64_t total = int64_t(n_rows) * out_w;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x)
-    horizontal_pixel(in, mid, ax, fixed, in_w, out_w, i / out_w, static_cast<int>(i % out_w));
+    horizontal_pixel(in, mid, ax, mode, in_w, out_w, i / out_w, static_cast<int>(i % out_w));
 }
 
 __global__ void vertical_patchify_kernel(const float* __restrict__ mid, float* __restrict__ out, AxisView ax,
-                                         bool fixed, int n_frames, int in_h, int out_h, int out_w, NormParams np,
+                                         ResizeMode mode, int n_frames, int in_h, int out_h, int out_w, NormParams np,
                                          Layout L) {
   const int64_t total = int64_t(n_frames) * out_h * out_w;
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < total; i += int64_t(gridDim.x) * blockDim.x) {
     const int ox = static_cast<int>(i % out_w);
     const int64_t r = i / out_w;
-    vertical_pixel(mid, out, ax, fixed, in_h, out_w, static_cast<int>(r / out_h), static_cast<int>(r % out_h), ox, np, L);
+    vertical_pixel(mid, out, ax, mode, in_h, out_w, static_cast<int>(r / out_h), static_cast<int>(r % out_h), ox, np, L);
   }
 }
 
@@ -139,22 +157,60 @@ void check_sizes(int n_frames, int in_h, int in_w) {
 // Packs start | w | wq into one buffer so one copy uploads an axis.
 DeviceBuffer upload_axis(const ResampleAxis& ax) {
   const size_t n = size_t(ax.out_size), k = size_t(ax.out_size) * ax.taps;
-  DeviceBuffer b(n * 4 + k * 4 + k * 4);
+  DeviceBuffer b(n * 4 + 3 * k * 4);
   b.upload(ax.start.data(), n * 4, 0);
   b.upload(ax.w.data(), k * 4, n * 4);
   b.upload(ax.wq.data(), k * 4, n * 4 + k * 4);
+  b.upload(ax.wt.data(), k * 4, n * 4 + 2 * k * 4);
   return b;
 }
 AxisView device_view(const DeviceBuffer& b, const ResampleAxis& ax) {
   const size_t n = size_t(ax.out_size), k = size_t(ax.out_size) * ax.taps;
   const char* p = static_cast<const char*>(b.get());
   return AxisView{reinterpret_cast<const int32_t*>(p), reinterpret_cast<const float*>(p + n * 4),
-                  reinterpret_cast<const int32_t*>(p + n * 4 + k * 4), ax.taps};
+                  reinterpret_cast<const int32_t*>(p + n * 4 + k * 4), reinterpret_cast<const int32_t*>(p + n * 4 + 2 * k * 4),
+                  ax.taps, ax.torch_precision};
 }
-AxisView host_view(const ResampleAxis& ax) { return AxisView{ax.start.data(), ax.w.data(), ax.wq.data(), ax.taps}; }
+AxisView host_view(const ResampleAxis& ax) {
+  return AxisView{ax.start.data(), ax.w.data(), ax.wq.data(), ax.wt.data(), ax.taps, ax.torch_precision};
+}
 
 int grid_for(int64_t total, int threads) {
   return static_cast<int>(std::clamp<int64_t>((total + threads - 1) / threads, 1, 1 << 20));
+}
+
+// torch's uint8 antialiased bicubic taps, in the exact arithmetic of alp::model::resize_bicubic_aa_u8
+// (which is bit-exact against torch): the argument is scaled by multiplying with 1/scale (not by
+// dividing as Pillow does), the precision is the largest p < 22 for which the biggest normalised tap
+// times 2^(p+1) stays below 2^15, and taps round half away from zero at that precision.
+void add_torch_taps(ResampleAxis& ax) {
+  const double scale = double(ax.in_size) / ax.out_size;
+  const double support = scale >= 1.0 ? 2.0 * scale : 2.0;
+  const double inv = scale >= 1.0 ? 1.0 / scale : 1.0;
+  std::vector<double> w(size_t(ax.out_size) * ax.taps, 0.0);
+  double w_max = 0.0;
+  for (int o = 0; o < ax.out_size; ++o) {
+    const double center = scale * (o + 0.5);
+    const int lo = std::max(static_cast<int>(center - support + 0.5), 0);
+    const int n = std::min(static_cast<int>(center + support + 0.5), ax.in_size) - lo;
+    require(lo == ax.start[size_t(o)] && n <= ax.taps, ErrorCode::Internal, "resample: torch and Pillow tap windows disagree");
+    double* wo = &w[size_t(o) * ax.taps];
+    double total = 0.0;
+    for (int j = 0; j < n; ++j) total += wo[j] = bicubic((j + lo - center + 0.5) * inv);
+    for (int j = 0; j < n; ++j) {
+      if (total != 0.0) wo[j] /= total;
+      w_max = std::max(w_max, wo[j]);
+    }
+  }
+  int p = 0;
+  for (; p < 22; ++p)
+    if (static_cast<int>(0.5 + w_max * static_cast<double>(1 << (p + 1))) >= (1 << 15)) break;
+  ax.torch_precision = p;
+  ax.wt.assign(w.size(), 0);
+  for (size_t q = 0; q < w.size(); ++q) {
+    const double v = w[q] * static_cast<double>(1 << p);
+    ax.wt[q] = static_cast<int16_t>(v < 0.0 ? static_cast<int>(-0.5 + v) : static_cast<int>(0.5 + v));
+  }
 }
 
 }  // namespace
@@ -191,6 +247,7 @@ ResampleAxis make_bicubic_axis(int in_size, int out_size) {
       ax.wq[idx] = static_cast<int32_t>(kn < 0 ? q - 0.5 : q + 0.5);  // Pillow: round half away, then truncate
     }
   }
+  add_torch_taps(ax);
   return ax;
 }
 
@@ -239,7 +296,7 @@ void ImagePreprocessor::run(const uint8_t* frames, int n_frames, int in_h, int i
   // Table uploads are synchronous; wait for earlier work on `s` that may still read the old tables.
   if (in_h != in_h_ || in_w != in_w_ || out_h != out_h_ || out_w != out_w_) check(cudaStreamSynchronize(s), "cudaStreamSynchronize");
   prepare(n_frames, in_h, in_w, out_h, out_w);
-  const bool fixed = cfg_.mode == ResizeMode::PilFixedPoint;
+  const ResizeMode fixed = cfg_.mode;
   const size_t in_bytes = size_t(n_frames) * in_h * in_w * 3;
   check(cudaMemcpyAsync(d_frames_.get(), frames, in_bytes, cudaMemcpyHostToDevice, s), "cudaMemcpyAsync(frames H2D)");
   const int threads = 256;
@@ -261,7 +318,7 @@ void preprocess_host(const PreprocessConfig& cfg, const uint8_t* frames, int n_f
   const NormParams np = norm_params(cfg);
   const Layout L = layout(cfg, g);
   const ResampleAxis aw = make_bicubic_axis(in_w, out_w), ah = make_bicubic_axis(in_h, out_h);
-  const bool fixed = cfg.mode == ResizeMode::PilFixedPoint;
+  const ResizeMode fixed = cfg.mode;
   std::vector<float> mid(size_t(n_frames) * in_h * out_w * 3);
   for (int64_t row = 0; row < int64_t(n_frames) * in_h; ++row)
     for (int ox = 0; ox < out_w; ++ox) horizontal_pixel(frames, mid.data(), host_view(aw), fixed, in_w, out_w, row, ox);

@@ -5,9 +5,14 @@
 // into [n_patches, 3 * temporal * patch * patch] in the processor's merge order, each frame duplicated
 // along the temporal patch. All frames of one call share one size and go through one launch sequence.
 //
-// Two rounding conventions, because the reference may be either (switch with PreprocessConfig::mode):
-//   Float         torchvision's tensor path (transformers' default image processor): fp32 weights and
-//                 sums, no rounding between passes, round-half-even + clamp to uint8 at the end.
+// Three rounding conventions (PreprocessConfig::mode):
+//   TorchU8       (default) PyTorch's uint8 antialiased bicubic kernel, the one transformers' Qwen2VL
+//                 processor runs on uint8 frames and the CPU reference alp::model::preprocess_frame
+//                 reproduces bit-exactly: int16 fixed-point taps whose precision is chosen per axis
+//                 (the largest that keeps the biggest tap below 2^15 with madd headroom), uint8 (floor
+//                 shift, clamp) after each pass. Matches preprocess_frame bit for bit.
+//   Float         torchvision's float tensor path: fp32 weights and sums, no rounding between passes,
+//                 round-half-even + clamp to uint8 at the end.
 //   PilFixedPoint Pillow's ImagingResample on 8-bit images: weights in 22-bit fixed point, uint8
 //                 (round-half-up, clamp) after each pass.
 // Then value = (u8 - mean[c] * 255) / (std[c] * 255), the fused rescale+normalise the processor uses.
@@ -20,7 +25,7 @@
 
 namespace alp::cuda {
 
-enum class ResizeMode { Float, PilFixedPoint };
+enum class ResizeMode { TorchU8, Float, PilFixedPoint };
 
 struct PreprocessConfig {
   int patch = 16;
@@ -28,16 +33,19 @@ struct PreprocessConfig {
   int merge = 2;
   float mean[3] = {0.5f, 0.5f, 0.5f};
   float std[3] = {0.5f, 0.5f, 0.5f};
-  ResizeMode mode = ResizeMode::Float;
+  ResizeMode mode = ResizeMode::TorchU8;
 };
 
 // Resampling weights for one axis: output o reads inputs [start[o], start[o] + taps) with weights
-// w[o * taps + j] (zero-padded past the filter's own extent). wq is the Pillow fixed-point form.
+// w[o * taps + j] (zero-padded past the filter's own extent). wq is the Pillow fixed-point form; wt the
+// torch uint8 kernel's int16 taps (held as int32) with torch_precision fractional bits.
 struct ResampleAxis {
   int in_size = 0, out_size = 0, taps = 0;
   std::vector<int32_t> start;
   std::vector<float> w;
   std::vector<int32_t> wq;
+  std::vector<int32_t> wt;
+  int torch_precision = 0;
 };
 inline constexpr int kResamplePrecisionBits = 22;  // Pillow's PRECISION_BITS for 8-bit images
 ResampleAxis make_bicubic_axis(int in_size, int out_size);

@@ -1,0 +1,787 @@
+#include "backends/cuda/cuda_ops.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+#include "backends/cuda/attention.hpp"
+#include "backends/cuda/cuda_check.hpp"
+#include "backends/cuda/device.hpp"
+#include "backends/cuda/layer_kernels.hpp"
+#include "backends/cuda/op_kernels.hpp"
+#include "core/dtype.hpp"
+#include "core/error.hpp"
+
+namespace alp::cuda {
+
+using model::Value;
+
+namespace {
+
+// Returns an arena block when the last Value (or view) over it is dropped.
+struct ArenaHold {
+  std::shared_ptr<DeviceArena> arena;
+  DeviceArena::Block block;
+  ArenaHold(std::shared_ptr<DeviceArena> a, DeviceArena::Block b) : arena(std::move(a)), block(b) {}
+  ~ArenaHold() { arena->release(block); }
+  ArenaHold(const ArenaHold&) = delete;
+  ArenaHold& operator=(const ArenaHold&) = delete;
+};
+
+struct CudaValue : model::ValueImpl {
+  explicit CudaValue(Shape s) : ValueImpl(std::move(s)) {}
+  float* f = nullptr;                                  // dense fp32 row-major data, when there is some
+  int32_t* idx = nullptr;                              // index values on the device
+  std::shared_ptr<const std::vector<int64_t>> host_idx;  // ... and on the host, for bounds checks
+  bool is_weight = false;
+  std::string name;                                    // weights: checkpoint name (fp8 cache key)
+  WeightRef w;                                         // weights: stored form (F32: w.data == f)
+  bool head_major = false;                             // KV cache view: [Hkv, capacity, D] storage
+  int64_t capacity = 0;
+  std::shared_ptr<void> keep;                          // owner of non-arena storage
+  std::shared_ptr<ArenaHold> hold;                     // owner of arena storage
+};
+
+const CudaValue& cv(const Value& v, const char* op, const char* arg) {
+  auto* c = dynamic_cast<const CudaValue*>(v.get());
+  if (!c) fail(ErrorCode::Internal, std::string("cuda ") + op + ": " + arg + " is null or not a CUDA value");
+  if (c->hold && c->hold->block.epoch != c->hold->arena->epoch())
+    fail(ErrorCode::Internal, std::string("cuda ") + op + ": " + arg + " was made before CudaOps::reset() and is gone");
+  return *c;
+}
+[[noreturn]] void shape_error(const char* op, const std::string& what) {
+  fail(ErrorCode::Internal, std::string("cuda ") + op + ": " + what);
+}
+int64_t last_dim(const Value& v) { return v->shape.empty() ? 1 : v->shape.back(); }
+size_t fbytes(int64_t n) { return static_cast<size_t>(n) * sizeof(float); }
+
+const std::vector<int64_t>& host_ix(const Value& v, const char* op, const char* arg) {
+  const CudaValue& c = cv(v, op, arg);
+  if (!c.host_idx) fail(ErrorCode::Internal, std::string("cuda ") + op + ": " + arg + " is a float value, expected indices");
+  return *c.host_idx;
+}
+
+std::shared_ptr<CudaValue> view_of(const CudaValue& base, Shape shape) {
+  auto o = std::make_shared<CudaValue>(std::move(shape));
+  o->f = base.f;
+  o->idx = base.idx;
+  o->host_idx = base.host_idx;
+  o->is_weight = base.is_weight;
+  o->name = base.name;
+  o->w = base.w;
+  o->head_major = base.head_major;
+  o->capacity = base.capacity;
+  o->keep = base.keep;
+  o->hold = base.hold;
+  return o;
+}
+
+}  // namespace
+
+// ---- construction / memory -------------------------------------------------------------------
+
+namespace {
+int checked_device(int device) {
+  std::string why;
+  const int n = device_count(&why);
+  if (n <= 0)
+    fail(ErrorCode::BackendUnavailable,
+         "CUDA backend requested but no CUDA device is available: " + (why.empty() ? std::string("0 devices") : why));
+  if (device < 0 || device >= n)
+    fail(ErrorCode::InvalidInput, "cuda device " + std::to_string(device) + " does not exist (" + std::to_string(n) + " devices)");
+  ALP_CUDA(cudaSetDevice(device));
+  return device;
+}
+}  // namespace
+
+CudaOps::CudaOps(cpu::WeightSource weights, CudaOptions options)
+    : source_(std::move(weights)), options_((checked_device(options.device), options)) {
+  arena_ = std::make_shared<DeviceArena>(options_.arena_bytes);
+  main_staging_ = std::make_unique<HostStaging>(std::max<size_t>(options_.staging_bytes, 4096));
+  staging_ = main_staging_.get();
+  fp8_amax_ = DeviceBuffer(256);
+#if ALPAMAYO_HAVE_CUBLASLT
+  if (options_.use_cublaslt) lt_ = std::make_unique<CublasLtGemm>();
+#endif
+}
+
+CudaOps::~CudaOps() {
+  // Work still queued may read buffers about to be freed.
+  cudaStreamSynchronize(stream_.get());
+}
+
+CudaOps::MemoryScope::MemoryScope(CudaOps& ops, std::shared_ptr<DeviceArena> arena, HostStaging* staging, bool capturing)
+    : ops_(ops), prev_arena_(ops.arena_), prev_staging_(ops.staging_), prev_capturing_(ops.capturing_) {
+  ops.arena_ = std::move(arena);
+  ops.staging_ = staging;
+  ops.capturing_ = capturing;
+  ops.arena_->set_frozen(capturing);
+  ops.staging_->set_frozen(capturing);
+}
+CudaOps::MemoryScope::~MemoryScope() {
+  ops_.arena_->set_frozen(false);
+  ops_.staging_->set_frozen(false);
+  ops_.arena_ = std::move(prev_arena_);
+  ops_.staging_ = prev_staging_;
+  ops_.capturing_ = prev_capturing_;
+}
+
+Value CudaOps::alloc(Shape shape) {
+  const int64_t n = shape_numel(shape);
+  auto v = std::make_shared<CudaValue>(std::move(shape));
+  v->hold = std::make_shared<ArenaHold>(arena_, arena_->allocate(fbytes(n)));
+  v->f = static_cast<float*>(v->hold->block.ptr);
+  return v;
+}
+
+void CudaOps::reset() { arena_->reset(); }
+
+void CudaOps::ensure_decode_workspace(size_t bytes) {
+  if (decode_ws_.bytes() >= bytes) return;
+  if (capturing_)
+    fail(ErrorCode::Internal, "cuda attention: decode workspace of " + std::to_string(bytes) + " bytes needed during graph capture");
+  stream_.synchronize();  // the old workspace may still be in use
+  decode_ws_ = DeviceBuffer(bytes);
+}
+
+float* CudaOps::device_data(const Value& v) {
+  const CudaValue& c = cv(v, "device_data", "v");
+  if (c.f && !c.head_major) return c.f;
+  fail(ErrorCode::Internal, "cuda device_data: value " + shape_str(v->shape) + " is not dense fp32");
+}
+
+Value CudaOps::wrap_device(float* data, Shape shape) {
+  auto v = std::make_shared<CudaValue>(std::move(shape));
+  v->f = data;
+  return v;
+}
+
+std::pair<Value, float*> CudaOps::dense(const Value& v, const char* op, const char* arg) {
+  const CudaValue& c = cv(v, op, arg);
+  if (c.host_idx) fail(ErrorCode::Internal, std::string("cuda ") + op + ": " + arg + " is an index value, expected float");
+  if (c.f && !c.head_major) return {v, c.f};
+  Value o = alloc(v->shape);
+  float* p = static_cast<CudaValue&>(*o).f;
+  if (c.head_major)
+    launch_head_to_token_major(c.f, c.capacity, v->shape.at(0), v->shape.at(1), v->shape.at(2), p, stream());
+  else
+    launch_widen(c.w, shape_numel(v->shape), p, stream());
+  return {o, p};
+}
+
+std::pair<Value, WeightRef> CudaOps::weight_operand(const Value& v, const char* op, const char* arg) {
+  const CudaValue& c = cv(v, op, arg);
+  if (c.is_weight) return {v, c.w};
+  auto [keep, p] = dense(v, op, arg);
+  return {keep, WeightRef{p, DType::F32, 1.0f}};
+}
+
+// ---- data in / out ---------------------------------------------------------------------------
+
+Value CudaOps::input(std::string_view name, Shape shape, std::span<const float> data) {
+  if (shape_numel(shape) != static_cast<int64_t>(data.size()))
+    fail(ErrorCode::InvalidInput, "input " + std::string(name) + ": " + std::to_string(data.size()) + " values for shape " + shape_str(shape));
+  Value v = alloc(std::move(shape));
+  if (!data.empty()) {
+    void* src = staging_->stage(data.data(), data.size_bytes(), stream());
+    ALP_CUDA(cudaMemcpyAsync(static_cast<CudaValue&>(*v).f, src, data.size_bytes(), cudaMemcpyHostToDevice, stream()));
+  }
+  return v;
+}
+
+Value CudaOps::input_index(std::string_view name, Shape shape, std::span<const int64_t> data) {
+  if (shape_numel(shape) != static_cast<int64_t>(data.size()))
+    fail(ErrorCode::InvalidInput, "input " + std::string(name) + ": " + std::to_string(data.size()) + " indices for shape " + shape_str(shape));
+  std::vector<int32_t> narrow(data.size());
+  for (size_t i = 0; i < data.size(); ++i) {
+    // Every index is a row of some table; int32 covers any table the device could hold rows of.
+    if (data[i] < std::numeric_limits<int32_t>::min() || data[i] > std::numeric_limits<int32_t>::max())
+      fail(ErrorCode::InvalidInput, "input " + std::string(name) + ": index " + std::to_string(data[i]) + " does not fit int32");
+    narrow[i] = static_cast<int32_t>(data[i]);
+  }
+  auto v = std::make_shared<CudaValue>(std::move(shape));
+  v->hold = std::make_shared<ArenaHold>(arena_, arena_->allocate(narrow.size() * sizeof(int32_t)));
+  v->idx = static_cast<int32_t*>(v->hold->block.ptr);
+  v->host_idx = std::make_shared<const std::vector<int64_t>>(data.begin(), data.end());
+  if (!narrow.empty()) {
+    void* src = staging_->stage(narrow.data(), narrow.size() * sizeof(int32_t), stream());
+    ALP_CUDA(cudaMemcpyAsync(v->idx, src, narrow.size() * sizeof(int32_t), cudaMemcpyHostToDevice, stream()));
+  }
+  return v;
+}
+
+Value CudaOps::weight(std::string_view name, const Shape& expected) {
+  requested_.emplace(name);
+  if (auto it = weights_.find(name); it != weights_.end()) {
+    if (!expected.empty() && it->second->shape != expected)
+      fail(ErrorCode::InvalidCheckpoint, "tensor " + std::string(name) + ": shape " + shape_str(it->second->shape) + ", expected " + shape_str(expected));
+    return it->second;
+  }
+  if (capturing_)
+    fail(ErrorCode::Internal, "cuda weight " + std::string(name) + ": first requested during graph capture (run the work once first)");
+  Tensor t = source_(name);
+  if (!expected.empty() && t.shape() != expected)
+    fail(ErrorCode::InvalidCheckpoint, "tensor " + std::string(name) + ": shape " + shape_str(t.shape()) + ", expected " + shape_str(expected));
+  const DType dt = t.dtype();
+  if (dt != DType::F32 && dt != DType::BF16 && dt != DType::F16 && dt != DType::F8E4M3)
+    fail(ErrorCode::InvalidCheckpoint, "tensor " + std::string(name) + ": dtype " + std::string(dtype_name(dt)) + " is not a float type");
+
+  const Precision p = options_.precision;
+  const bool matrix = t.shape().size() >= 2;
+  DType store = DType::F32;
+  std::vector<uint8_t> bytes;
+  auto raw = [&] {
+    const auto* b = static_cast<const uint8_t*>(t.data());
+    bytes.assign(b, b + t.nbytes());
+  };
+  if (matrix && p == Precision::BF16) {
+    store = DType::BF16;
+    if (dt == DType::BF16) {
+      raw();
+    } else {
+      const std::vector<float> f = t.to_f32();
+      bytes.resize(f.size() * 2);
+      auto* o = reinterpret_cast<uint16_t*>(bytes.data());
+      for (size_t i = 0; i < f.size(); ++i) o[i] = f32_to_bf16(f[i]);
+    }
+  } else if (matrix && p == Precision::FP16) {
+    store = DType::F16;
+    if (dt == DType::F16) {
+      raw();
+    } else {
+      const std::vector<float> f = t.to_f32();
+      bytes.resize(f.size() * 2);
+      auto* o = reinterpret_cast<uint16_t*>(bytes.data());
+      for (size_t i = 0; i < f.size(); ++i) o[i] = f32_to_f16(f[i]);
+    }
+  } else if (matrix && p == Precision::FP8 && (dt == DType::BF16 || dt == DType::F16)) {
+    store = dt;  // widening is exact; linear() quantises on first use
+    raw();
+  } else {
+    std::vector<float> f = t.to_f32();
+    // Same rounding as the CPU executor for the fp32-stored weights of bf16/fp16 runs.
+    if (p == Precision::BF16)
+      for (float& x : f) x = bf16_to_f32(f32_to_bf16(x));
+    else if (p == Precision::FP16)
+      for (float& x : f) x = f16_to_f32(f32_to_f16(x));
+    bytes.resize(f.size() * sizeof(float));
+    std::memcpy(bytes.data(), f.data(), bytes.size());
+  }
+  auto buf = std::make_shared<DeviceBuffer>(bytes.size());
+  if (!bytes.empty()) {
+    ALP_CUDA(cudaMemcpyAsync(buf->get(), bytes.data(), bytes.size(), cudaMemcpyHostToDevice, stream()));
+    stream_.synchronize();  // `bytes` dies at return
+  }
+  weight_bytes_ += bytes.size();
+  auto v = std::make_shared<CudaValue>(t.shape());
+  v->is_weight = true;
+  v->name = std::string(name);
+  v->w = WeightRef{buf->get(), store, 1.0f};
+  if (store == DType::F32) v->f = buf->as<float>();
+  v->keep = buf;
+  weights_.emplace(std::string(name), v);
+  return v;
+}
+
+void CudaOps::preload(const std::vector<model::ParamSpec>& specs) {
+  for (const auto& s : specs) weight(s.name, s.shape);
+}
+
+std::vector<float> CudaOps::read(std::string_view, const Value& v) {
+  const CudaValue& c = cv(v, "read", "v");
+  if (capturing_) fail(ErrorCode::Internal, "cuda read: not allowed during graph capture");
+  if (c.host_idx) return std::vector<float>(c.host_idx->begin(), c.host_idx->end());
+  auto [keep, p] = dense(v, "read", "v");
+  const size_t bytes = fbytes(shape_numel(v->shape));
+  if (read_buf_.bytes() < bytes) read_buf_ = PinnedBuffer(std::max(bytes, size_t(1) << 16));
+  if (bytes) ALP_CUDA(cudaMemcpyAsync(read_buf_.get(), p, bytes, cudaMemcpyDeviceToHost, stream()));
+  stream_.synchronize();
+  const float* h = read_buf_.as<float>();
+  return std::vector<float>(h, h + bytes / sizeof(float));
+}
+
+Value CudaOps::persist(const Value& v) {
+  auto [keep, p] = dense(v, "persist", "v");
+  const size_t bytes = fbytes(shape_numel(v->shape));
+  auto buf = std::make_shared<DeviceBuffer>(bytes);
+  if (bytes) ALP_CUDA(cudaMemcpyAsync(buf->get(), p, bytes, cudaMemcpyDeviceToDevice, stream()));
+  auto o = std::make_shared<CudaValue>(v->shape);
+  o->f = buf->as<float>();
+  o->keep = buf;
+  return o;
+}
+
+// ---- dense maths -----------------------------------------------------------------------------
+
+const void* CudaOps::quantised_fp8(const Value& w, float& scale) {
+  const CudaValue& c = cv(w, "linear", "w");
+  auto it = fp8_.find(c.name);
+  if (it == fp8_.end()) {
+    if (capturing_) fail(ErrorCode::Internal, "cuda linear: fp8 copy of " + c.name + " first needed during graph capture");
+    // The CPU executor's rule on the weight as stored: scale = amax / 448, q = e4m3(x / scale).
+    const std::vector<float> f = source_(c.name).to_f32();
+    float amax = 0.f;
+    for (float x : f) amax = std::max(amax, std::fabs(x));
+    const float s = amax > 0.f ? amax / 448.f : 1.f;
+    std::vector<uint8_t> q(f.size());
+    for (size_t i = 0; i < f.size(); ++i) q[i] = f32_to_fp8e4m3(f[i] / s);
+    Fp8Entry e{std::make_shared<DeviceBuffer>(q.size()), s};
+    if (!q.empty()) {
+      ALP_CUDA(cudaMemcpyAsync(e.data->get(), q.data(), q.size(), cudaMemcpyHostToDevice, stream()));
+      stream_.synchronize();
+    }
+    weight_bytes_ += q.size();
+    it = fp8_.emplace(c.name, std::move(e)).first;
+  }
+  scale = it->second.scale;
+  return it->second.data->get();
+}
+
+Value CudaOps::linear(const Value& x, const Value& w, const Value& b) {
+  if (w->shape.size() != 2) shape_error("linear", "weight shape " + shape_str(w->shape) + " is not 2-D");
+  const int64_t m = w->shape[0], k = w->shape[1];
+  if (last_dim(x) != k) shape_error("linear", "x " + shape_str(x->shape) + " vs weight " + shape_str(w->shape));
+  auto [xk, xp] = dense(x, "linear", "x");
+  const int64_t n = shape_numel(x->shape) / std::max<int64_t>(k, 1);
+  std::pair<Value, float*> bias{nullptr, nullptr};
+  if (b) {
+    if (shape_numel(b->shape) != m) shape_error("linear", "bias " + shape_str(b->shape) + " for " + std::to_string(m) + " outputs");
+    bias = dense(b, "linear", "b");
+  }
+  Shape os = x->shape;
+  os.back() = m;
+  Value y = alloc(std::move(os));
+  float* yp = static_cast<CudaValue&>(*y).f;
+
+  const bool fp8 = options_.precision == Precision::FP8;
+  Value xq_keep, wq_keep;
+  WeightRef wr;
+  if (fp8) {
+    // Dynamic per-tensor activation quantisation, as the CPU executor does.
+    xq_keep = alloc(x->shape);
+    float* xq = static_cast<CudaValue&>(*xq_keep).f;
+    launch_fp8_round_trip(xp, xq, n * k, fp8_amax_.as<float>(), stream());
+    xp = xq;
+    const CudaValue& wc = cv(w, "linear", "w");
+    if (wc.is_weight && !wc.name.empty()) {
+      float s = 1.f;
+      const void* q = quantised_fp8(w, s);
+      wr = WeightRef{q, DType::F8E4M3, s};
+    } else {
+      auto [wk, wp] = dense(w, "linear", "w");
+      wq_keep = alloc(w->shape);
+      float* wq = static_cast<CudaValue&>(*wq_keep).f;
+      launch_fp8_round_trip(wp, wq, m * k, fp8_amax_.as<float>(), stream());
+      wr = WeightRef{wq, DType::F32, 1.f};
+    }
+  } else {
+    auto op = weight_operand(w, "linear", "w");
+    wq_keep = op.first;
+    wr = op.second;
+  }
+  GemmArgs a;
+  a.x = xp;
+  a.w = wr;
+  a.bias = bias.second;
+  a.y = yp;
+  a.m = n;
+  a.n = m;
+  a.k = k;
+#if ALPAMAYO_HAVE_CUBLASLT
+  if (lt_ && !fp8 && (wr.dtype == DType::BF16 || wr.dtype == DType::F16)) {
+    lt_->run(a, stream());
+    return y;
+  }
+#endif
+  launch_gemm_fallback(a, stream());
+  return y;
+}
+
+Value CudaOps::rms_norm(const Value& x, const Value& w, float eps) {
+  const int64_t d = last_dim(x);
+  if (shape_numel(w->shape) != d) shape_error("rms_norm", "weight " + shape_str(w->shape) + " for x " + shape_str(x->shape));
+  auto [xk, xp] = dense(x, "rms_norm", "x");
+  auto [wk, wr] = weight_operand(w, "rms_norm", "w");
+  Value y = alloc(x->shape);
+  launch_rmsnorm(xp, wr, static_cast<CudaValue&>(*y).f, shape_numel(x->shape) / std::max<int64_t>(d, 1), static_cast<int>(d), eps, stream());
+  return y;
+}
+
+Value CudaOps::layer_norm(const Value& x, const Value& w, const Value& b, float eps) {
+  const int64_t d = last_dim(x);
+  if (shape_numel(w->shape) != d || shape_numel(b->shape) != d)
+    shape_error("layer_norm", "weight/bias " + shape_str(w->shape) + " for x " + shape_str(x->shape));
+  auto [xk, xp] = dense(x, "layer_norm", "x");
+  auto [wk, wr] = weight_operand(w, "layer_norm", "w");
+  auto [bk, br] = weight_operand(b, "layer_norm", "b");
+  Value y = alloc(x->shape);
+  launch_layernorm(xp, wr, br, static_cast<CudaValue&>(*y).f, shape_numel(x->shape) / std::max<int64_t>(d, 1), static_cast<int>(d), eps, stream());
+  return y;
+}
+
+Value CudaOps::rope(const Value& x, const Value& cos, const Value& sin) {
+  if (x->shape.size() != 3) shape_error("rope", "x " + shape_str(x->shape) + " is not [N, H, D]");
+  const int64_t n = x->shape[0], h = x->shape[1], d = x->shape[2];
+  if (cos->shape != Shape{n, d} || sin->shape != Shape{n, d})
+    shape_error("rope", "cos/sin " + shape_str(cos->shape) + " for x " + shape_str(x->shape));
+  auto [xk, xp] = dense(x, "rope", "x");
+  auto [ck, cp] = dense(cos, "rope", "cos");
+  auto [sk, sp] = dense(sin, "rope", "sin");
+  Value y = alloc(x->shape);
+  float* yp = static_cast<CudaValue&>(*y).f;
+  if (n * h * d > 0) ALP_CUDA(cudaMemcpyAsync(yp, xp, fbytes(n * h * d), cudaMemcpyDeviceToDevice, stream()));
+  launch_rope(yp, cp, sp, n, static_cast<int>(h), static_cast<int>(d), stream());
+  return y;
+}
+
+Value CudaOps::attention(const Value& q, const Value& k, const Value& v, model::AttentionMask mask, float scale) {
+  if (q->shape.size() != 3 || k->shape.size() != 3 || k->shape != v->shape || q->shape[2] != k->shape[2] ||
+      k->shape[1] == 0 || q->shape[1] % k->shape[1])
+    shape_error("attention", "q " + shape_str(q->shape) + ", k " + shape_str(k->shape) + ", v " + shape_str(v->shape));
+  const int64_t nq = q->shape[0], hq = q->shape[1], d = q->shape[2], nk = k->shape[0], hkv = k->shape[1];
+  if (d > 256) shape_error("attention", "head_dim " + std::to_string(d) + " > 256");
+  auto [qk, qp] = dense(q, "attention", "q");
+  // K/V in the kernels' head-major layout: cache views as they are, anything else transposed.
+  auto head_major = [&](const Value& t, const char* arg, Value& keep, int64_t& cap) -> const float* {
+    const CudaValue& c = cv(t, "attention", arg);
+    if (c.head_major) {
+      cap = c.capacity;
+      return c.f;
+    }
+    auto [tk, tp] = dense(t, "attention", arg);
+    keep = alloc(t->shape);
+    float* o = static_cast<CudaValue&>(*keep).f;
+    launch_token_to_head_major(tp, nk, hkv, d, o, nk, 0, stream());
+    cap = nk;
+    return o;
+  };
+  Value kk, vk;
+  int64_t kcap = 0, vcap = 0;
+  const float* kp = head_major(k, "k", kk, kcap);
+  const float* vp = head_major(v, "v", vk, vcap);
+  if (kcap != vcap) {  // one from the cache, one not: bring both to the dense head-major form
+    kk = vk = nullptr;
+    auto [a, ap] = dense(k, "attention", "k");
+    auto [b, bp] = dense(v, "attention", "v");
+    kk = alloc(k->shape);
+    vk = alloc(v->shape);
+    launch_token_to_head_major(ap, nk, hkv, d, static_cast<CudaValue&>(*kk).f, nk, 0, stream());
+    launch_token_to_head_major(bp, nk, hkv, d, static_cast<CudaValue&>(*vk).f, nk, 0, stream());
+    kp = static_cast<CudaValue&>(*kk).f;
+    vp = static_cast<CudaValue&>(*vk).f;
+    kcap = nk;
+  }
+  AttentionShape sh;
+  sh.batch = 1;
+  sh.n_heads = static_cast<int>(hq);
+  sh.n_kv_heads = static_cast<int>(hkv);
+  sh.head_dim = static_cast<int>(d);
+  sh.kv_capacity = kcap;
+  Value o = alloc(q->shape);
+  float* op = static_cast<CudaValue&>(*o).f;
+  const bool causal = mask.kind == model::AttentionMask::Kind::Causal;
+  if (nq == 1) {
+    // Query 0 sits at position `past`: a causal decode query sees keys [0, past + 1).
+    const int64_t kv_len = causal ? std::min(nk, mask.past + 1) : nk;
+    const size_t ws = attention_decode_workspace_bytes(sh, std::max<int64_t>(kv_len, 1));
+    ensure_decode_workspace(ws);
+    launch_attention_decode(qp, kp, vp, op, sh, kv_len, scale, decode_ws_.get(), decode_ws_.bytes(), stream());
+  } else if (nq > 1) {
+    launch_attention_prefill(qp, kp, vp, op, sh, nq, causal ? mask.past : 0, nk, causal, scale, stream());
+  }
+  return o;
+}
+
+// ---- elementwise -----------------------------------------------------------------------------
+
+Value CudaOps::silu(const Value& x) {
+  auto [xk, xp] = dense(x, "silu", "x");
+  Value y = alloc(x->shape);
+  launch_unary(UnaryOp::Silu, xp, static_cast<CudaValue&>(*y).f, shape_numel(x->shape), 0.f, stream());
+  return y;
+}
+Value CudaOps::gelu_tanh(const Value& x) {
+  auto [xk, xp] = dense(x, "gelu_tanh", "x");
+  Value y = alloc(x->shape);
+  launch_gelu_tanh(xp, static_cast<CudaValue&>(*y).f, shape_numel(x->shape), stream());
+  return y;
+}
+Value CudaOps::gelu_erf(const Value& x) {
+  auto [xk, xp] = dense(x, "gelu_erf", "x");
+  Value y = alloc(x->shape);
+  launch_unary(UnaryOp::GeluErf, xp, static_cast<CudaValue&>(*y).f, shape_numel(x->shape), 0.f, stream());
+  return y;
+}
+Value CudaOps::scale(const Value& x, float s) {
+  auto [xk, xp] = dense(x, "scale", "x");
+  Value y = alloc(x->shape);
+  launch_unary(UnaryOp::Scale, xp, static_cast<CudaValue&>(*y).f, shape_numel(x->shape), s, stream());
+  return y;
+}
+
+namespace {
+void check_broadcast(const Value& a, const Value& b, const char* op) {
+  const int64_t na = shape_numel(a->shape), nb = shape_numel(b->shape);
+  if (!(nb == na || (nb > 0 && nb == last_dim(a))))
+    shape_error(op, "shapes " + shape_str(a->shape) + " and " + shape_str(b->shape) + " do not broadcast");
+}
+}  // namespace
+
+Value CudaOps::add(const Value& a, const Value& b) {
+  check_broadcast(a, b, "add");
+  auto [ak, ap] = dense(a, "add", "a");
+  auto [bk, bp] = dense(b, "add", "b");
+  Value y = alloc(a->shape);
+  launch_binary(BinaryOp::Add, ap, bp, static_cast<CudaValue&>(*y).f, shape_numel(a->shape), shape_numel(b->shape), stream());
+  return y;
+}
+Value CudaOps::mul(const Value& a, const Value& b) {
+  check_broadcast(a, b, "mul");
+  auto [ak, ap] = dense(a, "mul", "a");
+  auto [bk, bp] = dense(b, "mul", "b");
+  Value y = alloc(a->shape);
+  launch_binary(BinaryOp::Mul, ap, bp, static_cast<CudaValue&>(*y).f, shape_numel(a->shape), shape_numel(b->shape), stream());
+  return y;
+}
+
+Value CudaOps::fourier_features(const Value& x, std::span<const float> freqs) {
+  if (x->shape.size() != 2) shape_error("fourier_features", "x " + shape_str(x->shape) + " is not [N, C]");
+  const int64_t n = x->shape[0], c = x->shape[1], f = static_cast<int64_t>(freqs.size());
+  auto [xk, xp] = dense(x, "fourier_features", "x");
+  Value y = alloc({n, c * 2 * f});
+  launch_fourier_features(xp, n, c, freqs.data(), static_cast<int>(f), static_cast<CudaValue&>(*y).f, stream());
+  return y;
+}
+
+// ---- indexing / layout -----------------------------------------------------------------------
+
+Value CudaOps::embedding(const Value& table, const Value& ids) {
+  if (table->shape.size() != 2) shape_error("embedding", "table " + shape_str(table->shape) + " is not [V, D]");
+  const int64_t v = table->shape[0], d = table->shape[1];
+  const auto& id = host_ix(ids, "embedding", "ids");
+  for (int64_t i : id)
+    if (i < 0 || i >= v) fail(ErrorCode::InvalidInput, "embedding: id " + std::to_string(i) + " outside [0, " + std::to_string(v) + ")");
+  auto [tk, tr] = weight_operand(table, "embedding", "table");
+  const int64_t n = static_cast<int64_t>(id.size());
+  Value y = alloc({n, d});
+  launch_embedding_gather(cv(ids, "embedding", "ids").idx, n, tr, v, static_cast<int>(d), static_cast<CudaValue&>(*y).f, stream());
+  return y;
+}
+
+Value CudaOps::interp_rows(const Value& table, const Value& idx, const Value& w) {
+  if (idx->shape != w->shape || idx->shape.size() != 2 || table->shape.size() != 2)
+    shape_error("interp_rows", "idx " + shape_str(idx->shape) + " vs w " + shape_str(w->shape) + ", table " + shape_str(table->shape));
+  const int64_t n = idx->shape[0], taps = idx->shape[1], v = table->shape[0], d = table->shape[1];
+  for (int64_t r : host_ix(idx, "interp_rows", "idx"))
+    if (r < 0 || r >= v) shape_error("interp_rows", "row " + std::to_string(r) + " outside the table");
+  auto [tk, tr] = weight_operand(table, "interp_rows", "table");
+  auto [wk, wp] = dense(w, "interp_rows", "w");
+  Value y = alloc({n, d});
+  launch_interp_rows(tr, cv(idx, "interp_rows", "idx").idx, wp, n, taps, d, static_cast<CudaValue&>(*y).f, stream());
+  return y;
+}
+
+namespace {
+struct RowUpdate {
+  int64_t d, rows, n_idx;
+};
+RowUpdate check_row_update(const Value& x, const std::vector<int64_t>& id, const Value& src, const char* op) {
+  const int64_t d = last_dim(x), rows = shape_numel(x->shape) / std::max<int64_t>(d, 1);
+  if (shape_numel(src->shape) != static_cast<int64_t>(id.size()) * d)
+    shape_error(op, "src " + shape_str(src->shape) + " for " + std::to_string(id.size()) + " rows of width " + std::to_string(d));
+  for (int64_t r : id)
+    if (r < 0 || r >= rows) shape_error(op, "row " + std::to_string(r) + " outside [0, " + std::to_string(rows) + ")");
+  return {d, rows, static_cast<int64_t>(id.size())};
+}
+}  // namespace
+
+Value CudaOps::scatter_rows(const Value& x, const Value& idx, const Value& src) {
+  const RowUpdate r = check_row_update(x, host_ix(idx, "scatter_rows", "idx"), src, "scatter_rows");
+  auto [xk, xp] = dense(x, "scatter_rows", "x");
+  auto [sk, sp] = dense(src, "scatter_rows", "src");
+  Value y = alloc(x->shape);
+  float* yp = static_cast<CudaValue&>(*y).f;
+  if (r.d * r.rows > 0) ALP_CUDA(cudaMemcpyAsync(yp, xp, fbytes(r.d * r.rows), cudaMemcpyDeviceToDevice, stream()));
+  launch_row_update(yp, cv(idx, "scatter_rows", "idx").idx, r.n_idx, sp, r.d, false, stream());
+  return y;
+}
+
+Value CudaOps::index_add_rows(const Value& x, const Value& idx, const Value& src) {
+  const RowUpdate r = check_row_update(x, host_ix(idx, "index_add_rows", "idx"), src, "index_add_rows");
+  auto [xk, xp] = dense(x, "index_add_rows", "x");
+  auto [sk, sp] = dense(src, "index_add_rows", "src");
+  Value y = alloc(x->shape);
+  float* yp = static_cast<CudaValue&>(*y).f;
+  if (r.d * r.rows > 0) ALP_CUDA(cudaMemcpyAsync(yp, xp, fbytes(r.d * r.rows), cudaMemcpyDeviceToDevice, stream()));
+  launch_row_update(yp, cv(idx, "index_add_rows", "idx").idx, r.n_idx, sp, r.d, true, stream());
+  return y;
+}
+
+Value CudaOps::slice(const Value& x, int axis, int64_t begin, int64_t end) {
+  const Shape& s = x->shape;
+  if (axis < 0 || axis >= static_cast<int>(s.size()) || begin < 0 || end > s[axis] || begin > end)
+    shape_error("slice", "axis " + std::to_string(axis) + " [" + std::to_string(begin) + ", " + std::to_string(end) + ") of " + shape_str(s));
+  int64_t outer = 1, inner = 1;
+  for (int i = 0; i < axis; ++i) outer *= s[i];
+  for (size_t i = axis + 1; i < s.size(); ++i) inner *= s[i];
+  Shape os = s;
+  os[axis] = end - begin;
+  const CudaValue& c = cv(x, "slice", "x");
+  if (outer == 1 && c.f && !c.head_major && !c.host_idx) {
+    // A contiguous range: a view sharing the storage.
+    auto o = view_of(c, std::move(os));
+    o->f = c.f + begin * inner;
+    o->is_weight = false;
+    o->name.clear();
+    o->w = WeightRef{o->f, DType::F32, 1.f};
+    return o;
+  }
+  auto [xk, xp] = dense(x, "slice", "x");
+  Value y = alloc(std::move(os));
+  const size_t width = fbytes((end - begin) * inner);
+  if (width && outer)
+    ALP_CUDA(cudaMemcpy2DAsync(static_cast<CudaValue&>(*y).f, width, xp + begin * inner, fbytes(s[axis] * inner), width,
+                               static_cast<size_t>(outer), cudaMemcpyDeviceToDevice, stream()));
+  return y;
+}
+
+Value CudaOps::concat(const std::vector<Value>& xs, int axis) {
+  if (xs.empty()) shape_error("concat", "no inputs");
+  Shape os = xs[0]->shape;
+  if (axis < 0 || axis >= static_cast<int>(os.size())) shape_error("concat", "axis " + std::to_string(axis) + " of " + shape_str(os));
+  os[axis] = 0;
+  for (const Value& v : xs) {
+    Shape t = v->shape;
+    if (t.size() != os.size()) shape_error("concat", "rank mismatch " + shape_str(t));
+    os[axis] += t[axis];
+    t[axis] = 0;
+    Shape ref = xs[0]->shape;
+    ref[axis] = 0;
+    if (t != ref) shape_error("concat", "shapes " + shape_str(xs[0]->shape) + " and " + shape_str(v->shape));
+  }
+  int64_t outer = 1, inner = 1;
+  for (int i = 0; i < axis; ++i) outer *= os[i];
+  for (size_t i = axis + 1; i < os.size(); ++i) inner *= os[i];
+  Value y = alloc(os);
+  float* yp = static_cast<CudaValue&>(*y).f;
+  int64_t off = 0;
+  for (const Value& v : xs) {
+    auto [vk, vp] = dense(v, "concat", "x");
+    const int64_t w = v->shape[axis] * inner;
+    if (w && outer)
+      ALP_CUDA(cudaMemcpy2DAsync(yp + off, fbytes(os[axis] * inner), vp, fbytes(w), fbytes(w), static_cast<size_t>(outer),
+                                 cudaMemcpyDeviceToDevice, stream()));
+    off += w;
+  }
+  return y;
+}
+
+Value CudaOps::reshape(const Value& x, Shape shape) {
+  const int64_t n = shape_numel(x->shape);
+  int64_t known = 1, unknown = -1;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == -1) {
+      if (unknown >= 0) shape_error("reshape", "two -1 dims in " + shape_str(shape));
+      unknown = static_cast<int64_t>(i);
+    } else {
+      known *= shape[i];
+    }
+  }
+  if (unknown >= 0 && known > 0) shape[static_cast<size_t>(unknown)] = n / known;
+  if (shape_numel(shape) != n) shape_error("reshape", shape_str(x->shape) + " -> " + shape_str(shape));
+  const CudaValue& c = cv(x, "reshape", "x");
+  if (c.head_major) {
+    // A cache view's storage is not row-major in its logical shape.
+    auto [keep, p] = dense(x, "reshape", "x");
+    return view_of(static_cast<const CudaValue&>(*keep), std::move(shape));
+  }
+  return view_of(c, std::move(shape));
+}
+
+Value CudaOps::transpose(const Value& x, std::vector<int> perm) {
+  const Shape& s = x->shape;
+  const size_t r = s.size();
+  if (perm.size() != r || r == 0 || r > static_cast<size_t>(kMaxRank))
+    shape_error("transpose", "perm rank " + std::to_string(perm.size()) + " for " + shape_str(s));
+  std::vector<bool> seen(r, false);
+  for (int p : perm) {
+    if (p < 0 || p >= static_cast<int>(r) || seen[static_cast<size_t>(p)]) shape_error("transpose", "perm is not a permutation");
+    seen[static_cast<size_t>(p)] = true;
+  }
+  Shape os(r);
+  for (size_t i = 0; i < r; ++i) os[i] = s[static_cast<size_t>(perm[i])];
+  auto [xk, xp] = dense(x, "transpose", "x");
+  Value y = alloc(std::move(os));
+  launch_transpose(xp, s.data(), perm.data(), static_cast<int>(r), static_cast<CudaValue&>(*y).f, stream());
+  return y;
+}
+
+Value CudaOps::expand_rows(const Value& x, int64_t n) {
+  if (x->shape.size() != 2 || x->shape[0] != 1) shape_error("expand_rows", "x " + shape_str(x->shape) + " is not [1, D]");
+  auto [xk, xp] = dense(x, "expand_rows", "x");
+  Value y = alloc({n, x->shape[1]});
+  launch_expand_rows(xp, n, x->shape[1], static_cast<CudaValue&>(*y).f, stream());
+  return y;
+}
+
+// ---- KV cache --------------------------------------------------------------------------------
+
+void CudaOps::kv_reserve(int64_t layers, int64_t capacity, int64_t kv_heads, int64_t head_dim) {
+  if (layers <= 0 || capacity <= 0 || kv_heads <= 0 || head_dim <= 0)
+    fail(ErrorCode::InvalidInput, "kv_reserve: layers, capacity, kv_heads and head_dim must be > 0");
+  if (capturing_) fail(ErrorCode::Internal, "kv_reserve during graph capture");
+  stream_.synchronize();  // the old cache may still be read
+  graphs_.clear();        // captured loops read the old cache's addresses
+  kv_capacity_ = capacity, kv_heads_ = kv_heads, kv_dim_ = head_dim;
+  const size_t bytes = fbytes(capacity * kv_heads * head_dim);
+  k_cache_.clear();
+  v_cache_.clear();
+  for (int64_t l = 0; l < layers; ++l)
+    for (auto* c : {&k_cache_, &v_cache_}) {
+      c->push_back(std::make_shared<DeviceBuffer>(bytes));
+      ALP_CUDA(cudaMemsetAsync(c->back()->get(), 0, bytes, stream()));
+    }
+}
+
+void CudaOps::kv_write(int64_t layer, int64_t pos, const Value& k, const Value& v) {
+  if (layer < 0 || layer >= static_cast<int64_t>(k_cache_.size()))
+    fail(ErrorCode::Internal, "kv_write: layer " + std::to_string(layer) + " but the cache has " + std::to_string(k_cache_.size()) + " layers (kv_reserve first)");
+  const int64_t row = kv_heads_ * kv_dim_;
+  if (k->shape.size() != 3 || k->shape[1] != kv_heads_ || k->shape[2] != kv_dim_ || k->shape != v->shape)
+    shape_error("kv_write", "k " + shape_str(k->shape) + " for cache rows of " + std::to_string(row));
+  const int64_t n = k->shape[0];
+  if (pos < 0 || pos + n > kv_capacity_)
+    fail(ErrorCode::InvalidInput, "KV cache: positions [" + std::to_string(pos) + ", " + std::to_string(pos + n) +
+                                      ") exceed the capacity " + std::to_string(kv_capacity_));
+  auto [kk, kp] = dense(k, "kv_write", "k");
+  auto [vk, vp] = dense(v, "kv_write", "v");
+  launch_token_to_head_major(kp, n, kv_heads_, kv_dim_, k_cache_[layer]->as<float>(), kv_capacity_, pos, stream());
+  launch_token_to_head_major(vp, n, kv_heads_, kv_dim_, v_cache_[layer]->as<float>(), kv_capacity_, pos, stream());
+}
+
+std::pair<Value, Value> CudaOps::kv_read(int64_t layer, int64_t len) {
+  if (layer < 0 || layer >= static_cast<int64_t>(k_cache_.size()) || len < 0 || len > kv_capacity_)
+    fail(ErrorCode::Internal, "kv_read: layer " + std::to_string(layer) + ", length " + std::to_string(len) + " outside the reserved cache");
+  auto part = [&](const std::shared_ptr<DeviceBuffer>& c) {
+    auto o = std::make_shared<CudaValue>(Shape{len, kv_heads_, kv_dim_});
+    o->f = c->as<float>();
+    o->head_major = true;
+    o->capacity = kv_capacity_;
+    o->keep = c;
+    return o;
+  };
+  return {part(k_cache_[layer]), part(v_cache_[layer])};
+}
+
+// ---- factory ---------------------------------------------------------------------------------
+
+std::unique_ptr<CudaOps> make_cuda_ops(std::shared_ptr<const Checkpoint> checkpoint, std::string_view precision, int device) {
+  if (!checkpoint) fail(ErrorCode::InvalidInput, "make_cuda_ops: null checkpoint");
+  CudaOptions o;
+  o.precision = cpu::parse_precision(precision);
+  o.device = device;
+  return std::make_unique<CudaOps>([ck = std::move(checkpoint)](std::string_view n) { return ck->tensor(n); }, o);
+}
+
+}  // namespace alp::cuda

@@ -1,0 +1,364 @@
+// CudaOps (the CUDA executor of alp::model::Ops) against CpuOps, the reference semantics: every op on
+// random inputs, then the tiny network end to end (vision, prefill, decode, expert, denoise), the
+// captured denoising graph against the eager loop, precision modes, and the memory rules (reset,
+// no growth across replays). Everything but the no-device error needs a GPU and skips without one.
+#if ALPAMAYO_HAVE_CUDA
+#include <cmath>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "backends/cpu/cpu_ops.hpp"
+#include "backends/cuda/cuda_denoise.hpp"
+#include "backends/cuda/cuda_ops.hpp"
+#include "model/backbone.hpp"
+#include "model/config.hpp"
+#include "model/expert.hpp"
+#include "model/param_specs.hpp"
+#include "model/token_layout.hpp"
+#include "model/vision.hpp"
+#include "tests/check.hpp"
+#include "tests/cuda_test_util.hpp"
+#include "tests/model_test_weights.hpp"
+
+using namespace alp;
+using model::Value;
+
+namespace {
+
+using WeightMap = std::map<std::string, Tensor, std::less<>>;
+
+cpu::WeightSource source_of(const WeightMap* w) {
+  return [w](std::string_view n) {
+    auto it = w->find(n);
+    if (it == w->end()) fail(ErrorCode::InvalidCheckpoint, "missing tensor " + std::string(n));
+    return it->second;
+  };
+}
+
+cuda::CudaOptions exact_options(cpu::Precision p = cpu::Precision::FP32) {
+  cuda::CudaOptions o;
+  o.precision = p;
+  o.use_cublaslt = false;  // the fallback GEMM keeps fp32 activations, as the CPU executor does
+  o.arena_bytes = size_t(8) << 20;
+  return o;
+}
+
+// max |got - want| relative to max(1, max |want|); prints the op name on failure.
+double rel_err(const std::vector<float>& got, const std::vector<float>& want) {
+  if (got.size() != want.size()) return 1e30;
+  double worst = 0, scale = 1;
+  for (size_t i = 0; i < got.size(); ++i) {
+    worst = std::max(worst, std::fabs(double(got[i]) - want[i]));
+    scale = std::max(scale, std::fabs(double(want[i])));
+    if (std::isnan(got[i]) != std::isnan(want[i])) return 1e30;
+  }
+  return worst / scale;
+}
+
+#define CHECK_CLOSE(what, got, want, tol)                                                     \
+  do {                                                                                        \
+    const double alp_e_ = rel_err(got, want);                                                 \
+    if (!(alp_e_ <= (tol))) {                                                                 \
+      std::ostringstream alp_os_;                                                             \
+      alp_os_ << what << ": relative error " << alp_e_ << " > " << (tol);                     \
+      ::alp::test::record_failure(__FILE__, __LINE__, alp_os_.str());                         \
+    }                                                                                         \
+  } while (0)
+
+std::vector<float> random_vec(size_t n, uint64_t seed, float scale = 1.f) {
+  test::Lcg g(seed);
+  std::vector<float> v(n);
+  for (float& x : v) x = g.uniform() * scale;
+  return v;
+}
+
+// Runs one op on both executors with the same host inputs.
+struct Pair {
+  WeightMap weights;
+  cpu::CpuOps cpu{source_of(&weights), cpu::CpuOptions{cpu::Precision::FP32, 1}};
+  cuda::CudaOps gpu{source_of(&weights), exact_options()};
+  struct V {
+    Value c, g;
+  };
+  V in(const std::string& name, Shape s, uint64_t seed, float scale = 1.f) {
+    const auto d = random_vec(static_cast<size_t>(shape_numel(s)), seed, scale);
+    return {cpu.input(name, s, d), gpu.input(name, s, d)};
+  }
+  V idx(const std::string& name, Shape s, const std::vector<int64_t>& d) {
+    return {cpu.input_index(name, s, d), gpu.input_index(name, s, d)};
+  }
+  V w(const std::string& name) { return {cpu.weight(name, {}), gpu.weight(name, {})}; }
+  void check(const char* what, const V& v, double tol = 1e-5) {
+    CHECK(v.c->shape == v.g->shape);
+    CHECK_CLOSE(what, gpu.read(what, v.g), cpu::CpuOps::values(v.c), tol);
+  }
+};
+
+}  // namespace
+
+TEST(cuda_ops_no_device_is_backend_unavailable) {
+  const std::string why = test::cuda_skip_reason();
+  WeightMap none;
+  if (why.empty()) {
+    cuda::CudaOptions o;
+    o.device = 1 << 20;
+    CHECK_THROWS_CODE(cuda::CudaOps(source_of(&none), o), ErrorCode::InvalidInput, "cuda device");
+    return;
+  }
+  CHECK_THROWS_CODE(cuda::CudaOps(source_of(&none)), ErrorCode::BackendUnavailable,
+                    "CUDA backend requested but no CUDA device is available: ");
+  CHECK_THROWS_CODE(cuda::make_cuda_ops(nullptr, "fp32"), ErrorCode::InvalidInput, "null checkpoint");
+}
+
+TEST(cuda_ops_dense_maths_match_cpu) {
+  REQUIRE_CUDA_DEVICE();
+  Pair p;
+  p.weights.emplace("w", test::formula_tensor("w", {48, 40}));
+  p.weights.emplace("b", test::formula_tensor("b.bias", {48}));
+  p.weights.emplace("g", test::formula_tensor("g.weight", {40}));
+  p.weights.emplace("g16", test::formula_tensor("g16.weight", {16}));
+  auto x = p.in("x", {7, 40}, 1);
+  auto w = p.w("w"), b = p.w("b"), g = p.w("g");
+  p.check("linear", {p.cpu.linear(x.c, w.c, b.c), p.gpu.linear(x.g, w.g, b.g)});
+  p.check("linear_nobias", {p.cpu.linear(x.c, w.c, nullptr), p.gpu.linear(x.g, w.g, nullptr)});
+  // An activation as the weight operand (the exporter-style path of linear()).
+  auto wa = p.in("wa", {9, 40}, 2);
+  p.check("linear_act_weight", {p.cpu.linear(x.c, wa.c, nullptr), p.gpu.linear(x.g, wa.g, nullptr)});
+  p.check("rms_norm", {p.cpu.rms_norm(x.c, g.c, 1e-6f), p.gpu.rms_norm(x.g, g.g, 1e-6f)});
+  p.check("layer_norm", {p.cpu.layer_norm(x.c, g.c, g.c, 1e-5f), p.gpu.layer_norm(x.g, g.g, g.g, 1e-5f)});
+  auto q3 = p.in("q", {5, 3, 16}, 3);
+  auto g16 = p.w("g16");
+  p.check("rms_norm_heads", {p.cpu.rms_norm(q3.c, g16.c, 1e-6f), p.gpu.rms_norm(q3.g, g16.g, 1e-6f)});
+  auto cs = p.in("cos", {5, 16}, 4), sn = p.in("sin", {5, 16}, 5);
+  p.check("rope", {p.cpu.rope(q3.c, cs.c, sn.c), p.gpu.rope(q3.g, cs.g, sn.g)});
+  // Attention: GQA 4 query heads over 2 kv heads; prefill causal with a cache prefix, full, decode.
+  auto q = p.in("q", {6, 4, 16}, 6), k = p.in("k", {9, 2, 16}, 7), v = p.in("v", {9, 2, 16}, 8);
+  const float sc = 0.25f;
+  p.check("attention_causal", {p.cpu.attention(q.c, k.c, v.c, model::AttentionMask::causal(3), sc),
+                               p.gpu.attention(q.g, k.g, v.g, model::AttentionMask::causal(3), sc)});
+  p.check("attention_full", {p.cpu.attention(q.c, k.c, v.c, model::AttentionMask::none(), sc),
+                             p.gpu.attention(q.g, k.g, v.g, model::AttentionMask::none(), sc)});
+  auto q1 = p.in("q1", {1, 4, 16}, 9);
+  p.check("attention_decode", {p.cpu.attention(q1.c, k.c, v.c, model::AttentionMask::causal(8), sc),
+                               p.gpu.attention(q1.g, k.g, v.g, model::AttentionMask::causal(8), sc)});
+  p.check("attention_decode_short", {p.cpu.attention(q1.c, k.c, v.c, model::AttentionMask::causal(4), sc),
+                                     p.gpu.attention(q1.g, k.g, v.g, model::AttentionMask::causal(4), sc)});
+  p.check("attention_decode_full", {p.cpu.attention(q1.c, k.c, v.c, model::AttentionMask::none(), sc),
+                                    p.gpu.attention(q1.g, k.g, v.g, model::AttentionMask::none(), sc)});
+}
+
+TEST(cuda_ops_elementwise_and_layout_match_cpu) {
+  REQUIRE_CUDA_DEVICE();
+  Pair p;
+  p.weights.emplace("table", test::formula_tensor("table", {11, 6}));
+  auto x = p.in("x", {5, 6}, 11, 4.f), y = p.in("y", {5, 6}, 12), row = p.in("row", {6}, 13);
+  p.check("silu", {p.cpu.silu(x.c), p.gpu.silu(x.g)});
+  p.check("gelu_tanh", {p.cpu.gelu_tanh(x.c), p.gpu.gelu_tanh(x.g)});
+  p.check("gelu_erf", {p.cpu.gelu_erf(x.c), p.gpu.gelu_erf(x.g)});
+  p.check("add", {p.cpu.add(x.c, y.c), p.gpu.add(x.g, y.g)}, 0);
+  p.check("add_row", {p.cpu.add(x.c, row.c), p.gpu.add(x.g, row.g)}, 0);
+  p.check("mul", {p.cpu.mul(x.c, y.c), p.gpu.mul(x.g, y.g)}, 0);
+  p.check("mul_row", {p.cpu.mul(x.c, row.c), p.gpu.mul(x.g, row.g)}, 0);
+  p.check("scale", {p.cpu.scale(x.c, -0.37f), p.gpu.scale(x.g, -0.37f)}, 0);
+  const std::vector<float> freqs = {1.f, 3.1622777f, 10.f, 31.622776f, 100.f};
+  auto a = p.in("a", {4, 3}, 14, 3.f);
+  // sin/cos of arguments up to ~2000 rad: both sides round the same fp32 argument once.
+  p.check("fourier_features", {p.cpu.fourier_features(a.c, freqs), p.gpu.fourier_features(a.g, freqs)}, 1e-6);
+  auto table = p.w("table");
+  auto ids = p.idx("ids", {4}, {3, 0, 10, 3});
+  p.check("embedding", {p.cpu.embedding(table.c, ids.c), p.gpu.embedding(table.g, ids.g)}, 0);
+  auto ti = p.idx("ti", {3, 4}, {0, 1, 5, 6, 10, 9, 2, 2, 4, 4, 4, 7});
+  auto tw = p.in("tw", {3, 4}, 15);
+  p.check("interp_rows", {p.cpu.interp_rows(table.c, ti.c, tw.c), p.gpu.interp_rows(table.g, ti.g, tw.g)}, 1e-6);
+  auto src = p.in("src", {3, 6}, 16);
+  auto ri = p.idx("ri", {3}, {4, 1, 4});  // a duplicate: last write wins / both add, in order
+  p.check("scatter_rows", {p.cpu.scatter_rows(x.c, ri.c, src.c), p.gpu.scatter_rows(x.g, ri.g, src.g)}, 0);
+  p.check("index_add_rows", {p.cpu.index_add_rows(x.c, ri.c, src.c), p.gpu.index_add_rows(x.g, ri.g, src.g)}, 0);
+  auto t3 = p.in("t3", {4, 3, 5}, 17);
+  p.check("slice0", {p.cpu.slice(t3.c, 0, 1, 3), p.gpu.slice(t3.g, 0, 1, 3)}, 0);
+  p.check("slice1", {p.cpu.slice(t3.c, 1, 1, 3), p.gpu.slice(t3.g, 1, 1, 3)}, 0);
+  p.check("slice2", {p.cpu.slice(t3.c, 2, 2, 5), p.gpu.slice(t3.g, 2, 2, 5)}, 0);
+  auto u3 = p.in("u3", {4, 2, 5}, 18);
+  p.check("concat1", {p.cpu.concat({t3.c, u3.c}, 1), p.gpu.concat({t3.g, u3.g}, 1)}, 0);
+  p.check("concat0", {p.cpu.concat({t3.c, t3.c}, 0), p.gpu.concat({t3.g, t3.g}, 0)}, 0);
+  p.check("reshape", {p.cpu.reshape(t3.c, {-1, 5}), p.gpu.reshape(t3.g, {-1, 5})}, 0);
+  p.check("transpose", {p.cpu.transpose(t3.c, {2, 0, 1}), p.gpu.transpose(t3.g, {2, 0, 1})}, 0);
+  auto one = p.in("one", {1, 6}, 19);
+  p.check("expand_rows", {p.cpu.expand_rows(one.c, 7), p.gpu.expand_rows(one.g, 7)}, 0);
+  // Bad ids are rejected on the host, before anything is launched.
+  CHECK_THROWS_CODE(p.gpu.embedding(table.g, p.gpu.input_index("bad", {1}, std::vector<int64_t>{11})),
+                    ErrorCode::InvalidInput, "outside [0, 11)");
+}
+
+TEST(cuda_ops_kv_cache_views_match_cpu) {
+  REQUIRE_CUDA_DEVICE();
+  Pair p;
+  p.cpu.kv_reserve(2, 12, 2, 16);
+  p.gpu.kv_reserve(2, 12, 2, 16);
+  auto k = p.in("k", {5, 2, 16}, 21), v = p.in("v", {5, 2, 16}, 22);
+  auto k2 = p.in("k2", {3, 2, 16}, 23), v2 = p.in("v2", {3, 2, 16}, 24);
+  p.cpu.kv_write(1, 0, k.c, v.c);
+  p.gpu.kv_write(1, 0, k.g, v.g);
+  p.cpu.kv_write(1, 5, k2.c, v2.c);
+  p.gpu.kv_write(1, 5, k2.g, v2.g);
+  auto [ck, cv] = p.cpu.kv_read(1, 8);
+  auto [gk, gv] = p.gpu.kv_read(1, 8);
+  p.check("kv_read_k", {ck, gk}, 0);
+  p.check("kv_read_v", {cv, gv}, 0);
+  auto q = p.in("q", {3, 4, 16}, 25);
+  p.check("attention_over_cache", {p.cpu.attention(q.c, ck, cv, model::AttentionMask::causal(5), 0.25f),
+                                   p.gpu.attention(q.g, gk, gv, model::AttentionMask::causal(5), 0.25f)});
+  // The expert's read: prefix view concatenated with fresh rows.
+  auto [pk, pv] = p.cpu.kv_read(1, 4);
+  auto [qk, qv] = p.gpu.kv_read(1, 4);
+  p.check("concat_cache_view", {p.cpu.concat({pk, k2.c}, 0), p.gpu.concat({qk, k2.g}, 0)}, 0);
+  CHECK_THROWS_CODE(p.gpu.kv_write(0, 10, k.g, v.g), ErrorCode::InvalidInput, "exceed the capacity 12");
+}
+
+namespace {
+
+struct Tiny {
+  model::ModelConfig cfg = model::parse_model_config(model::preset_config("tiny"));
+  WeightMap weights = test::formula_weights(cfg);
+  std::vector<int64_t> ids() const {
+    const int64_t img = model::token_layout_id("<|image_pad|>");
+    std::vector<int64_t> v = {257, 10, 20, model::token_layout_id("<|vision_start|>")};
+    for (int i = 0; i < 8; ++i) v.push_back(img);
+    for (int64_t t : {model::token_layout_id("<|vision_end|>"), int64_t{30}, int64_t{40}, int64_t{50}}) v.push_back(t);
+    return v;
+  }
+  std::vector<model::ImageGrid> grids{{1, 4, 8}};
+  std::vector<float> patches() const {
+    std::vector<float> p(32 * 1536);
+    for (size_t i = 0; i < p.size(); ++i) p[i] = static_cast<float>(std::sin(0.013 * static_cast<double>(i)));
+    return p;
+  }
+};
+
+struct Run {
+  std::vector<float> vision, prefill, decode, velocity, denoised;
+  int64_t n = 0, rope_delta = 0;
+};
+
+// The model code's own sequence on any executor; `persist` moves the vision output out of the arena
+// on CUDA, and reset() runs between phases there.
+Run run_tiny(Tiny& t, model::Ops& ops, cuda::CudaOps* gpu) {
+  Run r;
+  const auto ids = t.ids();
+  const auto px = t.patches();
+  model::reserve_kv_cache(ops, t.cfg, 64);
+  model::VisionOutput vis = model::run_vision(ops, t.cfg, ops.input("pixel_patches", {32, 1536}, px), t.grids);
+  if (gpu) {
+    vis.embeds = gpu->persist(vis.embeds);
+    for (Value& d : vis.deepstack) d = gpu->persist(d);
+    gpu->reset();
+  }
+  r.vision = ops.read("vision", vis.embeds);
+  model::RopeIndex ri = model::rope_index(t.cfg, ids, t.grids);
+  r.rope_delta = ri.rope_delta;
+  r.n = static_cast<int64_t>(ids.size());
+  r.prefill = ops.read("logits", model::prefill(ops, t.cfg, ids, ri.pos, &vis));
+  if (gpu) gpu->reset();
+  r.decode = ops.read("logits", model::decode(ops, t.cfg, 77, r.n, r.n + r.rope_delta));
+  if (gpu) gpu->reset();
+  std::vector<float> x(128), noise(128);
+  for (int i = 0; i < 128; ++i) x[i] = static_cast<float>(0.5 * std::sin(i)), noise[i] = static_cast<float>(std::cos(i));
+  const float tt = 0.3f;
+  r.velocity = ops.read("v", model::expert_velocity(ops, t.cfg, ops.input("x", {64, 2}, x),
+                                                    ops.input("t", {1, 1}, std::span<const float>(&tt, 1)), r.n + 1, r.rope_delta));
+  r.denoised = model::denoise(ops, t.cfg, noise, r.n + 1, r.rope_delta);
+  return r;
+}
+
+}  // namespace
+
+TEST(cuda_ops_tiny_network_matches_cpu) {
+  REQUIRE_CUDA_DEVICE();
+  Tiny t;
+  cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{cpu::Precision::FP32, 2});
+  cuda::CudaOps g(source_of(&t.weights), exact_options());
+  const Run want = run_tiny(t, c, nullptr);
+  const Run got = run_tiny(t, g, &g);
+  CHECK_CLOSE("vision embeds", got.vision, want.vision, 1e-5);
+  CHECK_CLOSE("prefill logits", got.prefill, want.prefill, 1e-4);
+  CHECK_CLOSE("decode logits", got.decode, want.decode, 1e-4);
+  CHECK_CLOSE("expert velocity", got.velocity, want.velocity, 1e-4);
+  CHECK_CLOSE("denoised actions", got.denoised, want.denoised, 1e-4);
+  // The same weights were read: the parameter list is the network's.
+  CHECK(g.requested_weights() == c.requested_weights());
+}
+
+TEST(cuda_denoise_graph_matches_eager_and_replays) {
+  REQUIRE_CUDA_DEVICE();
+  Tiny t;
+  cuda::CudaOps g(source_of(&t.weights), exact_options());
+  const Run r = run_tiny(t, g, &g);
+  const int64_t offset = r.n + 1;
+  std::vector<float> noise = random_vec(128, 99);
+  g.reset();
+  const auto eager = model::denoise(g, t.cfg, noise, offset, r.rope_delta);
+  const auto graphed = cuda::cuda_denoise(g, t.cfg, noise, offset, r.rope_delta);
+  CHECK(graphed == eager);  // same kernels in the same order: bit-identical
+  CHECK_EQ(g.denoise_graphs().size(), size_t(1));
+  // A replay reads the new noise (not the noise baked at capture) and allocates nothing new.
+  const size_t arena = g.arena_reserved_bytes();
+  std::vector<float> other = random_vec(128, 100);
+  const auto eager2 = model::denoise(g, t.cfg, other, offset, r.rope_delta);
+  const auto graphed2 = cuda::cuda_denoise(g, t.cfg, other, offset, r.rope_delta);
+  CHECK(graphed2 == eager2);
+  CHECK(graphed2 != graphed);
+  CHECK_EQ(g.denoise_graphs().size(), size_t(1));
+  CHECK_EQ(g.arena_reserved_bytes(), arena);
+  // Replays read the cache at launch: a changed prefix changes the result.
+  model::decode(g, t.cfg, 5, 2, 2 + r.rope_delta);  // overwrite cache position 2 (inside the prefix)
+  g.reset();
+  const auto eager3 = model::denoise(g, t.cfg, other, offset, r.rope_delta);
+  CHECK(cuda::cuda_denoise(g, t.cfg, other, offset, r.rope_delta) == eager3);
+  CHECK(eager3 != eager2);
+  // Another offset is another graph.
+  cuda::cuda_denoise(g, t.cfg, other, offset - 1, r.rope_delta);
+  CHECK_EQ(g.denoise_graphs().size(), size_t(2));
+}
+
+TEST(cuda_ops_precision_modes_match_cpu_modes) {
+  REQUIRE_CUDA_DEVICE();
+  Tiny t;
+  // bf16/fp16: identical rounded weights, fp32 activations on both (fallback GEMM); fp8: the same
+  // per-tensor e4m3 rule for weights and activations, so only summation order differs.
+  for (auto [prec, tol] : {std::pair{cpu::Precision::BF16, 1e-4}, {cpu::Precision::FP16, 1e-4}, {cpu::Precision::FP8, 1e-3}}) {
+    cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{prec, 2});
+    cuda::CudaOps g(source_of(&t.weights), exact_options(prec));
+    const Run want = run_tiny(t, c, nullptr);
+    const Run got = run_tiny(t, g, &g);
+    CHECK_CLOSE(cpu::precision_name(prec), got.prefill, want.prefill, tol);
+    CHECK_CLOSE(cpu::precision_name(prec), got.denoised, want.denoised, tol);
+  }
+#if ALPAMAYO_HAVE_CUBLASLT
+  // cuBLASLt casts activations to bf16: close to the CPU bf16 mode, not equal.
+  cuda::CudaOptions lt = exact_options(cpu::Precision::BF16);
+  lt.use_cublaslt = true;
+  cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{cpu::Precision::BF16, 2});
+  cuda::CudaOps g(source_of(&t.weights), lt);
+  CHECK_CLOSE("bf16 cublaslt", run_tiny(t, g, &g).prefill, run_tiny(t, c, nullptr).prefill, 0.05);
+#endif
+}
+
+TEST(cuda_ops_reset_invalidates_arena_values_only) {
+  REQUIRE_CUDA_DEVICE();
+  WeightMap none;
+  cuda::CudaOps g(source_of(&none), exact_options());
+  const std::vector<float> d = {1, 2, 3, 4};
+  Value a = g.input("a", {2, 2}, d);
+  Value kept = g.persist(a);
+  g.reset();
+  CHECK_THROWS_CODE(g.read("a", a), ErrorCode::Internal, "reset()");
+  CHECK(g.read("kept", kept) == d);
+  // Dropped Values are reused: a long chain at constant live size does not grow the arena.
+  Value x = g.input("x", {256, 256}, std::vector<float>(256 * 256, 0.5f));
+  const size_t before = g.arena_reserved_bytes();
+  for (int i = 0; i < 2000; ++i) x = g.scale(x, 1.0f);
+  CHECK_EQ(g.arena_reserved_bytes(), before);
+  CHECK(g.read("x", x)[12345] == 0.5f);
+}
+#endif
