@@ -4,6 +4,11 @@
 #include "backends/registry.hpp"
 #include "core/error.hpp"
 #include "pipeline/ops_executor.hpp"
+#include "model/param_specs.hpp"
+#if ALPAMAYO_HAVE_CUDA
+#include "backends/cuda/cuda_denoise.hpp"
+#include "backends/cuda/cuda_ops.hpp"
+#endif
 #if ALPAMAYO_HAVE_TENSORRT
 #include "backends/trt/trt_executor.hpp"
 #include "core/sha256.hpp"
@@ -22,9 +27,33 @@ std::unique_ptr<Executor> make_cpu(const LoadOptions& o, std::shared_ptr<const C
   cpu::CpuOps* raw = ops.get();
   ExecutorInfo info{"cpu", std::string(cpu::precision_name(co.precision)),
                     "cpu (" + std::to_string(raw->threads()) + " threads)"};
-  return std::make_unique<OpsExecutor>(std::move(ops), cfg, info, [raw] { return raw->weight_bytes(); },
-                                       [raw] { return raw->cache_bytes(); });
+  OpsHooks hooks;
+  hooks.weight_bytes = [raw] { return raw->weight_bytes(); };
+  hooks.cache_bytes = [raw] { return raw->cache_bytes(); };
+  return std::make_unique<OpsExecutor>(std::move(ops), cfg, info, std::move(hooks));
 }
+
+#if ALPAMAYO_HAVE_CUDA
+std::unique_ptr<Executor> make_cuda(const LoadOptions& o, std::shared_ptr<const Checkpoint> ckpt,
+                                    const model::ModelConfig& cfg) {
+  std::unique_ptr<cuda::CudaOps> ops = cuda::make_cuda_ops(ckpt, o.precision, o.device);
+  cuda::CudaOps* raw = ops.get();
+  raw->preload(model::parameter_specs(cfg));  // weights uploaded once, at load
+  ExecutorInfo info{"cuda", o.precision, "cuda:" + std::to_string(o.device)};
+  OpsHooks hooks;
+  hooks.weight_bytes = [raw] { return raw->weight_bytes(); };
+  hooks.cache_bytes = [raw] { return raw->arena_reserved_bytes(); };
+  hooks.keep_vision = [raw](const model::VisionOutput& v) {
+    model::VisionOutput kept{raw->persist(v.embeds), {}};
+    for (const auto& d : v.deepstack) kept.deepstack.push_back(raw->persist(d));
+    return kept;
+  };
+  hooks.denoise = [raw](const model::ModelConfig& c, std::span<const float> noise, int64_t offset, int64_t rope_delta) {
+    return cuda::cuda_denoise(*raw, c, noise, offset, rope_delta);
+  };
+  return std::make_unique<OpsExecutor>(std::move(ops), cfg, info, std::move(hooks));
+}
+#endif
 
 }  // namespace
 
@@ -37,8 +66,9 @@ std::unique_ptr<Executor> make_executor(const LoadOptions& o, std::shared_ptr<co
       fail(ErrorCode::BackendUnavailable, "backend 'cuda' requested but this binary was built without CUDA (rebuild with nvcc on PATH)");
     if (report.cuda_devices == 0)
       fail(ErrorCode::BackendUnavailable, "backend 'cuda' requested but no CUDA device is usable: " + report.cuda_error);
-    fail(ErrorCode::BackendUnavailable,
-         "backend 'cuda' requested but the CUDA executor of the network is not part of this build yet (kernels only)");
+#if ALPAMAYO_HAVE_CUDA
+    return make_cuda(o, std::move(ckpt), cfg);
+#endif
   }
   if (o.backend == "tensorrt") {
 #if ALPAMAYO_HAVE_TENSORRT

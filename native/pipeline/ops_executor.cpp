@@ -10,9 +10,8 @@
 namespace alp::pipeline {
 
 OpsExecutor::OpsExecutor(std::unique_ptr<model::Ops> ops, const model::ModelConfig& cfg, ExecutorInfo info,
-                         std::function<uint64_t()> weight_bytes, std::function<uint64_t()> cache_bytes)
-    : ops_(std::move(ops)), cfg_(cfg), info_(std::move(info)), weight_bytes_(std::move(weight_bytes)),
-      cache_bytes_(std::move(cache_bytes)) {}
+                         OpsHooks hooks)
+    : ops_(std::move(ops)), cfg_(cfg), info_(std::move(info)), hooks_(std::move(hooks)) {}
 
 void OpsExecutor::reserve(int64_t positions) {
   if (positions <= cache_capacity_) return;
@@ -30,6 +29,7 @@ void OpsExecutor::encode_images(const ImageBatch& images) {
   std::vector<model::ImageGrid> grids(static_cast<size_t>(images.n_images),
                                       model::ImageGrid{images.grid_t, images.grid_h, images.grid_w});
   vision_ = model::run_vision(*ops_, cfg_, patches, grids);
+  if (hooks_.keep_vision) vision_ = hooks_.keep_vision(*vision_);
 }
 
 std::vector<float> OpsExecutor::prefill(std::span<const int32_t> ids, const PositionIds& pos) {
@@ -63,8 +63,9 @@ void OpsExecutor::denoise(float* x, int n_samples, int steps, int64_t prefix_len
   cfg.num_inference_steps = steps;
   const int64_t n = cfg_.action_space.n_waypoints * cfg_.action_dims;
   for (int s = 0; s < n_samples; ++s) {
-    auto out = model::denoise(*ops_, cfg, std::span<const float>(x + s * n, static_cast<size_t>(n)), prefix_len,
-                              rope_base - prefix_len);
+    std::span<const float> noise(x + s * n, static_cast<size_t>(n));
+    auto out = hooks_.denoise ? hooks_.denoise(cfg, noise, prefix_len, rope_base - prefix_len)
+                              : model::denoise(*ops_, cfg, noise, prefix_len, rope_base - prefix_len);
     std::copy(out.begin(), out.end(), x + s * n);
   }
 }

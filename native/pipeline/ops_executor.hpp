@@ -13,10 +13,19 @@
 
 namespace alp::pipeline {
 
+// Device-specific hooks: a GPU executor keeps the vision output outside its per-phase arena and
+// replays the denoising loop as a captured graph; the CPU needs neither.
+struct OpsHooks {
+  std::function<uint64_t()> weight_bytes, cache_bytes;
+  std::function<model::VisionOutput(const model::VisionOutput&)> keep_vision;  // optional
+  std::function<std::vector<float>(const model::ModelConfig&, std::span<const float> noise, int64_t offset,
+                                   int64_t rope_delta)>
+      denoise;  // optional; default model::denoise
+};
+
 class OpsExecutor final : public Executor {
  public:
-  OpsExecutor(std::unique_ptr<model::Ops> ops, const model::ModelConfig& cfg, ExecutorInfo info,
-              std::function<uint64_t()> weight_bytes, std::function<uint64_t()> cache_bytes);
+  OpsExecutor(std::unique_ptr<model::Ops> ops, const model::ModelConfig& cfg, ExecutorInfo info, OpsHooks hooks);
   ExecutorInfo info() const override { return info_; }
   void reserve(int64_t positions) override;
   void encode_images(const ImageBatch& images) override;
@@ -25,14 +34,14 @@ class OpsExecutor final : public Executor {
   void expert_velocity(const float* x, int n_samples, float t, int64_t prefix_len, int64_t rope_base,
                        float* v_out) override;
   void denoise(float* x, int n_samples, int steps, int64_t prefix_len, int64_t rope_base) override;
-  uint64_t weight_bytes() const override { return weight_bytes_(); }
-  uint64_t cache_bytes() const override { return cache_bytes_(); }
+  uint64_t weight_bytes() const override { return hooks_.weight_bytes(); }
+  uint64_t cache_bytes() const override { return hooks_.cache_bytes(); }
 
  private:
   std::unique_ptr<model::Ops> ops_;
   model::ModelConfig cfg_;
   ExecutorInfo info_;
-  std::function<uint64_t()> weight_bytes_, cache_bytes_;
+  OpsHooks hooks_;
   std::optional<model::VisionOutput> vision_;
   int64_t cache_capacity_ = 0;
 };
