@@ -84,7 +84,8 @@ Napi::Value InspectCheckpoint(const Napi::CallbackInfo& info) {
     auto ckpt = Checkpoint::open(info[0].As<Napi::String>());
     model::parse_model_config(ckpt->config());  // validates the config as a planner would
     Napi::Object o = Napi::Object::New(env);
-    o.Set("config", json::stringify(ckpt->config()));
+    Napi::Object json_ns = env.Global().Get("JSON").As<Napi::Object>();
+    o.Set("config", json_ns.Get("parse").As<Napi::Function>().Call(json_ns, {Napi::String::New(env, json::stringify(ckpt->config()))}));
     Napi::Object comps = Napi::Object::New(env);
     double tensors = 0, bytes = 0;
     for (const auto& [name, size] : ckpt->component_sizes()) {
