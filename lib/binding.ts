@@ -120,6 +120,15 @@ export interface NativeAddon {
   tokenLayout(preset: string): NativeTokenLayoutEntry[];
   makeCheckpoint(dir: string, preset: 'tiny' | 'small', seed: number): void;
   inspectCheckpoint(dir: string): NativeInspectResult;
+  /** Exports ONNX graphs (+ TensorRT engines when compiled in) and writes manifest.json; synchronous. */
+  exportEngines(
+    checkpoint: string,
+    outDir: string,
+    precision: string,
+    profiles: readonly string[],
+    referenceDir: string | undefined,
+    onProgress?: (message: string) => void,
+  ): { manifest: string; built: boolean; trtexec: string[] };
   historyTokenIds(egoHistory: Float64Array, configJson: string): Int32Array;
   estimateInitialSpeed(egoHistory: Float64Array, configJson: string): number;
   actionsToTrajectory(accel: Float64Array, curvature: Float64Array, v0: number, configJson: string): NativeTrajectory;

@@ -24,6 +24,11 @@ Usage:
                                                   config summary, tensor count and bytes per component
   alpamayo-trt make-checkpoint DIR [--preset tiny|small] [--seed N]
                                                   write a small random-weight test checkpoint
+  alpamayo-trt build-engines --checkpoint DIR --out DIR --precision fp8|fp16|bf16|fp32
+                    [--profile dim=min:opt:max ...] [--reference DIR]
+                                                  export vision/llm/expert_step ONNX, write manifest.json,
+                                                  build TensorRT engines (or print the trtexec commands);
+                                                  dims: patches, image_tokens, seq, past_len
   alpamayo-trt plan --checkpoint DIR --inputs FILE.json [--json]
                     [--backend auto|cpu|cuda|tensorrt] [--engines DIR] [--precision P]
                     [--seed N] [--samples K] [--temperature T] [--top-p P] [--steps N]
@@ -66,12 +71,48 @@ async function readNoise(path: string): Promise<Float32Array> {
   return new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
 }
 
+interface EnginesManifest {
+  model_config_sha256?: string;
+  model?: { hidden_size?: number; vocab_size?: number };
+  kv_cache?: { layers?: number; kv_heads?: number; head_dim?: number; capacity?: number; dtype?: string; update?: string };
+  engines?: Record<string, {
+    file?: string; onnx?: string; precision?: string; built?: boolean; tensorrt_version?: string; compute_capability?: string;
+    io?: { name: string; mode: string; dtype: string; shape: number[] }[];
+    profiles?: { name: string; inputs: Record<string, { min: number[]; opt: number[]; max: number[] }> }[];
+    fp8_scales?: Record<string, number>;
+  }>;
+}
+
+/** Human summary of an engines manifest. @internal */
+export function summarizeManifest(dir: string, m: EnginesManifest): string {
+  const kv = m.kv_cache ?? {};
+  const lines = [
+    `engines ${dir}`,
+    `  model config sha256: ${m.model_config_sha256 ?? '?'}`,
+    `  hidden ${m.model?.hidden_size ?? '?'}, vocab ${m.model?.vocab_size ?? '?'}`,
+    `  kv cache: ${kv.layers} layers x ${kv.kv_heads} heads x ${kv.head_dim}, capacity ${kv.capacity}, ${kv.dtype}, update ${kv.update}`,
+  ];
+  const dims = (s: number[]): string => `[${s.map((d) => (d < 0 ? '?' : String(d))).join(', ')}]`;
+  for (const [name, e] of Object.entries(m.engines ?? {})) {
+    const state = e.built === false ? 'NOT BUILT' : `TensorRT ${e.tensorrt_version} ${e.compute_capability}`;
+    lines.push(`  ${name}: ${e.file} (${e.precision}, ${state})${e.onnx ? ` from ${e.onnx}` : ''}`);
+    for (const t of e.io ?? []) lines.push(`    ${t.mode.padEnd(6)} ${t.name.padEnd(24)} ${t.dtype.padEnd(8)} ${dims(t.shape)}`);
+    for (const p of e.profiles ?? []) {
+      const r = Object.entries(p.inputs).map(([k, v]) => `${k} ${dims(v.min)}..${dims(v.max)}`);
+      lines.push(`    profile ${p.name}: ${r.length ? r.join('; ') : 'static'}`);
+    }
+    const scales = Object.keys(e.fp8_scales ?? {}).length;
+    if (scales) lines.push(`    fp8 scales: ${scales}`);
+  }
+  return lines.join('\n');
+}
+
 async function inspect(target: string, json: boolean, io: CliIo): Promise<void> {
   const manifest = join(target, 'manifest.json');
   const isEngines = await stat(manifest).then(() => true, () => false);
   if (isEngines) {
-    const m = JSON.parse(await readFile(manifest, 'utf8')) as Record<string, unknown>;
-    io.out(json ? JSON.stringify(m, null, 2) : `engines ${target}\n${JSON.stringify(summarizeConfig(m.config ?? m), null, 2)}\nengines: ${Object.keys((m.engines as object) ?? {}).join(', ')}`);
+    const m = JSON.parse(await readFile(manifest, 'utf8')) as EnginesManifest;
+    io.out(json ? JSON.stringify(m, null, 2) : summarizeManifest(target, m));
     return;
   }
   const r = loadNative().inspectCheckpoint(target);
@@ -114,6 +155,9 @@ export async function runCli(argv: readonly string[], io: CliIo = { out: (s) => 
         noise: { type: 'string' },
         reasoning: { type: 'string' },
         command: { type: 'string' },
+        out: { type: 'string' },
+        profile: { type: 'string', multiple: true },
+        reference: { type: 'string' },
       },
     });
     const [cmd, ...rest] = positionals;
@@ -153,6 +197,19 @@ export async function runCli(argv: readonly string[], io: CliIo = { out: (s) => 
         addon.makeCheckpoint(dir, preset, seed);
         await writeTokenizerFiles(dir, addon.tokenLayout(preset));
         io.out(`wrote ${preset} checkpoint (seed ${seed}) to ${dir}`);
+        return 0;
+      }
+      case 'build-engines': {
+        if (!values.checkpoint || !values.out || !values.precision)
+          throw new AlpamayoError('build-engines: --checkpoint DIR, --out DIR and --precision fp8|fp16|bf16|fp32 are required', 'INVALID_INPUT', { field: 'build-engines' });
+        const r = loadNative().exportEngines(values.checkpoint, values.out, values.precision, values.profile ?? [], values.reference, (msg) => io.err(msg));
+        io.out(`wrote ${join(values.out, 'manifest.json')}`);
+        if (!r.built) {
+          io.out('TensorRT is not compiled into this addon: the ONNX graphs and manifest.json are written, the engines are NOT built.');
+          io.out('Build them on the target GPU with:');
+          for (const c of r.trtexec) io.out(`  ${c}`);
+          io.out('then record tensorrt_version, compute_capability, sha256 and "built": true in manifest.json (or rerun build-engines with a TensorRT-enabled addon).');
+        }
         return 0;
       }
       case 'plan': {

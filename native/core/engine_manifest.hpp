@@ -75,7 +75,9 @@ struct EngineSpec {
   std::string precision;          // fp32 | fp16 | bf16 | fp8
   std::string tensorrt_version;   // "10.16.0": the builder's version
   std::string compute_capability;  // "sm_90"
-  std::string sha256;             // of `file`, lowercase hex
+  std::string sha256;             // of `file`, lowercase hex; empty while not built
+  std::string onnx;               // the exported graph the plan is built from (relative), may be empty
+  bool built = true;              // false: ONNX + manifest only, the plan is still to be built
   std::vector<IoTensorSpec> io;
   std::vector<OptimizationProfile> profiles;
   std::map<std::string, double, std::less<>> fp8_scales;  // informative: Q/DQ scales baked in the engine
@@ -111,6 +113,20 @@ std::string dims_str(const Shape& s, bool wildcard = false);
 EngineManifest parse_engine_manifest(const json::Value& doc, std::string_view source);
 // Reads and parses <dir>/manifest.json, then validate_manifest().
 EngineManifest load_engine_manifest(const std::string& dir);
+
+// sha256 of the canonical JSON (sorted keys, compact) of a config, so key order and whitespace of
+// config.json do not change it. The exporter stamps it; the runner compares.
+std::string config_sha256(const json::Value& config);
+
+// The manifest as written to manifest.json (schema: engines/manifest.schema.json).
+json::Value manifest_to_json(const EngineManifest& m);
+// Writes <dir>/manifest.json atomically (temp file + rename) after checking that
+// parse_engine_manifest() reads the document back unchanged.
+void save_engine_manifest(const EngineManifest& m, const std::string& dir);
+// Fills sha256 of every built engine from its file in `dir`.
+void stamp_engine_files(EngineManifest& m, const std::string& dir);
+// Recomputes each built engine file's sha256; InvalidEngine naming the engine when one changed.
+void verify_engine_checksums(const EngineManifest& m, const std::string& dir);
 
 // Structure and the I/O contract: the three engines, their required tensors with mode/dtype/rank,
 // KV tensors consistent with kv_cache, profiles naming real dynamic inputs with min <= opt <= max.

@@ -91,6 +91,14 @@ EngineSpec parse_engine(const std::string& name, const json::Value& v, std::stri
   e.tensorrt_version = str_field(v, "tensorrt_version", path, src);
   e.compute_capability = str_field(v, "compute_capability", path, src);
   e.sha256 = str_field(v, "sha256", path, src);
+  if (const json::Value* o = v.find("onnx")) {
+    if (!o->is_string()) bad(src, path + ".onnx must be a string");
+    e.onnx = o->as_string();
+  }
+  if (const json::Value* b = v.find("built")) {
+    if (!b->is_bool()) bad(src, path + ".built must be a boolean");
+    e.built = b->as_bool();
+  }
   const json::Value& io = field(v, "io", path, src);
   if (!io.is_array()) bad(src, path + ".io must be an array");
   for (size_t i = 0; i < io.as_array().size(); ++i)

@@ -570,7 +570,12 @@ model::Value OnnxOps::slice(const model::Value& xv, int axis, int64_t begin, int
   // On a fixed axis both bounds are fixed.
   SymPtr end_sym = !full ? nullptr : end == x.shape[axis] ? full : syms.resolve(end, "slice end");
   SymPtr begin_sym = full ? syms.resolve(begin, "slice begin") : nullptr;
-  const std::string b = begin_sym ? syms.size_tensor(g_, begin_sym) : g_.const_i64_1d({begin});
+  // The last row of a dynamic axis (backbone logits: slice(h, 0, n - 1, n)) stays the last row at
+  // any run-time size; other constant begins on a dynamic axis stay constants.
+  const bool last_row = full && end == x.shape[axis] && !begin_sym && begin > 0 && end - begin == 1;
+  const std::string b = begin_sym ? syms.size_tensor(g_, begin_sym)
+                        : last_row ? g_.op("Sub", {syms.size_tensor(g_, full), g_.const_i64_1d({1})})
+                                   : g_.const_i64_1d({begin});
   const std::string en = (end_sym && end_sym == full) ? g_.const_i64_1d({std::numeric_limits<int64_t>::max()})
                          : end_sym                    ? syms.size_tensor(g_, end_sym)
                                                       : g_.const_i64_1d({end});
@@ -580,6 +585,7 @@ model::Value OnnxOps::slice(const model::Value& xv, int axis, int64_t begin, int
   shape[axis] = end - begin;
   auto sym = x.sym;
   if (!begin_sym && begin == 0) sym[axis] = end_sym;
+  else if (last_row) sym[axis] = nullptr;
   else if (begin_sym || end_sym)
     sym[axis] = syms.intern((end_sym ? end_sym->label : std::to_string(end)) + "-" +
                                 (begin_sym ? begin_sym->label : std::to_string(begin)),

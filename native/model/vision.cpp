@@ -11,13 +11,13 @@ namespace {
 
 Value merger(Ops& ops, const VisionConfig& v, const std::string& p, const Value& x, bool postshuffle) {
   const int64_t m = v.hidden_size * v.merge_unit();
-  const int64_t n = x->shape.at(0) / v.merge_unit();
   const int64_t norm_dim = postshuffle ? m : v.hidden_size;
   // The postshuffle (DeepStack) mergers normalise the concatenated 2x2 group; the main merger
   // normalises each patch before concatenating.
-  Value y = postshuffle ? ops.reshape(x, {n, m}) : x;
+  // -1, not n: the merged-token count must stay a function of the (dynamic) patch count in ONNX.
+  Value y = postshuffle ? ops.reshape(x, {-1, m}) : x;
   y = ops.layer_norm(y, weight(ops, p + "norm.weight", {norm_dim}), weight(ops, p + "norm.bias", {norm_dim}), 1e-6f);
-  y = ops.reshape(y, {n, m});
+  y = ops.reshape(y, {-1, m});
   y = ops.linear(y, weight(ops, p + "linear_fc1.weight", {m, m}), weight(ops, p + "linear_fc1.bias", {m}));
   y = ops.gelu_erf(y);
   return ops.linear(y, weight(ops, p + "linear_fc2.weight", {v.out_hidden_size, m}),

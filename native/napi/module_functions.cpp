@@ -8,6 +8,7 @@
 #include "model/trajectory.hpp"
 #include "napi/convert.hpp"
 #include "napi/errors.hpp"
+#include "napi/export_engines.hpp"
 
 namespace alp::napi {
 
@@ -172,6 +173,7 @@ void register_module_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("historyTokenIds", Napi::Function::New(env, HistoryTokenIds, "historyTokenIds"));
   exports.Set("estimateInitialSpeed", Napi::Function::New(env, EstimateInitialSpeed, "estimateInitialSpeed"));
   exports.Set("actionsToTrajectory", Napi::Function::New(env, ActionsToTrajectory, "actionsToTrajectory"));
+  exports.Set("exportEngines", Napi::Function::New(env, ExportEngines, "exportEngines"));
   exports.Set("trajectoryToActions", Napi::Function::New(env, TrajectoryToActions, "trajectoryToActions"));
 }
 

@@ -1,5 +1,5 @@
 // Unit tests for native/core: dtype conversions, tensors, JSON, mmap, SHA-256, safetensors,
-// checkpoints and the engines manifest. Golden numbers come from NumPy/PyTorch (see comments).
+// checkpoints. Golden numbers come from NumPy/PyTorch (see comments).
 #include <bit>
 #include <cmath>
 #include <cstring>
@@ -11,7 +11,6 @@
 #include "core/dtype.hpp"
 #include "core/error.hpp"
 #include "core/json.hpp"
-#include "core/manifest.hpp"
 #include "core/mapped_file.hpp"
 #include "core/safetensors.hpp"
 #include "core/sha256.hpp"
@@ -546,142 +545,3 @@ TEST(checkpoint_single_file_and_missing_pieces) {
   CHECK_EQ(ck->component_sizes().at("other").bytes, 8u);
 }
 
-// ---- manifest -----------------------------------------------------------------------------------
-
-namespace {
-Manifest sample_manifest(const json::Value& config) {
-  Manifest m;
-  m.model = config;
-  EngineSpec e;
-  e.file = "expert.engine";
-  e.precision = "fp8";
-  e.tensorrt_version = "10.3.0";
-  e.compute_capability = "sm_90";
-  e.model_config_hash = config_hash(config);
-  e.inputs = {{"x_t", DType::F16, {-1, 64, 2}}, {"t", DType::F32, {-1}}, {"kv_len", DType::I64, {1}}};
-  e.outputs = {{"v", DType::F16, {-1, 64, 2}}};
-  e.profiles = {OptimizationProfile{{"x_t", ProfileRange{{1, 64, 2}, {1, 64, 2}, {4, 64, 2}}},
-                                    {"t", ProfileRange{{1}, {1}, {4}}}}};
-  m.engines.emplace("expert", e);
-  e.file = "vision.engine";
-  e.precision = "fp16";
-  e.inputs = {{"pixels", DType::F16, {2, 3, 8, 8}}};
-  e.outputs = {{"embeds", DType::F16, {2, 16}}};
-  e.profiles = {};
-  m.engines.emplace("vision", e);
-  m.fp8_scales = {{"expert.layers.0.mlp.up.input", 0.0125}, {"expert.layers.0.mlp.up.weight", 3.5e-4}};
-  return m;
-}
-}  // namespace
-
-TEST(manifest_save_load_verify) {
-  TempDir dir;
-  const json::Value config = json::parse(R"({"hidden_size": 4096, "vocab": 151936, "rope_theta": 5000000.0})");
-  CHECK_EQ(config_hash(config), sha256_hex(R"({"hidden_size":4096,"rope_theta":5000000,"vocab":151936})"));
-  CHECK_EQ(config_hash(json::parse(R"({ "vocab":151936,"rope_theta":5e6, "hidden_size":4096 })")), config_hash(config));
-  test::write_text(dir.file("expert.engine"), "expert engine bytes");
-  test::write_text(dir.file("vision.engine"), "vision");
-  Manifest m = sample_manifest(config);
-  CHECK_THROWS_CODE(m.save(dir.path()), ErrorCode::InvalidEngine, "engines.expert.sha256: expected 64 lowercase hex");
-  m.stamp_files(dir.path());
-  CHECK_EQ(m.engine("expert").bytes, 19u);
-  CHECK_EQ(m.engine("vision").sha256, sha256_hex("vision"));
-  m.save(dir.path());
-  const Manifest back = Manifest::load(dir.path());
-  CHECK(back.to_json() == m.to_json());
-  CHECK_EQ(back.engine("expert").profiles.at(0).at("x_t").max[0], 4);
-  CHECK_EQ(back.engine("expert").find_input("t")->shape[0], -1);
-  CHECK(back.engine("expert").find_output("v")->dtype == DType::F16);
-  CHECK(back.engine("expert").find_input("v") == nullptr);
-  CHECK_EQ(back.fp8_scales.at("expert.layers.0.mlp.up.weight"), 3.5e-4);
-  CHECK_EQ(back.model_config_hash(), config_hash(config));
-  back.verify_checksums(dir.path());
-  back.require_compatible("10.3.0", "sm_90");
-  CHECK_THROWS_CODE(back.require_compatible("10.4.0", "sm_90"), ErrorCode::InvalidEngine, "tensorrt_version");
-  CHECK_THROWS_CODE(back.require_compatible("10.3.0", "sm_89"), ErrorCode::InvalidEngine, "built for sm_90, this GPU is sm_89");
-  CHECK_THROWS_CODE(back.engine("llm"), ErrorCode::InvalidEngine, "engines.llm: missing engine");
-
-  test::write_text(dir.file("vision.engine"), "VISION");  // same size, other bytes
-  CHECK_THROWS_CODE(back.verify_checksums(dir.path()), ErrorCode::InvalidEngine, "engines.vision.sha256: vision.engine changed");
-  test::write_text(dir.file("vision.engine"), "vision!");
-  CHECK_THROWS_CODE(Manifest::load(dir.path()), ErrorCode::InvalidEngine, "engines.vision.bytes: file size differs (expected 6, got 7)");
-  std::remove(dir.file("vision.engine").c_str());
-  CHECK_THROWS_CODE(Manifest::load(dir.path()), ErrorCode::InvalidEngine, "engines.vision.file");
-  test::write_text(dir.file("manifest.json"), "{\"format_version\":1,");
-  CHECK_THROWS_CODE(Manifest::load(dir.path()), ErrorCode::InvalidEngine, "manifest.json: JSON parse error");
-  CHECK_THROWS_CODE(Manifest::load(dir.file("none")), ErrorCode::InvalidEngine, "cannot open");
-}
-
-TEST(manifest_rejects_bad_fields) {
-  const json::Value config = json::parse(R"({"hidden_size": 8})");
-  Manifest good = sample_manifest(config);
-  for (auto& [n, e] : good.engines) e.sha256 = std::string(64, 'a');
-  const json::Value doc = good.to_json();
-  Manifest::from_json(doc);  // baseline is valid
-  // Each mutation edits one field through a JSON round trip and must fail naming that field.
-  struct Case {
-    const char* edit;  // a JSON object merged into the document at `path`
-    std::vector<std::string> path;
-    const char* expect;
-  };
-  const Case cases[] = {
-      {R"({"format_version": 2})", {}, "format_version: unsupported (expected 1, got 2)"},
-      {R"({"format_version": "1"})", {}, "format_version: wrong type (expected number, got string)"},
-      {R"({"model": 3})", {}, "model: expected the config object"},
-      {R"({"model": "abc"})", {}, "model: expected the config object"},
-      {R"({"engines": {}})", {}, "engines: expected at least one engine"},
-      {R"({"fp8_scales": {"s": -1}})", {}, "fp8_scales.s: expected a finite positive scale"},
-      {R"({"fp8_scales": []})", {}, "fp8_scales: wrong type (expected object, got array)"},
-      {R"({"file": "../x.engine"})", {"engines", "expert"}, "engines.expert.file: '../x.engine' is not a plain file name"},
-      {R"({"file": "a/x.engine"})", {"engines", "expert"}, "engines.expert.file"},
-      {R"({"bytes": -1})", {"engines", "expert"}, "engines.expert.bytes: expected an integer >= 0"},
-      {R"({"precision": "int4"})", {"engines", "expert"}, "engines.expert.precision: expected fp32, fp16, bf16 or fp8"},
-      {R"({"tensorrt_version": "10..3"})", {"engines", "expert"}, "engines.expert.tensorrt_version"},
-      {R"({"compute_capability": "90"})", {"engines", "expert"}, "engines.expert.compute_capability: expected sm_<digits>"},
-      {R"({"model_config_hash": "0000000000000000000000000000000000000000000000000000000000000000"})",
-       {"engines", "vision"}, "engines.vision.model_config_hash: engine was built for another model config"},
-      {R"({"inputs": []})", {"engines", "vision"}, "engines.vision.inputs: expected at least one tensor"},
-      {R"({"inputs": [{"name": "pixels", "dtype": "F12", "shape": [1]}]})", {"engines", "vision"},
-       "engines.vision.inputs[0].dtype: unknown dtype 'F12'"},
-      {R"({"inputs": [{"name": "pixels", "dtype": "F16", "shape": [1, -2]}]})", {"engines", "vision"},
-       "engines.vision.inputs[0].shape[1]: expected an integer >= -1, got -2"},
-      {R"({"inputs": [{"name": "embeds", "dtype": "F16", "shape": [1]}]})", {"engines", "vision"},
-       "engines.vision.outputs[0].name: duplicate I/O tensor name 'embeds'"},
-      {R"({"inputs": [{"dtype": "F16", "shape": [1]}]})", {"engines", "vision"}, "engines.vision.inputs[0].name: missing field"},
-      {R"({"inputs": [{"name": "p", "dtype": "F16", "shape": [-1]}]})", {"engines", "vision"},
-       "engines.vision.profiles: dynamic inputs need at least one optimization profile"},
-      {R"({"profiles": [{"x_t": {"min": [1,64,2], "opt": [1,64,2], "max": [4,64,2]}}]})", {"engines", "expert"},
-       "engines.expert.profiles[0]: no range for dynamic input 't'"},
-      {R"({"profiles": [{"t": {"min": [1], "opt": [1], "max": [4]}, "x_t": {"min": [1,64,2], "opt": [5,64,2], "max": [4,64,2]}}]})",
-       {"engines", "expert"}, "engines.expert.profiles[0].x_t[0]: expected min <= opt <= max, got 1, 5, 4"},
-      {R"({"profiles": [{"t": {"min": [1], "opt": [1], "max": [4]}, "x_t": {"min": [1,64,2], "opt": [1,64,2], "max": [4,32,2]}}]})",
-       {"engines", "expert"}, "engines.expert.profiles[0].x_t.max[1]: static dimension differs (expected 64, got 32)"},
-      {R"({"profiles": [{"t": {"min": [1], "opt": [1], "max": [4]}, "x_t": {"min": [1,64], "opt": [1,64,2], "max": [4,64,2]}}]})",
-       {"engines", "expert"}, "engines.expert.profiles[0].x_t.min: rank mismatch (expected 3, got 2)"},
-      {R"({"profiles": [{"t": {"min": [1], "opt": [1], "max": [4]}, "q": {"min": [1], "opt": [1], "max": [1]}}]})",
-       {"engines", "expert"}, "engines.expert.profiles[0].q: profile names an input the engine does not have"},
-  };
-  for (const Case& c : cases) {
-    // Rebuild the path down to the edited object, merging the edit's keys into it.
-    std::function<json::Value(const json::Value&, size_t)> merge = [&](const json::Value& at, size_t depth) -> json::Value {
-      json::Object o = at.as_object();
-      if (depth == c.path.size()) {
-        const json::Value edit = json::parse(c.edit);
-        for (const auto& [k, v] : edit.as_object()) o[k] = v;
-      } else {
-        o[c.path[depth]] = merge(*at.find(c.path[depth]), depth + 1);
-      }
-      return json::Value(std::move(o));
-    };
-    CHECK_THROWS_CODE(Manifest::from_json(merge(doc, 0)), ErrorCode::InvalidEngine, c.expect);
-  }
-  CHECK_THROWS_CODE(Manifest::from_json(json::parse("[]")), ErrorCode::InvalidEngine, "(document): wrong type");
-  json::Object unknown = doc.as_object();
-  json::Object engines = doc.find("engines")->as_object();
-  engines.emplace("decoder", engines.at("vision"));
-  unknown["engines"] = json::Value(engines);
-  CHECK_THROWS_CODE(Manifest::from_json(json::Value(unknown)), ErrorCode::InvalidEngine, "engines.decoder: unknown engine");
-  json::Object hashed = doc.as_object();
-  hashed["model"] = json::Value(config_hash(config));  // a bare hash stands in for the config
-  CHECK_EQ(Manifest::from_json(json::Value(hashed)).model_config_hash(), config_hash(config));
-}

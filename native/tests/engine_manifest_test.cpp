@@ -10,6 +10,7 @@
 #include "core/error.hpp"
 #include "core/sha256.hpp"
 #include "tests/check.hpp"
+#include "tests/temp_dir.hpp"
 
 using namespace alp;
 using namespace alp::engine;
@@ -264,4 +265,35 @@ TEST(engine_manifest_contract_violations) {
     m.kv_cache.update = "ping_pong";
     CHECK_THROWS_CODE(validate_manifest(m), ErrorCode::InvalidEngine, "kv_cache.update \"ping_pong\"");
   }
+}
+
+// Moved from the former core/manifest.hpp: canonical config hash, atomic save + read back, file stamps.
+TEST(engine_manifest_save_stamp_verify) {
+  const json::Value config = json::parse(R"({"hidden_size": 4096, "vocab": 151936, "rope_theta": 5000000.0})");
+  CHECK_EQ(config_sha256(config), sha256_hex(R"({"hidden_size":4096,"rope_theta":5000000,"vocab":151936})"));
+  CHECK_EQ(config_sha256(json::parse(R"({ "vocab":151936,"rope_theta":5e6, "hidden_size":4096 })")), config_sha256(config));
+
+  test::TempDir dir;
+  EngineManifest m = tiny_manifest();
+  for (auto& [name, e] : m.engines) {
+    std::ofstream(dir.path() + "/" + e.file, std::ios::binary) << name << " plan";
+    e.sha256.clear();
+  }
+  m.engines.at("vision").fp8_scales["w:input"] = 0.125;
+  m.engines.at("expert_step").built = false;  // exported, plan not built: no stamp, no verification
+  m.engines.at("expert_step").onnx = "expert_step.onnx";
+  stamp_engine_files(m, dir.path());
+  CHECK_EQ(llm(m).sha256, sha256_hex("llm plan"));
+  CHECK_EQ(m.engines.at("expert_step").sha256, std::string());
+  save_engine_manifest(m, dir.path());
+  const EngineManifest back = parse_engine_manifest(json::parse([&] { auto b = test::read_bytes(dir.path() + "/manifest.json"); return std::string(b.begin(), b.end()); }()), "m");
+  CHECK(manifest_to_json(back) == manifest_to_json(m));
+  CHECK_EQ(back.engines.at("vision").fp8_scales.at("w:input"), 0.125);
+  CHECK(!back.engines.at("expert_step").built);
+  CHECK_EQ(back.engines.at("expert_step").onnx, std::string("expert_step.onnx"));
+  CHECK_EQ(back.kv_cache.capacity, m.kv_cache.capacity);
+  verify_engine_checksums(back, dir.path());
+  std::ofstream(dir.path() + "/vision.engine", std::ios::binary) << "VISION plan";  // same size, other bytes
+  CHECK_THROWS_CODE(verify_engine_checksums(back, dir.path()), ErrorCode::InvalidEngine, "engines.vision.sha256: vision.engine changed");
+  CHECK(!std::filesystem::exists(dir.path() + "/manifest.json.partial"));
 }

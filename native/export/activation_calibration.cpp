@@ -1,0 +1,55 @@
+#include "export/activation_calibration.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "backends/cpu/cpu_ops.hpp"
+#include "export/export_graphs.hpp"
+#include "export/sample_scene.hpp"
+#include "model/backbone.hpp"
+
+namespace alp::exporter {
+
+model::Value AmaxRecorder::weight(std::string_view name, const Shape& expected) {
+  model::Value v = ForwardingOps::weight(name, expected);
+  names_[v.get()] = std::string(name);
+  return v;
+}
+
+model::Value AmaxRecorder::reshape(const model::Value& x, Shape shape) {
+  model::Value y = ForwardingOps::reshape(x, std::move(shape));
+  if (auto it = names_.find(x.get()); it != names_.end()) names_[y.get()] = it->second;
+  return y;
+}
+
+model::Value AmaxRecorder::linear(const model::Value& x, const model::Value& w, const model::Value& b) {
+  if (auto it = names_.find(w.get()); it != names_.end()) {
+    float m = 0.0f;
+    for (float v : cpu::CpuOps::values(x)) m = std::max(m, std::fabs(v));
+    float& slot = amax_[it->second];
+    slot = std::max(slot, m);
+  }
+  return ForwardingOps::linear(x, w, b);
+}
+
+std::map<std::string, float> calibrate_activation_amax(const model::ModelConfig& cfg, const WeightSource& weights,
+                                                       int runs) {
+  std::map<std::string, float> amax;
+  for (int r = 0; r < runs; ++r) {
+    // Fresh executor per run: weights are converted once per run, the cache starts empty.
+    cpu::CpuOps cpu(weights, cpu::CpuOptions{cpu::Precision::FP32, 0});
+    AmaxRecorder rec(cpu);
+    const SampleScene s = sample_scene(cfg, {1, 4, 6 + 2 * r}, 12 + 3 * r, 0xCA1B0000u + static_cast<uint64_t>(r));
+    const int64_t n = static_cast<int64_t>(s.ids.size());
+    model::reserve_kv_cache(rec, cfg, n + 4);
+    ImageFeatures img = vision_graph(rec, cfg, s.pixels, s.grid);
+    llm_graph(rec, cfg, s.ids, 0, s.rope.pos, &img);
+    const int64_t next[1] = {s.ids[1]};
+    llm_graph(rec, cfg, next, n, model::MropePositions::uniform(n + s.rope.rope_delta, 1), nullptr);
+    for (float t : {0.0f, 0.5f, 0.9f}) expert_graph(rec, cfg, s.noise, t, n + 1, s.rope.rope_delta);
+    for (const auto& [k, v] : rec.amax()) amax[k] = std::max(amax[k], v);
+  }
+  return amax;
+}
+
+}  // namespace alp::exporter

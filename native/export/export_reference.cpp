@@ -1,0 +1,142 @@
+#include "export/export_reference.hpp"
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <utility>
+#include <vector>
+
+#include "core/engine_manifest.hpp"
+#include "core/error.hpp"
+#include "core/json.hpp"
+#include "export/export_graphs.hpp"
+#include "export/forwarding_ops.hpp"
+#include "export/npy_writer.hpp"
+#include "export/sample_scene.hpp"
+#include "model/backbone.hpp"
+
+namespace alp::exporter {
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace N = engine::names;
+
+Tensor f32(const Shape& shape, std::span<const float> data) {
+  Tensor t(DType::F32, shape);
+  std::copy(data.begin(), data.end(), t.mutable_as<float>());
+  return t;
+}
+
+// Keeps a copy of every graph input and output of the calls it forwards.
+class RecordingOps final : public ForwardingOps {
+ public:
+  using ForwardingOps::ForwardingOps;
+  std::vector<std::pair<std::string, Tensor>> inputs, outputs;
+
+  model::Value input(std::string_view n, Shape s, std::span<const float> d) override {
+    inputs.emplace_back(std::string(n), f32(s, d));
+    return ForwardingOps::input(n, std::move(s), d);
+  }
+  model::Value input_index(std::string_view n, Shape s, std::span<const int64_t> d) override {
+    Tensor t(DType::I64, s);
+    std::copy(d.begin(), d.end(), t.mutable_as<int64_t>());
+    inputs.emplace_back(std::string(n), std::move(t));
+    return ForwardingOps::input_index(n, std::move(s), d);
+  }
+  std::vector<float> read(std::string_view n, const model::Value& v) override {
+    std::vector<float> h = ForwardingOps::read(n, v);
+    outputs.emplace_back(std::string(n), f32(v->shape, h));
+    return h;
+  }
+};
+
+class CaseWriter {
+ public:
+  explicit CaseWriter(std::string dir) : dir_(std::move(dir)) {}
+
+  void add(const std::string& name, const std::string& model, const std::vector<std::pair<std::string, Tensor>>& in,
+           const std::vector<std::pair<std::string, Tensor>>& out) {
+    fs::create_directories(fs::path(dir_) / name);
+    json::Object c{{"name", name}, {"model", model}, {"inputs", files(name, in)}, {"outputs", files(name, out)}};
+    cases_.emplace_back(std::move(c));
+  }
+  void save(const std::string& precision) {
+    std::ofstream f(fs::path(dir_) / "cases.json");
+    f << json::stringify(json::Object{{"precision", precision}, {"cases", cases_}}, 1) << "\n";
+    require(f.good(), ErrorCode::InvalidInput, "write_export_reference: cannot write " + dir_ + "/cases.json");
+  }
+
+ private:
+  json::Object files(const std::string& name, const std::vector<std::pair<std::string, Tensor>>& ts) {
+    json::Object o;
+    for (const auto& [k, t] : ts) {
+      const std::string rel = name + "/" + k + ".npy";
+      write_npy((fs::path(dir_) / rel).string(), t);
+      o[k] = rel;
+    }
+    return o;
+  }
+  std::string dir_;
+  json::Array cases_;
+};
+
+// The cache rows [0, len) of every backbone layer as past_* or present_* tensors.
+void append_cache(cpu::CpuOps& cpu, const model::ModelConfig& cfg, int64_t layers, int64_t len, const char* prefix,
+                  std::vector<std::pair<std::string, Tensor>>& out) {
+  const Shape shape{len, cfg.text.num_kv_heads, cfg.text.head_dim};
+  for (int64_t l = 0; l < layers; ++l) {
+    std::vector<float> k, v;
+    if (len > 0) {
+      auto [kv, vv] = cpu.kv_read(l, len);
+      k = cpu::CpuOps::values(kv);
+      v = cpu::CpuOps::values(vv);
+    }
+    out.emplace_back(std::string(prefix) + "key." + std::to_string(l), f32(shape, k));
+    out.emplace_back(std::string(prefix) + "value." + std::to_string(l), f32(shape, v));
+  }
+}
+
+}  // namespace
+
+void write_export_reference(const model::ModelConfig& cfg, const WeightSource& weights, cpu::Precision precision,
+                            const std::string& dir) {
+  cpu::CpuOps cpu(weights, cpu::CpuOptions{precision, 0});
+  CaseWriter cases(dir);
+  // A grid and prompt length unlike the trace sizes, so the dynamic axes are exercised.
+  const SampleScene s = sample_scene(cfg, {1, 4, 8}, 10, 0x5EED5EEDu);
+  const int64_t n = static_cast<int64_t>(s.ids.size());
+  model::reserve_kv_cache(cpu, cfg, n + 8);
+  const int64_t L = cfg.text.num_layers;
+
+  RecordingOps vis(cpu);
+  const ImageFeatures img = vision_graph(vis, cfg, s.pixels, s.grid);
+  cases.add("vision", "vision.onnx", vis.inputs, vis.outputs);
+
+  RecordingOps pre(cpu);
+  append_cache(cpu, cfg, L, 0, "past_", pre.inputs);
+  llm_graph(pre, cfg, s.ids, 0, s.rope.pos, &img);
+  append_cache(cpu, cfg, L, n, "present_", pre.outputs);
+  cases.add("prefill", "llm.onnx", pre.inputs, pre.outputs);
+
+  // A decode step carries no image rows: the graph's image inputs get zero rows.
+  RecordingOps dec(cpu);
+  append_cache(cpu, cfg, L, n, "past_", dec.inputs);
+  const int64_t hid = cfg.text.hidden_size, ds = static_cast<int64_t>(cfg.vision.deepstack_visual_indexes.size());
+  dec.inputs.emplace_back(N::kImageEmbeds, Tensor(DType::F32, {0, hid}));
+  if (ds > 0) dec.inputs.emplace_back(N::kDeepstackEmbeds, Tensor(DType::F32, {ds, 0, hid}));
+  dec.inputs.emplace_back("image_positions", Tensor(DType::I64, {0}));
+  const int64_t next[1] = {s.ids[2]};
+  llm_graph(dec, cfg, next, n, model::MropePositions::uniform(n + s.rope.rope_delta, 1), nullptr);
+  append_cache(cpu, cfg, L, n + 1, "present_", dec.outputs);
+  cases.add("decode", "llm.onnx", dec.inputs, dec.outputs);
+
+  RecordingOps ex(cpu);
+  append_cache(cpu, cfg, cfg.expert.num_layers, n + 1, "past_", ex.inputs);
+  expert_graph(ex, cfg, s.noise, 0.3f, n + 1, s.rope.rope_delta);
+  cases.add("expert_step", "expert_step.onnx", ex.inputs, ex.outputs);
+
+  cases.save(std::string(cpu::precision_name(precision)));
+}
+
+}  // namespace alp::exporter

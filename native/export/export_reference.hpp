@@ -1,0 +1,21 @@
+#pragma once
+// Reference cases for the export round trip: the CPU executor runs the exported networks
+// (export_graphs.hpp) on synthetic inputs at sizes other than the trace sizes, and every graph input
+// it saw plus every output it produced is written as .npy with <dir>/cases.json:
+//   {"precision": "fp32", "cases": [{"name": "prefill", "model": "llm.onnx",
+//     "inputs": {"input_ids": "prefill/input_ids.npy", ...}, "outputs": {"logits": ..., "present_key.0": ...}}]}
+// test/fixtures/onnx/check_model_export.py feeds the inputs to onnxruntime and compares.
+#include <string>
+
+#include "backends/cpu/cpu_ops.hpp"
+#include "export/onnx_ops.hpp"
+#include "model/config.hpp"
+
+namespace alp::exporter {
+
+// Cases: vision (one image, grid other than the trace's), prefill with image rows at past_len 0,
+// one decode step (no image rows) over that cache, one expert step over the cache prefix.
+void write_export_reference(const model::ModelConfig& cfg, const WeightSource& weights, cpu::Precision precision,
+                            const std::string& dir);
+
+}  // namespace alp::exporter

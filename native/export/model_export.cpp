@@ -1,0 +1,230 @@
+#include "export/model_export.hpp"
+
+#include <filesystem>
+
+#include "core/checkpoint.hpp"
+#include "core/error.hpp"
+#include "export/activation_calibration.hpp"
+#include "export/export_graphs.hpp"
+#include "export/export_reference.hpp"
+#include "export/sample_scene.hpp"
+#include "export/weight_encoding.hpp"
+#include "model/backbone.hpp"
+#include "model/config.hpp"
+
+namespace alp::exporter {
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace N = engine::names;
+using Dyn = std::map<std::string, std::vector<std::string>>;
+
+// Trace sizes: >= 2, distinct from each other and from their sums and from every fixed dim of the
+// model presets and the 8B release (see native/export/README.md, "Dynamic dims").
+constexpr model::ImageGrid kTraceGrid{1, 6, 14};  // 84 patches -> 21 image tokens
+constexpr int64_t kTraceText = 14;                // 14 + 2 + 21 = 37 tokens
+constexpr int64_t kTracePast = 13;
+
+const char* dtype_of(onnx::ElemType t) {
+  switch (t) {
+    case onnx::ElemType::Float: return "float32";
+    case onnx::ElemType::Int64: return "int64";
+    case onnx::ElemType::Int32: return "int32";
+    case onnx::ElemType::Float16: return "float16";
+    case onnx::ElemType::BFloat16: return "bfloat16";
+    default: fail(ErrorCode::Internal, "export: graph I/O of element type " + std::to_string(static_cast<int>(t)));
+  }
+}
+
+struct Traced {
+  engine::EngineSpec spec;
+  std::map<std::string, std::vector<std::string>> dims;  // I/O name -> per-axis symbol ("" fixed)
+};
+
+Traced describe(const OnnxOps& ops, const std::string& name, WeightPrecision precision) {
+  Traced t;
+  t.spec.name = name;
+  t.spec.file = name + ".engine";
+  t.spec.precision = precision_name(precision);
+  t.spec.onnx = name + ".onnx";
+  t.spec.built = false;
+  auto add = [&](const onnx::ValueInfo& v, engine::TensorMode mode) {
+    engine::IoTensorSpec io{v.name, mode, dtype_of(v.type), {}};
+    std::vector<std::string> syms;
+    for (const auto& d : v.dims) {
+      io.shape.push_back(d.param.empty() ? d.value : -1);
+      syms.push_back(d.param);
+    }
+    t.dims[v.name] = syms;
+    t.spec.io.push_back(std::move(io));
+  };
+  for (const auto& v : ops.graph().graph().inputs) add(v, engine::TensorMode::Input);
+  for (const auto& v : ops.graph().graph().outputs) add(v, engine::TensorMode::Output);
+  return t;
+}
+
+// One profile: every dynamic input axis takes its symbol's range; `fixed` pins symbols (decode).
+engine::OptimizationProfile profile(const Traced& t, const std::string& name, const std::map<std::string, DimRange>& ranges,
+                                    const std::map<std::string, DimRange>& fixed = {}) {
+  engine::OptimizationProfile p{name, {}};
+  for (const auto& io : t.spec.io) {
+    if (io.mode != engine::TensorMode::Input) continue;
+    const auto& syms = t.dims.at(io.name);
+    bool dynamic = false;
+    engine::ProfileRange r{io.shape, io.shape, io.shape};
+    for (size_t i = 0; i < syms.size(); ++i) {
+      if (syms[i].empty()) continue;
+      auto f = fixed.find(syms[i]);
+      auto it = f != fixed.end() ? f : ranges.find(syms[i]);
+      require(it != (f != fixed.end() ? fixed.end() : ranges.end()), ErrorCode::InvalidInput,
+              "export: no profile range for dynamic dim '" + syms[i] + "' of " + t.spec.name + " input " + io.name +
+                  " (pass --profile " + syms[i] + "=min:opt:max)");
+      r.min[i] = it->second.min, r.opt[i] = it->second.opt, r.max[i] = it->second.max;
+      dynamic = true;
+    }
+    if (dynamic) p.inputs.emplace(io.name, r);
+  }
+  return p;
+}
+
+void note(const ModelExportOptions& o, const std::string& m) {
+  if (o.progress) o.progress(m);
+}
+
+OnnxExportOptions graph_options(const std::string& path, const std::string& name, WeightPrecision precision,
+                                const ModelExportOptions& o, const std::map<std::string, float>& amax, Dyn dyn) {
+  OnnxExportOptions g;
+  g.path = path;
+  g.graph_name = name;
+  g.opset = o.opset;
+  g.precision = precision;
+  g.dynamic_dims = std::move(dyn);
+  g.activation_amax = amax;
+  return g;
+}
+
+void add_fp8_scales(engine::EngineSpec& spec, const OnnxOps& ops, const std::map<std::string, float>& amax) {
+  for (const std::string& w : ops.linear_weight_names())
+    if (auto it = amax.find(w); it != amax.end()) spec.fp8_scales[w + ":input"] = fp8_scale_for_amax(it->second);
+}
+
+}  // namespace
+
+std::map<std::string, DimRange> default_dim_ranges() {
+  return {{"patches", {4, 1024, 16384}},
+          {"image_tokens", {0, 256, 4096}},
+          {"seq", {1, 512, 4096}},
+          {"past_len", {0, 1024, 4096}}};
+}
+
+std::pair<std::string, DimRange> parse_dim_range(const std::string& text) {
+  const auto eq = text.find('=');
+  DimRange r;
+  char tail = 0;
+  if (eq == std::string::npos || eq == 0 ||
+      std::sscanf(text.c_str() + eq + 1, "%ld:%ld:%ld%c", &r.min, &r.opt, &r.max, &tail) != 3 || r.min < 0 ||
+      r.min > r.opt || r.opt > r.max)
+    fail(ErrorCode::InvalidInput, "--profile '" + text + "': expected name=min:opt:max with 0 <= min <= opt <= max");
+  return {text.substr(0, eq), r};
+}
+
+WeightPrecision parse_weight_precision(std::string_view name) {
+  if (name == "fp32") return WeightPrecision::F32;
+  if (name == "fp16") return WeightPrecision::F16;
+  if (name == "bf16") return WeightPrecision::BF16;
+  if (name == "fp8") return WeightPrecision::FP8;
+  fail(ErrorCode::InvalidInput, "precision: expected fp32, fp16, bf16 or fp8, got '" + std::string(name) + "'");
+}
+
+ModelExportResult export_models(const std::string& checkpoint_dir, const std::string& out_dir, WeightPrecision precision,
+                                const ModelExportOptions& o) {
+  auto ckpt = Checkpoint::open(checkpoint_dir);
+  const model::ModelConfig cfg = model::parse_model_config(ckpt->config());
+  const WeightSource weights = checkpoint_weights(ckpt);
+  fs::create_directories(out_dir);
+  auto ranges = default_dim_ranges();
+  for (const auto& [k, v] : o.dim_ranges) ranges[k] = v;
+
+  std::map<std::string, float> amax;
+  if (precision == WeightPrecision::FP8) {
+    note(o, "calibrating fp8 activation scales on the CPU executor (" + std::to_string(o.calibration_runs) + " runs)");
+    amax = calibrate_activation_amax(cfg, weights, o.calibration_runs);
+  }
+
+  ModelExportResult res;
+  engine::EngineManifest& m = res.manifest;
+  m.format_version = engine::kManifestFormatVersion;
+  m.model_config_sha256 = engine::config_sha256(ckpt->config());
+  m.hidden_size = cfg.text.hidden_size;
+  m.vocab_size = cfg.vocab_size;
+  m.kv_cache = {cfg.text.num_layers, cfg.text.num_kv_heads, cfg.text.head_dim, ranges.at("past_len").max + ranges.at("seq").max,
+                "float32", "concat"};
+  const SampleScene s = sample_scene(cfg, kTraceGrid, kTraceText, 1);
+  const auto path = [&](const char* n) { return (fs::path(out_dir) / (std::string(n) + ".onnx")).string(); };
+
+  {
+    note(o, "exporting vision.onnx");
+    const Dyn dyn{{N::kPixelValues, {"patches", ""}},   {"vision_pos_idx", {"patches", ""}}, {"vision_pos_w", {"patches", ""}},
+                  {"vision_rope_cos", {"patches", ""}}, {"vision_rope_sin", {"patches", ""}}};
+    OnnxOps ops(weights, graph_options(path(N::kVision), N::kVision, precision, o, amax, dyn));
+    vision_graph(ops, cfg, s.pixels, s.grid);
+    ops.save();
+    Traced t = describe(ops, N::kVision, precision);
+    t.spec.profiles.push_back(profile(t, "default", ranges));
+    add_fp8_scales(t.spec, ops, amax);
+    m.engines.emplace(N::kVision, std::move(t.spec));
+    res.onnx_files[N::kVision] = path(N::kVision);
+  }
+  {
+    note(o, "exporting llm.onnx");
+    const Dyn dyn{{N::kInputIds, {"seq"}},
+                  {"rope_cos", {"seq", ""}},
+                  {"rope_sin", {"seq", ""}},
+                  {"image_positions", {"image_tokens"}},
+                  {N::kImageEmbeds, {"image_tokens", ""}},
+                  {N::kDeepstackEmbeds, {"", "image_tokens", ""}}};
+    OnnxOps ops(weights, graph_options(path(N::kLlm), N::kLlm, precision, o, amax, dyn));
+    const int64_t n = static_cast<int64_t>(s.ids.size());
+    model::reserve_kv_cache(ops, cfg, kTracePast + n + 1);
+    const int64_t rows = s.grid.patches() / cfg.vision.merge_unit();
+    ImageFeatures img;
+    img.rows = rows;
+    img.embeds.assign(static_cast<size_t>(rows * cfg.text.hidden_size), 0.0f);
+    img.deepstack.assign(img.embeds.size() * cfg.vision.deepstack_visual_indexes.size(), 0.0f);
+    llm_graph(ops, cfg, s.ids, kTracePast, s.rope.pos, &img);
+    ops.save();
+    Traced t = describe(ops, N::kLlm, precision);
+    t.spec.profiles.push_back(profile(t, "prefill", ranges));
+    t.spec.profiles.push_back(profile(t, "decode", ranges, {{"seq", {1, 1, 1}}, {"image_tokens", {0, 0, 0}}}));
+    add_fp8_scales(t.spec, ops, amax);
+    m.engines.emplace(N::kLlm, std::move(t.spec));
+    res.onnx_files[N::kLlm] = path(N::kLlm);
+  }
+  {
+    note(o, "exporting expert_step.onnx");
+    OnnxOps ops(weights, graph_options(path(N::kExpert), N::kExpert, precision, o, amax, {}));
+    model::reserve_kv_cache(ops, cfg, kTracePast + 1);
+    expert_graph(ops, cfg, s.noise, 0.5f, kTracePast, s.rope.rope_delta);
+    ops.save();
+    Traced t = describe(ops, N::kExpert, precision);
+    auto r = ranges;
+    r["past_len"].min = std::max<int64_t>(r["past_len"].min, 1);  // the expert needs a non-empty prefix
+    t.spec.profiles.push_back(profile(t, "default", r));
+    add_fp8_scales(t.spec, ops, amax);
+    m.engines.emplace(N::kExpert, std::move(t.spec));
+    res.onnx_files[N::kExpert] = path(N::kExpert);
+  }
+
+  if (!o.reference_dir.empty()) {
+    note(o, "writing CPU-executor reference cases to " + o.reference_dir);
+    const cpu::Precision cp = precision == WeightPrecision::F32   ? cpu::Precision::FP32
+                              : precision == WeightPrecision::F16 ? cpu::Precision::FP16
+                              : precision == WeightPrecision::BF16 ? cpu::Precision::BF16
+                                                                   : cpu::Precision::FP8;
+    write_export_reference(cfg, weights, cp, o.reference_dir);
+  }
+  return res;
+}
+
+}  // namespace alp::exporter

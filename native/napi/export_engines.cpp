@@ -1,0 +1,89 @@
+#include "napi/export_engines.hpp"
+
+#include <string>
+#include <vector>
+
+#include "core/engine_manifest.hpp"
+#include "export/model_export.hpp"
+#include "export/trtexec_commands.hpp"
+#include "napi/errors.hpp"
+#if defined(ALPAMAYO_HAVE_TENSORRT) && defined(ALPAMAYO_HAVE_ONNXPARSER)
+#include "backends/trt/engine_builder.hpp"
+#endif
+
+namespace alp::napi {
+
+namespace {
+
+std::string string_arg(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (info.Length() <= i || !info[i].IsString())
+    throw_error(info.Env(), ErrorCode::InvalidInput, std::string("exportEngines: ") + what + " must be a string");
+  return info[i].As<Napi::String>().Utf8Value();
+}
+
+#if defined(ALPAMAYO_HAVE_TENSORRT) && defined(ALPAMAYO_HAVE_ONNXPARSER)
+void build_all(engine::EngineManifest& m, const std::string& dir, const std::function<void(const std::string&)>& say) {
+  for (auto& [name, e] : m.engines) {
+    say("building " + e.file + " (TensorRT)");
+    std::string last_phase;
+    const trt::BuildResult r = trt::build_engine(
+        dir + "/" + e.onnx, dir + "/" + e.file, e.precision, e.profiles,
+        [&](std::string_view phase, int32_t step, int32_t total) {
+          if (phase != last_phase) say("  " + std::string(phase) + " (" + std::to_string(total) + " steps)");
+          last_phase = std::string(phase);
+          (void)step;
+          return true;
+        });
+    e.tensorrt_version = r.tensorrt_version;
+    e.compute_capability = r.compute_capability;
+    e.sha256 = r.sha256;
+    e.built = true;
+  }
+}
+#endif
+
+}  // namespace
+
+Napi::Value ExportEngines(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const std::string checkpoint = string_arg(info, 0, "checkpoint");
+    const std::string out = string_arg(info, 1, "outDir");
+    const exporter::WeightPrecision precision = exporter::parse_weight_precision(string_arg(info, 2, "precision"));
+    exporter::ModelExportOptions o;
+    if (info.Length() > 3 && info[3].IsArray()) {
+      const Napi::Array a = info[3].As<Napi::Array>();
+      for (uint32_t i = 0; i < a.Length(); ++i) {
+        if (!a.Get(i).IsString()) throw_error(env, ErrorCode::InvalidInput, "exportEngines: profiles must be strings");
+        auto [k, r] = exporter::parse_dim_range(a.Get(i).As<Napi::String>().Utf8Value());
+        o.dim_ranges[k] = r;
+      }
+    }
+    if (info.Length() > 4 && info[4].IsString()) o.reference_dir = info[4].As<Napi::String>().Utf8Value();
+    Napi::Function progress = info.Length() > 5 && info[5].IsFunction() ? info[5].As<Napi::Function>() : Napi::Function();
+    auto say = [&](const std::string& msg) {
+      if (!progress.IsEmpty()) progress.Call({Napi::String::New(env, msg)});
+    };
+    o.progress = say;
+
+    exporter::ModelExportResult r = exporter::export_models(checkpoint, out, precision, o);
+#if defined(ALPAMAYO_HAVE_TENSORRT) && defined(ALPAMAYO_HAVE_ONNXPARSER)
+    build_all(r.manifest, out, say);
+#endif
+    bool built = true;
+    for (const auto& [n, e] : r.manifest.engines) built = built && e.built;
+    engine::save_engine_manifest(r.manifest, out);
+    Napi::Object res = Napi::Object::New(env);
+    res.Set("manifest", json::stringify(engine::manifest_to_json(r.manifest), 2));
+    res.Set("built", built);
+    Napi::Array cmds = Napi::Array::New(env);
+    if (!built) {
+      uint32_t i = 0;
+      for (const std::string& c : exporter::trtexec_commands(r.manifest, out)) cmds.Set(i++, c);
+    }
+    res.Set("trtexec", cmds);
+    return res;
+  });
+}
+
+}  // namespace alp::napi
