@@ -68,13 +68,14 @@ t.test('plan --inputs FILE.json --json, then --noise and --reasoning', { skip },
   // Fixture noise (raw little-endian float32) and the fixture's reasoning as text: the reference trajectory.
   const noiseFile = join(dir, 'noise.f32');
   writeFileSync(noiseFile, Buffer.from(Float32Array.from(fx.tensor('noise')).buffer));
-  const f = cli('plan', '--checkpoint', ckpt, '--inputs', inputsFile, '--samples', '2', '--noise', noiseFile, '--reasoning', 'Slow.<|cot_end|><|traj_future_start|>', '--json');
+  const f = cli('plan', '--checkpoint', ckpt, '--inputs', inputsFile, '--samples', '2', '--steps', '1', '--noise', noiseFile, '--reasoning', 'Slow.<|cot_end|><|traj_future_start|>', '--json');
   t.equal(f.status, 0, f.stderr);
   const forced = JSON.parse(f.stdout) as PlanJson;
   t.equal(forced.reasoning, 'Slow.');
   const fixtureTokens = Array.from(fx.tensor('forced_tokens'));
   t.same(forced.samples[1]!.tokens, fixtureTokens.slice(0, fixtureTokens.length - 1), 'the text tokenizes to the fixture ids');
-  const ref = fx.tensor('frames_waypoints_xyz_f64');
+  // One Euler step: ten amplify fp32 last-bit differences chaotically on these weights (parity.test.ts).
+  const ref = fx.tensor('frames_waypoints_xyz_f64_1step');
   const err = Math.max(...[0, 1].map((s) => maxAbsDiff(forced.samples[s]!.waypoints.positions, ref.subarray(s * 192, (s + 1) * 192))));
   t.comment(`CLI vs PyTorch waypoints: max abs err ${err.toExponential(2)} m`);
   t.ok(err < 1e-4, `waypoints match the reference (${err})`);
