@@ -232,6 +232,11 @@ export async function runCli(argv: readonly string[], io: CliIo = { out: (s) => 
         set('reasoningTokens', values.reasoning);
         set('command', values.command ?? inputs.command);
         if (values.noise) opts.initialNoise = await readNoise(values.noise);
+        // --json is the machine-readable form: it carries the controls and token ids too.
+        if (values.json) {
+          opts.returnActions = true;
+          opts.returnTokens = true;
+        }
         const planner = await Planner.load(load as unknown as LoadOptions);
         try {
           if (!values.json) opts.onToken = (text: string) => process.stderr.write(text);

@@ -1,0 +1,58 @@
+// CI freshness of the committed parity fixture: with ALPAMAYO_PYTHON pointing at a python that has torch,
+// transformers and safetensors, regenerate test/fixtures/parity/tiny.* from a fresh tiny seed-0
+// checkpoint into a temp dir and compare with the committed files. Catches a fixture that no longer
+// matches make-checkpoint or the reference script (the C++ parity test only sees the weight hashes).
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { FIXTURE_PREFIX, readSafetensors, realAddonSkip, REAL_ADDON } from './fixtures/parity/parityInputs.js';
+
+const python = process.env.ALPAMAYO_PYTHON;
+function skipReason(): false | string {
+  if (!python) return 'ALPAMAYO_PYTHON is not set (a python with torch + transformers regenerates the parity fixture)';
+  const probe = spawnSync(python, ['-c', 'import torch, transformers, safetensors, numpy'], { encoding: 'utf8' });
+  if (probe.status !== 0) return `ALPAMAYO_PYTHON=${python} cannot import torch/transformers/safetensors/numpy: ${(probe.stderr || String(probe.error)).trim().split('\n').at(-1)}`;
+  return realAddonSkip();
+}
+const skip = skipReason();
+
+// Same machine and library versions give identical bytes; other CPUs may differ in the last bits.
+const REL_TOL = 1e-5;
+
+t.test('committed parity fixture is fresh', { skip, timeout: 300_000 }, async (t) => {
+  process.env.ALPAMAYO_TRT_NATIVE = REAL_ADDON;
+  const { runCli } = await import('../lib/runCli.js');
+  const dir = t.testdir();
+  const ckpt = join(dir, 'ckpt');
+  t.equal(await runCli(['make-checkpoint', ckpt, '--preset', 'tiny', '--seed', '0'], { out: () => {}, err: (s) => t.comment(s) }), 0);
+  const out = join(dir, 'tiny');
+  const r = spawnSync(python!, [resolve('test/fixtures/parity/make_parity_fixtures.py'), '--checkpoint', ckpt, '--out', out], { encoding: 'utf8' });
+  t.equal(r.status, 0, r.stderr);
+  if (r.status !== 0) return;
+
+  const fresh = JSON.parse(readFileSync(`${out}.json`, 'utf8')) as Record<string, unknown>;
+  const committed = JSON.parse(readFileSync(`${FIXTURE_PREFIX}.json`, 'utf8')) as Record<string, unknown>;
+  t.equal(fresh.weights_sha256_all, committed.weights_sha256_all, 'stale fixture: make-checkpoint now writes other weights; regenerate (test/fixtures/README.md)');
+  t.equal(fresh.checkpoint_config_sha256, committed.checkpoint_config_sha256, 'stale fixture: config.json changed');
+  for (const key of Object.keys(committed)) {
+    if (key === 'command' || key === 'versions' || key.startsWith('selfcheck_')) continue;
+    t.same(fresh[key], committed[key], `json ${key}`);
+  }
+  const a = readSafetensors(`${out}.safetensors`);
+  const b = readSafetensors(`${FIXTURE_PREFIX}.safetensors`);
+  t.same([...a.keys()].sort(), [...b.keys()].sort(), 'same tensor names');
+  for (const [name, ref] of b) {
+    const got = a.get(name);
+    if (!got) continue;
+    t.same(got.shape, ref.shape, `${name} shape`);
+    let scale = 1;
+    let err = 0;
+    for (let i = 0; i < ref.data.length; i++) {
+      scale = Math.max(scale, Math.abs(ref.data[i] as number));
+      err = Math.max(err, Math.abs((got.data[i] as number) - (ref.data[i] as number)));
+    }
+    if (ref.data instanceof Int32Array) t.equal(err, 0, `${name} identical`);
+    else t.ok(err <= REL_TOL * scale, `${name}: max abs diff ${err} <= ${REL_TOL * scale}`);
+  }
+});
