@@ -5,10 +5,10 @@
 namespace alp::engine {
 
 namespace names {
-std::string past_key(int64_t layer) { return "past_key_values." + std::to_string(layer) + ".key"; }
-std::string past_value(int64_t layer) { return "past_key_values." + std::to_string(layer) + ".value"; }
-std::string present_key(int64_t layer) { return "present." + std::to_string(layer) + ".key"; }
-std::string present_value(int64_t layer) { return "present." + std::to_string(layer) + ".value"; }
+std::string past_key(int64_t layer) { return "past_key." + std::to_string(layer); }
+std::string past_value(int64_t layer) { return "past_value." + std::to_string(layer); }
+std::string present_key(int64_t layer) { return "present_key." + std::to_string(layer); }
+std::string present_value(int64_t layer) { return "present_value." + std::to_string(layer); }
 }  // namespace names
 
 const char* tensor_mode_name(TensorMode m) noexcept { return m == TensorMode::Input ? "input" : "output"; }

@@ -16,33 +16,38 @@ namespace alp::engine {
 
 inline constexpr int64_t kManifestFormatVersion = 1;
 
-// Tensor names of the engine I/O contract. The exporter writes ONNX graphs with exactly these names
-// and the runner binds by them, so they live in one place.
+// Tensor names of the engine I/O contract (engines/README.md, "Exported graphs"). The exporter's
+// graphs carry these names and the runner binds by them, so they live in one place.
 namespace names {
 inline constexpr const char* kVision = "vision";
 inline constexpr const char* kLlm = "llm";
 inline constexpr const char* kExpert = "expert_step";
-// vision
-inline constexpr const char* kPixelValues = "pixel_values";      // f32 [P, 1536]
-inline constexpr const char* kImageGridThw = "image_grid_thw";   // i32 [n_images, 3]
-inline constexpr const char* kImageEmbeds = "image_embeds";      // kv dtype [P/4, hidden]
-inline constexpr const char* kDeepstackEmbeds = "deepstack_embeds";  // kv dtype [3, P/4, hidden]
-// llm (inputs image_embeds and deepstack_embeds have the vision output names: one buffer, no copy)
-inline constexpr const char* kInputIds = "input_ids";                // i32 [1, S]
-inline constexpr const char* kPositionIds = "position_ids";          // i32 [3, 1, S] (t, h, w rows)
-inline constexpr const char* kImageTokenIndex = "image_token_index";  // i32 [1, S], row of image_embeds or -1
-inline constexpr const char* kKvWriteIndex = "kv_write_index";      // i32 [1], cache slot of the first token
-inline constexpr const char* kLogits = "logits";                    // f32 [1, vocab], last position only
-// expert_step
-inline constexpr const char* kX = "x";                   // f32 [N, 64, 2]
-inline constexpr const char* kT = "t";                   // f32 [N]
-inline constexpr const char* kKvLength = "kv_length";    // i32 [1], valid cache prefix
-inline constexpr const char* kPositionBase = "position_base";  // i32 [1], rope position of action token 0
-inline constexpr const char* kVelocity = "velocity";     // f32 [N, 64, 2]
+// vision, one image per call
+inline constexpr const char* kPixelValues = "pixel_values";        // f32 [patches, patch_dim]
+inline constexpr const char* kVisionPosIdx = "vision_pos_idx";     // i64 [patches, 4] pos-embed taps
+inline constexpr const char* kVisionPosW = "vision_pos_w";         // f32 [patches, 4] tap weights
+inline constexpr const char* kVisionRopeCos = "vision_rope_cos";   // f32 [patches, vision head_dim]
+inline constexpr const char* kVisionRopeSin = "vision_rope_sin";
+inline constexpr const char* kImageEmbeds = "image_embeds";          // [patches / merge², hidden]
+inline constexpr const char* kDeepstackEmbeds = "deepstack_embeds";  // [n_deepstack, patches / merge², hidden]
+// llm (image_embeds / deepstack_embeds inputs carry the vision output names)
+inline constexpr const char* kInputIds = "input_ids";              // i64 [seq]
+inline constexpr const char* kRopeCos = "rope_cos";                // f32 [seq, head_dim] (M-RoPE, host tables)
+inline constexpr const char* kRopeSin = "rope_sin";
+inline constexpr const char* kImagePositions = "image_positions";  // i64 [image_tokens]: rows of the image pads
+inline constexpr const char* kLogits = "logits";                   // f32 [vocab], last token only
+// expert_step, one sample per call
+inline constexpr const char* kX = "x";                              // f32 [n_waypoints, action_dims]
+inline constexpr const char* kT = "t";                              // f32 [1, 1]
+inline constexpr const char* kExpertRopeCos = "expert_rope_cos";    // f32 [n_waypoints, expert head_dim]
+inline constexpr const char* kExpertRopeSin = "expert_rope_sin";
+inline constexpr const char* kVelocity = "velocity";                // f32 [n_waypoints, action_dims]
 
-std::string past_key(int64_t layer);     // "past_key_values.<layer>.key"
-std::string past_value(int64_t layer);   // "past_key_values.<layer>.value"
-std::string present_key(int64_t layer);  // "present.<layer>.key"
+// Functional KV cache (kv_cache.update = "concat"): past [past_len, kv_heads, head_dim] in,
+// present = concat(past, new) [past_len + seq, kv_heads, head_dim] out.
+std::string past_key(int64_t layer);     // "past_key.<layer>"
+std::string past_value(int64_t layer);   // "past_value.<layer>"
+std::string present_key(int64_t layer);  // "present_key.<layer>"
 std::string present_value(int64_t layer);
 }  // namespace names
 
@@ -87,13 +92,13 @@ struct EngineSpec {
   int profile_index(std::string_view profile) const;            // -1 when absent
 };
 
-// The backbone KV cache the runner preallocates and shares between the llm and expert_step engines.
+// The backbone KV cache the runner holds and shares between the llm and expert_step engines.
 struct KvCacheSpec {
   int64_t layers = 0, kv_heads = 0, head_dim = 0;
-  int64_t capacity = 0;  // tokens per sequence: the llm profile max of prompt + generated tokens
-  std::string dtype;     // float16 | bfloat16 (also the dtype of image_embeds/deepstack_embeds)
-  std::string update;    // "in_place": present.N.* alias past_key_values.N.* (one buffer per layer)
-  uint64_t bytes() const;  // K and V of every layer for one sequence
+  int64_t capacity = 0;  // tokens per sequence: the most any llm profile can hold (past_len + seq)
+  std::string dtype;     // float32 | float16 | bfloat16 of past_* / present_*
+  std::string update;    // "concat": the only convention this runner drives (engines/README.md)
+  uint64_t bytes() const;  // K and V of every layer for one sequence at full capacity (one buffer)
 };
 
 struct EngineManifest {
@@ -128,8 +133,10 @@ void stamp_engine_files(EngineManifest& m, const std::string& dir);
 // Recomputes each built engine file's sha256; InvalidEngine naming the engine when one changed.
 void verify_engine_checksums(const EngineManifest& m, const std::string& dir);
 
-// Structure and the I/O contract: the three engines, their required tensors with mode/dtype/rank,
-// KV tensors consistent with kv_cache, profiles naming real dynamic inputs with min <= opt <= max.
+// Structure and the I/O contract of the exported graphs (engines/README.md, "Exported graphs"): the
+// three engines, their tensors with mode/dtype/shape, past_*/present_* consistent with kv_cache
+// ("concat"), the llm's prefill/decode profiles within kv_cache.capacity, and for built engines the
+// plan facts (TensorRT version, compute capability, sha256). Unbuilt entries pass (see check_built).
 void validate_manifest(const EngineManifest& m);
 
 }  // namespace alp::engine

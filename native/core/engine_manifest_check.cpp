@@ -11,7 +11,15 @@ namespace {
 
 [[noreturn]] void invalid(const std::string& msg) { fail(ErrorCode::InvalidEngine, msg); }
 
-std::string q(std::string_view s) { return "\"" + std::string(s) + "\""; }
+// Appends rather than `"\"" + std::string(s)`, which trips GCC 12's -Wrestrict false positive.
+std::string q(std::string_view s) {
+  std::string r;
+  r.reserve(s.size() + 2);
+  r += '"';
+  r += s;
+  r += '"';
+  return r;
+}
 
 bool all_digits(std::string_view s) {
   if (s.empty()) return false;
@@ -63,7 +71,12 @@ void require_tensor(const EngineSpec& e, const Required& r) {
   if (!ok) invalid(where(e, r.name) + ": shape " + dims_str(t->shape) + ", expected " + dims_str(r.dims, true));
 }
 
-void validate_profiles(const EngineSpec& e, int64_t kv_capacity) {
+const ProfileRange* range_of(const OptimizationProfile& p, std::string_view input) {
+  auto it = p.inputs.find(input);
+  return it == p.inputs.end() ? nullptr : &it->second;
+}
+
+void validate_profiles(const EngineSpec& e) {
   if (e.profiles.empty()) invalid("engine " + e.name + ": no optimization profiles");
   std::set<std::string> seen;
   for (const auto& p : e.profiles) {
@@ -93,15 +106,32 @@ void validate_profiles(const EngineSpec& e, int64_t kv_capacity) {
         invalid("engine " + e.name + " profile " + q(p.name) + ": no range for dynamic input " + t.name);
     }
   }
-  // A prompt longer than the cache would write past the preallocated buffers.
-  if (e.name == names::kLlm) {
-    for (const auto& p : e.profiles) {
-      auto it = p.inputs.find(names::kInputIds);
-      if (it != p.inputs.end() && it->second.max.size() == 2 && it->second.max[1] > kv_capacity)
-        invalid("engine llm profile " + q(p.name) + ": input_ids max length " + std::to_string(it->second.max[1]) +
-                " exceeds kv_cache.capacity " + std::to_string(kv_capacity));
-    }
+}
+
+// The ping-pong buffers hold kv_cache.capacity rows: no llm call may produce more (past + seq), and
+// the prefill/decode profiles the runner selects must exist and take its call shapes.
+void validate_llm_profiles(const EngineSpec& llm, int64_t capacity) {
+  const int prefill = llm.profile_index("prefill"), decode = llm.profile_index("decode");
+  if (prefill < 0 || decode < 0) invalid("engine llm: needs optimization profiles named \"prefill\" and \"decode\"");
+  for (const auto& p : llm.profiles) {
+    const ProfileRange* ids = range_of(p, names::kInputIds);
+    const ProfileRange* past = range_of(p, names::past_key(0));
+    if (!ids || !past) continue;  // static: validate_profiles already tied them to the io shapes
+    if (past->max[0] + ids->max[0] > capacity)
+      invalid("engine llm profile " + q(p.name) + ": past_len max " + std::to_string(past->max[0]) + " + seq max " +
+              std::to_string(ids->max[0]) + " exceeds kv_cache.capacity " + std::to_string(capacity));
   }
+  const OptimizationProfile& d = llm.profiles[static_cast<size_t>(decode)];
+  if (const ProfileRange* ids = range_of(d, names::kInputIds); ids && (ids->min[0] > 1 || ids->max[0] < 1))
+    invalid("engine llm profile \"decode\": input_ids range " + dims_str(ids->min) + ".." + dims_str(ids->max) +
+            " does not take one token");
+  if (const ProfileRange* img = range_of(d, names::kImagePositions); img && img->min[0] > 0)
+    invalid("engine llm profile \"decode\": image_positions min " + std::to_string(img->min[0]) +
+            ", decode feeds 0 image rows");
+  const OptimizationProfile& pf = llm.profiles[static_cast<size_t>(prefill)];
+  if (const ProfileRange* past = range_of(pf, names::past_key(0)); past && past->min[0] > 0)
+    invalid("engine llm profile \"prefill\": past_len min " + std::to_string(past->min[0]) +
+            ", prefill starts from an empty cache (0)");
 }
 
 void validate_engine_fields(const EngineSpec& e) {
@@ -109,15 +139,30 @@ void validate_engine_fields(const EngineSpec& e) {
     invalid("engine " + e.name + ": file " + q(e.file) + " must be a relative path inside the engines directory");
   if (!is_known_precision(e.precision))
     invalid("engine " + e.name + ": precision " + q(e.precision) + ", expected fp32, fp16, bf16 or fp8");
+  std::set<std::string> seen;
+  for (const auto& t : e.io)
+    if (!seen.insert(t.name).second) invalid("engine " + e.name + ": tensor " + t.name + " listed twice");
+  // An exported, not yet built engine (build-engines without TensorRT) has no plan facts to check;
+  // the runner refuses it at load (check_built).
+  if (!e.built) {
+    if (e.onnx.empty()) invalid("engine " + e.name + ": built is false but no onnx graph is named");
+    return;
+  }
   parse_version(e);
   const ComputeCapability cc = parse_compute_capability(e.compute_capability, "engine " + e.name + " compute_capability");
   if (cc.value() < min_compute_capability(e.precision).value())
     invalid("engine " + e.name + ": precision " + e.precision + " cannot run on " + e.compute_capability + " (needs " +
             sm_name(min_compute_capability(e.precision)) + "+)");
   if (!is_hex64(e.sha256)) invalid("engine " + e.name + ": sha256 must be 64 lowercase hex digits");
-  std::set<std::string> seen;
-  for (const auto& t : e.io)
-    if (!seen.insert(t.name).second) invalid("engine " + e.name + ": tensor " + t.name + " listed twice");
+}
+
+bool is_float_dtype(std::string_view d) { return d == "float32" || d == "float16" || d == "bfloat16"; }
+
+// The KV layers an engine reads: past_key.0 .. past_key.(n-1) with no gap.
+int64_t kv_layers_of(const EngineSpec& e) {
+  int64_t n = 0;
+  while (e.find_io(names::past_key(n))) ++n;
+  return n;
 }
 
 }  // namespace
@@ -147,10 +192,10 @@ void validate_manifest(const EngineManifest& m) {
   if (kv.layers <= 0 || kv.kv_heads <= 0 || kv.head_dim <= 0 || kv.capacity <= 0)
     invalid("kv_cache: layers, kv_heads, head_dim and capacity must be positive, got " + std::to_string(kv.layers) +
             ", " + std::to_string(kv.kv_heads) + ", " + std::to_string(kv.head_dim) + ", " + std::to_string(kv.capacity));
-  // TensorRT's KVCacheUpdate (the in-place cache write) takes float32/float16/bfloat16 caches only.
-  if (kv.dtype != "float16" && kv.dtype != "bfloat16")
-    invalid("kv_cache.dtype " + q(kv.dtype) + ", expected float16 or bfloat16");
-  if (kv.update != "in_place") invalid("kv_cache.update " + q(kv.update) + ", this runner supports \"in_place\"");
+  if (!is_float_dtype(kv.dtype)) invalid("kv_cache.dtype " + q(kv.dtype) + ", expected float32, float16 or bfloat16");
+  if (kv.update != "concat")
+    invalid("kv_cache.update " + q(kv.update) + ", this runner drives \"concat\" (past_key.N in, present_key.N = "
+            "concat(past, new) out; engines/README.md)");
   if (m.hidden_size <= 0 || m.vocab_size <= 0) invalid("model.hidden_size and model.vocab_size must be positive");
   if (m.model_config_sha256.empty()) invalid("model_config_sha256 is empty");
 
@@ -158,49 +203,99 @@ void validate_manifest(const EngineManifest& m) {
   for (const auto& [name, e] : m.engines) validate_engine_fields(e);
 
   const int64_t H = m.hidden_size;
-  const Shape kv_shape{1, kv.kv_heads, kv.capacity, kv.head_dim};
   const auto I = TensorMode::Input;
   const auto O = TensorMode::Output;
-  const std::string& kvt = kv.dtype;  // image embeddings travel in the activation dtype, as the cache does
-
   const EngineSpec& vision = m.engine(names::kVision);
+  const EngineSpec& llm = m.engine(names::kLlm);
+  const EngineSpec& expert = m.engine(names::kExpert);
+
+  // Image features travel from the vision outputs to the llm inputs in one buffer, so both sides
+  // must agree on the dtype; the rest of the activations are float32 host tables and results.
+  const IoTensorSpec* embeds = vision.find_io(names::kImageEmbeds);
+  const std::string act = embeds ? embeds->dtype : "float32";
+  if (!is_float_dtype(act))
+    invalid("engine vision tensor image_embeds: dtype " + act + ", expected float32, float16 or bfloat16");
+  const IoTensorSpec* ds = vision.find_io(names::kDeepstackEmbeds);
+  const int64_t n_deepstack = ds && ds->shape.size() == 3 ? ds->shape[0] : -2;
+
   for (const Required& r : {Required{names::kPixelValues, I, "float32", {-1, -2}},
-                            Required{names::kImageGridThw, I, "int32", {-1, 3}},
-                            Required{names::kImageEmbeds, O, kvt, {-1, H}},
-                            Required{names::kDeepstackEmbeds, O, kvt, {-2, -1, H}}})
+                            Required{names::kVisionPosIdx, I, "int64", {-1, 4}},
+                            Required{names::kVisionPosW, I, "float32", {-1, 4}},
+                            Required{names::kVisionRopeCos, I, "float32", {-1, -2}},
+                            Required{names::kVisionRopeSin, I, "float32", {-1, -2}},
+                            Required{names::kImageEmbeds, O, act, {-1, H}},
+                            Required{names::kDeepstackEmbeds, O, act, {-2, -1, H}}})
     require_tensor(vision, r);
 
-  const EngineSpec& llm = m.engine(names::kLlm);
-  for (const Required& r : {Required{names::kInputIds, I, "int32", {1, -1}},
-                            Required{names::kPositionIds, I, "int32", {3, 1, -1}},
-                            Required{names::kImageTokenIndex, I, "int32", {1, -1}},
-                            Required{names::kImageEmbeds, I, kvt, {-1, H}},
-                            Required{names::kDeepstackEmbeds, I, kvt, {-2, -1, H}},
-                            Required{names::kKvWriteIndex, I, "int32", {1}},
-                            Required{names::kLogits, O, "float32", {1, m.vocab_size}}})
+  for (const Required& r : {Required{names::kInputIds, I, "int64", {-1}},
+                            Required{names::kRopeCos, I, "float32", {-1, kv.head_dim}},
+                            Required{names::kRopeSin, I, "float32", {-1, kv.head_dim}},
+                            Required{names::kImagePositions, I, "int64", {-1}},
+                            Required{names::kImageEmbeds, I, act, {-1, H}},
+                            Required{names::kDeepstackEmbeds, I, act, {n_deepstack, -1, H}},
+                            Required{names::kLogits, O, "float32", {m.vocab_size}}})
     require_tensor(llm, r);
-  if (llm.profile_index("prefill") < 0 || llm.profile_index("decode") < 0)
-    invalid("engine llm: needs optimization profiles named \"prefill\" and \"decode\"");
 
-  const EngineSpec& expert = m.engine(names::kExpert);
-  for (const Required& r : {Required{names::kX, I, "float32", {-1, 64, 2}}, Required{names::kT, I, "float32", {-1}},
-                            Required{names::kKvLength, I, "int32", {1}},
-                            Required{names::kPositionBase, I, "int32", {1}},
-                            Required{names::kVelocity, O, "float32", {-1, 64, 2}}})
+  // x / velocity [n_waypoints, action_dims] and the expert's rope rows [n_waypoints, head_dim].
+  const IoTensorSpec* x = expert.find_io(names::kX);
+  const int64_t waypoints = x && x->shape.size() == 2 ? x->shape[0] : -2;
+  const int64_t action_dims = x && x->shape.size() == 2 ? x->shape[1] : -2;
+  for (const Required& r : {Required{names::kX, I, "float32", {-2, -2}},
+                            Required{names::kT, I, "float32", {1, 1}},
+                            Required{names::kExpertRopeCos, I, "float32", {waypoints, -2}},
+                            Required{names::kExpertRopeSin, I, "float32", {waypoints, -2}},
+                            Required{names::kVelocity, O, "float32", {waypoints, action_dims}}})
     require_tensor(expert, r);
+  if (waypoints <= 0 || action_dims <= 0)
+    invalid("engine expert_step tensor x: shape " + dims_str(x->shape) + " must be static [n_waypoints, action_dims]");
 
+  const Shape kv_shape{-1, kv.kv_heads, kv.head_dim};
   for (int64_t l = 0; l < kv.layers; ++l) {
-    for (const std::string& n : {names::past_key(l), names::past_value(l)}) {
-      require_tensor(llm, {n, I, kv.dtype, kv_shape});
-      require_tensor(expert, {n, I, kv.dtype, kv_shape});
-    }
+    for (const std::string& n : {names::past_key(l), names::past_value(l)}) require_tensor(llm, {n, I, kv.dtype, kv_shape});
     for (const std::string& n : {names::present_key(l), names::present_value(l)})
       require_tensor(llm, {n, O, kv.dtype, kv_shape});
   }
-  if (llm.find_io(names::past_key(kv.layers)) || expert.find_io(names::past_key(kv.layers)))
-    invalid("kv_cache.layers = " + std::to_string(kv.layers) + " but engines have a tensor " + names::past_key(kv.layers));
+  if (llm.find_io(names::past_key(kv.layers)) || llm.find_io(names::present_key(kv.layers)))
+    invalid("kv_cache.layers = " + std::to_string(kv.layers) + " but engine llm has a tensor " + names::past_key(kv.layers));
+  // The expert reads the backbone cache of its own layers (a prefix of the backbone's) and writes none.
+  const int64_t expert_layers = kv_layers_of(expert);
+  if (expert_layers == 0) invalid("engine expert_step: manifest io lacks required tensor " + names::past_key(0));
+  if (expert_layers > kv.layers)
+    invalid("engine expert_step: reads " + std::to_string(expert_layers) + " KV layers, kv_cache.layers is " +
+            std::to_string(kv.layers));
+  for (int64_t l = 0; l < expert_layers; ++l)
+    for (const std::string& n : {names::past_key(l), names::past_value(l)}) require_tensor(expert, {n, I, kv.dtype, kv_shape});
+  if (expert.find_io(names::present_key(0))) invalid("engine expert_step: has output " + names::present_key(0) + ", the expert must not write the cache");
 
-  for (const auto& [name, e] : m.engines) validate_profiles(e, kv.capacity);
+  for (const auto& [name, e] : m.engines) validate_profiles(e);
+  validate_llm_profiles(llm, kv.capacity);
+  for (const auto& p : expert.profiles)
+    if (const ProfileRange* past = range_of(p, names::past_key(0)); past && past->min[0] < 1)
+      invalid("engine expert_step profile " + q(p.name) + ": past_len min " + std::to_string(past->min[0]) +
+              ", the expert needs a non-empty prefix (>= 1)");
+}
+
+void check_built(const EngineSpec& e) {
+  if (!e.built)
+    invalid("engine " + e.name + ": manifest says built = false (only " + (e.onnx.empty() ? e.file : e.onnx) +
+            " was exported); build the plan with TensorRT on this GPU (alpamayo-trt build-engines, engines/README.md)");
+}
+
+void check_model_dims(const EngineManifest& m, const ModelDims& d) {
+  const auto same = [](const char* field, int64_t manifest, int64_t model) {
+    if (manifest != model)
+      invalid(std::string(field) + " = " + std::to_string(manifest) + " in the manifest, the checkpoint config has " +
+              std::to_string(model) + " (engines built for another model)");
+  };
+  same("model.hidden_size", m.hidden_size, d.hidden_size);
+  same("model.vocab_size", m.vocab_size, d.vocab_size);
+  same("kv_cache.layers", m.kv_cache.layers, d.layers);
+  same("kv_cache.kv_heads", m.kv_cache.kv_heads, d.kv_heads);
+  same("kv_cache.head_dim", m.kv_cache.head_dim, d.head_dim);
+  const IoTensorSpec& x = m.engine(names::kExpert).io_tensor(names::kX);
+  if (x.shape != Shape{d.n_waypoints, d.action_dims})
+    invalid("engine expert_step tensor x: shape " + dims_str(x.shape) + ", the checkpoint config has " +
+            dims_str({d.n_waypoints, d.action_dims}));
 }
 
 void check_tensorrt_version(const EngineSpec& e, int runtime_major, int runtime_minor) {

@@ -40,4 +40,17 @@ void check_io_tensors(const EngineSpec& e, std::span<const IoTensorSpec> actual)
 // The engine's profile `index` (getProfileShape) for `input` equals the manifest's.
 void check_profile_range(const EngineSpec& e, int index, std::string_view input, const ProfileRange& actual);
 
+// The runner loads plans only: an exported-but-unbuilt entry (built = false) is InvalidEngine.
+void check_built(const EngineSpec& e);
+
+// The dimensions of the checkpoint the runner computes host inputs for (rope tables, token layout).
+struct ModelDims {
+  int64_t hidden_size = 0, vocab_size = 0;
+  int64_t layers = 0, kv_heads = 0, head_dim = 0;  // backbone text decoder
+  int64_t n_waypoints = 0, action_dims = 0;
+};
+// Manifest model/kv_cache fields and the expert's x shape equal the checkpoint's; InvalidEngine naming
+// the field otherwise (the config sha256 catches any change; this names which dimension differs).
+void check_model_dims(const EngineManifest& m, const ModelDims& d);
+
 }  // namespace alp::engine

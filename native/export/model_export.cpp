@@ -165,8 +165,8 @@ ModelExportResult export_models(const std::string& checkpoint_dir, const std::st
 
   {
     note(o, "exporting vision.onnx");
-    const Dyn dyn{{N::kPixelValues, {"patches", ""}},   {"vision_pos_idx", {"patches", ""}}, {"vision_pos_w", {"patches", ""}},
-                  {"vision_rope_cos", {"patches", ""}}, {"vision_rope_sin", {"patches", ""}}};
+    const Dyn dyn{{N::kPixelValues, {"patches", ""}},   {N::kVisionPosIdx, {"patches", ""}}, {N::kVisionPosW, {"patches", ""}},
+                  {N::kVisionRopeCos, {"patches", ""}}, {N::kVisionRopeSin, {"patches", ""}}};
     OnnxOps ops(weights, graph_options(path(N::kVision), N::kVision, precision, o, amax, dyn));
     vision_graph(ops, cfg, s.pixels, s.grid);
     ops.save();
@@ -179,9 +179,9 @@ ModelExportResult export_models(const std::string& checkpoint_dir, const std::st
   {
     note(o, "exporting llm.onnx");
     const Dyn dyn{{N::kInputIds, {"seq"}},
-                  {"rope_cos", {"seq", ""}},
-                  {"rope_sin", {"seq", ""}},
-                  {"image_positions", {"image_tokens"}},
+                  {N::kRopeCos, {"seq", ""}},
+                  {N::kRopeSin, {"seq", ""}},
+                  {N::kImagePositions, {"image_tokens"}},
                   {N::kImageEmbeds, {"image_tokens", ""}},
                   {N::kDeepstackEmbeds, {"", "image_tokens", ""}}};
     OnnxOps ops(weights, graph_options(path(N::kLlm), N::kLlm, precision, o, amax, dyn));

@@ -6,6 +6,7 @@
 #include <limits>
 #include <numbers>
 
+#include "core/engine_manifest.hpp"
 #include "core/error.hpp"
 #include "export/symbolic_dims.hpp"
 #include "export/weight_encoding.hpp"
@@ -736,7 +737,7 @@ std::pair<model::Value, model::Value> OnnxOps::kv_read(int64_t layer, int64_t le
   auto it = I.kv.find(layer);
   if (it == I.kv.end()) {
     // First touch of this layer: the cache so far is the graph input past_key/past_value.<layer>.
-    const std::string kname = "past_key." + std::to_string(layer), vname = "past_value." + std::to_string(layer);
+    const std::string kname = engine::names::past_key(layer), vname = engine::names::past_value(layer);
     if (!I.past_sym) I.past_sym = std::make_shared<const SymDim>(SymDim{I.opt.past_len_dim, kname, 0, len});
     require(I.past_sym->trace == len, ErrorCode::InvalidInput,
             "KV cache of layer " + std::to_string(layer) + " first touched at length " + std::to_string(len) +
@@ -783,8 +784,8 @@ void OnnxOps::kv_write(int64_t layer, int64_t pos, const model::Value& k, const 
 void OnnxOps::save() {
   for (auto& [layer, L] : impl_->kv) {
     if (!L.written) continue;
-    read("present_key." + std::to_string(layer), L.k);
-    read("present_value." + std::to_string(layer), L.v);
+    read(engine::names::present_key(layer), L.k);
+    read(engine::names::present_value(layer), L.v);
   }
   g_.save();
 }

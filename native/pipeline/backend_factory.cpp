@@ -11,7 +11,7 @@
 #endif
 #if ALPAMAYO_HAVE_TENSORRT
 #include "backends/trt/trt_executor.hpp"
-#include "core/sha256.hpp"
+#include "core/engine_manifest.hpp"
 #endif
 
 namespace alp::pipeline {
@@ -76,8 +76,9 @@ std::unique_ptr<Executor> make_executor(const LoadOptions& o, std::shared_ptr<co
     trt::TrtExecutorOptions to;
     to.engine_dir = o.engines;
     to.device = o.device;
-    to.image_pad_id = static_cast<int32_t>(cfg.image_token_id);
-    to.model_config_sha256 = sha256_file(ckpt->dir() + "/config.json", ErrorCode::InvalidCheckpoint);
+    to.config = cfg;
+    // The exporter stamps the canonical-JSON hash (key order and whitespace do not matter).
+    to.model_config_sha256 = engine::config_sha256(ckpt->config());
     return std::make_unique<trt::TrtExecutor>(std::move(to));
 #else
     fail(ErrorCode::BackendUnavailable,

@@ -1,14 +1,20 @@
 // Engine manifest rules that need neither TensorRT nor a GPU: structure/contract validation and the
 // load-time checks (TensorRT version, compute capability, precision, checksum, I/O tensors).
 #include <cstdio>
+#include <functional>
+#include <vector>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
+#include "core/checkpoint.hpp"
 #include "core/engine_manifest.hpp"
 #include "core/engine_manifest_check.hpp"
 #include "core/error.hpp"
 #include "core/sha256.hpp"
+#include "export/model_export.hpp"
+#include "model/checkpoint_writer.hpp"
+#include "model/config.hpp"
 #include "tests/check.hpp"
 #include "tests/temp_dir.hpp"
 
@@ -34,7 +40,8 @@ EngineSpec base_engine(const char* name) {
   return e;
 }
 
-// A consistent two-layer manifest (hidden 16, vocab 50, 2 KV heads x 4, capacity 32).
+// A consistent two-layer manifest in the exported format (hidden 16, vocab 50, 2 KV heads x 4,
+// capacity 32, float32 cache, 2 deepstack layers).
 EngineManifest tiny_manifest() {
   const auto I = TensorMode::Input;
   const auto O = TensorMode::Output;
@@ -43,39 +50,62 @@ EngineManifest tiny_manifest() {
   m.model_config_sha256 = kHashA;
   m.hidden_size = 16;
   m.vocab_size = 50;
-  m.kv_cache = {2, 2, 4, 32, "float16", "in_place"};
-  const Shape kv{1, 2, 32, 4};
+  m.kv_cache = {2, 2, 4, 32, "float32", "concat"};
+  const Shape kv{-1, 2, 4};
 
   EngineSpec v = base_engine("vision");
-  v.io = {io("pixel_values", I, "float32", {-1, 24}), io("image_grid_thw", I, "int32", {-1, 3}),
-          io("image_embeds", O, "float16", {-1, 16}), io("deepstack_embeds", O, "float16", {3, -1, 16})};
-  v.profiles = {{"default", {{"pixel_values", {{4, 24}, {8, 24}, {16, 24}}}, {"image_grid_thw", {{1, 3}, {2, 3}, {4, 3}}}}}};
+  v.io = {io("pixel_values", I, "float32", {-1, 24}),   io("vision_pos_idx", I, "int64", {-1, 4}),
+          io("vision_pos_w", I, "float32", {-1, 4}),    io("vision_rope_cos", I, "float32", {-1, 8}),
+          io("vision_rope_sin", I, "float32", {-1, 8}), io("image_embeds", O, "float32", {-1, 16}),
+          io("deepstack_embeds", O, "float32", {2, -1, 16})};
+  const auto patches = [](int64_t cols) { return ProfileRange{{4, cols}, {16, cols}, {64, cols}}; };
+  v.profiles = {{"default",
+                 {{"pixel_values", patches(24)}, {"vision_pos_idx", patches(4)}, {"vision_pos_w", patches(4)},
+                  {"vision_rope_cos", patches(8)}, {"vision_rope_sin", patches(8)}}}};
 
   EngineSpec l = base_engine("llm");
-  l.io = {io("input_ids", I, "int32", {1, -1}),          io("position_ids", I, "int32", {3, 1, -1}),
-          io("image_token_index", I, "int32", {1, -1}),  io("image_embeds", I, "float16", {-1, 16}),
-          io("deepstack_embeds", I, "float16", {3, -1, 16}), io("kv_write_index", I, "int32", {1}),
-          io("logits", O, "float32", {1, 50})};
+  l.io = {io("input_ids", I, "int64", {-1}),       io("rope_cos", I, "float32", {-1, 4}),
+          io("rope_sin", I, "float32", {-1, 4}),   io("image_positions", I, "int64", {-1}),
+          io("image_embeds", I, "float32", {-1, 16}), io("deepstack_embeds", I, "float32", {2, -1, 16}),
+          io("logits", O, "float32", {50})};
   EngineSpec x = base_engine("expert_step");
-  x.io = {io("x", I, "float32", {-1, 64, 2}), io("t", I, "float32", {-1}), io("kv_length", I, "int32", {1}),
-          io("position_base", I, "int32", {1}), io("velocity", O, "float32", {-1, 64, 2})};
+  x.io = {io("x", I, "float32", {64, 2}), io("t", I, "float32", {1, 1}), io("expert_rope_cos", I, "float32", {64, 4}),
+          io("expert_rope_sin", I, "float32", {64, 4}), io("velocity", O, "float32", {64, 2})};
   for (int64_t layer = 0; layer < 2; ++layer) {
     for (auto n : {names::past_key(layer), names::past_value(layer)}) {
-      l.io.push_back(io(n, I, "float16", kv));
-      x.io.push_back(io(n, I, "float16", kv));
+      l.io.push_back(io(n, I, "float32", kv));
+      x.io.push_back(io(n, I, "float32", kv));
     }
-    for (auto n : {names::present_key(layer), names::present_value(layer)}) l.io.push_back(io(n, O, "float16", kv));
+    for (auto n : {names::present_key(layer), names::present_value(layer)}) l.io.push_back(io(n, O, "float32", kv));
   }
-  auto llm_profile = [](const char* name, int64_t smin, int64_t sopt, int64_t smax, int64_t imax) {
-    return OptimizationProfile{name,
-                               {{"input_ids", {{1, smin}, {1, sopt}, {1, smax}}},
-                                {"position_ids", {{3, 1, smin}, {3, 1, sopt}, {3, 1, smax}}},
-                                {"image_token_index", {{1, smin}, {1, sopt}, {1, smax}}},
-                                {"image_embeds", {{1, 16}, {imax, 16}, {imax, 16}}},
-                                {"deepstack_embeds", {{3, 1, 16}, {3, imax, 16}, {3, imax, 16}}}}};
+  // seq, image_tokens and past_len ranges of one llm profile.
+  auto llm_profile = [](const char* name, ProfileRange seq, ProfileRange img, ProfileRange past) {
+    const auto cols = [](const ProfileRange& r, Shape lead, Shape tail) {
+      auto f = [&](const Shape& d) {
+        Shape s = lead;
+        s.insert(s.end(), d.begin(), d.end());
+        s.insert(s.end(), tail.begin(), tail.end());
+        return s;
+      };
+      return ProfileRange{f(r.min), f(r.opt), f(r.max)};
+    };
+    OptimizationProfile p{name,
+                          {{"input_ids", seq},
+                           {"rope_cos", cols(seq, {}, {4})},
+                           {"rope_sin", cols(seq, {}, {4})},
+                           {"image_positions", img},
+                           {"image_embeds", cols(img, {}, {16})},
+                           {"deepstack_embeds", cols(img, {2}, {16})}}};
+    for (int64_t layer = 0; layer < 2; ++layer)
+      for (auto n : {names::past_key(layer), names::past_value(layer)}) p.inputs[n] = cols(past, {}, {2, 4});
+    return p;
   };
-  l.profiles = {llm_profile("prefill", 1, 24, 32, 8), llm_profile("decode", 1, 1, 1, 1)};
-  x.profiles = {{"default", {{"x", {{1, 64, 2}, {1, 64, 2}, {6, 64, 2}}}, {"t", {{1}, {1}, {6}}}}}};
+  l.profiles = {llm_profile("prefill", {{1}, {8}, {16}}, {{0}, {8}, {8}}, {{0}, {0}, {16}}),
+                llm_profile("decode", {{1}, {1}, {1}}, {{0}, {0}, {0}}, {{0}, {16}, {31}})};
+  OptimizationProfile xp{"default", {}};
+  for (int64_t layer = 0; layer < 2; ++layer)
+    for (auto n : {names::past_key(layer), names::past_value(layer)}) xp.inputs[n] = {{1, 2, 4}, {16, 2, 4}, {32, 2, 4}};
+  x.profiles = {xp};
   m.engines = {{"vision", v}, {"llm", l}, {"expert_step", x}};
   return m;
 }
@@ -128,7 +158,7 @@ TEST(engine_manifest_sha256_file_and_checksum) {
 TEST(engine_manifest_valid_contract_passes) {
   const EngineManifest m = tiny_manifest();
   validate_manifest(m);
-  CHECK_EQ(m.kv_cache.bytes(), uint64_t(2 * 2 * 2 * 32 * 4 * 2));
+  CHECK_EQ(m.kv_cache.bytes(), uint64_t(2 * 2 * 2 * 32 * 4 * 4));
   CHECK_EQ(m.engine("llm").profile_index("decode"), 1);
   CHECK_EQ(m.engine("llm").profile_index("nope"), -1);
   CHECK_EQ(dims_str({1, -1, -2}, true), std::string("[1, -1, *]"));
@@ -172,17 +202,21 @@ TEST(engine_manifest_io_tensors_against_engine) {
   check_io_tensors(e, actual);
 
   auto missing = actual;
-  missing.erase(missing.begin() + 2);  // kv_length
+  missing.erase(missing.begin() + 2);  // expert_rope_cos
   CHECK_THROWS_CODE(check_io_tensors(e, missing), ErrorCode::InvalidEngine,
-                    "engine expert_step tensor kv_length: listed in the manifest but missing from the engine");
+                    "engine expert_step tensor expert_rope_cos: listed in the manifest but missing from the engine");
+  auto renamed = actual;
+  renamed[5].name = "past_key_values.0.key";  // the former in-place name
+  CHECK_THROWS_CODE(check_io_tensors(e, renamed), ErrorCode::InvalidEngine,
+                    "engine expert_step tensor past_key.0: listed in the manifest but missing");
   auto dtype = actual;
   dtype[0].dtype = "float16";
   CHECK_THROWS_CODE(check_io_tensors(e, dtype), ErrorCode::InvalidEngine,
                     "tensor x: dtype float16 in the engine, manifest says float32");
   auto shape = actual;
-  shape[0].shape = {-1, 32, 2};
+  shape[0].shape = {32, 2};
   CHECK_THROWS_CODE(check_io_tensors(e, shape), ErrorCode::InvalidEngine,
-                    "tensor x: shape [-1, 32, 2] in the engine, manifest says [-1, 64, 2]");
+                    "tensor x: shape [32, 2] in the engine, manifest says [64, 2]");
   auto mode = actual;
   mode[4].mode = TensorMode::Input;
   CHECK_THROWS_CODE(check_io_tensors(e, mode), ErrorCode::InvalidEngine, "tensor velocity: mode input in the engine");
@@ -190,81 +224,189 @@ TEST(engine_manifest_io_tensors_against_engine) {
   extra.push_back(io("debug", TensorMode::Output, "float32", {1}));
   CHECK_THROWS_CODE(check_io_tensors(e, extra), ErrorCode::InvalidEngine, "tensor debug: present in the engine but not");
 
-  check_profile_range(e, 0, "x", {{1, 64, 2}, {1, 64, 2}, {6, 64, 2}});
-  CHECK_THROWS_CODE(check_profile_range(e, 0, "x", {{1, 64, 2}, {1, 64, 2}, {4, 64, 2}}), ErrorCode::InvalidEngine,
-                    "profile \"default\" input x: engine min/opt/max [1, 64, 2] / [1, 64, 2] / [4, 64, 2]");
+  check_profile_range(e, 0, "past_key.0", {{1, 2, 4}, {16, 2, 4}, {32, 2, 4}});
+  CHECK_THROWS_CODE(check_profile_range(e, 0, "past_key.0", {{1, 2, 4}, {16, 2, 4}, {16, 2, 4}}), ErrorCode::InvalidEngine,
+                    "profile \"default\" input past_key.0: engine min/opt/max [1, 2, 4] / [16, 2, 4] / [16, 2, 4]");
 }
 
 TEST(engine_manifest_contract_violations) {
-  {
+  // Each case: one edit of the consistent manifest, and the InvalidEngine text naming the field.
+  struct Case {
+    const char* expect;
+    std::function<void(EngineManifest&)> edit;
+  };
+  const std::vector<Case> cases = {
+      {"manifest has no engine \"expert_step\"", [](EngineManifest& m) { m.engines.erase("expert_step"); }},
+      {"engine llm: manifest io lacks required tensor present_value.1",
+       [](EngineManifest& m) { llm(m).io.erase(llm(m).io.end() - 1); }},
+      {"engine llm: manifest io lacks required tensor past_key.0",
+       [](EngineManifest& m) {
+         for (auto& t : llm(m).io)
+           if (t.name == "past_key.0") t.name = "past_key_values.0.key";
+       }},
+      {"engine llm tensor past_key.0: shape [-1, 2, 4], expected [-1, 4, 4]", [](EngineManifest& m) { m.kv_cache.kv_heads = 4; }},
+      {"engine llm tensor past_key.0: dtype float32, expected float16", [](EngineManifest& m) { m.kv_cache.dtype = "float16"; }},
+      {"kv_cache.dtype \"int8\", expected float32, float16 or bfloat16", [](EngineManifest& m) { m.kv_cache.dtype = "int8"; }},
+      {"kv_cache.layers = 1 but engine llm has a tensor past_key.1", [](EngineManifest& m) { m.kv_cache.layers = 1; }},
+      {"engine expert_step: reads 2 KV layers, kv_cache.layers is 1",
+       [](EngineManifest& m) {
+         m.kv_cache.layers = 1;
+         auto& io = llm(m).io;
+         std::erase_if(io, [](const IoTensorSpec& t) { return t.name.ends_with(".1"); });
+         for (auto& p : llm(m).profiles) std::erase_if(p.inputs, [](const auto& kv) { return kv.first.ends_with(".1"); });
+       }},
+      {"engine llm tensor logits: shape [49], expected [50]", [](EngineManifest& m) { llm(m).io[6].shape = {49}; }},
+      {"engine llm tensor input_ids: dtype int32, expected int64", [](EngineManifest& m) { llm(m).io[0].dtype = "int32"; }},
+      {"engine llm tensor rope_cos: shape [-1, 8], expected [-1, 4]", [](EngineManifest& m) { llm(m).io[1].shape = {-1, 8}; }},
+      {"engine llm tensor image_embeds: dtype float16, expected float32", [](EngineManifest& m) { llm(m).io[4].dtype = "float16"; }},
+      {"engine llm tensor deepstack_embeds: shape [3, -1, 16], expected [2, -1, 16]",
+       [](EngineManifest& m) { llm(m).io[5].shape = {3, -1, 16}; }},
+      {"engine vision: manifest io lacks required tensor vision_pos_idx",
+       [](EngineManifest& m) { m.engines.at("vision").io[1].name = "image_grid_thw"; }},
+      {"engine expert_step tensor t: shape [1], expected [1, 1]",
+       [](EngineManifest& m) { m.engines.at("expert_step").io[1].shape = {1}; }},
+      {"engine expert_step tensor velocity: shape [64, 3], expected [64, 2]",
+       [](EngineManifest& m) { m.engines.at("expert_step").io[4].shape = {64, 3}; }},
+      {"profiles named \"prefill\" and \"decode\"", [](EngineManifest& m) { llm(m).profiles[1].name = "step"; }},
+      {"engine llm profile \"prefill\": past_len max 17 + seq max 16 exceeds kv_cache.capacity 32",
+       [](EngineManifest& m) {
+         for (auto& [n, r] : llm(m).profiles[0].inputs)
+           if (n.starts_with("past_")) r.max[0] = 17;
+       }},
+      {"engine llm profile \"decode\": input_ids range [2]..[2] does not take one token",
+       [](EngineManifest& m) {
+         for (auto& [n, r] : llm(m).profiles[1].inputs)
+           if (n == "input_ids" || n.starts_with("rope_")) r.min[0] = r.opt[0] = r.max[0] = 2;
+           else if (n.starts_with("past_")) r.max[0] = 16;  // keeps past + seq within the capacity
+       }},
+      {"engine expert_step profile \"default\": past_len min 0, the expert needs a non-empty prefix",
+       [](EngineManifest& m) {
+         for (auto& [n, r] : m.engines.at("expert_step").profiles[0].inputs) r.min[0] = 0;
+       }},
+      {"dim 0 needs 0 <= min <= opt <= max", [](EngineManifest& m) { llm(m).profiles[0].inputs.at("input_ids").opt = {0}; }},
+      {"engine llm profile \"decode\": no range for dynamic input image_embeds",
+       [](EngineManifest& m) { llm(m).profiles[1].inputs.erase("image_embeds"); }},
+      {"input t: dim 0 is static 1 but the profile gives 2..2",
+       [](EngineManifest& m) { m.engines.at("expert_step").profiles[0].inputs["t"] = {{2, 1}, {2, 1}, {2, 1}}; }},
+      {"must be a relative path inside the engines directory", [](EngineManifest& m) { llm(m).file = "../llm.engine"; }},
+      {"engine llm: sha256 must be 64 lowercase hex digits", [](EngineManifest& m) { llm(m).sha256 = "ABC"; }},
+      {"kv_cache.update \"in_place\", this runner drives \"concat\"", [](EngineManifest& m) { m.kv_cache.update = "in_place"; }},
+      {"engine llm: built is false but no onnx graph is named", [](EngineManifest& m) { llm(m).built = false; }},
+  };
+  for (const Case& c : cases) {
     EngineManifest m = tiny_manifest();
-    m.engines.erase("expert_step");
-    CHECK_THROWS_CODE(validate_manifest(m), ErrorCode::InvalidEngine, "manifest has no engine \"expert_step\"");
+    c.edit(m);
+    CHECK_THROWS_CODE(validate_manifest(m), ErrorCode::InvalidEngine, c.expect);
   }
-  {
-    EngineManifest m = tiny_manifest();
-    auto& io = llm(m).io;
-    io.erase(io.end() - 1);  // present.1.value
-    CHECK_THROWS_CODE(validate_manifest(m), ErrorCode::InvalidEngine, "engine llm: manifest io lacks required tensor present.1.value");
+}
+
+TEST(engine_manifest_unbuilt_entries_pass_validation_and_fail_loading) {
+  EngineManifest m = tiny_manifest();
+  EngineSpec& l = llm(m);
+  l.built = false;
+  l.onnx = "llm.onnx";
+  l.tensorrt_version.clear();
+  l.compute_capability.clear();
+  l.sha256.clear();
+  validate_manifest(m);  // exported only: nothing to say about a plan that does not exist yet
+  CHECK_THROWS_CODE(check_built(l), ErrorCode::InvalidEngine, "engine llm: manifest says built = false (only llm.onnx was exported)");
+  check_built(m.engine("vision"));
+}
+
+TEST(engine_manifest_model_dims_against_checkpoint) {
+  const EngineManifest m = tiny_manifest();
+  const ModelDims ok{16, 50, 2, 2, 4, 64, 2};
+  check_model_dims(m, ok);
+  ModelDims d = ok;
+  d.vocab_size = 51;
+  CHECK_THROWS_CODE(check_model_dims(m, d), ErrorCode::InvalidEngine, "model.vocab_size = 50 in the manifest, the checkpoint config has 51");
+  d = ok;
+  d.head_dim = 8;
+  CHECK_THROWS_CODE(check_model_dims(m, d), ErrorCode::InvalidEngine, "kv_cache.head_dim = 4 in the manifest");
+  d = ok;
+  d.n_waypoints = 32;
+  CHECK_THROWS_CODE(check_model_dims(m, d), ErrorCode::InvalidEngine, "tensor x: shape [64, 2], the checkpoint config has [32, 2]");
+}
+
+// What build-engines writes must be what the runner accepts: the manifest export_models derives from
+// the traced graphs of a real (tiny) checkpoint passes validate_manifest as exported, after the
+// save/load round trip, and once stamped as build_all does; each load-time mismatch names its field.
+TEST(engine_manifest_exported_models_pass_validation) {
+  test::TempDir dir;
+  model::write_random_checkpoint(dir.file("ckpt"), "tiny", 7);
+  exporter::ModelExportOptions o;
+  o.dim_ranges["patches"] = {4, 32, 64};
+  o.dim_ranges["image_tokens"] = {0, 16, 32};
+  o.dim_ranges["seq"] = {1, 16, 48};
+  o.dim_ranges["past_len"] = {0, 32, 80};
+  exporter::ModelExportResult r = exporter::export_models(dir.file("ckpt"), dir.file("out"), exporter::WeightPrecision::F32, o);
+  EngineManifest& m = r.manifest;
+  validate_manifest(m);
+  CHECK_EQ(m.kv_cache.update, std::string("concat"));
+  CHECK_EQ(m.kv_cache.capacity, int64_t{80 + 48});
+
+  const model::ModelConfig cfg = model::parse_model_config(Checkpoint::open(dir.file("ckpt"))->config());
+  check_model_dims(m, {cfg.text.hidden_size, cfg.vocab_size, cfg.text.num_layers, cfg.text.num_kv_heads,
+                       cfg.text.head_dim, cfg.action_space.n_waypoints, cfg.action_dims});
+  // The names the runner binds are the graphs' names, layer by layer.
+  const EngineSpec& l = m.engine("llm");
+  for (int64_t layer = 0; layer < cfg.text.num_layers; ++layer) {
+    CHECK(l.io_tensor(names::past_value(layer)).shape == (Shape{-1, cfg.text.num_kv_heads, cfg.text.head_dim}));
+    CHECK(l.io_tensor(names::present_key(layer)).mode == TensorMode::Output);
+    CHECK(m.engine("expert_step").io_tensor(names::past_key(layer)).mode == TensorMode::Input);
   }
-  {
-    EngineManifest m = tiny_manifest();
-    m.kv_cache.capacity = 64;  // engines were exported for 32 slots
-    CHECK_THROWS_CODE(validate_manifest(m), ErrorCode::InvalidEngine,
-                      "tensor past_key_values.0.key: shape [1, 2, 32, 4], expected [1, 2, 64, 4]");
+  CHECK(l.io_tensor(names::kRopeCos).shape == (Shape{-1, cfg.text.head_dim}));
+  CHECK(m.engine("expert_step").io_tensor(names::kExpertRopeSin).shape == (Shape{cfg.action_space.n_waypoints, cfg.expert.head_dim}));
+  CHECK(m.engine("vision").io_tensor(names::kVisionRopeCos).shape == (Shape{-1, cfg.vision.head_dim()}));
+  CHECK_EQ(l.profiles.at(static_cast<size_t>(l.profile_index("decode"))).inputs.at(names::kInputIds).max[0], int64_t{1});
+  // Unbuilt: valid, but not loadable.
+  CHECK_THROWS_CODE(check_built(l), ErrorCode::InvalidEngine, "engine llm: manifest says built = false (only llm.onnx was exported)");
+
+  // Stamped as build-engines stamps a TensorRT build, written and read back as the runner reads it.
+  for (auto& [name, e] : m.engines) {
+    std::ofstream(dir.file("out/" + e.file), std::ios::binary) << name << " plan bytes";
+    e.built = true;
+    e.tensorrt_version = "10.16.1";
+    e.compute_capability = "sm_90";
   }
-  {
-    EngineManifest m = tiny_manifest();
-    m.kv_cache.layers = 1;
-    CHECK_THROWS_CODE(validate_manifest(m), ErrorCode::InvalidEngine, "kv_cache.layers = 1 but engines have a tensor past_key_values.1.key");
-  }
-  {
-    EngineManifest m = tiny_manifest();
-    llm(m).io[6].shape = {1, 49};
-    CHECK_THROWS_CODE(validate_manifest(m), ErrorCode::InvalidEngine, "tensor logits: shape [1, 49], expected [1, 50]");
-  }
-  {
-    EngineManifest m = tiny_manifest();
-    llm(m).profiles[1].name = "step";
-    CHECK_THROWS_CODE(validate_manifest(m), ErrorCode::InvalidEngine, "profiles named \"prefill\" and \"decode\"");
-  }
-  {
-    EngineManifest m = tiny_manifest();
-    llm(m).profiles[0].inputs.at("input_ids").max = {1, 40};
-    llm(m).profiles[0].inputs.at("input_ids").opt = {1, 40};
-    CHECK_THROWS_CODE(validate_manifest(m), ErrorCode::InvalidEngine, "input_ids max length 40 exceeds kv_cache.capacity 32");
-  }
-  {
-    EngineManifest m = tiny_manifest();
-    llm(m).profiles[0].inputs.at("input_ids").opt = {1, 0};
-    CHECK_THROWS_CODE(validate_manifest(m), ErrorCode::InvalidEngine, "dim 1 needs 0 <= min <= opt <= max");
-  }
-  {
-    EngineManifest m = tiny_manifest();
-    llm(m).profiles[1].inputs.erase("image_embeds");
-    CHECK_THROWS_CODE(validate_manifest(m), ErrorCode::InvalidEngine,
-                      "engine llm profile \"decode\": no range for dynamic input image_embeds");
-  }
-  {
-    EngineManifest m = tiny_manifest();
-    m.engines.at("expert_step").profiles[0].inputs["kv_length"] = {{2}, {2}, {2}};
-    CHECK_THROWS_CODE(validate_manifest(m), ErrorCode::InvalidEngine, "input kv_length: dim 0 is static 1 but the profile gives 2..2");
-  }
-  {
-    EngineManifest m = tiny_manifest();
-    llm(m).file = "../llm.engine";
-    CHECK_THROWS_CODE(validate_manifest(m), ErrorCode::InvalidEngine, "must be a relative path inside the engines directory");
-  }
-  {
-    EngineManifest m = tiny_manifest();
-    llm(m).sha256 = "ABC";
-    CHECK_THROWS_CODE(validate_manifest(m), ErrorCode::InvalidEngine, "engine llm: sha256 must be 64 lowercase hex digits");
-  }
-  {
-    EngineManifest m = tiny_manifest();
-    m.kv_cache.update = "ping_pong";
-    CHECK_THROWS_CODE(validate_manifest(m), ErrorCode::InvalidEngine, "kv_cache.update \"ping_pong\"");
-  }
+  stamp_engine_files(m, dir.file("out"));
+  save_engine_manifest(m, dir.file("out"));
+  const EngineManifest back = load_engine_manifest(dir.file("out"));  // parses and validates
+  CHECK(manifest_to_json(back) == manifest_to_json(m));
+  const EngineSpec& bl = back.engine("llm");
+  check_built(bl);
+  check_tensorrt_version(bl, 10, 16);
+  check_gpu(bl, {9, 0}, "H100");
+  check_checksum(bl, sha256_file(engine_file_path(bl, dir.file("out"))));
+  check_io_tensors(bl, bl.io);
+
+  CHECK_THROWS_CODE(check_tensorrt_version(bl, 10, 15), ErrorCode::InvalidEngine,
+                    "engine llm: tensorrt_version 10.16.1 (built with 10.16) but the TensorRT runtime is 10.15");
+  CHECK_THROWS_CODE(check_gpu(bl, {8, 9}, "L40S"), ErrorCode::InvalidEngine,
+                    "engine llm: compute_capability sm_90 but the GPU (L40S) is sm_89");
+  CHECK_THROWS_CODE(check_checksum(bl, sha256_hex("other plan")), ErrorCode::InvalidEngine, "engine llm: sha256 of llm.engine is");
+  auto io = bl.io;
+  for (auto& t : io)
+    if (t.name == names::present_key(1)) t.name = "present.1.key";
+  CHECK_THROWS_CODE(check_io_tensors(bl, io), ErrorCode::InvalidEngine,
+                    "engine llm tensor present_key.1: listed in the manifest but missing from the engine");
+  io = bl.io;
+  for (auto& t : io)
+    if (t.name == names::kInputIds) t.dtype = "int32";
+  CHECK_THROWS_CODE(check_io_tensors(bl, io), ErrorCode::InvalidEngine,
+                    "engine llm tensor input_ids: dtype int32 in the engine, manifest says int64");
+  io = bl.io;
+  for (auto& t : io)
+    if (t.name == names::past_key(0)) t.shape = {1, cfg.text.num_kv_heads, -1, cfg.text.head_dim};
+  CHECK_THROWS_CODE(check_io_tensors(bl, io), ErrorCode::InvalidEngine, "engine llm tensor past_key.0: shape [1, 2, -1, 16] in the engine");
+
+  // A manifest edited after the build is refused on load, naming the field.
+  EngineManifest bad = m;
+  for (auto& t : bad.engines.at("expert_step").io)
+    if (t.name == names::kVelocity) t.dtype = "float16";
+  save_engine_manifest(bad, dir.file("out"));
+  CHECK_THROWS_CODE(load_engine_manifest(dir.file("out")), ErrorCode::InvalidEngine,
+                    "engine expert_step tensor velocity: dtype float16, expected float32");
 }
 
 // Moved from the former core/manifest.hpp: canonical config hash, atomic save + read back, file stamps.

@@ -6,8 +6,14 @@
 
 namespace alp::cuda {
 
-DeviceBuffer::DeviceBuffer(size_t bytes) : bytes_(bytes) {
-  if (bytes) check(cudaMalloc(&ptr_, bytes), "cudaMalloc");
+namespace {
+std::string alloc_call(const char* call, const char* what, size_t bytes) {
+  return std::string(call) + " (" + what + ", " + std::to_string(bytes) + " bytes)";
+}
+}  // namespace
+
+DeviceBuffer::DeviceBuffer(size_t bytes, const char* what) : bytes_(bytes) {
+  if (bytes) check(cudaMalloc(&ptr_, bytes), alloc_call("cudaMalloc", what, bytes).c_str());
 }
 DeviceBuffer::~DeviceBuffer() {
   if (ptr_) cudaFree(ptr_);
@@ -31,8 +37,8 @@ void DeviceBuffer::download(void* dst, size_t bytes, size_t src_offset) const {
   check(cudaMemcpy(dst, static_cast<const char*>(ptr_) + src_offset, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy(D2H)");
 }
 
-PinnedBuffer::PinnedBuffer(size_t bytes) : bytes_(bytes) {
-  if (bytes) check(cudaMallocHost(&ptr_, bytes), "cudaMallocHost");
+PinnedBuffer::PinnedBuffer(size_t bytes, const char* what) : bytes_(bytes) {
+  if (bytes) check(cudaMallocHost(&ptr_, bytes), alloc_call("cudaMallocHost", what, bytes).c_str());
 }
 PinnedBuffer::~PinnedBuffer() {
   if (ptr_) cudaFreeHost(ptr_);

@@ -9,11 +9,12 @@
 
 namespace alp::cuda {
 
-// Device memory (cudaMalloc). Size 0 holds no allocation.
+// Device memory (cudaMalloc). Size 0 holds no allocation. `what` names the buffer in the error of a
+// failed allocation (out of memory is the usual failure, and the size and owner are what to report).
 class DeviceBuffer {
  public:
   DeviceBuffer() = default;
-  explicit DeviceBuffer(size_t bytes);
+  explicit DeviceBuffer(size_t bytes, const char* what = "device buffer");
   ~DeviceBuffer();
   DeviceBuffer(DeviceBuffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
   DeviceBuffer& operator=(DeviceBuffer&& o) noexcept;
@@ -37,7 +38,7 @@ class DeviceBuffer {
 class PinnedBuffer {
  public:
   PinnedBuffer() = default;
-  explicit PinnedBuffer(size_t bytes);
+  explicit PinnedBuffer(size_t bytes, const char* what = "pinned host buffer");
   ~PinnedBuffer();
   PinnedBuffer(PinnedBuffer&& o) noexcept : ptr_(std::exchange(o.ptr_, nullptr)), bytes_(std::exchange(o.bytes_, 0)) {}
   PinnedBuffer& operator=(PinnedBuffer&& o) noexcept;

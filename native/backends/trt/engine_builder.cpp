@@ -5,7 +5,7 @@
 #include <fstream>
 #include <mutex>
 
-#include "backends/trt/cuda_resources.hpp"
+#include "backends/cuda/cuda_check.hpp"
 #include "backends/trt/engine_loader.hpp"
 #include "backends/trt/trt_common.hpp"
 #include "core/engine_manifest_check.hpp"
@@ -116,7 +116,7 @@ BuildResult build_engine(const std::string& onnx_path, const std::string& engine
   if (gpu.cc.value() < need.value())
     fail(ErrorCode::BackendUnavailable, "build_engine: " + precision + " engines need " + engine::sm_name(need) +
                                             "+, " + gpu.name + " is " + engine::sm_name(gpu.cc));
-  check_cuda(cudaSetDevice(gpu.device), "cudaSetDevice");
+  cuda::check(cudaSetDevice(gpu.device), "cudaSetDevice");
 
   Logger logger(options.log, LogLevel::Warning);
   TrtPtr<nvinfer1::IBuilder> builder(nvinfer1::createInferBuilder(logger));

@@ -6,7 +6,7 @@
 #include <cstring>
 #include <fstream>
 
-#include "backends/trt/cuda_resources.hpp"
+#include "backends/cuda/cuda_check.hpp"
 #include "core/error.hpp"
 #include "core/sha256.hpp"
 
@@ -55,7 +55,7 @@ GpuInfo query_gpu(int device) {
     fail(ErrorCode::BackendUnavailable,
          "CUDA device " + std::to_string(device) + " does not exist (" + std::to_string(count) + " present)");
   cudaDeviceProp prop{};
-  check_cuda(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
+  cuda::check(cudaGetDeviceProperties(&prop, device), "cudaGetDeviceProperties");
   return GpuInfo{device, {prop.major, prop.minor}, prop.name};
 }
 
@@ -77,6 +77,7 @@ std::vector<engine::IoTensorSpec> engine_io(const nvinfer1::ICudaEngine& e) {
 LoadedEngine load_engine(nvinfer1::IRuntime& runtime, Logger& logger, const engine::EngineSpec& spec,
                          const std::string& dir, const GpuInfo& gpu) {
   // Cheap checks first: a wrong GPU or library must not cost reading a multi-GB file.
+  engine::check_built(spec);
   engine::check_gpu(spec, gpu.cc, gpu.name);
   engine::check_tensorrt_version(spec, getInferLibMajorVersion(), getInferLibMinorVersion());
   const std::string path = engine::engine_file_path(spec, dir);
@@ -106,21 +107,6 @@ LoadedEngine load_engine(nvinfer1::IRuntime& runtime, Logger& logger, const engi
                                             (why.empty() ? "" : ": " + why));
   }
   return out;
-}
-
-void check_kv_aliasing([[maybe_unused]] const LoadedEngine& llm, [[maybe_unused]] int64_t layers) {
-#if NV_TENSORRT_MAJOR > 10 || (NV_TENSORRT_MAJOR == 10 && NV_TENSORRT_MINOR >= 15)
-  for (int64_t l = 0; l < layers; ++l) {
-    for (const auto& [out, in] : {std::pair{engine::names::present_key(l), engine::names::past_key(l)},
-                                  std::pair{engine::names::present_value(l), engine::names::past_value(l)}}) {
-      const char* aliased = llm.engine->getAliasedInputTensor(out.c_str());
-      if (!aliased || in != aliased)
-        fail(ErrorCode::InvalidEngine, "engine llm tensor " + out + ": must alias input " + in +
-                                           " (in-place KV cache update, engines/README.md), engine aliases " +
-                                           (aliased ? std::string(aliased) : std::string("nothing")));
-    }
-  }
-#endif
 }
 
 }  // namespace alp::trt

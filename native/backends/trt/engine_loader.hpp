@@ -30,13 +30,9 @@ struct LoadedEngine {
 // The I/O tensors as TensorRT reports them, in the manifest's vocabulary.
 std::vector<engine::IoTensorSpec> engine_io(const nvinfer1::ICudaEngine& e);
 
-// Every failure is Error(InvalidEngine) naming the engine and what differs, except a precision the
-// GPU cannot run (BackendUnavailable).
+// Every failure is Error(InvalidEngine) naming the engine and what differs (an unbuilt manifest entry
+// included), except a precision the GPU cannot run (BackendUnavailable).
 LoadedEngine load_engine(nvinfer1::IRuntime& runtime, Logger& logger, const engine::EngineSpec& spec,
                          const std::string& dir, const GpuInfo& gpu);
-
-// In-place KV convention: every present.N.* output must alias past_key_values.N.* (TensorRT's
-// KVCacheUpdate). Checked where the library can report aliasing (TensorRT >= 10.15).
-void check_kv_aliasing(const LoadedEngine& llm, int64_t layers);
 
 }  // namespace alp::trt

@@ -2,31 +2,44 @@
 
 #include <algorithm>
 #include <cstring>
-#include <limits>
 
-#include "backends/trt/euler_update.hpp"
+#include "backends/cuda/cuda_check.hpp"
+#include "backends/cuda/denoise_update.hpp"
+#include "core/engine_manifest_check.hpp"
 #include "core/error.hpp"
+#include "model/expert.hpp"
+#include "model/rope_tables.hpp"
 
 namespace alp::trt {
 namespace {
 
 namespace N = engine::names;
-constexpr int64_t kActionValues = 64 * 2;  // (accel, curvature) x 64 waypoints per sample
 
-const engine::ProfileRange& profile_range(const engine::EngineSpec& e, std::string_view profile, std::string_view input) {
-  const int idx = profile.empty() ? 0 : e.profile_index(profile);
-  if (idx < 0) fail(ErrorCode::InvalidEngine, "engine " + e.name + ": no profile \"" + std::string(profile) + "\"");
-  const auto& inputs = e.profiles[static_cast<size_t>(idx)].inputs;
+// Each graph owns an expert context (its activation memory) and there is one per prefix length, which
+// changes with every reasoning rollout; a small bound keeps the recent ones.
+constexpr size_t kMaxDenoiseGraphs = 4;
+
+const engine::ProfileRange& profile_range(const engine::EngineSpec& e, int profile, std::string_view input) {
+  const auto& inputs = e.profiles.at(static_cast<size_t>(profile)).inputs;
   auto it = inputs.find(input);
   if (it == inputs.end())
-    fail(ErrorCode::InvalidEngine, "engine " + e.name + ": profile lists no range for " + std::string(input));
+    fail(ErrorCode::InvalidEngine, "engine " + e.name + " profile \"" + e.profiles[static_cast<size_t>(profile)].name +
+                                       "\": no range for " + std::string(input));
   return it->second;
 }
 
-int32_t to_i32(int64_t v, const char* what) {
-  if (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max())
-    fail(ErrorCode::InvalidInput, std::string(what) + " = " + std::to_string(v) + " does not fit the engines' int32");
-  return static_cast<int32_t>(v);
+// Rows of `input`'s first axis the profile admits: its range when dynamic, else the static size.
+std::pair<int64_t, int64_t> first_dim_range(const engine::EngineSpec& e, int profile, std::string_view input) {
+  const auto& inputs = e.profiles.at(static_cast<size_t>(profile)).inputs;
+  auto it = inputs.find(input);
+  if (it != inputs.end()) return {it->second.min.at(0), it->second.max.at(0)};
+  const int64_t d = e.io_tensor(input).shape.at(0);
+  return {d, d};
+}
+
+template <class T>
+size_t bytes_of(const std::vector<T>& v) {
+  return v.size() * sizeof(T);
 }
 
 }  // namespace
@@ -40,342 +53,430 @@ TrtExecutor::TrtExecutor(TrtExecutorOptions options)
     fail(ErrorCode::InvalidEngine, "engines in " + opts_.engine_dir + " were built for model config sha256 " +
                                        manifest_.model_config_sha256 + ", the checkpoint's config.json is " +
                                        opts_.model_config_sha256);
-  check_cuda(cudaSetDevice(gpu_.device), "cudaSetDevice");
+  engine::check_model_dims(manifest_, {cfg_.text.hidden_size, cfg_.vocab_size, cfg_.text.num_layers,
+                                       cfg_.text.num_kv_heads, cfg_.text.head_dim, cfg_.action_space.n_waypoints,
+                                       cfg_.action_dims});
+  cuda::check(cudaSetDevice(gpu_.device), "cudaSetDevice");
   runtime_.reset(nvinfer1::createInferRuntime(logger_));
   if (!runtime_) fail(ErrorCode::BackendUnavailable, "TensorRT createInferRuntime failed: " + logger_.take_errors());
 
   vision_ = load_engine(*runtime_, logger_, manifest_.engine(N::kVision), opts_.engine_dir, gpu_);
   llm_ = load_engine(*runtime_, logger_, manifest_.engine(N::kLlm), opts_.engine_dir, gpu_);
-  check_kv_aliasing(llm_, manifest_.kv_cache.layers);
   expert_ = load_engine(*runtime_, logger_, manifest_.engine(N::kExpert), opts_.engine_dir, gpu_);
-  allocate_buffers();
+
+  const auto& vision = *vision_.spec;
+  const auto& llm = *llm_.spec;
+  const auto& expert = *expert_.spec;
+  std::tie(min_patches_, max_patches_) = first_dim_range(vision, 0, N::kPixelValues);
+  prefill_profile_ = llm.profile_index("prefill");
+  decode_profile_ = llm.profile_index("decode");
+  max_seq_ = first_dim_range(llm, prefill_profile_, N::kInputIds).second;
+  max_image_rows_ = first_dim_range(llm, prefill_profile_, N::kImagePositions).second;
+  deepstack_layers_ = vision.io_tensor(N::kDeepstackEmbeds).shape.at(0);
+  act_size_ = engine::manifest_dtype_size(vision.io_tensor(N::kImageEmbeds).dtype);
+  const Shape& xs = expert.io_tensor(N::kX).shape;
+  waypoints_ = xs.at(0);
+  action_dims_ = xs.at(1);
+  while (expert.find_io(N::past_key(expert_layers_))) ++expert_layers_;
+  std::tie(expert_min_prefix_, expert_max_prefix_) = first_dim_range(expert, 0, N::past_key(0));
+
+  const int64_t hd = cfg_.text.head_dim, ehd = cfg_.expert.head_dim, vocab = manifest_.vocab_size;
+  const size_t n_action = static_cast<size_t>(waypoints_ * action_dims_) * 4;
+  ids_ = cuda::DeviceBuffer(static_cast<size_t>(max_seq_) * 8, "llm input_ids");
+  rope_cos_ = cuda::DeviceBuffer(static_cast<size_t>(max_seq_ * hd) * 4, "llm rope_cos");
+  rope_sin_ = cuda::DeviceBuffer(static_cast<size_t>(max_seq_ * hd) * 4, "llm rope_sin");
+  // At least one element each: a decode step binds them with 0 rows, and an empty tensor still gets an address.
+  image_positions_ = cuda::DeviceBuffer(static_cast<size_t>(std::max<int64_t>(max_image_rows_, 1)) * 8, "llm image_positions");
+  ensure(image_embeds_, act_size_, "image_embeds");
+  ensure(deepstack_, act_size_, "deepstack_embeds");
+  logits_ = cuda::DeviceBuffer(static_cast<size_t>(vocab) * 4, "llm logits");
+  x_ = cuda::DeviceBuffer(n_action, "expert x");
+  v_ = cuda::DeviceBuffer(n_action, "expert velocity");
+  t_ = cuda::DeviceBuffer(4, "expert t");
+  expert_cos_ = cuda::DeviceBuffer(static_cast<size_t>(waypoints_ * ehd) * 4, "expert_rope_cos");
+  expert_sin_ = cuda::DeviceBuffer(static_cast<size_t>(waypoints_ * ehd) * 4, "expert_rope_sin");
 }
 
 TrtExecutor::~TrtExecutor() = default;
 
-void TrtExecutor::allocate_buffers() {
-  const auto& kv = manifest_.kv_cache;
-  const auto& vision = *vision_.spec;
-  const auto& llm = *llm_.spec;
-  const auto& expert = *expert_.spec;
-  act_size_ = engine::manifest_dtype_size(kv.dtype);
+// ---- small helpers --------------------------------------------------------------------------------
 
-  const auto& px = profile_range(vision, "", N::kPixelValues);
-  max_patches_ = px.max[0];
-  patch_dim_ = px.max[1];
-  max_images_ = profile_range(vision, "", N::kImageGridThw).max[0];
-  max_image_rows_ = profile_range(llm, "prefill", N::kImageEmbeds).max[0];
-  deepstack_layers_ = profile_range(llm, "prefill", N::kDeepstackEmbeds).max[0];
-  max_prefill_ = profile_range(llm, "prefill", N::kInputIds).max[1];
-  max_samples_ = profile_range(expert, "", N::kX).max[0];
-  const int64_t H = manifest_.hidden_size;
-
-  kv_ = DeviceBuffer(kv.bytes(), "KV cache");
-  pixels_ = DeviceBuffer(static_cast<size_t>(max_patches_ * patch_dim_) * 4, "pixel_values");
-  grid_ = DeviceBuffer(static_cast<size_t>(max_images_) * 3 * 4, "image_grid_thw");
-  image_embeds_ = DeviceBuffer(static_cast<size_t>(max_image_rows_ * H) * act_size_, "image_embeds");
-  deepstack_ = DeviceBuffer(static_cast<size_t>(deepstack_layers_ * max_image_rows_ * H) * act_size_, "deepstack_embeds");
-  ids_ = DeviceBuffer(static_cast<size_t>(max_prefill_) * 4, "input_ids");
-  positions_ = DeviceBuffer(static_cast<size_t>(3 * max_prefill_) * 4, "position_ids");
-  image_index_ = DeviceBuffer(static_cast<size_t>(max_prefill_) * 4, "image_token_index");
-  write_index_ = DeviceBuffer(4, "kv_write_index");
-  logits_ = DeviceBuffer(static_cast<size_t>(manifest_.vocab_size) * 4, "logits");
-  x_ = DeviceBuffer(static_cast<size_t>(max_samples_ * kActionValues) * 4, "x");
-  v_ = DeviceBuffer(static_cast<size_t>(max_samples_ * kActionValues) * 4, "velocity");
-  t_ = DeviceBuffer(static_cast<size_t>(max_samples_) * 4, "t");
-  kv_length_ = DeviceBuffer(4, "kv_length");
-  position_base_ = DeviceBuffer(4, "position_base");
-
-  const size_t in_bytes = std::max({static_cast<size_t>(max_patches_ * patch_dim_) * 4 + static_cast<size_t>(max_images_) * 12,
-                                    static_cast<size_t>(5 * max_prefill_ + 1) * 4,
-                                    static_cast<size_t>(max_samples_ * (kActionValues + 1) + 2) * 4});
-  const size_t out_bytes = std::max(static_cast<size_t>(manifest_.vocab_size), static_cast<size_t>(max_samples_ * kActionValues)) * 4;
-  host_in_ = PinnedBuffer(in_bytes, "host staging (inputs)");
-  host_out_ = PinnedBuffer(out_bytes, "host staging (outputs)");
-
-  // Defined contents for rows the engines read but no image filled (the one-row placeholder of a
-  // text-only prefill or a decode step), and an empty cache.
-  check_cuda(cudaMemsetAsync(kv_.get(), 0, kv_.bytes(), stream_.get()), "zero KV cache");
-  check_cuda(cudaMemsetAsync(image_embeds_.get(), 0, image_embeds_.bytes(), stream_.get()), "zero image_embeds");
-  check_cuda(cudaMemsetAsync(deepstack_.get(), 0, deepstack_.bytes(), stream_.get()), "zero deepstack_embeds");
-  stream_.synchronize("buffer initialisation");
-}
-
-void TrtExecutor::set_shape(nvinfer1::IExecutionContext& ctx, const engine::EngineSpec& spec, const char* tensor,
-                            const Shape& shape) {
-  if (!ctx.setInputShape(tensor, to_dims(shape, tensor)))
-    fail(ErrorCode::InvalidInput, "engine " + spec.name + " tensor " + tensor + ": shape " + engine::dims_str(shape) +
+void TrtExecutor::set_shape(Ctx c, const std::string& tensor, const Shape& shape) {
+  if (!c.context.setInputShape(tensor.c_str(), to_dims(shape, tensor)))
+    fail(ErrorCode::InvalidInput, "engine " + c.spec.name + " tensor " + tensor + ": shape " + engine::dims_str(shape) +
                                       " is outside the engine's optimization profile: " + logger_.take_errors());
 }
 
-void TrtExecutor::set_address(nvinfer1::IExecutionContext& ctx, const engine::EngineSpec& spec,
-                              const std::string& tensor, void* ptr) {
-  if (!ctx.setTensorAddress(tensor.c_str(), ptr))
-    fail(ErrorCode::Internal, "engine " + spec.name + " tensor " + tensor + ": setTensorAddress failed: " +
+void TrtExecutor::set_address(Ctx c, const std::string& tensor, const void* ptr) {
+  // TensorRT takes a non-const pointer for inputs too; it does not write them.
+  if (!c.context.setTensorAddress(tensor.c_str(), const_cast<void*>(ptr)))
+    fail(ErrorCode::Internal, "engine " + c.spec.name + " tensor " + tensor + ": setTensorAddress failed: " +
                                   logger_.take_errors());
 }
 
-// The cache is one allocation: layer l's K at slot 2l, V at 2l+1, each [1, kv_heads, capacity, head_dim].
-// With in-place update present.l.* is bound to the very buffer of past_key_values.l.* (KVCacheUpdate).
-void TrtExecutor::bind_kv(nvinfer1::IExecutionContext& ctx, bool with_present) {
+Shape TrtExecutor::output_shape(Ctx c, const std::string& tensor) {
+  return to_shape(c.context.getTensorShape(tensor.c_str()));
+}
+
+void TrtExecutor::enqueue(Ctx c, const char* what) {
+  if (!c.context.allInputDimensionsSpecified())
+    fail(ErrorCode::Internal, "engine " + c.spec.name + ": " + what + " left an input shape unset");
+  if (!c.context.enqueueV3(stream_.get()))
+    fail(ErrorCode::Internal, "engine " + c.spec.name + ": enqueueV3 failed during " + what + ": " + logger_.take_errors());
+}
+
+void TrtExecutor::sync(const char* what) {
+  // Errors of asynchronous work (a failing kernel inside an engine) surface here.
+  cuda::check(cudaStreamSynchronize(stream_.get()), what);
+}
+
+void TrtExecutor::upload(const cuda::DeviceBuffer& dst, const void* src, size_t bytes, const char* what) {
+  if (bytes > dst.bytes())
+    fail(ErrorCode::Internal, std::string(what) + ": " + std::to_string(bytes) + " bytes into a buffer of " +
+                                  std::to_string(dst.bytes()));
+  cuda::check(cudaMemcpyAsync(dst.get(), src, bytes, cudaMemcpyHostToDevice, stream_.get()), what);
+}
+
+uint8_t* TrtExecutor::staging(size_t bytes) {
+  // Called once at the start of a call, when nothing is in flight (every call ends synchronised).
+  if (bytes > host_.bytes()) host_ = cuda::PinnedBuffer(std::max(bytes, 2 * host_.bytes()), "TensorRT host staging");
+  return host_.as<uint8_t>();
+}
+
+void TrtExecutor::ensure(cuda::DeviceBuffer& b, size_t bytes, const char* what) {
+  if (bytes > b.bytes()) b = cuda::DeviceBuffer(bytes, what);
+}
+
+void TrtExecutor::bind_past(Ctx e, int64_t layers, int buffer, int64_t rows) {
   const auto& kv = manifest_.kv_cache;
-  const size_t slot = static_cast<size_t>(kv.kv_heads * kv.capacity * kv.head_dim) * act_size_;
-  auto* base = kv_.as<uint8_t>();
-  const engine::EngineSpec& spec = with_present ? *llm_.spec : *expert_.spec;
-  for (int64_t l = 0; l < kv.layers; ++l) {
-    void* k = base + static_cast<size_t>(2 * l) * slot;
-    void* v = base + static_cast<size_t>(2 * l + 1) * slot;
-    set_address(ctx, spec, N::past_key(l), k);
-    set_address(ctx, spec, N::past_value(l), v);
-    if (with_present) {
-      set_address(ctx, spec, N::present_key(l), k);
-      set_address(ctx, spec, N::present_value(l), v);
+  auto* base = kv_buffers_[buffer].as<uint8_t>();
+  for (int64_t l = 0; l < layers; ++l) {
+    for (const bool value : {false, true}) {
+      const std::string name = value ? N::past_value(l) : N::past_key(l);
+      set_shape(e, name, {rows, kv.kv_heads, kv.head_dim});
+      set_address(e, name, base + kv_.offset(l, value));
     }
   }
 }
 
-void TrtExecutor::enqueue(LoadedEngine& e, const char* what) {
-  if (!e.context->allInputDimensionsSpecified())
-    fail(ErrorCode::Internal, "engine " + e.spec->name + ": " + what + " left an input shape unset");
-  if (!e.context->enqueueV3(stream_.get()))
-    fail(ErrorCode::Internal, "engine " + e.spec->name + ": enqueueV3 failed during " + what + ": " + logger_.take_errors());
-}
+// ---- KV cache ---------------------------------------------------------------------------------------
 
-pipeline::ExecutorInfo TrtExecutor::info() const {
-  return {"tensorrt", llm_.spec->precision,
-          gpu_.name + " (" + engine::sm_name(gpu_.cc) + "), TensorRT " + runtime_version_string()};
-}
-
-void TrtExecutor::encode_images(const pipeline::ImageBatch& images) {
-  const int64_t patches = images.n_images * images.grid_t * images.grid_h * images.grid_w;
-  if (images.n_images <= 0 || patches <= 0 || !images.patches)
-    fail(ErrorCode::InvalidInput, "encode_images: empty image batch");
-  if (images.n_images > max_images_ || patches > max_patches_)
-    fail(ErrorCode::InvalidInput, "encode_images: " + std::to_string(images.n_images) + " images / " +
-                                      std::to_string(patches) + " patches exceed the vision engine's profile (" +
-                                      std::to_string(max_images_) + " / " + std::to_string(max_patches_) + ")");
-  const size_t px_bytes = static_cast<size_t>(patches * patch_dim_) * 4;
-  std::memcpy(host_in_.get(), images.patches, px_bytes);
-  auto* grid = reinterpret_cast<int32_t*>(host_in_.as<uint8_t>() + px_bytes);
-  for (int64_t i = 0; i < images.n_images; ++i) {
-    grid[3 * i] = to_i32(images.grid_t, "grid_t");
-    grid[3 * i + 1] = to_i32(images.grid_h, "grid_h");
-    grid[3 * i + 2] = to_i32(images.grid_w, "grid_w");
+void TrtExecutor::grow_kv(int64_t rows) {
+  sync("KV cache resize");
+  engine::KvPingPong next(manifest_.kv_cache, rows);
+  cuda::DeviceBuffer a(next.buffer_bytes(), "KV cache buffer A"), b(next.buffer_bytes(), "KV cache buffer B");
+  // Keep the valid rows: the block layout depends on the row count, so each layer's K and V moves.
+  if (kv_.valid() > 0) {
+    const auto* src = kv_buffers_[kv_.current()].as<uint8_t>();
+    for (int64_t l = 0; l < manifest_.kv_cache.layers; ++l)
+      for (const bool value : {false, true})
+        cuda::check(cudaMemcpyAsync(a.as<uint8_t>() + next.offset(l, value), src + kv_.offset(l, value),
+                                    static_cast<size_t>(kv_.valid()) * kv_.row_bytes(), cudaMemcpyDeviceToDevice,
+                                    stream_.get()),
+                    "KV cache resize copy");
+    next.commit(engine::KvPingPong::LlmCall{0, 0, 0, kv_.valid()});
   }
-  cudaStream_t s = stream_.get();
-  check_cuda(cudaMemcpyAsync(pixels_.get(), host_in_.get(), px_bytes, cudaMemcpyHostToDevice, s), "upload pixel_values");
-  check_cuda(cudaMemcpyAsync(grid_.get(), grid, static_cast<size_t>(images.n_images) * 12, cudaMemcpyHostToDevice, s),
-             "upload image_grid_thw");
-
-  auto& ctx = *vision_.context;
-  const auto& spec = *vision_.spec;
-  set_shape(ctx, spec, N::kPixelValues, {patches, patch_dim_});
-  set_shape(ctx, spec, N::kImageGridThw, {images.n_images, 3});
-  // Output rows follow from the input shapes; check them against our buffers before TensorRT writes.
-  const Shape rows = to_shape(ctx.getTensorShape(N::kImageEmbeds));
-  const Shape deep = to_shape(ctx.getTensorShape(N::kDeepstackEmbeds));
-  if (rows.size() != 2 || rows[0] <= 0 || rows[0] > max_image_rows_ || deep.size() != 3 || deep[0] > deepstack_layers_ ||
-      deep[1] != rows[0])
-    fail(ErrorCode::InvalidEngine, "engine vision: outputs " + engine::dims_str(rows) + " / " + engine::dims_str(deep) +
-                                       " for " + std::to_string(patches) + " patches do not fit the llm prefill profile (" +
-                                       std::to_string(max_image_rows_) + " image rows)");
-  set_address(ctx, spec, N::kPixelValues, pixels_.get());
-  set_address(ctx, spec, N::kImageGridThw, grid_.get());
-  set_address(ctx, spec, N::kImageEmbeds, image_embeds_.get());
-  set_address(ctx, spec, N::kDeepstackEmbeds, deepstack_.get());
-  enqueue(vision_, "encode_images");
-  stream_.synchronize("encode_images");
-  image_rows_ = rows[0];
-}
-
-std::vector<float> TrtExecutor::run_llm(int64_t n_tokens, int64_t write_index, const char* profile) {
-  auto& ctx = *llm_.context;
-  const auto& spec = *llm_.spec;
-  cudaStream_t s = stream_.get();
-  const int idx = spec.profile_index(profile);
-  if (idx != llm_profile_) {
-    // Switching profiles invalidates the input shapes; they are all set below.
-    if (!ctx.setOptimizationProfileAsync(idx, s))
-      fail(ErrorCode::Internal, std::string("engine llm: cannot select profile ") + profile + ": " + logger_.take_errors());
-    llm_profile_ = idx;
-  }
-  const auto& img = profile_range(spec, profile, N::kImageEmbeds);
-  // A prefill without images and every decode step bind a placeholder row that no token indexes.
-  const int64_t rows = std::clamp<int64_t>(image_rows_, img.min[0], img.max[0]);
-  const int64_t deep = profile_range(spec, profile, N::kDeepstackEmbeds).max[0];
-  const int64_t H = manifest_.hidden_size;
-  set_shape(ctx, spec, N::kInputIds, {1, n_tokens});
-  set_shape(ctx, spec, N::kPositionIds, {3, 1, n_tokens});
-  set_shape(ctx, spec, N::kImageTokenIndex, {1, n_tokens});
-  set_shape(ctx, spec, N::kImageEmbeds, {rows, H});
-  set_shape(ctx, spec, N::kDeepstackEmbeds, {deep, rows, H});
-  set_address(ctx, spec, N::kInputIds, ids_.get());
-  set_address(ctx, spec, N::kPositionIds, positions_.get());
-  set_address(ctx, spec, N::kImageTokenIndex, image_index_.get());
-  set_address(ctx, spec, N::kImageEmbeds, image_embeds_.get());
-  set_address(ctx, spec, N::kDeepstackEmbeds, deepstack_.get());
-  set_address(ctx, spec, N::kKvWriteIndex, write_index_.get());
-  set_address(ctx, spec, N::kLogits, logits_.get());
-  bind_kv(ctx, /*with_present=*/true);
-
-  // host_in_ layout: ids [S] | positions [3][S] | image index [S] | write index [1]
-  const size_t S = static_cast<size_t>(n_tokens);
-  auto* h = host_in_.as<int32_t>();
-  h[5 * S] = to_i32(write_index, "kv_write_index");
-  check_cuda(cudaMemcpyAsync(ids_.get(), h, S * 4, cudaMemcpyHostToDevice, s), "upload input_ids");
-  check_cuda(cudaMemcpyAsync(positions_.get(), h + S, 3 * S * 4, cudaMemcpyHostToDevice, s), "upload position_ids");
-  check_cuda(cudaMemcpyAsync(image_index_.get(), h + 4 * S, S * 4, cudaMemcpyHostToDevice, s), "upload image_token_index");
-  check_cuda(cudaMemcpyAsync(write_index_.get(), h + 5 * S, 4, cudaMemcpyHostToDevice, s), "upload kv_write_index");
-  enqueue(llm_, profile);
-  const size_t vocab = static_cast<size_t>(manifest_.vocab_size);
-  check_cuda(cudaMemcpyAsync(host_out_.get(), logits_.get(), vocab * 4, cudaMemcpyDeviceToHost, s), "download logits");
-  stream_.synchronize(profile);
-  return std::vector<float>(host_out_.as<float>(), host_out_.as<float>() + vocab);
-}
-
-std::vector<float> TrtExecutor::prefill(std::span<const int32_t> ids, const pipeline::PositionIds& pos) {
-  const int64_t n = static_cast<int64_t>(ids.size());
-  if (n == 0 || n > max_prefill_)
-    fail(ErrorCode::InvalidInput, "prefill: " + std::to_string(n) + " tokens, the llm engine's prefill profile takes 1.." +
-                                      std::to_string(max_prefill_));
-  if (pos.t.size() != ids.size() || pos.h.size() != ids.size() || pos.w.size() != ids.size())
-    fail(ErrorCode::InvalidInput, "prefill: position ids cover " + std::to_string(pos.size()) + " tokens, ids " +
-                                      std::to_string(n));
-  const size_t S = ids.size();
-  auto* h = host_in_.as<int32_t>();
-  int64_t image_row = 0;
-  for (size_t i = 0; i < S; ++i) {
-    h[i] = ids[i];
-    h[S + i] = to_i32(pos.t[i], "position t");
-    h[2 * S + i] = to_i32(pos.h[i], "position h");
-    h[3 * S + i] = to_i32(pos.w[i], "position w");
-    h[4 * S + i] = ids[i] == opts_.image_pad_id ? static_cast<int32_t>(image_row++) : -1;
-  }
-  if (image_row != image_rows_)
-    fail(ErrorCode::InvalidInput, "prefill: the prompt has " + std::to_string(image_row) +
-                                      " image-pad tokens but encode_images produced " + std::to_string(image_rows_) +
-                                      " image embeddings");
-  std::vector<float> logits = run_llm(n, 0, "prefill");
-  image_rows_ = 0;  // consumed: the next prefill needs its own images
-  return logits;
+  sync("KV cache resize");
+  graphs_.clear();  // they captured the old buffers' addresses
+  kv_buffers_[0] = std::move(a);
+  kv_buffers_[1] = std::move(b);
+  kv_ = next;
 }
 
 void TrtExecutor::reserve(int64_t positions) {
-  // The cache was sized at load from the manifest (the engines' max profile); a plan that needs more
-  // cannot run on these engines.
-  if (positions > manifest_.kv_cache.capacity)
-    fail(ErrorCode::InvalidInput, "plan needs " + std::to_string(positions) + " cache positions but the engines were built for " +
-                                      std::to_string(manifest_.kv_cache.capacity) + " (lower maxReasoningTokens or rebuild the engines)");
+  const int64_t cap = manifest_.kv_cache.capacity;
+  if (positions > cap)
+    fail(ErrorCode::InvalidInput, "reserve: " + std::to_string(positions) + " cache positions, the engines were built for " +
+                                      std::to_string(cap) + " (kv_cache.capacity; rebuild with a larger --profile)");
+  if (positions <= kv_.rows()) return;
+  grow_kv(std::min(cap, std::max(positions, 2 * kv_.rows())));
+}
+
+// ---- vision -------------------------------------------------------------------------------------------
+
+void TrtExecutor::encode_images(const pipeline::ImageBatch& images) {
+  const model::ImageGrid grid{images.grid_t, images.grid_h, images.grid_w};
+  const int64_t per = grid.patches(), pd = cfg_.vision.patch_dim(), merge = cfg_.vision.merge_unit();
+  if (images.n_images <= 0 || per <= 0 || !images.patches)
+    fail(ErrorCode::InvalidInput, "encode_images: empty image batch");
+  if (per % merge != 0)
+    fail(ErrorCode::InvalidInput, "encode_images: " + std::to_string(per) + " patches per image is not a multiple of " +
+                                      std::to_string(merge) + " (spatial merge)");
+  if (per < min_patches_ || per > max_patches_)
+    fail(ErrorCode::InvalidInput, "encode_images: " + std::to_string(per) + " patches per image, the vision engine's profile takes " +
+                                      std::to_string(min_patches_) + ".." + std::to_string(max_patches_));
+  const int64_t rows = per / merge, total = rows * images.n_images, H = manifest_.hidden_size;
+  if (total > max_image_rows_)
+    fail(ErrorCode::InvalidInput, "encode_images: " + std::to_string(total) + " image tokens, the llm prefill profile takes at most " +
+                                      std::to_string(max_image_rows_));
+
+  // One image's tables: every image of the batch has the same grid.
+  const model::ImageGrid grids[1] = {grid};
+  std::vector<int64_t> pos_idx;
+  std::vector<float> pos_w, cos, sin;
+  model::vision_pos_interp(cfg_.vision, grids, pos_idx, pos_w);
+  model::vision_rope_tables(cfg_.vision, grids, cos, sin);
+  const size_t px_bytes = static_cast<size_t>(images.n_images * per * pd) * 4;
+  const size_t row_block = static_cast<size_t>(rows * H) * act_size_;  // one image's rows of one feature layer
+
+  ensure(pixels_, px_bytes, "pixel_values");
+  ensure(vision_pos_idx_, bytes_of(pos_idx), "vision_pos_idx");
+  ensure(vision_pos_w_, bytes_of(pos_w), "vision_pos_w");
+  ensure(vision_cos_, bytes_of(cos), "vision_rope_cos");
+  ensure(vision_sin_, bytes_of(sin), "vision_rope_sin");
+  ensure(deepstack_scratch_, std::max<size_t>(static_cast<size_t>(deepstack_layers_) * row_block, act_size_), "deepstack scratch");
+  ensure(image_embeds_, static_cast<size_t>(total * H) * act_size_, "image_embeds");
+  ensure(deepstack_, std::max<size_t>(static_cast<size_t>(deepstack_layers_ * total * H) * act_size_, act_size_), "deepstack_embeds");
+
+  uint8_t* h = staging(px_bytes + bytes_of(pos_idx) + bytes_of(pos_w) + bytes_of(cos) + bytes_of(sin));
+  size_t at = 0;
+  auto stage_upload = [&](const cuda::DeviceBuffer& dst, const void* src, size_t n, const char* what) {
+    std::memcpy(h + at, src, n);
+    upload(dst, h + at, n, what);
+    at += n;
+  };
+  stage_upload(pixels_, images.patches, px_bytes, "upload pixel_values");
+  stage_upload(vision_pos_idx_, pos_idx.data(), bytes_of(pos_idx), "upload vision_pos_idx");
+  stage_upload(vision_pos_w_, pos_w.data(), bytes_of(pos_w), "upload vision_pos_w");
+  stage_upload(vision_cos_, cos.data(), bytes_of(cos), "upload vision_rope_cos");
+  stage_upload(vision_sin_, sin.data(), bytes_of(sin), "upload vision_rope_sin");
+
+  const Ctx e = ctx(vision_);
+  const int64_t vhd = static_cast<int64_t>(cos.size()) / per;
+  set_shape(e, N::kPixelValues, {per, pd});
+  set_shape(e, N::kVisionPosIdx, {per, 4});
+  set_shape(e, N::kVisionPosW, {per, 4});
+  set_shape(e, N::kVisionRopeCos, {per, vhd});
+  set_shape(e, N::kVisionRopeSin, {per, vhd});
+  // Outputs follow from the input shapes; they must be what the buffers were sized for.
+  const Shape got = output_shape(e, N::kImageEmbeds), got_ds = output_shape(e, N::kDeepstackEmbeds);
+  if (got != Shape{rows, H} || got_ds != Shape{deepstack_layers_, rows, H})
+    fail(ErrorCode::InvalidEngine, "engine vision: outputs " + engine::dims_str(got) + " / " + engine::dims_str(got_ds) +
+                                       " for " + std::to_string(per) + " patches, expected " + engine::dims_str({rows, H}) +
+                                       " / " + engine::dims_str({deepstack_layers_, rows, H}));
+  set_address(e, N::kVisionPosIdx, vision_pos_idx_.get());
+  set_address(e, N::kVisionPosW, vision_pos_w_.get());
+  set_address(e, N::kVisionRopeCos, vision_cos_.get());
+  set_address(e, N::kVisionRopeSin, vision_sin_.get());
+  set_address(e, N::kDeepstackEmbeds, deepstack_scratch_.get());
+  // The graph attends within one image, so images run one per call; image_embeds rows land in place,
+  // deepstack rows are scattered into the llm's [n_deepstack, all rows, hidden] layout.
+  for (int64_t i = 0; i < images.n_images; ++i) {
+    set_address(e, N::kPixelValues, pixels_.as<uint8_t>() + static_cast<size_t>(i * per * pd) * 4);
+    set_address(e, N::kImageEmbeds, image_embeds_.as<uint8_t>() + static_cast<size_t>(i) * row_block);
+    enqueue(e, "encode_images");
+    if (deepstack_layers_ > 0)
+      cuda::check(cudaMemcpy2DAsync(deepstack_.as<uint8_t>() + static_cast<size_t>(i) * row_block,
+                                    static_cast<size_t>(images.n_images) * row_block, deepstack_scratch_.get(), row_block,
+                                    row_block, static_cast<size_t>(deepstack_layers_), cudaMemcpyDeviceToDevice,
+                                    stream_.get()),
+                  "encode_images: deepstack rows");
+  }
+  sync("encode_images");
+  image_rows_ = total;
+}
+
+// ---- llm ---------------------------------------------------------------------------------------------
+
+std::vector<float> TrtExecutor::run_llm(std::span<const int64_t> ids, const model::MropePositions& pos,
+                                        int64_t past_len, bool prefill) {
+  const int64_t n = static_cast<int64_t>(ids.size());
+  const char* what = prefill ? "prefill" : "decode";
+  if (n > max_seq_)
+    fail(ErrorCode::InvalidInput, std::string(what) + ": " + std::to_string(n) + " tokens, the llm prefill profile takes at most " +
+                                      std::to_string(max_seq_));
+  // As in backbone_forward: image-pad ids take the encoded rows in order; without encoded images
+  // (or in decode) a pad id is an ordinary token.
+  std::vector<int64_t> image_pos;
+  for (int64_t i = 0; prefill && image_rows_ > 0 && i < n; ++i)
+    if (ids[static_cast<size_t>(i)] == cfg_.image_token_id) image_pos.push_back(i);
+  const int64_t k = static_cast<int64_t>(image_pos.size());
+  if (k > 0 && k != image_rows_)
+    fail(ErrorCode::InvalidInput, std::string(what) + ": " + std::to_string(k) + " <|image_pad|> tokens but encode_images produced " +
+                                      std::to_string(image_rows_) + " image embeddings");
+  if (past_len + n > kv_.rows()) reserve(past_len + n);
+  const engine::KvPingPong::LlmCall call = kv_.plan_llm(past_len, n);
+
+  std::vector<float> cos, sin;
+  model::mrope_tables(cfg_.text, pos, cos, sin);
+  const int64_t vocab = manifest_.vocab_size, H = manifest_.hidden_size;
+  const size_t ids_bytes = static_cast<size_t>(n) * 8, logits_bytes = static_cast<size_t>(vocab) * 4;
+  uint8_t* h = staging(std::max(ids_bytes + bytes_of(cos) + bytes_of(sin) + bytes_of(image_pos), logits_bytes));
+  size_t at = 0;
+  auto stage_upload = [&](const cuda::DeviceBuffer& dst, const void* src, size_t bytes, const char* label) {
+    std::memcpy(h + at, src, bytes);
+    upload(dst, h + at, bytes, label);
+    at += bytes;
+  };
+  stage_upload(ids_, ids.data(), ids_bytes, "upload input_ids");
+  stage_upload(rope_cos_, cos.data(), bytes_of(cos), "upload rope_cos");
+  stage_upload(rope_sin_, sin.data(), bytes_of(sin), "upload rope_sin");
+  if (k > 0) stage_upload(image_positions_, image_pos.data(), bytes_of(image_pos), "upload image_positions");
+
+  const Ctx e = ctx(llm_);
+  const int profile = prefill ? prefill_profile_ : decode_profile_;
+  if (llm_profile_ != profile) {
+    // Shapes are per profile: every input shape is set again below.
+    if (!e.context.setOptimizationProfileAsync(profile, stream_.get()))
+      fail(ErrorCode::Internal, "engine llm: cannot select optimization profile \"" +
+                                    e.spec.profiles[static_cast<size_t>(profile)].name + "\": " + logger_.take_errors());
+    llm_profile_ = profile;
+  }
+  const int64_t hd = cfg_.text.head_dim;
+  set_shape(e, N::kInputIds, {n});
+  set_shape(e, N::kRopeCos, {n, hd});
+  set_shape(e, N::kRopeSin, {n, hd});
+  set_shape(e, N::kImagePositions, {k});
+  set_shape(e, N::kImageEmbeds, {k, H});
+  set_shape(e, N::kDeepstackEmbeds, {deepstack_layers_, k, H});
+  bind_past(e, manifest_.kv_cache.layers, call.past_buffer, call.past_len);
+  set_address(e, N::kInputIds, ids_.get());
+  set_address(e, N::kRopeCos, rope_cos_.get());
+  set_address(e, N::kRopeSin, rope_sin_.get());
+  set_address(e, N::kImagePositions, image_positions_.get());
+  set_address(e, N::kImageEmbeds, image_embeds_.get());
+  set_address(e, N::kDeepstackEmbeds, deepstack_.get());
+  set_address(e, N::kLogits, logits_.get());
+  const auto& kv = manifest_.kv_cache;
+  auto* present = kv_buffers_[call.present_buffer].as<uint8_t>();
+  const Shape want{call.present_len, kv.kv_heads, kv.head_dim};
+  for (int64_t l = 0; l < kv.layers; ++l) {
+    for (const bool value : {false, true}) {
+      const std::string name = value ? N::present_value(l) : N::present_key(l);
+      // The engine writes past + new rows; more would run past the buffer block.
+      if (const Shape got = output_shape(e, name); got != want)
+        fail(ErrorCode::InvalidEngine, "engine llm tensor " + name + ": output shape " + engine::dims_str(got) +
+                                           " for past " + std::to_string(call.past_len) + " + " + std::to_string(n) +
+                                           " tokens, expected " + engine::dims_str(want));
+      set_address(e, name, present + kv_.offset(l, value));
+    }
+  }
+  enqueue(e, what);
+  cuda::check(cudaMemcpyAsync(h, logits_.get(), logits_bytes, cudaMemcpyDeviceToHost, stream_.get()), "download logits");
+  sync(what);
+  kv_.commit(call);
+  const auto* lf = reinterpret_cast<const float*>(h);
+  return std::vector<float>(lf, lf + vocab);
+}
+
+std::vector<float> TrtExecutor::prefill(std::span<const int32_t> ids, const pipeline::PositionIds& pos) {
+  if (ids.empty()) fail(ErrorCode::InvalidInput, "prefill: empty token sequence");
+  if (pos.size() != ids.size() || pos.h.size() != ids.size() || pos.w.size() != ids.size())
+    fail(ErrorCode::InvalidInput, "prefill: " + std::to_string(pos.size()) + " positions for " + std::to_string(ids.size()) + " tokens");
+  const std::vector<int64_t> ids64(ids.begin(), ids.end());
+  kv_.clear();
+  return run_llm(ids64, model::MropePositions{pos.t, pos.h, pos.w}, 0, /*prefill=*/true);
 }
 
 std::vector<float> TrtExecutor::decode(int32_t id, int64_t cache_pos, int64_t rope_pos) {
-  if (cache_pos < 0 || cache_pos >= manifest_.kv_cache.capacity)
-    fail(ErrorCode::InvalidInput, "decode: cache position " + std::to_string(cache_pos) + " outside the KV cache (capacity " +
-                                      std::to_string(manifest_.kv_cache.capacity) + ")");
-  auto* h = host_in_.as<int32_t>();
-  h[0] = id;
-  h[1] = h[2] = h[3] = to_i32(rope_pos, "rope position");
-  h[4] = -1;
-  const int64_t saved = image_rows_;
-  image_rows_ = 0;
-  std::vector<float> logits = run_llm(1, cache_pos, "decode");
-  image_rows_ = saved;
-  return logits;
+  const int64_t one[1] = {id};
+  return run_llm(one, model::MropePositions::uniform(rope_pos, 1), cache_pos, /*prefill=*/false);
 }
 
-void TrtExecutor::check_samples(int n_samples, const char* what) const {
-  if (n_samples <= 0 || n_samples > max_samples_)
-    fail(ErrorCode::InvalidInput, std::string(what) + ": " + std::to_string(n_samples) +
-                                      " samples, the expert_step engine's profile takes 1.." + std::to_string(max_samples_));
+// ---- expert ------------------------------------------------------------------------------------------
+
+// Binds every expert_step tensor; past_* is the current KV buffer's prefix, bound in place.
+void TrtExecutor::bind_expert(Ctx e, int64_t prefix_len) {
+  if (prefix_len < expert_min_prefix_ || prefix_len > expert_max_prefix_)
+    fail(ErrorCode::InvalidInput, "expert: prefix length " + std::to_string(prefix_len) + ", the expert_step profile takes " +
+                                      std::to_string(expert_min_prefix_) + ".." + std::to_string(expert_max_prefix_));
+  const int buffer = kv_.expert_buffer(prefix_len);
+  bind_past(e, expert_layers_, buffer, prefix_len);
+  set_address(e, N::kX, x_.get());
+  set_address(e, N::kT, t_.get());
+  set_address(e, N::kExpertRopeCos, expert_cos_.get());
+  set_address(e, N::kExpertRopeSin, expert_sin_.get());
+  set_address(e, N::kVelocity, v_.get());
 }
 
-// Binds every expert_step tensor for n samples and uploads the prefix length and rope base (device
-// scalars, so a captured graph picks up new values without re-capture).
-void TrtExecutor::prepare_expert(int n_samples, int64_t prefix_len, int64_t rope_base) {
-  if (prefix_len <= 0 || prefix_len > manifest_.kv_cache.capacity)
-    fail(ErrorCode::InvalidInput, "expert: prefix length " + std::to_string(prefix_len) + " outside the KV cache (capacity " +
-                                      std::to_string(manifest_.kv_cache.capacity) + ")");
-  auto& ctx = *expert_.context;
-  const auto& spec = *expert_.spec;
-  set_shape(ctx, spec, N::kX, {n_samples, 64, 2});
-  set_shape(ctx, spec, N::kT, {n_samples});
-  set_address(ctx, spec, N::kX, x_.get());
-  set_address(ctx, spec, N::kT, t_.get());
-  set_address(ctx, spec, N::kKvLength, kv_length_.get());
-  set_address(ctx, spec, N::kPositionBase, position_base_.get());
-  set_address(ctx, spec, N::kVelocity, v_.get());
-  bind_kv(ctx, /*with_present=*/false);
-  // Scalars live past the x/t region of host_in_ (see allocate_buffers).
-  auto* scalars = reinterpret_cast<int32_t*>(host_in_.as<float>() + max_samples_ * (kActionValues + 1));
-  scalars[0] = to_i32(prefix_len, "prefix length");
-  scalars[1] = to_i32(rope_base, "rope base");
-  cudaStream_t s = stream_.get();
-  check_cuda(cudaMemcpyAsync(kv_length_.get(), scalars, 4, cudaMemcpyHostToDevice, s), "upload kv_length");
-  check_cuda(cudaMemcpyAsync(position_base_.get(), scalars + 1, 4, cudaMemcpyHostToDevice, s), "upload position_base");
+// Action token j sits at rope position rope_base + j on all three axes (model::expert_velocity).
+void TrtExecutor::upload_expert_rope(int64_t rope_base) {
+  std::vector<float> cos, sin;
+  model::mrope_tables(cfg_.expert, model::MropePositions::uniform(rope_base, waypoints_), cos, sin);
+  uint8_t* h = staging(bytes_of(cos) + bytes_of(sin) + static_cast<size_t>(waypoints_ * action_dims_) * 4 + 4);
+  std::memcpy(h, cos.data(), bytes_of(cos));
+  std::memcpy(h + bytes_of(cos), sin.data(), bytes_of(sin));
+  upload(expert_cos_, h, bytes_of(cos), "upload expert_rope_cos");
+  upload(expert_sin_, h + bytes_of(cos), bytes_of(sin), "upload expert_rope_sin");
 }
 
 void TrtExecutor::expert_velocity(const float* x, int n_samples, float t, int64_t prefix_len, int64_t rope_base,
                                   float* v_out) {
-  check_samples(n_samples, "expert_velocity");
-  prepare_expert(n_samples, prefix_len, rope_base);
-  const size_t n = static_cast<size_t>(n_samples * kActionValues);
-  float* hx = host_in_.as<float>();
-  float* ht = hx + max_samples_ * kActionValues;
-  std::memcpy(hx, x, n * 4);
-  std::fill(ht, ht + n_samples, t);
-  cudaStream_t s = stream_.get();
-  check_cuda(cudaMemcpyAsync(x_.get(), hx, n * 4, cudaMemcpyHostToDevice, s), "upload x");
-  check_cuda(cudaMemcpyAsync(t_.get(), ht, static_cast<size_t>(n_samples) * 4, cudaMemcpyHostToDevice, s), "upload t");
-  enqueue(expert_, "expert_velocity");
-  check_cuda(cudaMemcpyAsync(host_out_.get(), v_.get(), n * 4, cudaMemcpyDeviceToHost, s), "download velocity");
-  stream_.synchronize("expert_velocity");
-  std::memcpy(v_out, host_out_.get(), n * 4);
+  if (n_samples <= 0) fail(ErrorCode::InvalidInput, "expert_velocity: n_samples must be positive");
+  bind_expert(ctx(expert_), prefix_len);
+  upload_expert_rope(rope_base);  // stages its tables at the start of host_: x and t go after them
+  const size_t n = static_cast<size_t>(waypoints_ * action_dims_), tables = static_cast<size_t>(waypoints_ * cfg_.expert.head_dim) * 8;
+  uint8_t* h = host_.as<uint8_t>() + tables;
+  auto* hx = reinterpret_cast<float*>(h);
+  std::memcpy(hx + n, &t, 4);
+  upload(t_, hx + n, 4, "upload t");
+  for (int s = 0; s < n_samples; ++s) {
+    // The engine takes one sample; samples run back to back on the stream, x reused after each.
+    std::memcpy(hx, x + static_cast<size_t>(s) * n, n * 4);
+    upload(x_, hx, n * 4, "upload x");
+    enqueue(ctx(expert_), "expert_velocity");
+    cuda::check(cudaMemcpyAsync(hx, v_.get(), n * 4, cudaMemcpyDeviceToHost, stream_.get()), "download velocity");
+    sync("expert_velocity");
+    std::memcpy(v_out + static_cast<size_t>(s) * n, hx, n * 4);
+  }
+}
+
+TrtExecutor::DenoiseGraph& TrtExecutor::denoise_graph(const DenoiseKey& key) {
+  if (auto it = graphs_.find(key); it != graphs_.end()) return it->second;
+  if (graphs_.size() >= kMaxDenoiseGraphs) graphs_.clear();
+
+  DenoiseGraph g;
+  g.context.reset(expert_.engine->createExecutionContext());
+  if (!g.context)
+    fail(ErrorCode::BackendUnavailable, "engine expert_step: cannot create an execution context for the denoising graph "
+                                        "(GPU memory?): " + logger_.take_errors());
+  // flow_time_steps is the schedule of model::denoise (torch.linspace); dt varies in the last bit.
+  const std::vector<float> ts = model::flow_time_steps(key.steps);
+  g.t_schedule = cuda::DeviceBuffer(static_cast<size_t>(key.steps) * 4, "denoise t schedule");
+  g.t_schedule.upload(ts.data(), static_cast<size_t>(key.steps) * 4);
+  const Ctx e{*g.context, *expert_.spec};
+  bind_expert(e, key.prefix_len);
+  // One uncaptured run with these shapes first: the first enqueue after a shape change may do
+  // synchronous setup, which is illegal inside a capture. It writes only v_.
+  set_address(e, N::kT, g.t_schedule.get());
+  enqueue(e, "denoise warm-up");
+  sync("denoise warm-up");
+  float* xd = x_.as<float>();
+  const float* vd = v_.as<float>();
+  const int64_t n = waypoints_ * action_dims_;
+  g.graph = cuda::GraphExec::capture(stream_.get(), [&] {
+    for (int i = 0; i < key.steps; ++i) {
+      set_address(e, N::kT, g.t_schedule.as<float>() + i);
+      enqueue(e, "denoise capture");
+      cuda::launch_euler_update(xd, vd, ts[static_cast<size_t>(i) + 1] - ts[static_cast<size_t>(i)], n, stream_.get());
+    }
+  });
+  return graphs_.emplace(key, std::move(g)).first->second;
 }
 
 void TrtExecutor::denoise(float* x, int n_samples, int steps, int64_t prefix_len, int64_t rope_base) {
-  check_samples(n_samples, "denoise");
+  if (n_samples <= 0) fail(ErrorCode::InvalidInput, "denoise: n_samples must be positive");
   if (steps <= 0) fail(ErrorCode::InvalidInput, "denoise: steps must be positive, got " + std::to_string(steps));
-  prepare_expert(n_samples, prefix_len, rope_base);
-  const size_t n = static_cast<size_t>(n_samples * kActionValues);
-  cudaStream_t s = stream_.get();
-  std::memcpy(host_in_.get(), x, n * 4);
-  check_cuda(cudaMemcpyAsync(x_.get(), host_in_.get(), n * 4, cudaMemcpyHostToDevice, s), "upload x");
-
-  auto key = std::make_pair(n_samples, steps);
-  auto it = graphs_.find(key);
-  if (it == graphs_.end()) {
-    DenoiseGraph g;
-    const float dt = 1.0f / static_cast<float>(steps);
-    // t_i = i * dt for every sample, uploaded once: the graph reads step i's row.
-    std::vector<float> schedule(static_cast<size_t>(steps) * static_cast<size_t>(n_samples));
-    for (int i = 0; i < steps; ++i)
-      std::fill_n(schedule.begin() + static_cast<std::ptrdiff_t>(i) * n_samples, n_samples, static_cast<float>(i) * dt);
-    g.t_schedule = DeviceBuffer(schedule.size() * 4, "denoise t schedule");
-    check_cuda(cudaMemcpy(g.t_schedule.get(), schedule.data(), schedule.size() * 4, cudaMemcpyHostToDevice),
-               "upload t schedule");
-    auto& ctx = *expert_.context;
-    const auto& spec = *expert_.spec;
-    // One uncaptured run with these shapes first: TensorRT may do shape-dependent setup (and
-    // synchronous work) on the first enqueue, which is illegal inside a capture. It only writes v_.
-    set_address(ctx, spec, N::kT, g.t_schedule.get());
-    enqueue(expert_, "denoise warm-up");
-    stream_.synchronize("denoise warm-up");
-    float* xd = x_.as<float>();
-    const float* vd = v_.as<float>();
-    g.graph = CudaGraph::capture(s, "denoise graph capture", [&] {
-      for (int i = 0; i < steps; ++i) {
-        set_address(ctx, spec, N::kT, g.t_schedule.as<float>() + static_cast<size_t>(i) * n_samples);
-        enqueue(expert_, "denoise capture");
-        alp::cuda::launch_euler_update(xd, vd, dt, static_cast<int64_t>(n), s);
-      }
-    });
-    set_address(ctx, spec, N::kT, t_.get());
-    it = graphs_.emplace(key, std::move(g)).first;
+  const DenoiseGraph& g = denoise_graph({prefix_len, steps, kv_.expert_buffer(prefix_len)});
+  // The graph reads the rope tables and x from fixed buffers: a new rope base needs no re-capture.
+  upload_expert_rope(rope_base);
+  const size_t n = static_cast<size_t>(waypoints_ * action_dims_), tables = static_cast<size_t>(waypoints_ * cfg_.expert.head_dim) * 8;
+  auto* hx = reinterpret_cast<float*>(host_.as<uint8_t>() + tables);
+  for (int s = 0; s < n_samples; ++s) {
+    std::memcpy(hx, x + static_cast<size_t>(s) * n, n * 4);
+    upload(x_, hx, n * 4, "upload x");
+    g.graph.launch(stream_.get());
+    cuda::check(cudaMemcpyAsync(hx, x_.get(), n * 4, cudaMemcpyDeviceToHost, stream_.get()), "download x");
+    sync("denoise");
+    std::memcpy(x + static_cast<size_t>(s) * n, hx, n * 4);
   }
-  it->second.graph.launch(s, "denoise graph launch");
-  check_cuda(cudaMemcpyAsync(host_out_.get(), x_.get(), n * 4, cudaMemcpyDeviceToHost, s), "download x");
-  stream_.synchronize("denoise");
-  std::memcpy(x, host_out_.get(), n * 4);
+}
+
+// ---- accounting --------------------------------------------------------------------------------------
+
+pipeline::ExecutorInfo TrtExecutor::info() const {
+  return {"tensorrt", llm_.spec->precision,
+          gpu_.name + " (" + engine::sm_name(gpu_.cc) + "), TensorRT " + runtime_version_string()};
 }
 
 uint64_t TrtExecutor::weight_bytes() const { return vision_.plan_bytes + llm_.plan_bytes + expert_.plan_bytes; }
@@ -384,7 +485,8 @@ uint64_t TrtExecutor::cache_bytes() const {
   uint64_t activations = 0;
   for (const LoadedEngine* e : {&vision_, &llm_, &expert_})
     activations += static_cast<uint64_t>(std::max<int64_t>(e->engine->getDeviceMemorySizeV2(), 0));
-  return kv_.bytes() + activations;
+  activations += graphs_.size() * static_cast<uint64_t>(std::max<int64_t>(expert_.engine->getDeviceMemorySizeV2(), 0));
+  return kv_buffers_[0].bytes() + kv_buffers_[1].bytes() + activations;
 }
 
 }  // namespace alp::trt

@@ -1,18 +1,23 @@
 #pragma once
-// The TensorRT executor: three engines (vision, llm, expert_step) from a verified engines directory,
-// one CUDA stream, device buffers and the backbone KV cache preallocated at load, and the denoising
-// loop captured once per sample count into a CUDA graph. I/O contract: engines/README.md.
+// The TensorRT executor: drives the three engines `alpamayo-trt build-engines` exports (vision one image
+// per call, llm with the functional "concat" KV cache, expert_step one sample per call) on one CUDA
+// stream. Host-side inputs (M-RoPE and vision rope tables, pos-embed taps, image-pad rows) come from
+// the same native/model functions the CPU and CUDA executors use. The KV cache is two buffers (ping-pong,
+// engine_kv_ping_pong.hpp); the expert reads the current one in place; the denoising loop is captured
+// once per (prefix length, steps, buffer) into a CUDA graph. I/O contract: engines/README.md.
+#include <compare>
 #include <cstdint>
 #include <map>
-#include <utility>
-#include <memory>
 #include <string>
 #include <vector>
 
-#include "backends/trt/cuda_resources.hpp"
+#include "backends/cuda/resources.hpp"
 #include "backends/trt/engine_loader.hpp"
 #include "backends/trt/trt_logger.hpp"
+#include "core/engine_kv_ping_pong.hpp"
 #include "core/engine_manifest.hpp"
+#include "model/config.hpp"
+#include "model/rope_tables.hpp"
 #include "pipeline/executor.hpp"
 
 namespace alp::trt {
@@ -20,9 +25,11 @@ namespace alp::trt {
 struct TrtExecutorOptions {
   std::string engine_dir;
   int device = 0;
-  // Token id whose positions take the encoded image rows in order (Qwen3-VL <|image_pad|>).
-  int32_t image_pad_id = 151655;
-  // sha256 of the checkpoint's config.json; engines built from another config are refused. Empty: skip.
+  // The checkpoint's configuration: rope tables, the image-pad id and the dimensions checked against
+  // the manifest come from it.
+  model::ModelConfig config;
+  // engine::config_sha256 of the checkpoint's config.json; engines built from another config are
+  // refused. Empty: skip.
   std::string model_config_sha256;
   LogSink log;
   LogLevel log_level = LogLevel::Warning;
@@ -51,50 +58,80 @@ class TrtExecutor final : public pipeline::Executor {
   std::vector<std::string> warnings() const { return logger_.warnings(); }
 
  private:
-  // One captured loop per (sample count, steps): the graph bakes in tensor shapes and addresses.
-  struct DenoiseGraph {
-    DeviceBuffer t_schedule;  // [steps][n_samples] flow times, written once before capture
-    CudaGraph graph;
+  // A captured loop bakes in the past_* shapes (prefix length) and addresses (KV buffer) and the
+  // number of Euler steps; x, the expert rope tables and the KV contents are read at replay.
+  struct DenoiseKey {
+    int64_t prefix_len = 0;
+    int steps = 0;
+    int kv_buffer = 0;
+    auto operator<=>(const DenoiseKey&) const = default;
   };
+  // Each graph has its own execution context, bound once and never rebound: what TensorRT enqueued at
+  // capture (shapes, addresses, any context-side staging) stays as captured while other contexts move.
+  struct DenoiseGraph {
+    TrtPtr<nvinfer1::IExecutionContext> context;  // declared first: destroyed after the graph
+    cuda::DeviceBuffer t_schedule;                // [steps] flow times; step i binds `t` to element i
+    cuda::GraphExec graph;
+  };
+  // One engine's execution context with its manifest entry (for messages).
+  struct Ctx {
+    nvinfer1::IExecutionContext& context;
+    const engine::EngineSpec& spec;
+  };
+  static Ctx ctx(LoadedEngine& e) { return {*e.context, *e.spec}; }
 
-  void allocate_buffers();
-  void bind_kv(nvinfer1::IExecutionContext& ctx, bool with_present);
-  void set_shape(nvinfer1::IExecutionContext& ctx, const engine::EngineSpec& spec, const char* tensor,
-                 const Shape& shape);
-  void set_address(nvinfer1::IExecutionContext& ctx, const engine::EngineSpec& spec, const std::string& tensor,
-                   void* ptr);
-  void enqueue(LoadedEngine& e, const char* what);
-  std::vector<float> run_llm(int64_t n_tokens, int64_t write_index, const char* profile);
-  void prepare_expert(int n_samples, int64_t prefix_len, int64_t rope_base);
-  void check_samples(int n_samples, const char* what) const;
+  void set_shape(Ctx c, const std::string& tensor, const Shape& shape);
+  void set_address(Ctx c, const std::string& tensor, const void* ptr);
+  static Shape output_shape(Ctx c, const std::string& tensor);
+  void enqueue(Ctx c, const char* what);
+  void sync(const char* what);
+  void upload(const cuda::DeviceBuffer& dst, const void* src, size_t bytes, const char* what);
+  uint8_t* staging(size_t bytes);
+  void ensure(cuda::DeviceBuffer& b, size_t bytes, const char* what);
+  void grow_kv(int64_t rows);
+  // Binds past_* of `layers` layers of `e` to `buffer` with shape [rows, kv_heads, head_dim].
+  void bind_past(Ctx c, int64_t layers, int buffer, int64_t rows);
+  std::vector<float> run_llm(std::span<const int64_t> ids, const model::MropePositions& pos, int64_t past_len,
+                             bool prefill);
+  void bind_expert(Ctx c, int64_t prefix_len);
+  void upload_expert_rope(int64_t rope_base);
+  DenoiseGraph& denoise_graph(const DenoiseKey& key);
 
   TrtExecutorOptions opts_;
+  const model::ModelConfig& cfg_ = opts_.config;
   engine::EngineManifest manifest_;
   GpuInfo gpu_;
   Logger logger_;
-  // Declaration order is destruction order reversed: graphs and buffers go before the contexts that
-  // were bound to them, engines before the runtime, and the stream (which syncs) before all buffers.
+  // Declaration order is destruction order reversed: the stream (which syncs) and the graphs go
+  // before the buffers bound into them, contexts before engines, engines before the runtime.
   TrtPtr<nvinfer1::IRuntime> runtime_;
   LoadedEngine vision_, llm_, expert_;
-  int llm_profile_ = -1;  // profile currently selected on llm_.context
+  int llm_profile_ = -1;                 // profile currently selected on llm_.context
+  int prefill_profile_ = 0, decode_profile_ = 0;
 
-  // Limits from the manifest's profiles.
-  int64_t max_patches_ = 0, patch_dim_ = 0, max_images_ = 0;
-  int64_t max_image_rows_ = 0, deepstack_layers_ = 0;
-  int64_t max_prefill_ = 0, max_samples_ = 0;
-  size_t act_size_ = 2;  // bytes per element of the kv/activation dtype
+  // Limits read from the manifest's profiles.
+  int64_t min_patches_ = 0, max_patches_ = 0, max_seq_ = 0, max_image_rows_ = 0;
+  int64_t deepstack_layers_ = 0, expert_layers_ = 0, waypoints_ = 0, action_dims_ = 0;
+  int64_t expert_min_prefix_ = 1, expert_max_prefix_ = 0;
+  size_t act_size_ = 4;  // bytes per element of image_embeds / deepstack_embeds
 
-  DeviceBuffer kv_;  // [layers][K|V][1, kv_heads, capacity, head_dim]
-  DeviceBuffer pixels_, grid_, image_embeds_, deepstack_;
-  DeviceBuffer ids_, positions_, image_index_, write_index_, logits_;
-  DeviceBuffer x_, v_, t_, kv_length_, position_base_;
-  // Page-locked staging. Inputs of one call sit at distinct offsets of host_in_; every call
-  // synchronises before returning, so the next call may reuse them.
-  PinnedBuffer host_in_, host_out_;
-  int64_t image_rows_ = 0;  // rows produced by the last encode_images(); 0 = none pending
+  engine::KvPingPong kv_;
+  cuda::DeviceBuffer kv_buffers_[2];
+  // vision inputs (one image's tables serve every image of a batch: they share the grid)
+  cuda::DeviceBuffer pixels_, vision_pos_idx_, vision_pos_w_, vision_cos_, vision_sin_, deepstack_scratch_;
+  // vision outputs = llm inputs: [rows of all images, hidden] and [n_deepstack, rows of all images, hidden]
+  cuda::DeviceBuffer image_embeds_, deepstack_;
+  int64_t image_rows_ = 0;  // rows the last encode_images() produced; 0: none
+  // llm
+  cuda::DeviceBuffer ids_, rope_cos_, rope_sin_, image_positions_, logits_;
+  // expert (fixed addresses: captured graphs read them)
+  cuda::DeviceBuffer x_, v_, t_, expert_cos_, expert_sin_;
+  // Page-locked staging for every upload/download of a call. Each call synchronises before it returns,
+  // so the next may reuse (or grow) it.
+  cuda::PinnedBuffer host_;
 
-  std::map<std::pair<int, int>, DenoiseGraph> graphs_;
-  CudaStream stream_;
+  std::map<DenoiseKey, DenoiseGraph> graphs_;
+  cuda::Stream stream_;
 };
 
 }  // namespace alp::trt
