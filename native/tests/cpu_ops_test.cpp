@@ -8,7 +8,8 @@
 #include "backends/cpu/cpu_ops.hpp"
 #include "core/dtype.hpp"
 #include "tests/check.hpp"
-#include "tests/model_test_errors.hpp"
+#include "core/error.hpp"
+#include "tests/check.hpp"
 
 using namespace alp;
 using model::Value;
@@ -139,6 +140,6 @@ TEST(cpu_layout_ops_and_kv_cache) {
   auto [k, v] = ops.kv_read(1, 3);
   CHECK(k->shape == (Shape{3, 1, 3}));
   CHECK(cpu::CpuOps::values(v) == (std::vector<float>{0, 0, 0, 0, 0, 0, 20, 40, 60}));
-  CHECK_ERROR(ops.kv_write(1, 4, ops.reshape(src, {1, 1, 3}), ops.reshape(src, {1, 1, 3})), ErrorCode::InvalidInput, "capacity 4");
-  CHECK_ERROR(cpu::parse_precision("int4"), ErrorCode::InvalidInput, "int4");
+  CHECK_THROWS_CODE(ops.kv_write(1, 4, ops.reshape(src, {1, 1, 3}), ops.reshape(src, {1, 1, 3})), ErrorCode::InvalidInput, "capacity 4");
+  CHECK_THROWS_CODE(cpu::parse_precision("int4"), ErrorCode::InvalidInput, "int4");
 }

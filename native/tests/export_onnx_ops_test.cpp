@@ -11,7 +11,7 @@
 #include "export/onnx_ops.hpp"
 #include "export/weight_encoding.hpp"
 #include "tests/check.hpp"
-#include "tests/export_test_util.hpp"
+#include "tests/temp_dir.hpp"
 
 using namespace alp;
 using namespace alp::exporter;
@@ -32,7 +32,7 @@ struct Fixture {
 
 OnnxExportOptions opts(const test::TempDir& d, WeightPrecision p, int64_t opset = 21) {
   OnnxExportOptions o;
-  o.path = d.str() + "/m.onnx";
+  o.path = d.path() + "/m.onnx";
   o.precision = p;
   o.opset = opset;
   return o;
@@ -52,7 +52,7 @@ const onnx::TensorMsg* find_init(const GraphBuilder& g, const std::string& name)
 }  // namespace
 
 TEST(export_onnx_linear_fp16_stores_transposed_narrowed_weight) {
-  test::TempDir dir("onnx-ops");
+  test::TempDir dir;
   Fixture fx;
   const std::vector<float> w = {1.0f, 2.0f, 3.0f, 0.1f, -0.5f, 65504.0f};  // [M=2, K=3]
   fx.w->emplace("p.weight", Tensor::from_f32({2, 3}, w));
@@ -72,7 +72,7 @@ TEST(export_onnx_linear_fp16_stores_transposed_narrowed_weight) {
   CHECK(wt->type == onnx::ElemType::Float16);
   CHECK_EQ(wt->external->offset % 64, uint64_t{0});
   CHECK_EQ(wt->external->length, uint64_t{12});
-  const std::string data = read_file(dir.str() + "/m.onnx.data");
+  const std::string data = read_file(dir.path() + "/m.onnx.data");
   CHECK(data.size() >= wt->external->offset + wt->external->length);
   // Wᵀ row-major: [1, 0.1, 2, -0.5, 3, 65504], each rounded to fp16.
   const float expect[6] = {1.0f, 0.1f, 2.0f, -0.5f, 3.0f, 65504.0f};
@@ -87,7 +87,7 @@ TEST(export_onnx_linear_fp16_stores_transposed_narrowed_weight) {
   CHECK(b != nullptr && b->external.has_value() && b->external->offset % 64 == 0);
   CHECK_EQ(ops.linear_weight_names().size(), size_t{1});
   CHECK_EQ(ops.linear_weight_names().at(0), std::string("p.weight"));
-  CHECK(read_file(dir.str() + "/m.onnx").size() > 100);
+  CHECK(read_file(dir.path() + "/m.onnx").size() > 100);
 }
 
 TEST(export_onnx_fp8_weight_scale_and_bytes) {
@@ -105,49 +105,49 @@ TEST(export_onnx_fp8_weight_scale_and_bytes) {
 }
 
 TEST(export_onnx_refuses_bad_requests) {
-  test::TempDir dir("onnx-ops");
+  test::TempDir dir;
   Fixture fx;
   fx.w->emplace("p.weight", Tensor::from_f32({2, 3}, std::vector<float>(6, 0.5f)));
   {
     OnnxOps ops(fx.source(), opts(dir, WeightPrecision::F32));
-    EXPECT_ERROR(ops.weight("p.weight", {3, 2}), ErrorCode::InvalidCheckpoint, "expected shape [3, 2]");
-    EXPECT_ERROR(ops.weight("nope", {}), ErrorCode::InvalidCheckpoint, "missing tensor nope");
+    CHECK_THROWS_CODE(ops.weight("p.weight", {3, 2}), ErrorCode::InvalidCheckpoint, "expected shape [3, 2]");
+    CHECK_THROWS_CODE(ops.weight("nope", {}), ErrorCode::InvalidCheckpoint, "missing tensor nope");
     auto x = ops.input("x", {4, 5}, std::vector<float>(20, 0.0f));
-    EXPECT_ERROR(ops.linear(x, ops.weight("p.weight", {}), nullptr), ErrorCode::InvalidInput, "[4, 5]");
-    EXPECT_ERROR(ops.input("x", {1}, std::vector<float>(1, 0.0f)), ErrorCode::InvalidInput, "duplicate");
+    CHECK_THROWS_CODE(ops.linear(x, ops.weight("p.weight", {}), nullptr), ErrorCode::InvalidInput, "[4, 5]");
+    CHECK_THROWS_CODE(ops.input("x", {1}, std::vector<float>(1, 0.0f)), ErrorCode::InvalidInput, "duplicate");
     ops.kv_reserve(2, 16, 1, 4);
     auto k = ops.input("k", {2, 1, 4}, std::vector<float>(8, 0.0f));
     ops.kv_write(0, 3, k, k);
-    EXPECT_ERROR(ops.kv_write(0, 3, k, k), ErrorCode::InvalidInput, "can only append");
-    EXPECT_ERROR(ops.kv_write(1, 4, k, k), ErrorCode::InvalidInput, "first touched at length 4");
-    EXPECT_ERROR(ops.kv_read(2, 1), ErrorCode::InvalidInput, "outside the reserved 2 layers");
+    CHECK_THROWS_CODE(ops.kv_write(0, 3, k, k), ErrorCode::InvalidInput, "can only append");
+    CHECK_THROWS_CODE(ops.kv_write(1, 4, k, k), ErrorCode::InvalidInput, "first touched at length 4");
+    CHECK_THROWS_CODE(ops.kv_read(2, 1), ErrorCode::InvalidInput, "outside the reserved 2 layers");
   }
   {
     auto o = opts(dir, WeightPrecision::FP8);
     OnnxOps ops(fx.source(), o);
     auto x = ops.input("x", {4, 3}, std::vector<float>(12, 0.0f));
-    EXPECT_ERROR(ops.linear(x, ops.weight("p.weight", {}), nullptr), ErrorCode::InvalidInput,
+    CHECK_THROWS_CODE(ops.linear(x, ops.weight("p.weight", {}), nullptr), ErrorCode::InvalidInput,
                       "no calibrated activation amax for the input of linear 'p.weight'");
   }
-  EXPECT_ERROR(OnnxOps(fx.source(), opts(dir, WeightPrecision::FP8, 17)), ErrorCode::InvalidInput, "opset >= 19");
+  CHECK_THROWS_CODE(OnnxOps(fx.source(), opts(dir, WeightPrecision::FP8, 17)), ErrorCode::InvalidInput, "opset >= 19");
   {
     auto o = opts(dir, WeightPrecision::F32);
     o.dynamic_dims["x"] = {"seq", ""};
     o.dynamic_dims["z"] = {"n", ""};
     OnnxOps ops(fx.source(), o);
-    EXPECT_ERROR(ops.input("x", {1, 3}, std::vector<float>(3, 0.0f)), ErrorCode::InvalidInput,
+    CHECK_THROWS_CODE(ops.input("x", {1, 3}, std::vector<float>(3, 0.0f)), ErrorCode::InvalidInput,
                       "traced with size 1");
     auto x = ops.input("x", {6, 4}, std::vector<float>(24, 0.0f));
     // [seq, 4] -> [2, 12] has nowhere to put seq.
-    EXPECT_ERROR(ops.reshape(x, {2, 12}), ErrorCode::InvalidInput, "would freeze dynamic dim 'seq'");
+    CHECK_THROWS_CODE(ops.reshape(x, {2, 12}), ErrorCode::InvalidInput, "would freeze dynamic dim 'seq'");
     // n traced as 6 collides with a fixed 6 in the target.
     auto z = ops.input("z", {6, 6}, std::vector<float>(36, 0.0f));
-    EXPECT_ERROR(ops.reshape(z, {6, 6}), ErrorCode::InvalidInput, "matches several target dims");
+    CHECK_THROWS_CODE(ops.reshape(z, {6, 6}), ErrorCode::InvalidInput, "matches several target dims");
   }
 }
 
 TEST(export_onnx_dynamic_dims_reach_graph_inputs_and_outputs) {
-  test::TempDir dir("onnx-ops");
+  test::TempDir dir;
   Fixture fx;
   auto o = opts(dir, WeightPrecision::F32);
   o.dynamic_dims["q"] = {"seq", "", ""};

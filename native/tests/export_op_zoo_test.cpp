@@ -9,7 +9,7 @@
 
 #include "export/op_zoo.hpp"
 #include "tests/check.hpp"
-#include "tests/export_test_util.hpp"
+#include "tests/temp_dir.hpp"
 
 TEST(export_op_zoo_writes_every_case) {
   const char* env = std::getenv("ALPAMAYO_ONNX_ZOO_DIR");
@@ -18,8 +18,8 @@ TEST(export_op_zoo_writes_every_case) {
   if (env && *env) {
     dir = env;
   } else {
-    tmp.emplace("onnx-zoo");
-    dir = tmp->str();
+    tmp.emplace();
+    dir = tmp->path();
   }
   const auto names = alp::exporter::write_op_zoo(dir);
   CHECK(names.size() >= 30);

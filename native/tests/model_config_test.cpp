@@ -4,7 +4,8 @@
 #include "model/config.hpp"
 #include "model/token_layout.hpp"
 #include "tests/check.hpp"
-#include "tests/model_test_errors.hpp"
+#include "core/error.hpp"
+#include "tests/check.hpp"
 
 using namespace alp;
 using namespace alp::model;
@@ -63,9 +64,9 @@ TEST(model_preset_and_builtin_configs_parse) {
 TEST(model_config_errors_name_the_field) {
   json::Object c = preset_config("tiny").as_object();
   c.erase("traj_token_start_idx");
-  CHECK_ERROR(parse_model_config(json::Value(c)), ErrorCode::InvalidCheckpoint, "traj_token_start_idx: missing field");
+  CHECK_THROWS_CODE(parse_model_config(json::Value(c)), ErrorCode::InvalidCheckpoint, "traj_token_start_idx: missing field");
   json::Object d = preset_config("tiny").as_object();
   d["expert_cfg"] = json::Object{{"head_dim", int64_t{32}}};
-  CHECK_ERROR(parse_model_config(json::Value(d)), ErrorCode::InvalidCheckpoint, "expert_cfg.head_dim");
-  CHECK_ERROR(preset_config("huge"), ErrorCode::InvalidInput, "huge");
+  CHECK_THROWS_CODE(parse_model_config(json::Value(d)), ErrorCode::InvalidCheckpoint, "expert_cfg.head_dim");
+  CHECK_THROWS_CODE(preset_config("huge"), ErrorCode::InvalidInput, "huge");
 }

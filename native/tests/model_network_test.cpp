@@ -14,7 +14,8 @@
 #include "model/token_layout.hpp"
 #include "model/vision.hpp"
 #include "tests/check.hpp"
-#include "tests/model_test_errors.hpp"
+#include "core/error.hpp"
+#include "tests/check.hpp"
 #include "tests/model_test_weights.hpp"
 
 using namespace alp;
@@ -210,16 +211,16 @@ TEST(model_rejects_mismatched_inputs) {
   auto ops = f.make_ops();
   reserve_kv_cache(*ops, f.cfg, 8);
   auto ids = f.ids();
-  CHECK_ERROR(rope_index(f.cfg, ids, {}), ErrorCode::InvalidInput, "image grids");
+  CHECK_THROWS_CODE(rope_index(f.cfg, ids, {}), ErrorCode::InvalidInput, "image grids");
   std::vector<int64_t> text = {1, 2, 3, 4, 5, 6, 7, 8, 9};
-  CHECK_ERROR(prefill(*ops, f.cfg, text, MropePositions::uniform(0, 9), nullptr), ErrorCode::InvalidInput, "capacity");
+  CHECK_THROWS_CODE(prefill(*ops, f.cfg, text, MropePositions::uniform(0, 9), nullptr), ErrorCode::InvalidInput, "capacity");
   std::vector<int64_t> bad = {f.cfg.vocab_size};
-  CHECK_ERROR(prefill(*ops, f.cfg, bad, MropePositions::uniform(0, 1), nullptr), ErrorCode::InvalidInput, "token id");
+  CHECK_THROWS_CODE(prefill(*ops, f.cfg, bad, MropePositions::uniform(0, 1), nullptr), ErrorCode::InvalidInput, "token id");
   auto missing = std::make_unique<cpu::CpuOps>([](std::string_view n) -> Tensor {
     fail(ErrorCode::InvalidCheckpoint, "missing tensor " + std::string(n));
   });
   reserve_kv_cache(*missing, f.cfg, 8);
   std::vector<int64_t> one = {1};
-  CHECK_ERROR(prefill(*missing, f.cfg, one, MropePositions::uniform(0, 1), nullptr), ErrorCode::InvalidCheckpoint,
+  CHECK_THROWS_CODE(prefill(*missing, f.cfg, one, MropePositions::uniform(0, 1), nullptr), ErrorCode::InvalidCheckpoint,
                     "vlm.model.language_model.embed_tokens.weight");
 }

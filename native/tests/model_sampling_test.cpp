@@ -5,7 +5,8 @@
 #include "model/expert.hpp"
 #include "model/sampling.hpp"
 #include "tests/check.hpp"
-#include "tests/model_test_errors.hpp"
+#include "core/error.hpp"
+#include "tests/check.hpp"
 
 using namespace alp;
 using namespace alp::model;
@@ -48,8 +49,8 @@ TEST(model_sampling_masks_traj_ids_and_greedy) {
   // Greedy ties resolve to the first id, like torch.argmax.
   std::vector<float> tie = {1.f, 3.f, 3.f};
   CHECK_EQ(s.next(tie, {0.f, 1.f, 0, 0}), 1);
-  CHECK_ERROR(token_probabilities(l, {1.f, 1.f, 0, 4}), ErrorCode::InvalidInput, "masked");
-  CHECK_ERROR(token_probabilities(l, {1.f, 0.f, 0, 0}), ErrorCode::InvalidInput, "top_p");
+  CHECK_THROWS_CODE(token_probabilities(l, {1.f, 1.f, 0, 4}), ErrorCode::InvalidInput, "masked");
+  CHECK_THROWS_CODE(token_probabilities(l, {1.f, 0.f, 0, 0}), ErrorCode::InvalidInput, "top_p");
 }
 
 TEST(model_sampler_is_seeded_and_follows_probabilities) {

@@ -1,3 +1,4 @@
+#include "model/shape_rules.hpp"
 #include "backends/cuda/cuda_ops.hpp"
 
 #include <algorithm>
@@ -647,19 +648,7 @@ Value CudaOps::slice(const Value& x, int axis, int64_t begin, int64_t end) {
 }
 
 Value CudaOps::concat(const std::vector<Value>& xs, int axis) {
-  if (xs.empty()) shape_error("concat", "no inputs");
-  Shape os = xs[0]->shape;
-  if (axis < 0 || axis >= static_cast<int>(os.size())) shape_error("concat", "axis " + std::to_string(axis) + " of " + shape_str(os));
-  os[axis] = 0;
-  for (const Value& v : xs) {
-    Shape t = v->shape;
-    if (t.size() != os.size()) shape_error("concat", "rank mismatch " + shape_str(t));
-    os[axis] += t[axis];
-    t[axis] = 0;
-    Shape ref = xs[0]->shape;
-    ref[axis] = 0;
-    if (t != ref) shape_error("concat", "shapes " + shape_str(xs[0]->shape) + " and " + shape_str(v->shape));
-  }
+  const Shape os = model::concat_shape(xs, axis, "cuda");
   int64_t outer = 1, inner = 1;
   for (int i = 0; i < axis; ++i) outer *= os[i];
   for (size_t i = axis + 1; i < os.size(); ++i) inner *= os[i];

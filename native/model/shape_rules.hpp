@@ -1,0 +1,13 @@
+#pragma once
+// Output-shape rules of Ops that every executor shares, so a shape mistake in model code fails the
+// same way (Error(Internal), naming the op and the shapes) on the CPU, the GPU and in the exporter.
+#include <vector>
+
+#include "model/ops.hpp"
+
+namespace alp::model {
+
+// Shape of concat(xs, axis): all ranks equal, all dims but `axis` equal; axis in [0, rank).
+Shape concat_shape(const std::vector<Value>& xs, int axis, const char* executor);
+
+}  // namespace alp::model
