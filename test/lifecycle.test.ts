@@ -180,8 +180,11 @@ t.test('process.exit with a plan in flight exits cleanly', async (t) => {
 });
 
 t.test('worker thread terminated with a plan in flight', async (t) => {
-  const r = child('childExit.ts', ['worker', dir]);
-  t.equal(r.signal, null, `no crash (stderr: ${String(r.stderr).slice(-500)})`);
-  t.equal(r.status, 0);
-  t.match(String(r.stdout), /worker terminated 1/);
+  // Termination races the token stream; before the fix this aborted the process about 1 run in 3.
+  for (let i = 0; i < 3; i++) {
+    const r = child('childExit.ts', ['worker', dir]);
+    t.equal(r.signal, null, `run ${i}: no crash (stderr: ${String(r.stderr).slice(-500)})`);
+    t.equal(r.status, 0);
+    t.match(String(r.stdout), /worker terminated 1/);
+  }
 });
