@@ -71,7 +71,10 @@ t.test('a small-checkpoint plan keeps timers firing and streams tokens as produc
   );
   t.comment(`native timings: ${JSON.stringify(r.timings)}`);
   t.ok(lags.length > resolvedAt / INTERVAL_MS / 4, `the interval kept firing (${lags.length} ticks)`);
-  t.ok(busyMax < 20, `the JS thread never ran longer than 20 ms in one go (${busyMax.toFixed(2)} ms)`);
+  // "Active" time is wall-clock, so on an oversubscribed box a descheduled callback counts too: the
+  // bound is looser there but still catches a real block (the quadratic token decode cost 100-350 ms).
+  const busyBound = load < cpus().length ? 20 : 50;
+  t.ok(busyMax < busyBound, `the JS thread never ran longer than ${busyBound} ms in one go (${busyMax.toFixed(2)} ms)`);
   t.ok(syncMs < 100, `plan() hands off to the worker quickly (${syncMs.toFixed(2)} ms of prompt building)`);
   t.ok(p99 < 20, `p99 lag ${p99.toFixed(2)} ms < 20 ms`);
   if (load < cpus().length) t.ok(max < 20, `max lag ${max.toFixed(2)} ms < 20 ms`);
