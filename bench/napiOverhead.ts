@@ -31,10 +31,9 @@ rows.push(await time('JS validation only (frames, history, options)', N * 10, ()
   validateEgoHistory(history);
   validatePlanOptions({ seed: 1 });
 }));
-// initialNoise of the wrong length passes JS validation for samples=1? No: use a token id the native
-// side rejects after the whole JS path ran: reasoningTokens id 0..vocab is valid, so a bad diffusion
-// request is not reachable from JS; the rejected call below uses native-level validation of promptIds.
-rows.push(await time('plan() rejected natively (full JS prep + N-API round trip)', N, async () => {
+// An out-of-vocabulary forced token is rejected after validation and prompt building, just before the
+// native hand-off: the JS-side cost of a plan without any model work.
+rows.push(await time('plan() rejected after validation + prompt build (no native job)', N, async () => {
   await planner.plan(frames, history, { reasoningTokens: [2 ** 31 - 1], seed: 1 }).catch(() => undefined);
 }));
 rows.push(await time('plan() on tiny (2 tokens, 1 diffusion step)', Math.max(10, N / 10), () =>
