@@ -36,7 +36,7 @@ rows.push(await time('JS validation only (frames, history, options)', N * 10, ()
 rows.push(await time('plan() rejected after validation + prompt build (no native job)', N, async () => {
   await planner.plan(frames, history, { reasoningTokens: [2 ** 31 - 1], seed: 1 }).catch(() => undefined);
 }));
-rows.push(await time('plan() on tiny (2 tokens, 1 diffusion step)', Math.max(10, N / 10), () =>
+rows.push(await time('real plan() (2 tokens, 1 diffusion step)', Math.max(10, N / 10), () =>
   planner.plan(frames, history, { seed: 1, temperature: 0, maxReasoningTokens: 2, diffusionSteps: 1 })));
 console.log(`${cpus()[0]?.model} x ${cpus().length}, ${platform()}, Node ${process.version}, checkpoint ${dir}`);
 console.log('| call | µs per call |\n|---|---:|');
