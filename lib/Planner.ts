@@ -51,6 +51,7 @@ export class Planner {
   readonly #tok: CheckpointTokenizer;
   readonly #modelConfigJson: string;
   readonly #vision: VisionTokenSettings;
+  readonly #imageTokensPerImage: number | undefined;
   readonly #maxQueue: number;
   readonly #vocabSize: number;
   readonly #stopIds: number[];
@@ -67,6 +68,7 @@ export class Planner {
     precision: string;
     modelConfigJson: string;
     maxQueue: number;
+    imageTokensPerImage?: number | undefined;
   }) {
     this.#addon = init.addon;
     this.#native = init.native;
@@ -80,6 +82,7 @@ export class Planner {
       throw new AlpamayoError(`native load(): modelConfig is not JSON (${(err as Error).message})`, 'INTERNAL', { cause: err });
     }
     this.#vision = visionSettingsFromConfig(this.modelConfig);
+    this.#imageTokensPerImage = init.imageTokensPerImage;
     this.#maxQueue = init.maxQueue;
     const special = specialTokenIds(init.tok);
     this.#futureStartId = special.futureStart;
@@ -128,6 +131,7 @@ export class Planner {
       precision: info.precision,
       modelConfigJson: info.modelConfig,
       maxQueue: opts.maxQueue,
+      imageTokensPerImage: info.imageTokensPerImage,
     });
   }
 
@@ -158,7 +162,9 @@ export class Planner {
     const history = packEgoHistory(poses);
     const historyIds = this.#addon.historyTokenIds(history, this.#modelConfigJson);
     const promptOpts: Parameters<typeof buildPromptIds>[1] = {
-      imageTokenCounts: ordered.map((f) => imageTokenCount(f.width, f.height, this.#vision)),
+      // The native preprocessor resamples every frame to the model's one input size, so its token count
+      // wins over the per-frame smart-resize estimate (which only agrees for camera-aspect frames).
+      imageTokenCounts: ordered.map((f) => this.#imageTokensPerImage ?? imageTokenCount(f.width, f.height, this.#vision)),
       historyIds,
     };
     if (opts.command !== undefined) promptOpts.command = opts.command;

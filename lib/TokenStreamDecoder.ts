@@ -1,18 +1,23 @@
 import type { Tokenizer } from '@huggingface/tokenizers';
 
 /**
- * Turns a growing list of generated token ids into text pieces for streaming. Each push decodes the
- * whole reasoning so far (byte-level BPE pieces can split a UTF-8 character, so per-token decoding is
- * wrong) and returns only the new suffix. A trailing U+FFFD is held back because it may be the first
- * bytes of a character whose remaining bytes arrive with the next token. Reasoning ends at the first
- * stop id (`<|cot_end|>` / `<|traj_future_start|>`); later ids are ignored.
+ * Turns a growing list of generated token ids into text pieces for streaming. Byte-level BPE pieces can
+ * split a UTF-8 character, so ids are decoded together from the last point where the text was whole:
+ * a trailing U+FFFD is held back because it may be the first bytes of a character whose remaining bytes
+ * arrive with the next token. Once the pending ids decode to whole characters they are committed and
+ * never decoded again, so a push costs O(new ids), not O(all ids): decoding everything on every token
+ * made streaming quadratic and blocked the event loop for tens of milliseconds per token burst.
+ * Reasoning ends at the first stop id (`<|cot_end|>` / `<|traj_future_start|>`); later ids are ignored.
  * @internal
  */
 export class TokenStreamDecoder {
   readonly #tokenizer: Tokenizer;
   readonly #stopIds: ReadonlySet<number>;
-  readonly #ids: number[] = [];
-  #emitted = 0;
+  /** Text of ids already committed (they ended on a character boundary). */
+  #committed = '';
+  /** Ids after the last character boundary, and how much of their text was already emitted. */
+  #pending: number[] = [];
+  #pendingEmitted = 0;
   #stopped = false;
 
   constructor(tokenizer: Tokenizer, stopIds: Iterable<number>) {
@@ -34,24 +39,29 @@ export class TokenStreamDecoder {
         this.#stopped = true;
         break;
       }
-      this.#ids.push(id);
+      this.#pending.push(id);
     }
-    const text = this.#decode();
-    let end = text.length;
-    if (!this.#stopped) while (end > this.#emitted && text.charCodeAt(end - 1) === 0xfffd) end--;
-    if (end <= this.#emitted) return '';
-    const piece = text.slice(this.#emitted, end);
-    this.#emitted = end;
+    const tail = this.#decode(this.#pending);
+    let end = tail.length;
+    if (!this.#stopped) while (end > this.#pendingEmitted && tail.charCodeAt(end - 1) === 0xfffd) end--;
+    const piece = end > this.#pendingEmitted ? tail.slice(this.#pendingEmitted, end) : '';
+    if (end === tail.length) {
+      this.#committed += tail;
+      this.#pending = [];
+      this.#pendingEmitted = 0;
+    } else {
+      this.#pendingEmitted = Math.max(this.#pendingEmitted, end);
+    }
     return piece;
   }
 
   /** Everything decoded so far (including any held-back tail). */
   get text(): string {
-    return this.#decode();
+    return this.#committed + this.#decode(this.#pending);
   }
 
-  #decode(): string {
-    return this.#tokenizer.decode(this.#ids, { skip_special_tokens: true });
+  #decode(ids: number[]): string {
+    return ids.length === 0 ? '' : this.#tokenizer.decode(ids, { skip_special_tokens: true });
   }
 }
 

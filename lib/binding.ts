@@ -56,6 +56,8 @@ export interface NativeLoadResult {
   precision: string;
   /** The model config the planner uses, as JSON text. */
   modelConfig: string;
+  /** `<|image_pad|>` tokens per frame: every frame is resampled to one input size. */
+  imageTokensPerImage?: number;
 }
 
 /** @internal */

@@ -34,6 +34,9 @@ int64_t get_positive(const Value& obj, std::string_view key, const std::string& 
   if (v <= 0) bad(path + std::string(key), "expected > 0, got " + std::to_string(v));
   return v;
 }
+int64_t get_positive_or(const Value& obj, std::string_view key, const std::string& path, int64_t dflt) {
+  return obj.find(key) ? get_positive(obj, key, path) : dflt;
+}
 double get_num_or(const Value& obj, std::string_view key, const std::string& path, double dflt) {
   const Value* v = obj.find(key);
   if (!v || v->is_null()) return dflt;
@@ -69,7 +72,8 @@ DecoderConfig parse_text(const Value& t, const std::string& p) {
   d.intermediate_size = get_positive(t, "intermediate_size", p);
   d.num_layers = get_positive(t, "num_hidden_layers", p);
   d.num_heads = get_positive(t, "num_attention_heads", p);
-  d.num_kv_heads = get_int_or(t, "num_key_value_heads", p, d.num_heads);
+  // Positive: the head counts are divided by each other below (0 was a SIGFPE through Planner.load).
+  d.num_kv_heads = get_positive_or(t, "num_key_value_heads", p, d.num_heads);
   d.head_dim = t.find("head_dim") ? get_positive(t, "head_dim", p) : d.hidden_size / d.num_heads;
   d.rms_norm_eps = get_num_or(t, "rms_norm_eps", p, 1e-6);
   if (get_bool_or(t, "attention_bias", p, false)) bad(p + "attention_bias", "expected false (Qwen3 has no q/k/v/o bias)");
@@ -165,10 +169,10 @@ ModelConfig parse_model_config(const json::Value& root) {
   const Value& ex = get_obj(root, "expert_cfg", "");
   c.expert.hidden_size = get_int_or(ex, "hidden_size", "expert_cfg.", c.text.hidden_size);
   c.expert.intermediate_size = get_int_or(ex, "intermediate_size", "expert_cfg.", c.text.intermediate_size);
-  c.expert.num_heads = get_int_or(ex, "num_attention_heads", "expert_cfg.", c.text.num_heads);
+  c.expert.num_heads = get_positive_or(ex, "num_attention_heads", "expert_cfg.", c.text.num_heads);
   c.expert.head_dim = get_int_or(ex, "head_dim", "expert_cfg.", c.text.head_dim);
   c.expert.num_layers = get_int_or(ex, "num_hidden_layers", "expert_cfg.", c.text.num_layers);
-  c.expert.num_kv_heads = get_int_or(ex, "num_key_value_heads", "expert_cfg.", c.text.num_kv_heads);
+  c.expert.num_kv_heads = get_positive_or(ex, "num_key_value_heads", "expert_cfg.", c.text.num_kv_heads);
   // The expert attends over the backbone's cached K/V of the same layer index.
   if (c.expert.num_kv_heads != c.text.num_kv_heads || c.expert.head_dim != c.text.head_dim)
     bad("expert_cfg.head_dim", "expert KV heads x head_dim must equal the backbone's (" + std::to_string(c.text.num_kv_heads) +
