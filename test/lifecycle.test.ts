@@ -189,3 +189,30 @@ t.test('worker thread terminated with a plan in flight', async (t) => {
     t.match(String(r.stdout), /worker terminated 1/);
   }
 });
+
+t.test('abort during the denoising loop stops at the next Euler step', async (t) => {
+  const p = await load();
+  // Forced reasoning leaves nothing to decode after the last token, so the abort lands in denoising.
+  const opts: PlanOptions = { seed: 7, reasoningTokens: 'ok', diffusionSteps: 100 };
+  const t0 = performance.now();
+  await p.plan(frames(), egoHistory(), opts);
+  const full = performance.now() - t0;
+  let denoiseStart = 0;
+  const ac = new AbortController();
+  const running = p.plan(frames(), egoHistory(), {
+    ...opts,
+    signal: ac.signal,
+    onToken: () => {
+      // The last streamed token precedes the denoising loop; abort a little into it.
+      denoiseStart = performance.now();
+      setTimeout(() => ac.abort(), 5);
+    },
+  });
+  const err = await rejection(running);
+  const latency = performance.now() - denoiseStart - 5;
+  t.equal(err.code, 'ABORTED');
+  t.ok(latency < full / 2, `abort honoured ${latency.toFixed(1)} ms after it fired; a full plan takes ${full.toFixed(1)} ms`);
+  const after = await p.plan(frames(), egoHistory(), FAST);
+  t.equal(after.waypoints.positions.length, 64 * 3, 'planner still usable');
+  await p.dispose();
+});

@@ -75,7 +75,8 @@ std::vector<float> flow_time_steps(int64_t steps) {
   return ts;
 }
 
-std::vector<float> denoise(Ops& ops, const ModelConfig& cfg, std::span<const float> noise, int64_t offset, int64_t rope_delta) {
+std::vector<float> denoise(Ops& ops, const ModelConfig& cfg, std::span<const float> noise, int64_t offset, int64_t rope_delta,
+                           const std::function<void()>& before_step) {
   const int64_t n = cfg.action_space.n_waypoints;
   if (static_cast<int64_t>(noise.size()) != n * cfg.action_dims)
     fail(ErrorCode::InvalidInput, "denoise: noise has " + std::to_string(noise.size()) + " values, expected " +
@@ -83,6 +84,7 @@ std::vector<float> denoise(Ops& ops, const ModelConfig& cfg, std::span<const flo
   const std::vector<float> ts = flow_time_steps(cfg.num_inference_steps);
   Value x = ops.input("noise", {n, cfg.action_dims}, noise);
   for (int64_t i = 0; i < cfg.num_inference_steps; ++i) {
+    if (before_step) before_step();
     const float t0 = ts[static_cast<size_t>(i)];
     Value t = ops.input("t", {1, 1}, std::span<const float>(&t0, 1));
     Value v = expert_velocity(ops, cfg, x, t, offset, rope_delta);

@@ -26,8 +26,9 @@ std::vector<float> flow_time_steps(int64_t steps);
 
 // The whole Euler loop on the executor: `noise` [n_waypoints * action_dims] is x at t = 0.
 // Returns the final x (host copy) [n_waypoints, action_dims].
+// `before_step` (optional) runs before each Euler step; it may throw to stop the loop (abort).
 std::vector<float> denoise(Ops& ops, const ModelConfig& cfg, std::span<const float> noise, int64_t offset,
-                           int64_t rope_delta);
+                           int64_t rope_delta, const std::function<void()>& before_step = {});
 
 // Fourier frequencies logspace(0, log10(max_freq), F/2) in fp32, as torch.logspace computes them.
 std::vector<float> fourier_freqs(const ActionInProjConfig& a);

@@ -4,6 +4,7 @@
 // an Executor runs the network's four components on its device. CPU and CUDA implement it with the
 // single network definition in native/model over their Ops; TensorRT implements it with engines.
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <vector>
@@ -56,7 +57,10 @@ class Executor {
 
   // Whole Euler loop x <- x + dt * v(x, t_i), i = 0..steps-1, in place. The default calls
   // expert_velocity per step; device executors override it to keep x on the device and replay a graph.
-  virtual void denoise(float* x, int n_samples, int steps, int64_t prefix_len, int64_t rope_base);
+  // `before_step` (may be empty) runs before each Euler step where the executor steps on the host, and
+  // may throw to abort; a graph-replaying executor calls it once before the replay.
+  virtual void denoise(float* x, int n_samples, int steps, int64_t prefix_len, int64_t rope_base,
+                       const std::function<void()>& before_step);
 
   // Bytes of device/host memory held for weights and caches (for bench/ and inspect).
   virtual uint64_t weight_bytes() const = 0;

@@ -58,14 +58,20 @@ void OpsExecutor::expert_velocity(const float* x, int n_samples, float t, int64_
   }
 }
 
-void OpsExecutor::denoise(float* x, int n_samples, int steps, int64_t prefix_len, int64_t rope_base) {
+void OpsExecutor::denoise(float* x, int n_samples, int steps, int64_t prefix_len, int64_t rope_base,
+                          const std::function<void()>& before_step) {
   model::ModelConfig cfg = cfg_;
   cfg.num_inference_steps = steps;
   const int64_t n = cfg_.action_space.n_waypoints * cfg_.action_dims;
   for (int s = 0; s < n_samples; ++s) {
     std::span<const float> noise(x + s * n, static_cast<size_t>(n));
-    auto out = hooks_.denoise ? hooks_.denoise(cfg, noise, prefix_len, rope_base - prefix_len)
-                              : model::denoise(*ops_, cfg, noise, prefix_len, rope_base - prefix_len);
+    std::vector<float> out;
+    if (hooks_.denoise) {
+      if (before_step) before_step();  // one graph replay per sample: checked once
+      out = hooks_.denoise(cfg, noise, prefix_len, rope_base - prefix_len);
+    } else {
+      out = model::denoise(*ops_, cfg, noise, prefix_len, rope_base - prefix_len, before_step);
+    }
     std::copy(out.begin(), out.end(), x + s * n);
   }
 }

@@ -33,7 +33,8 @@ class OpsExecutor final : public Executor {
   std::vector<float> decode(int32_t id, int64_t cache_pos, int64_t rope_pos) override;
   void expert_velocity(const float* x, int n_samples, float t, int64_t prefix_len, int64_t rope_base,
                        float* v_out) override;
-  void denoise(float* x, int n_samples, int steps, int64_t prefix_len, int64_t rope_base) override;
+  void denoise(float* x, int n_samples, int steps, int64_t prefix_len, int64_t rope_base,
+               const std::function<void()>& before_step) override;
   uint64_t weight_bytes() const override { return hooks_.weight_bytes(); }
   uint64_t cache_bytes() const override { return hooks_.cache_bytes(); }
 

@@ -182,7 +182,7 @@ PlanResult Planner::plan(const PlanRequest& req, const TokenSink& on_token, cons
       std::copy_n(req.initial_noise->data() + static_cast<size_t>(s) * n, n, xs);
     else
       model::fill_philox_normal(req.seed, static_cast<uint64_t>(s), 0, std::span<float>(xs, n));
-    m.executor->denoise(xs, 1, req.diffusion_steps, offset, offset + ri.rope_delta);
+    m.executor->denoise(xs, 1, req.diffusion_steps, offset, offset + ri.rope_delta, check_abort);
     out.timings.action_ms += ms_since(t);
   }
 

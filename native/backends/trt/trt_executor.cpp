@@ -456,7 +456,10 @@ TrtExecutor::DenoiseGraph& TrtExecutor::denoise_graph(const DenoiseKey& key) {
   return graphs_.emplace(key, std::move(g)).first->second;
 }
 
-void TrtExecutor::denoise(float* x, int n_samples, int steps, int64_t prefix_len, int64_t rope_base) {
+void TrtExecutor::denoise(float* x, int n_samples, int steps, int64_t prefix_len, int64_t rope_base,
+                          const std::function<void()>& before_step) {
+  // The loop is one graph replay: an abort is honoured before it starts, not between steps.
+  if (before_step) before_step();
   if (n_samples <= 0) fail(ErrorCode::InvalidInput, "denoise: n_samples must be positive");
   if (steps <= 0) fail(ErrorCode::InvalidInput, "denoise: steps must be positive, got " + std::to_string(steps));
   const DenoiseGraph& g = denoise_graph({prefix_len, steps, kv_.expert_buffer(prefix_len)});
