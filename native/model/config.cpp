@@ -212,6 +212,8 @@ ModelConfig parse_model_config(const json::Value& root) {
   c.traj_token_start_idx = get_positive(root, "traj_token_start_idx", "");
   c.tokens_per_history_traj = get_int_or(root, "tokens_per_history_traj", "", 16);
   c.tokens_per_future_traj = get_int_or(root, "tokens_per_future_traj", "", 64);
+  if (c.tokens_per_history_traj < 1) bad("tokens_per_history_traj", "expected >= 1");
+  if (c.tokens_per_future_traj < 1) bad("tokens_per_future_traj", "expected >= 1");
   c.min_pixels = get_num_or(root, "min_pixels", "", 163840);
   c.max_pixels = get_num_or(root, "max_pixels", "", 196608);
   if (const Value* h = root.find("hist_traj_tokenizer_cfg"); h && h->is_object()) {

@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "model/config.hpp"
 #include "model/expert.hpp"
+#include "model/param_specs.hpp"
 #include "model/philox.hpp"
 #include "model/preprocess.hpp"
 #include "model/rope_tables.hpp"
@@ -63,6 +64,14 @@ std::unique_ptr<Planner> Planner::load(const LoadOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->checkpoint = Checkpoint::open(options.checkpoint);
   impl->cfg = model::parse_model_config(impl->checkpoint->config());
+  // The config must describe the tensors actually stored: a size that disagrees with a weight would
+  // otherwise surface mid-plan (or as an absurd allocation) instead of at load.
+  for (const model::ParamSpec& spec : model::parameter_specs(impl->cfg)) {
+    const TensorInfo& info = impl->checkpoint->info(spec.name);
+    if (info.shape != spec.shape)
+      fail(ErrorCode::InvalidCheckpoint, "tensor '" + spec.name + "' has shape " + shape_str(info.shape) +
+                                             " but config.json implies " + shape_str(spec.shape));
+  }
   const auto& v = impl->cfg.vision;
   const int factor = static_cast<int>(v.patch_size * v.spatial_merge_size);
   impl->image = model::smart_resize(kCameraHeight, kCameraWidth, factor, impl->cfg.min_pixels, impl->cfg.max_pixels);
