@@ -1,6 +1,7 @@
 // Type-only description of the native addon (native/napi/*.cpp). lib/ talks to C++ only through
 // these shapes; the loader in native.ts returns a `NativeAddon`. Keep in sync with the N-API code.
 import type { AlpamayoError } from './AlpamayoError.js';
+import type { PlanTimings } from './types.js';
 
 /** Native compute variant a binary was built as. */
 export type NativeVariant = 'cpu' | 'cuda' | 'tensorrt';
@@ -79,15 +80,8 @@ export interface NativePlanRequest {
   forcedTokens?: Int32Array;
 }
 
-/** @internal */
-export interface NativeTimings {
-  preprocessMs: number;
-  visionMs: number;
-  prefillMs: number;
-  reasoningMs: number;
-  actionMs: number;
-  totalMs: number;
-}
+/** @internal Same fields as the public timings. */
+export type NativeTimings = PlanTimings;
 
 /** @internal */
 export interface NativePlanResult {
