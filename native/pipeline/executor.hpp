@@ -55,12 +55,11 @@ class Executor {
   virtual void expert_velocity(const float* x, int n_samples, float t, int64_t prefix_len, int64_t rope_base,
                                float* v_out) = 0;
 
-  // Whole Euler loop x <- x + dt * v(x, t_i), i = 0..steps-1, in place. The default calls
-  // expert_velocity per step; device executors override it to keep x on the device and replay a graph.
+  // Whole Euler loop on the flow-time grid of model::flow_time_steps(steps), x updated in place.
   // `before_step` (may be empty) runs before each Euler step where the executor steps on the host, and
   // may throw to abort; a graph-replaying executor calls it once before the replay.
   virtual void denoise(float* x, int n_samples, int steps, int64_t prefix_len, int64_t rope_base,
-                       const std::function<void()>& before_step);
+                       const std::function<void()>& before_step) = 0;
 
   // Bytes of device/host memory held for weights and caches (for bench/ and inspect).
   virtual uint64_t weight_bytes() const = 0;

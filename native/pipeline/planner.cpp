@@ -52,7 +52,7 @@ struct Planner::Impl {
   std::unique_ptr<Executor> executor;
   model::ImageSize image;
   int64_t grid_h = 0, grid_w = 0, tokens_per_image = 0;
-  float mean[3] = {0.5f, 0.5f, 0.5f}, std[3] = {0.5f, 0.5f, 0.5f};
+  float mean[3] = {0.5f, 0.5f, 0.5f}, stdev[3] = {0.5f, 0.5f, 0.5f};  // Qwen3-VL processor
   int threads = 0;
   std::vector<float> patches;  // reused across plans: [16 * patches_per_image, patch_dim]
 };
@@ -128,7 +128,7 @@ PlanResult Planner::plan(const PlanRequest& req, const TokenSink& on_token, cons
   m.patches.resize(static_cast<size_t>(kImages * per_image * cfg.vision.patch_dim()));
   model::VisionPatchConfig pc{static_cast<int>(cfg.vision.patch_size), static_cast<int>(cfg.vision.temporal_patch_size),
                               static_cast<int>(cfg.vision.spatial_merge_size)};
-  model::preprocess_frames(views, m.image.height, m.image.width, m.mean, m.std, m.patches.data(), pc, m.threads);
+  model::preprocess_frames(views, m.image.height, m.image.width, m.mean, m.stdev, m.patches.data(), pc, m.threads);
   out.timings.preprocess_ms = ms_since(t);
   check_abort();
 
