@@ -76,3 +76,39 @@ t.test('plan() reproduces the PyTorch reference on real frames', { skip }, async
   // The reference noise differs per sample, so the two trajectories must too (the noise is not ignored).
   t.ok(maxAbsDiff(r.samples[0]!.waypoints.positions, r.samples[1]!.waypoints.positions) > 1e-3);
 });
+
+// Sampled reasoning: plan(seed) with sample 0 seeded as the planner does (seed * 0x9E3779B97F4A7C15 + 0)
+// must draw the tokens the reference re-derived in Python (SplitMix64 uniforms, inverse CDF over the
+// HF top-p distribution) from the same frames prompt; rows end with -1 after a stop id.
+t.test('plan() samples the reference tokens for a seed', { skip }, async (t) => {
+  const { runCli } = await import('../lib/runCli.js');
+  const { Planner } = await import('../lib/Planner.js');
+  const dir = t.testdir();
+  t.equal(await runCli(['make-checkpoint', dir, '--preset', 'tiny', '--seed', '0'], { out: () => {}, err: (s) => t.comment(s) }), 0);
+  const fx = loadFixture();
+  const sampling = fx.meta.sampling as { seeds: number[]; steps: number; temperature: number; top_p: number } | undefined;
+  t.ok(sampling, 'fixture has sampled tokens (regenerate it if not)');
+  if (!sampling) return;
+  const want = fx.tensor('frames_sampled_tokens');
+  const margins = fx.tensor('frames_sampled_draw_margins_f64');
+  const planner = await Planner.load({ checkpoint: dir, backend: 'cpu', threads: 2 });
+  t.teardown(() => planner.dispose());
+  for (const [r, seed] of sampling.seeds.entries()) {
+    const row = Array.from(want.subarray(r * sampling.steps, (r + 1) * sampling.steps));
+    const wantTokens = row.includes(-1) ? row.slice(0, row.indexOf(-1)) : row;
+    const res = await planner.plan(fixtureFrames(fx), fixtureHistory(fx), {
+      samples: 1,
+      seed,
+      temperature: sampling.temperature,
+      topP: sampling.top_p,
+      maxReasoningTokens: sampling.steps,
+      diffusionSteps: 1,
+      returnTokens: true,
+    });
+    const gap = Math.min(...Array.from(margins.subarray(r * sampling.steps, r * sampling.steps + wantTokens.length)));
+    t.comment(`seed ${seed}: ${wantTokens.length} tokens, min draw-to-CDF-boundary gap ${gap.toExponential(2)}`);
+    t.equal(res.seed, seed);
+    t.ok(wantTokens.length > 1, `seed ${seed}: the reference rollout decodes more than one token`);
+    t.same(Array.from(res.samples[0]!.tokens!), wantTokens, `seed ${seed}: sampled token ids == reference`);
+  }
+});

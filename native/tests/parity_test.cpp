@@ -184,8 +184,29 @@ struct BackboneRun {
   std::vector<float> embeds, ds0, ds1, prefill_logits;
   std::vector<std::vector<float>> decode_logits;
   std::vector<int64_t> greedy;
+  std::vector<int64_t> sample_seeds;
+  std::vector<std::vector<int64_t>> sampled;   // per seed, up to and including a stop id
+  std::vector<std::vector<double>> uniforms;  // the draw behind each sampled token
   int64_t offset = -1;
 };
+
+// The planner's reasoning rollout for sample 0 of plan(seed): its sampler seeding, mask and stop ids,
+// over CpuOps decode from the shared prefill (each rollout rewrites cache positions n, n + 1, ...).
+void sampled_rollout(Ops& ops, const ModelConfig& cfg, const RopeIndex& ri, const std::vector<float>& prefill_logits,
+                     int64_t n, int64_t seed, int64_t steps, SamplingParams sp, std::vector<int64_t>& toks,
+                     std::vector<double>& uniforms) {
+  const int64_t stops[] = {cfg.special_id("<|traj_future_start|>"), cfg.special_id("<|im_end|>"),
+                           cfg.special_id("<|endoftext|>")};
+  const uint64_t state = static_cast<uint64_t>(seed) * 0x9E3779B97F4A7C15ull;
+  TokenSampler sampler(state), shadow(state);  // the shadow replays the stream to record each draw
+  std::vector<float> logits = prefill_logits;
+  for (int64_t i = 0; i < steps; ++i) {
+    toks.push_back(sampler.next(logits, sp));
+    uniforms.push_back(shadow.uniform());
+    if (std::find(std::begin(stops), std::end(stops), toks.back()) != std::end(stops)) break;
+    logits = ops.read("logits", decode(ops, cfg, toks.back(), n + i, n + i + ri.rope_delta));
+  }
+}
 
 BackboneRun& backbone_run() {
   static BackboneRun r = [] {
@@ -214,6 +235,16 @@ BackboneRun& backbone_run() {
     for (int64_t i = 0; i < p.meta_int("greedy_steps"); ++i) {
       b.greedy.push_back(sampler.next(logits, greedy));
       logits = ops.read("logits", decode(ops, p.cfg, b.greedy.back(), n + i, n + i + b.ri.rope_delta));
+    }
+    if (const json::Value* sampling = p.meta.find("sampling")) {
+      const SamplingParams sp{static_cast<float>(sampling->find("temperature")->as_number()),
+                              static_cast<float>(sampling->find("top_p")->as_number()), greedy.masked_begin,
+                              greedy.masked_end};
+      for (const json::Value& seed : sampling->find("seeds")->as_array()) {
+        b.sample_seeds.push_back(seed.as_int());
+        sampled_rollout(ops, p.cfg, b.ri, b.prefill_logits, n, seed.as_int(), sampling->find("steps")->as_int(), sp,
+                        b.sampled.emplace_back(), b.uniforms.emplace_back());
+      }
     }
     const int64_t future_start = p.cfg.special_id("<|traj_future_start|>");
     for (size_t i = 0; i < forced.size(); ++i) {
@@ -277,6 +308,39 @@ TEST(parity_vision_backbone_decode) {
     if (margins[i] < 2 * kNetTol) break;
   }
   CHECK_EQ(b.offset, p.meta_int("offset"));
+}
+
+// HF-semantics sampling (mask, temperature, top-p, inverse CDF over ascending ids) with the planner's
+// seeding reproduces the reference's independently derived draws and tokens. The fixture script refuses
+// seeds whose draws land within 1e-6 of a CDF boundary; the margins are printed to show the headroom.
+TEST(parity_sampled_tokens) {
+  Parity& p = parity();
+  BackboneRun& b = backbone_run();
+  if (!p.ok) return;
+  const json::Value* sampling = p.meta.find("sampling");
+  CHECK(sampling != nullptr);  // absent: the fixture predates sampled tokens; regenerate it
+  if (!sampling) return;
+  const auto want = i32(*p.st, "sampled_tokens");
+  const auto want_u = f64(*p.st, "sampled_uniforms_f64");
+  const auto margins = f64(*p.st, "sampled_draw_margins_f64");
+  const size_t steps = static_cast<size_t>(sampling->find("steps")->as_int());
+  CHECK_EQ(want.size(), b.sampled.size() * steps);
+  for (size_t r = 0; r < b.sampled.size() && want.size() == b.sampled.size() * steps; ++r) {
+    std::vector<int64_t> ref;
+    double worst = 1;
+    for (size_t i = 0; i < steps && want[r * steps + i] >= 0; ++i) {
+      ref.push_back(want[r * steps + i]);
+      worst = std::min(worst, margins[r * steps + i]);
+      if (i < b.uniforms[r].size()) CHECK_EQ(b.uniforms[r][i], want_u[r * steps + i]);
+    }
+    std::printf("  seed %lld: %zu sampled tokens, min draw-to-CDF-boundary gap %.3g\n",
+                static_cast<long long>(b.sample_seeds[r]), ref.size(), worst);
+    CHECK(ref.size() > 1);  // a rollout that stops at once would not exercise decode
+    CHECK(b.sampled[r] == ref);
+    if (b.sampled[r] != ref)
+      for (size_t i = 0; i < b.sampled[r].size(); ++i)
+        std::printf("    step %zu: ours %lld\n", i, static_cast<long long>(b.sampled[r][i]));
+  }
 }
 
 TEST(parity_expert_velocity_and_single_euler_steps) {
