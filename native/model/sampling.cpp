@@ -59,11 +59,20 @@ std::vector<double> token_probabilities(std::span<const float> logits, const Sam
   return prob;
 }
 
-double TokenSampler::uniform() {
-  uint64_t z = (state_ += 0x9E3779B97F4A7C15ull);
+namespace {
+uint64_t splitmix64_mix(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  z ^= z >> 31;
+  return z ^ (z >> 31);
+}
+}  // namespace
+
+uint64_t rollout_sampler_state(uint64_t seed, uint64_t sample) {
+  return splitmix64_mix((seed ^ (sample << 32)) + 0x9E3779B97F4A7C15ull);
+}
+
+double TokenSampler::uniform() {
+  const uint64_t z = splitmix64_mix(state_ += 0x9E3779B97F4A7C15ull);
   return static_cast<double>(z >> 11) * 0x1.0p-53;
 }
 

@@ -20,6 +20,11 @@ struct SamplingParams {
 std::vector<double> token_probabilities(std::span<const float> logits, const SamplingParams& p);
 
 // A seeded sampler (SplitMix64 -> 53-bit uniform); one instance per rollout keeps rollouts reproducible.
+// Sampler state of rollout `sample` of a plan seeded with `seed`: one SplitMix64 output of
+// (seed, sample), so neighbouring seeds give unrelated streams (seed * golden + sample would make seed
+// s + 1 replay seed s's stream shifted by one draw, because the golden ratio is SplitMix64's own step).
+uint64_t rollout_sampler_state(uint64_t seed, uint64_t sample);
+
 class TokenSampler {
  public:
   explicit TokenSampler(uint64_t seed) : state_(seed) {}

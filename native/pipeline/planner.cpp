@@ -161,7 +161,7 @@ PlanResult Planner::plan(const PlanRequest& req, const TokenSink& on_token, cons
     t = Clock::now();
     std::vector<int32_t>& toks = out.tokens[static_cast<size_t>(s)];
     std::vector<float> logits = prompt_logits;
-    model::TokenSampler sampler(static_cast<uint64_t>(req.seed) * 0x9E3779B97F4A7C15ull + static_cast<uint64_t>(s));
+    model::TokenSampler sampler(model::rollout_sampler_state(req.seed, static_cast<uint64_t>(s)));
     int64_t cache_pos = n_prompt, offset = -1;
     const int limit = req.forced_tokens ? static_cast<int>(req.forced_tokens->size()) : req.max_reasoning_tokens;
     for (int i = 0; i < limit; ++i) {

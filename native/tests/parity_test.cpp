@@ -197,7 +197,7 @@ void sampled_rollout(Ops& ops, const ModelConfig& cfg, const RopeIndex& ri, cons
                      std::vector<double>& uniforms) {
   const int64_t stops[] = {cfg.special_id("<|traj_future_start|>"), cfg.special_id("<|im_end|>"),
                            cfg.special_id("<|endoftext|>")};
-  const uint64_t state = static_cast<uint64_t>(seed) * 0x9E3779B97F4A7C15ull;
+  const uint64_t state = rollout_sampler_state(static_cast<uint64_t>(seed), 0);
   TokenSampler sampler(state), shadow(state);  // the shadow replays the stream to record each draw
   std::vector<float> logits = prefill_logits;
   for (int64_t i = 0; i < steps; ++i) {
