@@ -24,4 +24,21 @@ Shape concat_shape(const std::vector<Value>& xs, int axis, const char* executor)
   return os;
 }
 
+Shape reshape_shape(const Shape& from, Shape to, const char* executor) {
+  auto bad = [&](const std::string& what) { fail(ErrorCode::Internal, std::string(executor) + " reshape: " + what); };
+  const int64_t n = shape_numel(from);
+  int64_t known = 1, unknown = -1;
+  for (size_t i = 0; i < to.size(); ++i) {
+    if (to[i] == -1) {
+      if (unknown >= 0) bad("two -1 dims in " + shape_str(to));
+      unknown = static_cast<int64_t>(i);
+    } else {
+      known *= to[i];
+    }
+  }
+  if (unknown >= 0 && known > 0) to[static_cast<size_t>(unknown)] = n / known;
+  if (shape_numel(to) != n) bad(shape_str(from) + " -> " + shape_str(to));
+  return to;
+}
+
 }  // namespace alp::model

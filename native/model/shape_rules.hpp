@@ -10,4 +10,7 @@ namespace alp::model {
 // Shape of concat(xs, axis): all ranks equal, all dims but `axis` equal; axis in [0, rank).
 Shape concat_shape(const std::vector<Value>& xs, int axis, const char* executor);
 
+// Shape of reshape(x, shape): at most one -1, resolved from x's element count, which must be kept.
+Shape reshape_shape(const Shape& from, Shape to, const char* executor);
+
 }  // namespace alp::model

@@ -369,18 +369,7 @@ Value CpuOps::concat(const std::vector<Value>& xs, int axis) {
 
 Value CpuOps::reshape(const Value& x, Shape shape) {
   const CpuValue& c = cv(x, "reshape", "x");
-  const int64_t n = shape_numel(x->shape);
-  int64_t known = 1, unknown = -1;
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (shape[i] == -1) {
-      if (unknown >= 0) shape_error("reshape", "two -1 dims in " + shape_str(shape));
-      unknown = static_cast<int64_t>(i);
-    } else {
-      known *= shape[i];
-    }
-  }
-  if (unknown >= 0 && known > 0) shape[static_cast<size_t>(unknown)] = n / known;
-  if (shape_numel(shape) != n) shape_error("reshape", shape_str(x->shape) + " -> " + shape_str(shape));
+  shape = model::reshape_shape(x->shape, std::move(shape), "cpu");
   // Row-major data is unchanged: share the buffer.
   if (c.f) return std::make_shared<CpuValue>(std::move(shape), c.f);
   return std::make_shared<CpuValue>(std::move(shape), c.idx);

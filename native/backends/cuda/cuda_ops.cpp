@@ -667,18 +667,7 @@ Value CudaOps::concat(const std::vector<Value>& xs, int axis) {
 }
 
 Value CudaOps::reshape(const Value& x, Shape shape) {
-  const int64_t n = shape_numel(x->shape);
-  int64_t known = 1, unknown = -1;
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (shape[i] == -1) {
-      if (unknown >= 0) shape_error("reshape", "two -1 dims in " + shape_str(shape));
-      unknown = static_cast<int64_t>(i);
-    } else {
-      known *= shape[i];
-    }
-  }
-  if (unknown >= 0 && known > 0) shape[static_cast<size_t>(unknown)] = n / known;
-  if (shape_numel(shape) != n) shape_error("reshape", shape_str(x->shape) + " -> " + shape_str(shape));
+  shape = model::reshape_shape(x->shape, std::move(shape), "cuda");
   const CudaValue& c = cv(x, "reshape", "x");
   if (c.head_major) {
     // A cache view's storage is not row-major in its logical shape.
