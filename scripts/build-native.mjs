@@ -7,7 +7,7 @@
 //   --sanitize        ASan/UBSan build of everything (native tests)
 //   --build-dir DIR   CMake binary dir (default build-cmake[-variant])
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
@@ -38,5 +38,10 @@ const r = spawnSync(process.execPath, [cmakeJs, 'build', '-d', root, '-O', build
 });
 if (r.status !== 0) process.exit(r.status ?? 1);
 mkdirSync(out, { recursive: true });
-copyFileSync(join(buildDir, 'Release', 'alpamayo_trt.node'), join(out, 'alpamayo_trt.node'));
-copyFileSync(join(buildDir, 'Release', 'alpamayo_native_tests'), join(out, 'alpamayo_native_tests'));
+// Copy then rename: a new inode, so processes that still have the old binary mapped keep running
+// (overwriting it in place makes them die with SIGBUS).
+for (const name of ['alpamayo_trt.node', 'alpamayo_native_tests']) {
+  const dest = join(out, name);
+  copyFileSync(join(buildDir, 'Release', name), `${dest}.tmp`);
+  renameSync(`${dest}.tmp`, dest);
+}
