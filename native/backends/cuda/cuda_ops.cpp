@@ -496,30 +496,21 @@ Value CudaOps::attention(const Value& q, const Value& k, const Value& v, model::
 
 // ---- elementwise -----------------------------------------------------------------------------
 
-Value CudaOps::silu(const Value& x) {
-  auto [xk, xp] = dense(x, "silu", "x");
+Value CudaOps::unary(UnaryOp op, const Value& x, float arg, const char* name) {
+  auto [xk, xp] = dense(x, name, "x");
   Value y = alloc(x->shape);
-  launch_unary(UnaryOp::Silu, xp, static_cast<CudaValue&>(*y).f, shape_numel(x->shape), 0.f, stream());
+  launch_unary(op, xp, static_cast<CudaValue&>(*y).f, shape_numel(x->shape), arg, stream());
   return y;
 }
+Value CudaOps::silu(const Value& x) { return unary(UnaryOp::Silu, x, 0.f, "silu"); }
 Value CudaOps::gelu_tanh(const Value& x) {
   auto [xk, xp] = dense(x, "gelu_tanh", "x");
   Value y = alloc(x->shape);
   launch_gelu_tanh(xp, static_cast<CudaValue&>(*y).f, shape_numel(x->shape), stream());
   return y;
 }
-Value CudaOps::gelu_erf(const Value& x) {
-  auto [xk, xp] = dense(x, "gelu_erf", "x");
-  Value y = alloc(x->shape);
-  launch_unary(UnaryOp::GeluErf, xp, static_cast<CudaValue&>(*y).f, shape_numel(x->shape), 0.f, stream());
-  return y;
-}
-Value CudaOps::scale(const Value& x, float s) {
-  auto [xk, xp] = dense(x, "scale", "x");
-  Value y = alloc(x->shape);
-  launch_unary(UnaryOp::Scale, xp, static_cast<CudaValue&>(*y).f, shape_numel(x->shape), s, stream());
-  return y;
-}
+Value CudaOps::gelu_erf(const Value& x) { return unary(UnaryOp::GeluErf, x, 0.f, "gelu_erf"); }
+Value CudaOps::scale(const Value& x, float s) { return unary(UnaryOp::Scale, x, s, "scale"); }
 
 namespace {
 void check_broadcast(const Value& a, const Value& b, const char* op) {

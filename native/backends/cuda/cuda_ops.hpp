@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "backends/cpu/cpu_ops.hpp"
+#include "backends/cuda/op_kernels.hpp"
 #include "backends/cuda/device_arena.hpp"
 #include "backends/cuda/gemm.hpp"
 #include "backends/cuda/host_staging.hpp"
@@ -137,6 +138,8 @@ class CudaOps final : public model::Ops {
  private:
   friend class MemoryScope;
   model::Value alloc(Shape shape);
+  // Elementwise x -> y through op_kernels' launch_unary (silu, gelu_erf, scale).
+  model::Value unary(UnaryOp op, const model::Value& x, float arg, const char* name);
   // A dense fp32 token-major form of any Value (non-fp32 weights widened, KV views transposed into
   // the arena); the returned Value owns the memory and must outlive the launch that reads it.
   std::pair<model::Value, float*> dense(const model::Value& v, const char* op, const char* arg);
