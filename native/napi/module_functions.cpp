@@ -8,6 +8,7 @@
 #include "model/trajectory.hpp"
 #include "napi/convert.hpp"
 #include "napi/errors.hpp"
+#include "pipeline/planner.hpp"
 #include "napi/export_engines.hpp"
 
 namespace alp::napi {
@@ -20,15 +21,7 @@ model::ModelConfig config_arg(const Napi::CallbackInfo& info, size_t i) {
 }
 
 std::vector<model::Pose> poses_arg(const Napi::CallbackInfo& info, size_t i) {
-  std::vector<double> h = float64_vector(info[i], "egoHistory");
-  if (h.size() != 16 * 13) throw_error(info.Env(), ErrorCode::InvalidInput, "egoHistory: expected 16 x 13 values");
-  std::vector<model::Pose> poses(16);
-  for (size_t k = 0; k < 16; ++k) {
-    poses[k].t = h[k * 13];
-    std::copy(h.begin() + k * 13 + 1, h.begin() + k * 13 + 4, poses[k].p);
-    std::copy(h.begin() + k * 13 + 4, h.begin() + k * 13 + 13, poses[k].R);
-  }
-  return model::to_ego_frame(poses);
+  return model::to_ego_frame(pipeline::ego_history_poses(float64_vector(info[i], "egoHistory")));
 }
 
 Napi::Object poses_to_js(Napi::Env env, const std::vector<model::Pose>& poses) {

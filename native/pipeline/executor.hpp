@@ -9,13 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "model/rope_tables.hpp"
+
 namespace alp::pipeline {
 
-// M-RoPE position ids of a token span: three rows (temporal, height, width), one column per token.
-struct PositionIds {
-  std::vector<int64_t> t, h, w;
-  size_t size() const { return t.size(); }
-};
+// M-RoPE position ids of a token span (temporal, height, width rows), as model::rope_index gives them.
+using PositionIds = model::MropePositions;
 
 struct ImageBatch {
   const float* patches = nullptr;  // [n_images * patches_per_image, patch_dim], processor layout
@@ -48,12 +47,6 @@ class Executor {
 
   // One token at cache position `cache_pos` with rope position `rope_pos` (all three axes equal).
   virtual std::vector<float> decode(int32_t id, int64_t cache_pos, int64_t rope_pos) = 0;
-
-  // Velocity field of the action expert for `n_samples` noisy action sequences x [n, 64, 2] at flow
-  // time t, attending to the backbone cache prefix [0, prefix_len) and positions rope_base + j.
-  // Called once per Euler step; implementations may capture the whole loop (see denoise()).
-  virtual void expert_velocity(const float* x, int n_samples, float t, int64_t prefix_len, int64_t rope_base,
-                               float* v_out) = 0;
 
   // Whole Euler loop on the flow-time grid of model::flow_time_steps(steps), x updated in place.
   // `before_step` (may be empty) runs before each Euler step where the executor steps on the host, and

@@ -34,8 +34,7 @@ void OpsExecutor::encode_images(const ImageBatch& images) {
 
 std::vector<float> OpsExecutor::prefill(std::span<const int32_t> ids, const PositionIds& pos) {
   std::vector<int64_t> ids64(ids.begin(), ids.end());
-  model::MropePositions mp{pos.t, pos.h, pos.w};
-  model::Value logits = model::prefill(*ops_, cfg_, ids64, mp, vision_ ? &*vision_ : nullptr);
+  model::Value logits = model::prefill(*ops_, cfg_, ids64, pos, vision_ ? &*vision_ : nullptr);
   return ops_->read("logits", logits);
 }
 
@@ -43,19 +42,6 @@ std::vector<float> OpsExecutor::decode(int32_t id, int64_t cache_pos, int64_t ro
   if (cache_pos >= cache_capacity_)
     fail(ErrorCode::Internal, "decode past the KV cache capacity (" + std::to_string(cache_capacity_) + ")");
   return ops_->read("logits", model::decode(*ops_, cfg_, id, cache_pos, rope_pos));
-}
-
-void OpsExecutor::expert_velocity(const float* x, int n_samples, float t, int64_t prefix_len, int64_t rope_base,
-                                  float* v_out) {
-  const int64_t n = cfg_.action_space.n_waypoints * cfg_.action_dims;
-  for (int s = 0; s < n_samples; ++s) {
-    model::Value xv = ops_->input("x", {cfg_.action_space.n_waypoints, cfg_.action_dims},
-                                  std::span<const float>(x + s * n, static_cast<size_t>(n)));
-    const float tv[1] = {t};
-    model::Value tval = ops_->input("t", {1, 1}, tv);
-    auto v = ops_->read("velocity", model::expert_velocity(*ops_, cfg_, xv, tval, prefix_len, rope_base - prefix_len));
-    std::copy(v.begin(), v.end(), v_out + s * n);
-  }
 }
 
 void OpsExecutor::denoise(float* x, int n_samples, int steps, int64_t prefix_len, int64_t rope_base,

@@ -31,8 +31,6 @@ class OpsExecutor final : public Executor {
   void encode_images(const ImageBatch& images) override;
   std::vector<float> prefill(std::span<const int32_t> ids, const PositionIds& pos) override;
   std::vector<float> decode(int32_t id, int64_t cache_pos, int64_t rope_pos) override;
-  void expert_velocity(const float* x, int n_samples, float t, int64_t prefix_len, int64_t rope_base,
-                       float* v_out) override;
   void denoise(float* x, int n_samples, int steps, int64_t prefix_len, int64_t rope_base,
                const std::function<void()>& before_step) override;
   uint64_t weight_bytes() const override { return hooks_.weight_bytes(); }

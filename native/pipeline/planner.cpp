@@ -29,7 +29,9 @@ double ms_since(Clock::time_point t) { return std::chrono::duration<double, std:
 constexpr int kCameraHeight = 1080, kCameraWidth = 1920;
 constexpr int kImages = 16;
 
-std::vector<model::Pose> history_poses(const std::vector<double>& h) {
+}  // namespace
+
+std::vector<model::Pose> ego_history_poses(std::span<const double> h) {
   if (h.size() != 16 * 13)
     fail(ErrorCode::InvalidInput, "egoHistory: expected 16 poses x 13 values, got " + std::to_string(h.size()) + " values");
   std::vector<model::Pose> poses(16);
@@ -43,8 +45,6 @@ std::vector<model::Pose> history_poses(const std::vector<double>& h) {
   }
   return poses;
 }
-
-}  // namespace
 
 struct Planner::Impl {
   std::shared_ptr<const Checkpoint> checkpoint;
@@ -113,7 +113,7 @@ PlanResult Planner::plan(const PlanRequest& req, const TokenSink& on_token, cons
   if (req.initial_noise && req.initial_noise->size() != noise_len)
     fail(ErrorCode::InvalidInput, "initialNoise: expected " + std::to_string(noise_len) + " values, got " +
                                       std::to_string(req.initial_noise->size()));
-  const std::vector<model::Pose> history = model::to_ego_frame(history_poses(req.ego_history));
+  const std::vector<model::Pose> history = model::to_ego_frame(ego_history_poses(req.ego_history));
 
   PlanResult out;
   // Preprocess: every frame resized to the model's input size, normalised and patchified.
@@ -144,7 +144,7 @@ PlanResult Planner::plan(const PlanRequest& req, const TokenSink& on_token, cons
   const model::RopeIndex ri = model::rope_index(cfg, ids64, grids);
   const int64_t budget = req.forced_tokens ? static_cast<int64_t>(req.forced_tokens->size()) : req.max_reasoning_tokens;
   m.executor->reserve(static_cast<int64_t>(req.prompt_ids.size()) + budget + 1);
-  const std::vector<float> prompt_logits = m.executor->prefill(req.prompt_ids, PositionIds{ri.pos.t, ri.pos.h, ri.pos.w});
+  const std::vector<float> prompt_logits = m.executor->prefill(req.prompt_ids, ri.pos);
   out.timings.prefill_ms = ms_since(t);
   check_abort();
 

@@ -9,10 +9,12 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "core/checkpoint.hpp"
+#include "model/trajectory.hpp"
 #include "pipeline/executor.hpp"
 
 namespace alp::pipeline {
@@ -59,6 +61,11 @@ struct PlanResult {
   double v0 = 0;
   Timings timings;
 };
+
+// 16 ego poses from the binding's rows (t_seconds, x, y, z, R row-major), oldest first, still in the
+// world frame; InvalidInput on a wrong count or a non-finite value. The planner and the addon's
+// trajectory helpers read egoHistory through this one function.
+std::vector<model::Pose> ego_history_poses(std::span<const double> rows);
 
 // Called on the worker thread for each generated token, in order. Must not throw.
 using TokenSink = std::function<void(int sample, int32_t token)>;

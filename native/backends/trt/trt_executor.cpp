@@ -367,7 +367,7 @@ std::vector<float> TrtExecutor::prefill(std::span<const int32_t> ids, const pipe
     fail(ErrorCode::InvalidInput, "prefill: " + std::to_string(pos.size()) + " positions for " + std::to_string(ids.size()) + " tokens");
   const std::vector<int64_t> ids64(ids.begin(), ids.end());
   kv_.clear();
-  return run_llm(ids64, model::MropePositions{pos.t, pos.h, pos.w}, 0, /*prefill=*/true);
+  return run_llm(ids64, pos, 0, /*prefill=*/true);
 }
 
 std::vector<float> TrtExecutor::decode(int32_t id, int64_t cache_pos, int64_t rope_pos) {
@@ -400,27 +400,6 @@ void TrtExecutor::upload_expert_rope(int64_t rope_base) {
   std::memcpy(h + bytes_of(cos), sin.data(), bytes_of(sin));
   upload(expert_cos_, h, bytes_of(cos), "upload expert_rope_cos");
   upload(expert_sin_, h + bytes_of(cos), bytes_of(sin), "upload expert_rope_sin");
-}
-
-void TrtExecutor::expert_velocity(const float* x, int n_samples, float t, int64_t prefix_len, int64_t rope_base,
-                                  float* v_out) {
-  if (n_samples <= 0) fail(ErrorCode::InvalidInput, "expert_velocity: n_samples must be positive");
-  bind_expert(ctx(expert_), prefix_len);
-  upload_expert_rope(rope_base);  // stages its tables at the start of host_: x and t go after them
-  const size_t n = static_cast<size_t>(waypoints_ * action_dims_), tables = static_cast<size_t>(waypoints_ * cfg_.expert.head_dim) * 8;
-  uint8_t* h = host_.as<uint8_t>() + tables;
-  auto* hx = reinterpret_cast<float*>(h);
-  std::memcpy(hx + n, &t, 4);
-  upload(t_, hx + n, 4, "upload t");
-  for (int s = 0; s < n_samples; ++s) {
-    // The engine takes one sample; samples run back to back on the stream, x reused after each.
-    std::memcpy(hx, x + static_cast<size_t>(s) * n, n * 4);
-    upload(x_, hx, n * 4, "upload x");
-    enqueue(ctx(expert_), "expert_velocity");
-    cuda::check(cudaMemcpyAsync(hx, v_.get(), n * 4, cudaMemcpyDeviceToHost, stream_.get()), "download velocity");
-    sync("expert_velocity");
-    std::memcpy(v_out + static_cast<size_t>(s) * n, hx, n * 4);
-  }
 }
 
 TrtExecutor::DenoiseGraph& TrtExecutor::denoise_graph(const DenoiseKey& key) {
