@@ -33,6 +33,19 @@ export interface NativeInspectResult {
   components: Record<string, { tensors: number; bytes: number }>;
 }
 
+/** The C heap as glibc accounts it (bytes). `inUse` rises only when native code holds more memory; `free`
+ * and `arena` also move with fragmentation and with memory the allocator keeps for reuse. */
+export interface NativeHeapStats {
+  /** Allocated and not yet freed (heap chunks plus mmapped blocks). */
+  inUse: number;
+  /** Free chunks the allocator keeps inside its arenas. */
+  free: number;
+  /** Bytes obtained from the OS for the arenas (excluding mmapped blocks). */
+  arena: number;
+  /** Large blocks served by mmap directly. */
+  mmapped: number;
+}
+
 /** @internal */
 export interface NativeTrajectory {
   positions: Float64Array;
@@ -134,5 +147,7 @@ export interface NativeAddon {
     v0: number,
     configJson: string,
   ): { accel: Float64Array; curvature: Float64Array };
+  /** glibc heap accounting (all arenas); undefined where the C library is not glibc. */
+  nativeHeap(): NativeHeapStats | undefined;
   Planner: new (opts: NativePlannerOptions) => NativePlanner;
 }

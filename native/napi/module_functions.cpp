@@ -1,5 +1,9 @@
 #include "napi/module_functions.hpp"
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include "core/checkpoint.hpp"
 #include "model/checkpoint_writer.hpp"
 #include "model/config.hpp"
@@ -157,6 +161,24 @@ Napi::Value TrajectoryToActions(const Napi::CallbackInfo& info) {
   });
 }
 
+// glibc's own accounting of the C heap (every arena): bytes handed out and not yet freed, versus bytes
+// the allocator holds. A leak raises inUse; fragmentation or retention raises only the others. RSS
+// alone cannot tell them apart, so the soak reports both. Undefined off glibc.
+Napi::Value NativeHeap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+  const struct mallinfo2 m = mallinfo2();
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("inUse", static_cast<double>(m.uordblks + m.hblkhd));
+  o.Set("free", static_cast<double>(m.fordblks));
+  o.Set("arena", static_cast<double>(m.arena));
+  o.Set("mmapped", static_cast<double>(m.hblkhd));
+  return o;
+#else
+  return env.Undefined();
+#endif
+}
+
 }  // namespace
 
 void register_module_functions(Napi::Env env, Napi::Object exports) {
@@ -168,6 +190,7 @@ void register_module_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("actionsToTrajectory", Napi::Function::New(env, ActionsToTrajectory, "actionsToTrajectory"));
   exports.Set("exportEngines", Napi::Function::New(env, ExportEngines, "exportEngines"));
   exports.Set("trajectoryToActions", Napi::Function::New(env, TrajectoryToActions, "trajectoryToActions"));
+  exports.Set("nativeHeap", Napi::Function::New(env, NativeHeap, "nativeHeap"));
 }
 
 }  // namespace alp::napi

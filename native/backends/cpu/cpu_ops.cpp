@@ -29,6 +29,17 @@ Value make(Shape s, std::vector<float> d) {
   return std::make_shared<CpuValue>(std::move(s), std::make_shared<std::vector<float>>(std::move(d)));
 }
 
+// A new value of shape `s` whose zeroed storage comes from the executor's pool; ops write into `data`.
+struct Output {
+  Value value;
+  std::vector<float>& data;
+};
+Output alloc(BufferPool& pool, Shape s) {
+  BufferPool::Buffer buf = pool.acquire(static_cast<size_t>(shape_numel(s)));
+  std::vector<float>& data = *buf;
+  return {std::make_shared<CpuValue>(std::move(s), std::move(buf)), data};
+}
+
 const CpuValue& cv(const Value& v, const char* op, const char* arg) {
   auto* c = dynamic_cast<const CpuValue*>(v.get());
   if (!c) fail(ErrorCode::Internal, std::string("cpu ") + op + ": " + arg + " is null or not a CPU value");
@@ -48,18 +59,18 @@ const std::vector<int64_t>& ix(const Value& v, const char* op, const char* arg) 
 
 int64_t last_dim(const Value& v) { return v->shape.empty() ? 1 : v->shape.back(); }
 
-Value unary(const Value& x, const char* op, float (*f)(float)) {
+Value unary(BufferPool& pool, const Value& x, const char* op, float (*f)(float)) {
   const auto& a = fl(x, op, "x");
-  std::vector<float> o(a.size());
+  auto [v, o] = alloc(pool, x->shape);
   for (size_t i = 0; i < a.size(); ++i) o[i] = f(a[i]);
-  return make(x->shape, std::move(o));
+  return v;
 }
 
 template <class F>
-Value binary(const Value& a, const Value& b, const char* op, F f) {
+Value binary(BufferPool& pool, const Value& a, const Value& b, const char* op, F f) {
   const auto& x = fl(a, op, "a");
   const auto& y = fl(b, op, "b");
-  std::vector<float> o(x.size());
+  auto [v, o] = alloc(pool, a->shape);
   if (y.size() == x.size()) {
     for (size_t i = 0; i < x.size(); ++i) o[i] = f(x[i], y[i]);
   } else if (!y.empty() && static_cast<int64_t>(y.size()) == last_dim(a)) {
@@ -67,7 +78,7 @@ Value binary(const Value& a, const Value& b, const char* op, F f) {
   } else {
     shape_error(op, "shapes " + shape_str(a->shape) + " and " + shape_str(b->shape) + " do not broadcast");
   }
-  return make(a->shape, std::move(o));
+  return v;
 }
 
 }  // namespace
@@ -102,7 +113,9 @@ std::vector<float> CpuOps::values(const Value& v) {
 Value CpuOps::input(std::string_view name, Shape shape, std::span<const float> data) {
   if (shape_numel(shape) != static_cast<int64_t>(data.size()))
     fail(ErrorCode::InvalidInput, "input " + std::string(name) + ": " + std::to_string(data.size()) + " values for shape " + shape_str(shape));
-  return make(std::move(shape), std::vector<float>(data.begin(), data.end()));
+  auto [v, o] = alloc(buffers_, std::move(shape));
+  std::copy(data.begin(), data.end(), o.begin());
+  return v;
 }
 
 Value CpuOps::input_index(std::string_view name, Shape shape, std::span<const int64_t> data) {
@@ -150,7 +163,7 @@ Value CpuOps::linear(const Value& x, const Value& w, const Value& b) {
   }
   const float* wp = ws.data();
   const float* xp = xs.data();
-  std::vector<float> xq;
+  BufferPool::Buffer xq;
   if (options_.precision == Precision::FP8) {
     const CpuValue& wc = cv(w, "linear", "w");
     if (!wc.fp8) {
@@ -159,15 +172,15 @@ Value CpuOps::linear(const Value& x, const Value& w, const Value& b) {
       wc.fp8 = q;
     }
     wp = wc.fp8->data();
-    xq.resize(xs.size());
-    fp8_round_trip(xs.data(), xq.data(), static_cast<int64_t>(xs.size()));
-    xp = xq.data();
+    xq = buffers_.acquire(xs.size());
+    fp8_round_trip(xs.data(), xq->data(), static_cast<int64_t>(xs.size()));
+    xp = xq->data();
   }
-  std::vector<float> y(static_cast<size_t>(n * m));
-  gemm_nt(pool_, xp, wp, bias, y.data(), n, m, k);
   Shape s = x->shape;
   s.back() = m;
-  return make(std::move(s), std::move(y));
+  auto [v, y] = alloc(buffers_, std::move(s));
+  gemm_nt(pool_, xp, wp, bias, y.data(), n, m, k);
+  return v;
 }
 
 Value CpuOps::rms_norm(const Value& x, const Value& w, float eps) {
@@ -175,7 +188,7 @@ Value CpuOps::rms_norm(const Value& x, const Value& w, float eps) {
   const auto& g = fl(w, "rms_norm", "w");
   const int64_t d = last_dim(x);
   if (static_cast<int64_t>(g.size()) != d) shape_error("rms_norm", "weight " + shape_str(w->shape) + " for x " + shape_str(x->shape));
-  std::vector<float> o(a.size());
+  auto [v, o] = alloc(buffers_, x->shape);
   for (size_t r = 0; r < a.size() / d; ++r) {
     const float* xr = a.data() + r * d;
     double ss = 0;
@@ -183,7 +196,7 @@ Value CpuOps::rms_norm(const Value& x, const Value& w, float eps) {
     const float inv = 1.0f / std::sqrt(static_cast<float>(ss / d) + eps);
     for (int64_t i = 0; i < d; ++i) o[r * d + i] = g[i] * (xr[i] * inv);
   }
-  return make(x->shape, std::move(o));
+  return v;
 }
 
 Value CpuOps::layer_norm(const Value& x, const Value& w, const Value& b, float eps) {
@@ -193,7 +206,7 @@ Value CpuOps::layer_norm(const Value& x, const Value& w, const Value& b, float e
   const int64_t d = last_dim(x);
   if (static_cast<int64_t>(g.size()) != d || static_cast<int64_t>(be.size()) != d)
     shape_error("layer_norm", "weight/bias " + shape_str(w->shape) + " for x " + shape_str(x->shape));
-  std::vector<float> o(a.size());
+  auto [v, o] = alloc(buffers_, x->shape);
   for (size_t r = 0; r < a.size() / d; ++r) {
     const float* xr = a.data() + r * d;
     double mean = 0, var = 0;
@@ -204,7 +217,7 @@ Value CpuOps::layer_norm(const Value& x, const Value& w, const Value& b, float e
     const float inv = 1.0f / std::sqrt(static_cast<float>(var) + eps);
     for (int64_t i = 0; i < d; ++i) o[r * d + i] = (xr[i] - static_cast<float>(mean)) * inv * g[i] + be[i];
   }
-  return make(x->shape, std::move(o));
+  return v;
 }
 
 Value CpuOps::rope(const Value& x, const Value& cos, const Value& sin) {
@@ -215,7 +228,7 @@ Value CpuOps::rope(const Value& x, const Value& cos, const Value& sin) {
   const int64_t n = x->shape[0], h = x->shape[1], d = x->shape[2], half = d / 2;
   if (cos->shape != Shape{n, d} || sin->shape != Shape{n, d})
     shape_error("rope", "cos/sin " + shape_str(cos->shape) + " for x " + shape_str(x->shape));
-  std::vector<float> o(a.size());
+  auto [v, o] = alloc(buffers_, x->shape);
   for (int64_t i = 0; i < n; ++i)
     for (int64_t hh = 0; hh < h; ++hh) {
       const float* xr = a.data() + (i * h + hh) * d;
@@ -227,7 +240,7 @@ Value CpuOps::rope(const Value& x, const Value& cos, const Value& sin) {
         orow[e] = xr[e] * cr[e] + rot * sr[e];
       }
     }
-  return make(x->shape, std::move(o));
+  return v;
 }
 
 Value CpuOps::attention(const Value& q, const Value& k, const Value& v, model::AttentionMask mask, float scale) {
@@ -238,31 +251,31 @@ Value CpuOps::attention(const Value& q, const Value& k, const Value& v, model::A
       k->shape[1] == 0 || q->shape[1] % k->shape[1])
     shape_error("attention", "q " + shape_str(q->shape) + ", k " + shape_str(k->shape) + ", v " + shape_str(v->shape));
   const int64_t nq = q->shape[0], hq = q->shape[1], d = q->shape[2], nk = k->shape[0], hkv = k->shape[1];
-  std::vector<float> o(qs.size());
+  auto [out, o] = alloc(buffers_, q->shape);
   cpu::attention(pool_, qs.data(), ks.data(), vs.data(), o.data(), nq, nk, hq, hkv, d, scale,
                  mask.kind == model::AttentionMask::Kind::Causal, mask.past);
-  return make(q->shape, std::move(o));
+  return out;
 }
 
 Value CpuOps::silu(const Value& x) {
-  return unary(x, "silu", [](float a) { return a / (1.0f + std::exp(-a)); });
+  return unary(buffers_, x, "silu", [](float a) { return a / (1.0f + std::exp(-a)); });
 }
 Value CpuOps::gelu_tanh(const Value& x) {
-  return unary(x, "gelu_tanh", [](float a) {
+  return unary(buffers_, x, "gelu_tanh", [](float a) {
     const float k = 0.7978845608028654f;  // sqrt(2 / pi)
     return 0.5f * a * (1.0f + std::tanh(k * (a + 0.044715f * a * a * a)));
   });
 }
 Value CpuOps::gelu_erf(const Value& x) {
-  return unary(x, "gelu_erf", [](float a) { return 0.5f * a * (1.0f + std::erf(a * 0.7071067811865476f)); });
+  return unary(buffers_, x, "gelu_erf", [](float a) { return 0.5f * a * (1.0f + std::erf(a * 0.7071067811865476f)); });
 }
-Value CpuOps::add(const Value& a, const Value& b) { return binary(a, b, "add", [](float x, float y) { return x + y; }); }
-Value CpuOps::mul(const Value& a, const Value& b) { return binary(a, b, "mul", [](float x, float y) { return x * y; }); }
+Value CpuOps::add(const Value& a, const Value& b) { return binary(buffers_, a, b, "add", [](float x, float y) { return x + y; }); }
+Value CpuOps::mul(const Value& a, const Value& b) { return binary(buffers_, a, b, "mul", [](float x, float y) { return x * y; }); }
 Value CpuOps::scale(const Value& x, float s) {
   const auto& a = fl(x, "scale", "x");
-  std::vector<float> o(a.size());
+  auto [v, o] = alloc(buffers_, x->shape);
   for (size_t i = 0; i < a.size(); ++i) o[i] = a[i] * s;
-  return make(x->shape, std::move(o));
+  return v;
 }
 
 Value CpuOps::fourier_features(const Value& x, std::span<const float> freqs) {
@@ -271,7 +284,7 @@ Value CpuOps::fourier_features(const Value& x, std::span<const float> freqs) {
   const int64_t n = x->shape[0], c = x->shape[1], f = static_cast<int64_t>(freqs.size());
   const float two_pi_scale = static_cast<float>(std::numbers::pi);
   const float root2 = static_cast<float>(std::numbers::sqrt2);
-  std::vector<float> o(static_cast<size_t>(n * c * 2 * f));
+  auto [v, o] = alloc(buffers_, {n, c * 2 * f});
   for (int64_t i = 0; i < n; ++i)
     for (int64_t ch = 0; ch < c; ++ch) {
       float* out = o.data() + (i * c + ch) * 2 * f;
@@ -282,19 +295,19 @@ Value CpuOps::fourier_features(const Value& x, std::span<const float> freqs) {
         out[f + k] = std::cos(arg) * root2;
       }
     }
-  return make({n, c * 2 * f}, std::move(o));
+  return v;
 }
 
 Value CpuOps::embedding(const Value& table, const Value& ids) {
   const auto& t = fl(table, "embedding", "table");
   const auto& id = ix(ids, "embedding", "ids");
   const int64_t v = table->shape.at(0), d = table->shape.at(1);
-  std::vector<float> o(id.size() * d);
+  auto [v_out, o] = alloc(buffers_, {static_cast<int64_t>(id.size()), d});
   for (size_t i = 0; i < id.size(); ++i) {
     if (id[i] < 0 || id[i] >= v) fail(ErrorCode::InvalidInput, "embedding: id " + std::to_string(id[i]) + " outside [0, " + std::to_string(v) + ")");
     std::copy_n(t.data() + id[i] * d, d, o.data() + i * d);
   }
-  return make({static_cast<int64_t>(id.size()), d}, std::move(o));
+  return v_out;
 }
 
 Value CpuOps::interp_rows(const Value& table, const Value& idx, const Value& w) {
@@ -303,19 +316,21 @@ Value CpuOps::interp_rows(const Value& table, const Value& idx, const Value& w) 
   const auto& ws = fl(w, "interp_rows", "w");
   if (idx->shape != w->shape || idx->shape.size() != 2) shape_error("interp_rows", "idx " + shape_str(idx->shape) + " vs w " + shape_str(w->shape));
   const int64_t n = idx->shape[0], taps = idx->shape[1], v = table->shape.at(0), d = table->shape.at(1);
-  std::vector<float> o(static_cast<size_t>(n * d), 0.f);
+  auto [v_out, o] = alloc(buffers_, {n, d});
   for (int64_t i = 0; i < n; ++i)
     for (int64_t tp = 0; tp < taps; ++tp) {
       const int64_t r = id[i * taps + tp];
       if (r < 0 || r >= v) shape_error("interp_rows", "row " + std::to_string(r) + " outside the table");
       for (int64_t e = 0; e < d; ++e) o[i * d + e] += t[r * d + e] * ws[i * taps + tp];
     }
-  return make({n, d}, std::move(o));
+  return v_out;
 }
 
 namespace {
-Value row_update(const Value& x, const Value& idx, const Value& src, const char* op, bool accumulate) {
-  std::vector<float> o = fl(x, op, "x");
+Value row_update(BufferPool& pool, const Value& x, const Value& idx, const Value& src, const char* op, bool accumulate) {
+  const auto& a = fl(x, op, "x");
+  auto [v, o] = alloc(pool, x->shape);
+  std::copy(a.begin(), a.end(), o.begin());
   const auto& id = ix(idx, op, "idx");
   const auto& s = fl(src, op, "src");
   const int64_t d = last_dim(x), rows = static_cast<int64_t>(o.size()) / d;
@@ -328,12 +343,12 @@ Value row_update(const Value& x, const Value& idx, const Value& src, const char*
       dst = accumulate ? dst + s[i * d + e] : s[i * d + e];
     }
   }
-  return make(x->shape, std::move(o));
+  return v;
 }
 }  // namespace
 
-Value CpuOps::scatter_rows(const Value& x, const Value& idx, const Value& src) { return row_update(x, idx, src, "scatter_rows", false); }
-Value CpuOps::index_add_rows(const Value& x, const Value& idx, const Value& src) { return row_update(x, idx, src, "index_add_rows", true); }
+Value CpuOps::scatter_rows(const Value& x, const Value& idx, const Value& src) { return row_update(buffers_, x, idx, src, "scatter_rows", false); }
+Value CpuOps::index_add_rows(const Value& x, const Value& idx, const Value& src) { return row_update(buffers_, x, idx, src, "index_add_rows", true); }
 
 Value CpuOps::slice(const Value& x, int axis, int64_t begin, int64_t end) {
   const auto& a = fl(x, "slice", "x");
@@ -345,10 +360,10 @@ Value CpuOps::slice(const Value& x, int axis, int64_t begin, int64_t end) {
   for (size_t i = axis + 1; i < s.size(); ++i) inner *= s[i];
   Shape os = s;
   os[axis] = end - begin;
-  std::vector<float> o(static_cast<size_t>(outer * (end - begin) * inner));
+  auto [v, o] = alloc(buffers_, std::move(os));
   for (int64_t r = 0; r < outer; ++r)
     std::copy_n(a.data() + (r * s[axis] + begin) * inner, (end - begin) * inner, o.data() + r * (end - begin) * inner);
-  return make(std::move(os), std::move(o));
+  return v;
 }
 
 Value CpuOps::concat(const std::vector<Value>& xs, int axis) {
@@ -356,7 +371,7 @@ Value CpuOps::concat(const std::vector<Value>& xs, int axis) {
   int64_t outer = 1, inner = 1;
   for (int i = 0; i < axis; ++i) outer *= os[i];
   for (size_t i = axis + 1; i < os.size(); ++i) inner *= os[i];
-  std::vector<float> o(static_cast<size_t>(shape_numel(os)));
+  auto [out, o] = alloc(buffers_, os);
   int64_t off = 0;
   for (const Value& v : xs) {
     const auto& a = fl(v, "concat", "x");
@@ -364,7 +379,7 @@ Value CpuOps::concat(const std::vector<Value>& xs, int axis) {
     for (int64_t r = 0; r < outer; ++r) std::copy_n(a.data() + r * w, w, o.data() + r * os[axis] * inner + off);
     off += w;
   }
-  return make(std::move(os), std::move(o));
+  return out;
 }
 
 Value CpuOps::reshape(const Value& x, Shape shape) {
@@ -384,7 +399,7 @@ Value CpuOps::transpose(const Value& x, std::vector<int> perm) {
   for (size_t i = 0; i < r; ++i) os[i] = s.at(static_cast<size_t>(perm[i]));
   std::vector<int64_t> in_stride(r, 1);
   for (size_t i = r; i-- > 1;) in_stride[i - 1] = in_stride[i] * s[i];
-  std::vector<float> o(a.size());
+  auto [v, o] = alloc(buffers_, os);
   std::vector<int64_t> coord(r, 0);
   for (size_t lin = 0; lin < o.size(); ++lin) {
     int64_t src = 0;
@@ -395,16 +410,15 @@ Value CpuOps::transpose(const Value& x, std::vector<int> perm) {
       coord[i] = 0;
     }
   }
-  return make(std::move(os), std::move(o));
+  return v;
 }
 
 Value CpuOps::expand_rows(const Value& x, int64_t n) {
   const auto& a = fl(x, "expand_rows", "x");
   if (x->shape.size() != 2 || x->shape[0] != 1) shape_error("expand_rows", "x " + shape_str(x->shape) + " is not [1, D]");
-  std::vector<float> o;
-  o.reserve(a.size() * n);
-  for (int64_t i = 0; i < n; ++i) o.insert(o.end(), a.begin(), a.end());
-  return make({n, x->shape[1]}, std::move(o));
+  auto [v, o] = alloc(buffers_, {n, x->shape[1]});
+  for (int64_t i = 0; i < n; ++i) std::copy(a.begin(), a.end(), o.begin() + i * static_cast<int64_t>(a.size()));
+  return v;
 }
 
 void CpuOps::kv_reserve(int64_t layers, int64_t capacity, int64_t kv_heads, int64_t head_dim) {
@@ -436,7 +450,9 @@ std::pair<Value, Value> CpuOps::kv_read(int64_t layer, int64_t len) {
     fail(ErrorCode::Internal, "kv_read: layer " + std::to_string(layer) + ", length " + std::to_string(len) + " outside the reserved cache");
   const int64_t row = kv_heads_ * kv_dim_;
   auto part = [&](const std::vector<float>& c) {
-    return make({len, kv_heads_, kv_dim_}, std::vector<float>(c.begin(), c.begin() + len * row));
+    auto [v, o] = alloc(buffers_, {len, kv_heads_, kv_dim_});
+    std::copy(c.begin(), c.begin() + len * row, o.begin());
+    return v;
   };
   return {part(k_cache_[layer]), part(v_cache_[layer])};
 }

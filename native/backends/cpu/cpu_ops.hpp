@@ -1,5 +1,7 @@
 #pragma once
 // The CPU reference executor: Ops evaluated eagerly in fp32 on a thread pool it owns.
+// Activations: every op's output comes from a BufferPool the executor owns and goes back to it when
+// its last Value goes, so steady-state plans reuse the same buffers.
 // Weights: each checkpoint tensor is converted to fp32 on first use and kept (memory: 4 bytes per
 // parameter on top of the mmapped file; the mapping's pages are not copied again). Precision modes:
 //   fp32  weights as stored (widened exactly), activations fp32;
@@ -15,6 +17,7 @@
 #include <string_view>
 #include <vector>
 
+#include "backends/cpu/buffer_pool.hpp"
 #include "backends/cpu/thread_pool.hpp"
 #include "core/tensor.hpp"
 #include "model/ops.hpp"
@@ -77,6 +80,8 @@ class CpuOps final : public model::Ops {
   const std::set<std::string, std::less<>>& requested_weights() const { return requested_; }
   uint64_t weight_bytes() const;
   uint64_t cache_bytes() const;
+  // Activation buffers the pool has allocated (in use or kept for the next plan).
+  uint64_t activation_bytes() const { return buffers_.owned_bytes(); }
   // fp32 host copy of any value (tests; read() without naming an output).
   static std::vector<float> values(const model::Value& v);
 
@@ -84,6 +89,8 @@ class CpuOps final : public model::Ops {
   WeightSource source_;
   CpuOptions options_;
   ThreadPool pool_;
+  // Every op output and scratch buffer: recycled across ops and plans (see buffer_pool.hpp).
+  BufferPool buffers_;
   std::map<std::string, model::Value, std::less<>> weights_;
   std::set<std::string, std::less<>> requested_;
   std::vector<std::vector<float>> k_cache_, v_cache_;
