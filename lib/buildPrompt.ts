@@ -87,6 +87,58 @@ export function specialTokenIds(tok: CheckpointTokenizer): Record<keyof typeof T
   return out;
 }
 
+/** The rendered, tokenized chat for one (image count, command): the same for every plan that shares them. */
+interface TemplateIds {
+  raw: Int32Array;
+  special: Record<keyof typeof TOKENS, number>;
+}
+
+/** Most distinct commands whose rendered prompts one tokenizer keeps (oldest evicted first). */
+const TEMPLATE_CACHE_SIZE = 32;
+const templateCaches = new WeakMap<CheckpointTokenizer, Map<string, TemplateIds>>();
+
+// Rendering the Jinja template and running the BPE tokenizer cost ~2 ms and most of a plan's JS garbage;
+// only the 48 history ids and the image-pad run lengths change from plan to plan, so the rest is cached
+// per tokenizer and command.
+function templateIds(tok: CheckpointTokenizer, imageCount: number, command: string | undefined): TemplateIds {
+  let cache = templateCaches.get(tok);
+  if (!cache) templateCaches.set(tok, (cache = new Map()));
+  const key = `${imageCount}\u0000${command ?? ''}`;
+  const hit = cache.get(key);
+  if (hit) {
+    cache.delete(key); // re-insert: Map order is the eviction order
+    cache.set(key, hit);
+    return hit;
+  }
+  const special = specialTokenIds(tok);
+  const text = renderChat(tok.chatTemplate, promptMessages(imageCount, command), {
+    bos_token: tok.bosToken ?? '',
+    eos_token: tok.eosToken ?? '',
+  });
+  // Typed explicitly: the package's .d.ts uses extensionless imports that NodeNext resolves to `any`.
+  const raw: number[] = tok.tokenizer.encode(text, { add_special_tokens: false }).ids;
+  const pads = raw.filter((id) => id === special.imagePad).length;
+  if (pads !== imageCount) {
+    throw new AlpamayoError(
+      `chat template: expected one ${TOKENS.imagePad} per image (${imageCount}), the rendered prompt has ${pads}`,
+      'INVALID_CHECKPOINT',
+      { field: 'chat_template', expected: imageCount, actual: pads },
+    );
+  }
+  const history = raw.filter((id) => id === special.history).length;
+  if (history !== HISTORY_TOKEN_COUNT) {
+    throw new AlpamayoError(`prompt: expected ${HISTORY_TOKEN_COUNT} ${TOKENS.history} tokens, found ${history}`, 'INVALID_CHECKPOINT', {
+      field: 'tokenizer.json',
+      expected: HISTORY_TOKEN_COUNT,
+      actual: history,
+    });
+  }
+  const entry = { raw: Int32Array.from(raw), special };
+  cache.set(key, entry);
+  if (cache.size > TEMPLATE_CACHE_SIZE) cache.delete(cache.keys().next().value as string);
+  return entry;
+}
+
 /**
  * Token ids of the full prompt: rendered chat, each image's `<|image_pad|>` repeated to its token count,
  * and the 48 `<|traj_history|>` placeholders replaced by the ego-history token ids.
@@ -96,21 +148,6 @@ export function buildPromptIds(
   tok: CheckpointTokenizer,
   opts: { imageTokenCounts: readonly number[]; historyIds: ArrayLike<number>; command?: string },
 ): Int32Array {
-  const ids = specialTokenIds(tok);
-  const text = renderChat(tok.chatTemplate, promptMessages(opts.imageTokenCounts.length, opts.command), {
-    bos_token: tok.bosToken ?? '',
-    eos_token: tok.eosToken ?? '',
-  });
-  // Typed explicitly: the package's .d.ts uses extensionless imports that NodeNext resolves to `any`.
-  const raw: number[] = tok.tokenizer.encode(text, { add_special_tokens: false }).ids;
-  const pads = raw.filter((id) => id === ids.imagePad).length;
-  if (pads !== opts.imageTokenCounts.length) {
-    throw new AlpamayoError(
-      `chat template: expected one ${TOKENS.imagePad} per image (${opts.imageTokenCounts.length}), the rendered prompt has ${pads}`,
-      'INVALID_CHECKPOINT',
-      { field: 'chat_template', expected: opts.imageTokenCounts.length, actual: pads },
-    );
-  }
   if (opts.historyIds.length !== HISTORY_TOKEN_COUNT) {
     throw new AlpamayoError(`history token ids: expected ${HISTORY_TOKEN_COUNT}, got ${opts.historyIds.length}`, 'INTERNAL', {
       field: 'historyIds',
@@ -118,24 +155,21 @@ export function buildPromptIds(
       actual: opts.historyIds.length,
     });
   }
-  const out: number[] = [];
+  const { raw, special } = templateIds(tok, opts.imageTokenCounts.length, opts.command);
+  let total = raw.length - opts.imageTokenCounts.length;
+  for (const n of opts.imageTokenCounts) total += n;
+  const out = new Int32Array(total);
+  let at = 0;
   let image = 0;
   let history = 0;
   for (const id of raw) {
-    if (id === ids.imagePad) {
-      for (let k = 0; k < (opts.imageTokenCounts[image] as number); k++) out.push(id);
-      image++;
-    } else if (id === ids.history) {
-      if (history < HISTORY_TOKEN_COUNT) out.push(opts.historyIds[history] as number);
-      history++;
-    } else out.push(id);
+    if (id === special.imagePad) {
+      const n = opts.imageTokenCounts[image++] as number;
+      out.fill(id, at, at + n);
+      at += n;
+    } else if (id === special.history) {
+      out[at++] = opts.historyIds[history++] as number;
+    } else out[at++] = id;
   }
-  if (history !== HISTORY_TOKEN_COUNT) {
-    throw new AlpamayoError(`prompt: expected ${HISTORY_TOKEN_COUNT} ${TOKENS.history} tokens, found ${history}`, 'INVALID_CHECKPOINT', {
-      field: 'tokenizer.json',
-      expected: HISTORY_TOKEN_COUNT,
-      actual: history,
-    });
-  }
-  return Int32Array.from(out);
+  return out;
 }

@@ -102,6 +102,27 @@ t.test('prompt ids: images expanded, history ids scattered in order', async (t) 
   t.equal(String.fromCharCode(...instr), INSTRUCTION);
 });
 
+t.test('prompt ids: the cached template serves every plan exactly as a fresh render would', async (t) => {
+  const dir = t.testdir();
+  await writeTokenizerFiles(dir, LAYOUT);
+  const cached = await loadCheckpointTokenizer(dir);
+  const fresh = async () => loadCheckpointTokenizer(dir); // a new tokenizer object has an empty cache
+  const counts = Array(16).fill(5);
+  const hist = (k: number) => Array.from({ length: HISTORY_TOKEN_COUNT }, (_, i) => 5000 + ((i * 7 + k) % 300));
+  // More distinct commands than the cache holds, then the first ones again (evicted and re-rendered).
+  const commands = [undefined, ...Array.from({ length: 40 }, (_, i) => `turn ${i % 2 ? 'left' : 'right'} in ${i} m`), undefined, 'turn right in 0 m'];
+  for (const [k, command] of commands.entries()) {
+    const opts = { imageTokenCounts: k % 3 ? counts : [1, 2, ...Array(14).fill(3)], historyIds: hist(k), ...(command ? { command } : {}) };
+    const want = buildPromptIds(await fresh(), opts);
+    const got = buildPromptIds(cached, opts);
+    if (!t.same(Array.from(got), Array.from(want), `plan ${k} (${command ?? 'no command'})`)) break;
+  }
+  // The command is part of the prompt: two commands give two prompts.
+  const a = buildPromptIds(cached, { imageTokenCounts: counts, historyIds: hist(0), command: 'stop' });
+  const b = buildPromptIds(cached, { imageTokenCounts: counts, historyIds: hist(0), command: 'go' });
+  t.not(Array.from(a).join(), Array.from(b).join());
+});
+
 t.test('checkpoint problems are INVALID_CHECKPOINT naming the file', async (t) => {
   const dir = t.testdir();
   await t.rejects(loadCheckpointTokenizer(dir), { code: 'INVALID_CHECKPOINT', message: /tokenizer\.json: cannot read/ });
