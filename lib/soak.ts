@@ -42,10 +42,13 @@ function gcFunction(): () => void {
   return runInNewContext('gc') as () => void;
 }
 
+// Full GCs with turns of the event loop between them: N-API finalizers run from setImmediate, and V8
+// frees ArrayBuffer backing stores from a concurrent sweeper, so the C heap settles only after both.
 async function settle(gc: () => void): Promise<void> {
   for (let i = 0; i < 3; i++) {
     gc();
     await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setTimeout(r, 10));
   }
 }
 
