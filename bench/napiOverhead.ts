@@ -2,6 +2,8 @@
 // rejects right after validation (full JS prep + N-API round trip, no model work), and a real tiny plan.
 // node --import=@tapjs/typescript/import bench/napiOverhead.ts [checkpointDir] [iterations]
 import { cpus, platform } from 'node:os';
+import { buildPromptIds, HISTORY_TOKEN_COUNT } from '../lib/buildPrompt.js';
+import { loadCheckpointTokenizer } from '../lib/loadCheckpointTokenizer.js';
 import { loadNative } from '../lib/native.js';
 import { Planner } from '../lib/Planner.js';
 import { curvedEgoHistory, syntheticFrames } from '../lib/syntheticScene.js';
@@ -31,6 +33,13 @@ rows.push(await time('JS validation only (frames, history, options)', N * 10, ()
   validateEgoHistory(history);
   validatePlanOptions({ seed: 1 });
 }));
+// The prompt: rendered and tokenized once per command, then only image-pad runs and history ids change.
+const tok = await loadCheckpointTokenizer(dir);
+const promptOpts = { imageTokenCounts: Array<number>(16).fill(180), historyIds: Array<number>(HISTORY_TOKEN_COUNT).fill(0) };
+let miss = 0;
+rows.push(await time('prompt ids, new command (template render + tokenize)', N, () =>
+  buildPromptIds(tok, { ...promptOpts, command: `keep lane ${miss++}` })));
+rows.push(await time('prompt ids, cached command', N * 10, () => buildPromptIds(tok, { ...promptOpts, command: 'keep lane' })));
 // An out-of-vocabulary forced token is rejected after validation and prompt building, just before the
 // native hand-off: the JS-side cost of a plan without any model work.
 rows.push(await time('plan() rejected after validation + prompt build (no native job)', N, async () => {
