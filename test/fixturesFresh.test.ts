@@ -19,6 +19,21 @@ const skip = skipReason();
 
 // Same machine and library versions give identical bytes; other CPUs may differ in the last bits.
 const REL_TOL = 1e-5;
+// Outputs of the 10-step Euler loop are chaotic on these random weights: torch's kernels differ by CPU
+// (AVX-512 or not), and ten fp32 steps turn last-bit differences into 0.09 in actions and 0.25 m in
+// waypoints (measured between two EPYC generations; test/parity.test.ts explains the chaos). They get
+// parity.test.ts's 10-step sanity bounds; every one-step and pre-loop tensor stays at REL_TOL.
+const TEN_STEP_TOL: Record<string, number> = {
+  accel: 0.3,
+  curvature: 0.3,
+  actions_normalized: 0.3,
+  velocity_profile: 0.3,
+  waypoints_yaw: 0.3,
+  waypoints_xyz: 2,
+};
+function tenStepTolerance(name: string): number | undefined {
+  return TEN_STEP_TOL[name.replace(/_f64$/, '').replace(/^frames_/, '')];
+}
 
 t.test('committed parity fixture is fresh', { skip, timeout: 300_000 }, async (t) => {
   process.env.ALPAMAYO_TRT_NATIVE = REAL_ADDON;
@@ -46,13 +61,21 @@ t.test('committed parity fixture is fresh', { skip, timeout: 300_000 }, async (t
     const got = a.get(name);
     if (!got) continue;
     t.same(got.shape, ref.shape, `${name} shape`);
+    // flow_x_all is [steps + 1, ...]: the noise and the first Euler step are exact, the rest chaotic.
+    const tight = name === 'flow_x_all' ? 2 * (ref.data.length / (ref.shape[0] as number)) : ref.data.length;
     let scale = 1;
     let err = 0;
+    let loose = 0;
     for (let i = 0; i < ref.data.length; i++) {
       scale = Math.max(scale, Math.abs(ref.data[i] as number));
-      err = Math.max(err, Math.abs((got.data[i] as number) - (ref.data[i] as number)));
+      const d = Math.abs((got.data[i] as number) - (ref.data[i] as number));
+      if (i < tight) err = Math.max(err, d);
+      else loose = Math.max(loose, d);
     }
+    const tenStep = tenStepTolerance(name);
     if (ref.data instanceof Int32Array) t.equal(err, 0, `${name} identical`);
+    else if (tenStep !== undefined) t.ok(err <= tenStep, `${name} (10 Euler steps): max abs diff ${err} <= ${tenStep}`);
     else t.ok(err <= REL_TOL * scale, `${name}: max abs diff ${err} <= ${REL_TOL * scale}`);
+    if (tight < ref.data.length) t.ok(loose <= 0.3, `${name} after the first Euler step: max abs diff ${loose} <= 0.3`);
   }
 });

@@ -1,5 +1,6 @@
 // The CPU executor's activation pool: size classes, reuse, zeroing, lifetime past the pool, and the
 // property the soak depends on: repeating the same work allocates nothing new.
+#include <cstdint>
 #include <vector>
 
 #include "backends/cpu/buffer_pool.hpp"
@@ -73,4 +74,17 @@ TEST(cpu_ops_repeated_work_allocates_no_new_activations) {
   CHECK_EQ(ops.activation_bytes(), owned);
   pass(97);  // a nearby size reuses the same classes too
   CHECK_EQ(ops.activation_bytes(), owned);
+}
+
+TEST(page_allocator_maps_large_blocks_and_heaps_small_ones) {
+  HostFloats big(kPageAllocMin / sizeof(float), 0.f);  // exactly the threshold: mapped pages
+  CHECK_EQ(reinterpret_cast<uintptr_t>(big.data()) % 4096, 0u);
+  big.back() = 3.f;
+  big.resize(big.size() * 3, 1.f);  // reallocation moves the data between two mappings
+  CHECK_EQ(big[kPageAllocMin / sizeof(float) - 1], 3.f);
+  CHECK_EQ(big.back(), 1.f);
+  HostFloats small(10, 2.f);  // heap
+  CHECK_EQ(small[9], 2.f);
+  HostFloats copy = big;
+  CHECK(copy == big);
 }

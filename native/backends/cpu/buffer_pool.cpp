@@ -9,12 +9,12 @@ namespace alp::cpu {
 // Shared with every outstanding buffer's deleter, so a buffer may outlive the BufferPool object.
 struct BufferPool::State {
   mutable std::mutex mu;
-  std::map<size_t, std::vector<std::unique_ptr<std::vector<float>>>> free;  // capacity -> buffers
+  std::map<size_t, std::vector<std::unique_ptr<HostFloats>>> free;  // capacity -> buffers
   size_t free_floats = 0;
   size_t owned_floats = 0;
 
   // Takes `buf` only when the push succeeds; on an allocation failure the caller still owns it.
-  void give_back(std::unique_ptr<std::vector<float>>& buf) {
+  void give_back(std::unique_ptr<HostFloats>& buf) {
     const size_t cap = buf->capacity();
     buf->clear();  // keeps the capacity
     std::lock_guard<std::mutex> lock(mu);
@@ -35,7 +35,7 @@ size_t BufferPool::size_class(size_t n) {
 
 BufferPool::Buffer BufferPool::acquire(size_t n) {
   const size_t cap = size_class(n);
-  std::unique_ptr<std::vector<float>> buf;
+  std::unique_ptr<HostFloats> buf;
   {
     std::lock_guard<std::mutex> lock(state_->mu);
     auto it = state_->free.find(cap);
@@ -48,14 +48,14 @@ BufferPool::Buffer BufferPool::acquire(size_t n) {
     }
   }
   if (!buf) {
-    buf = std::make_unique<std::vector<float>>();
+    buf = std::make_unique<HostFloats>();
     buf->reserve(cap);
   }
   buf->resize(n, 0.f);
   // The deleter runs in destructors and must not throw: if the pool cannot grow its free list, the
   // buffer is freed instead of recycled.
-  return Buffer(buf.release(), [state = state_](std::vector<float>* p) noexcept {
-    std::unique_ptr<std::vector<float>> owned(p);
+  return Buffer(buf.release(), [state = state_](HostFloats* p) noexcept {
+    std::unique_ptr<HostFloats> owned(p);
     try {
       state->give_back(owned);
     } catch (...) {
@@ -74,7 +74,7 @@ size_t BufferPool::owned_bytes() const {
 }
 
 void BufferPool::trim() {
-  std::map<size_t, std::vector<std::unique_ptr<std::vector<float>>>> drop;
+  std::map<size_t, std::vector<std::unique_ptr<HostFloats>>> drop;
   {
     std::lock_guard<std::mutex> lock(state_->mu);
     drop.swap(state_->free);

@@ -4,7 +4,8 @@
 // dozen distinct sizes. glibc serves those from the worker thread's arena and, as the sizes interleave
 // differently plan after plan, the freed pieces fragment: RSS crept up for thousands of plans
 // (+18 % over a 10,000-plan soak) with no byte leaked. With the pool, each plan reuses the previous
-// plan's buffers, so a steady-state plan asks the C heap for no activation memory at all.
+// plan's buffers, so a steady-state plan asks for no activation memory at all. Buffers of 256 KiB and
+// more are mapped pages (core/page_allocator.hpp), so they leave RSS when the pool goes.
 //
 // Sizes are rounded up to classes of 8 steps per power of two (at most 12.5 % slack), so the varying
 // lengths of a decode (the KV prefix grows by one row per token) share a handful of classes. The pool
@@ -15,11 +16,13 @@
 #include <memory>
 #include <vector>
 
+#include "core/page_allocator.hpp"
+
 namespace alp::cpu {
 
 class BufferPool {
  public:
-  using Buffer = std::shared_ptr<std::vector<float>>;
+  using Buffer = std::shared_ptr<HostFloats>;
 
   BufferPool();
   ~BufferPool();

@@ -17,26 +17,26 @@ using model::Value;
 namespace {
 
 struct CpuValue : model::ValueImpl {
-  CpuValue(Shape s, std::shared_ptr<std::vector<float>> d) : ValueImpl(std::move(s)), f(std::move(d)) {}
+  CpuValue(Shape s, std::shared_ptr<HostFloats> d) : ValueImpl(std::move(s)), f(std::move(d)) {}
   CpuValue(Shape s, std::shared_ptr<std::vector<int64_t>> d) : ValueImpl(std::move(s)), idx(std::move(d)) {}
-  std::shared_ptr<std::vector<float>> f;
+  std::shared_ptr<HostFloats> f;
   std::shared_ptr<std::vector<int64_t>> idx;
   // fp8 mode: the quantise-dequantised copy of a weight, made on its first linear().
-  mutable std::shared_ptr<const std::vector<float>> fp8;
+  mutable std::shared_ptr<const HostFloats> fp8;
 };
 
-Value make(Shape s, std::vector<float> d) {
-  return std::make_shared<CpuValue>(std::move(s), std::make_shared<std::vector<float>>(std::move(d)));
+Value make(Shape s, HostFloats d) {
+  return std::make_shared<CpuValue>(std::move(s), std::make_shared<HostFloats>(std::move(d)));
 }
 
 // A new value of shape `s` whose zeroed storage comes from the executor's pool; ops write into `data`.
 struct Output {
   Value value;
-  std::vector<float>& data;
+  HostFloats& data;
 };
 Output alloc(BufferPool& pool, Shape s) {
   BufferPool::Buffer buf = pool.acquire(static_cast<size_t>(shape_numel(s)));
-  std::vector<float>& data = *buf;
+  HostFloats& data = *buf;
   return {std::make_shared<CpuValue>(std::move(s), std::move(buf)), data};
 }
 
@@ -45,7 +45,7 @@ const CpuValue& cv(const Value& v, const char* op, const char* arg) {
   if (!c) fail(ErrorCode::Internal, std::string("cpu ") + op + ": " + arg + " is null or not a CPU value");
   return *c;
 }
-const std::vector<float>& fl(const Value& v, const char* op, const char* arg) {
+const HostFloats& fl(const Value& v, const char* op, const char* arg) {
   const CpuValue& c = cv(v, op, arg);
   if (!c.f) fail(ErrorCode::Internal, std::string("cpu ") + op + ": " + arg + " is an index value, expected float");
   return *c.f;
@@ -106,7 +106,7 @@ CpuOps::~CpuOps() = default;
 
 std::vector<float> CpuOps::values(const Value& v) {
   const CpuValue& c = cv(v, "values", "v");
-  if (c.f) return *c.f;
+  if (c.f) return std::vector<float>(c.f->begin(), c.f->end());
   return std::vector<float>(c.idx->begin(), c.idx->end());
 }
 
@@ -136,7 +136,8 @@ Value CpuOps::weight(std::string_view name, const Shape& expected) {
     fail(ErrorCode::InvalidCheckpoint, "tensor " + std::string(name) + ": shape " + shape_str(t.shape()) + ", expected " + shape_str(expected));
   if (t.dtype() != DType::F32 && t.dtype() != DType::BF16 && t.dtype() != DType::F16 && t.dtype() != DType::F8E4M3)
     fail(ErrorCode::InvalidCheckpoint, "tensor " + std::string(name) + ": dtype " + std::string(dtype_name(t.dtype())) + " is not a float type");
-  std::vector<float> f = t.to_f32();
+  HostFloats f(static_cast<size_t>(t.numel()));
+  convert_to_f32(t.dtype(), t.data(), f.data(), f.size());
   if (options_.precision == Precision::BF16)
     for (float& x : f) x = bf16_to_f32(f32_to_bf16(x));
   else if (options_.precision == Precision::FP16)
@@ -167,7 +168,7 @@ Value CpuOps::linear(const Value& x, const Value& w, const Value& b) {
   if (options_.precision == Precision::FP8) {
     const CpuValue& wc = cv(w, "linear", "w");
     if (!wc.fp8) {
-      auto q = std::make_shared<std::vector<float>>(ws.size());
+      auto q = std::make_shared<HostFloats>(ws.size());
       fp8_round_trip(ws.data(), q->data(), static_cast<int64_t>(ws.size()));
       wc.fp8 = q;
     }
@@ -425,8 +426,8 @@ void CpuOps::kv_reserve(int64_t layers, int64_t capacity, int64_t kv_heads, int6
   if (layers <= 0 || capacity <= 0) fail(ErrorCode::InvalidInput, "kv_reserve: layers and capacity must be > 0");
   kv_capacity_ = capacity, kv_heads_ = kv_heads, kv_dim_ = head_dim;
   const size_t per = static_cast<size_t>(capacity * kv_heads * head_dim);
-  k_cache_.assign(static_cast<size_t>(layers), std::vector<float>(per, 0.f));
-  v_cache_.assign(static_cast<size_t>(layers), std::vector<float>(per, 0.f));
+  k_cache_.assign(static_cast<size_t>(layers), HostFloats(per, 0.f));
+  v_cache_.assign(static_cast<size_t>(layers), HostFloats(per, 0.f));
 }
 
 void CpuOps::kv_write(int64_t layer, int64_t pos, const Value& k, const Value& v) {
@@ -449,7 +450,7 @@ std::pair<Value, Value> CpuOps::kv_read(int64_t layer, int64_t len) {
   if (layer < 0 || layer >= static_cast<int64_t>(k_cache_.size()) || len < 0 || len > kv_capacity_)
     fail(ErrorCode::Internal, "kv_read: layer " + std::to_string(layer) + ", length " + std::to_string(len) + " outside the reserved cache");
   const int64_t row = kv_heads_ * kv_dim_;
-  auto part = [&](const std::vector<float>& c) {
+  auto part = [&](const HostFloats& c) {
     auto [v, o] = alloc(buffers_, {len, kv_heads_, kv_dim_});
     std::copy(c.begin(), c.begin() + len * row, o.begin());
     return v;

@@ -93,7 +93,7 @@ class CpuOps final : public model::Ops {
   BufferPool buffers_;
   std::map<std::string, model::Value, std::less<>> weights_;
   std::set<std::string, std::less<>> requested_;
-  std::vector<std::vector<float>> k_cache_, v_cache_;
+  std::vector<HostFloats> k_cache_, v_cache_;
   int64_t kv_capacity_ = 0, kv_heads_ = 0, kv_dim_ = 0;
 };
 
