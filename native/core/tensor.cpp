@@ -70,8 +70,14 @@ void* Tensor::mutable_data() {
 
 std::vector<float> Tensor::to_f32() const {
   std::vector<float> out(static_cast<size_t>(numel_));
-  convert_to_f32(dtype_, data_, out.data(), out.size());
+  to_f32(out);
   return out;
+}
+
+void Tensor::to_f32(std::span<float> out) const {
+  require(out.size() == static_cast<size_t>(numel_), ErrorCode::InvalidInput,
+          "Tensor::to_f32: " + std::to_string(out.size()) + " floats for " + std::to_string(numel_) + " values");
+  convert_to_f32(dtype_, data_, out.data(), out.size());
 }
 
 }  // namespace alp

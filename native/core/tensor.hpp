@@ -38,6 +38,8 @@ class Tensor {
 
   // Widened copy in fp32 (exact for bf16/f16/fp8 sources).
   std::vector<float> to_f32() const;
+  // The same into caller-owned storage of exactly numel() floats (InvalidInput otherwise).
+  void to_f32(std::span<float> out) const;
 
  private:
   DType dtype_ = DType::F32;

@@ -137,7 +137,7 @@ Value CpuOps::weight(std::string_view name, const Shape& expected) {
   if (t.dtype() != DType::F32 && t.dtype() != DType::BF16 && t.dtype() != DType::F16 && t.dtype() != DType::F8E4M3)
     fail(ErrorCode::InvalidCheckpoint, "tensor " + std::string(name) + ": dtype " + std::string(dtype_name(t.dtype())) + " is not a float type");
   HostFloats f(static_cast<size_t>(t.numel()));
-  convert_to_f32(t.dtype(), t.data(), f.data(), f.size());
+  t.to_f32(f);
   if (options_.precision == Precision::BF16)
     for (float& x : f) x = bf16_to_f32(f32_to_bf16(x));
   else if (options_.precision == Precision::FP16)
