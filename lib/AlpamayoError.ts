@@ -10,6 +10,7 @@ export type AlpamayoErrorCode =
   | 'ABORTED'
   | 'DISPOSED'
   | 'BUSY'
+  | 'RESOURCE_EXHAUSTED'
   | 'INTERNAL';
 
 /** Every code, in a fixed order (useful for docs and exhaustive checks). */
@@ -21,6 +22,7 @@ export const ALPAMAYO_ERROR_CODES: readonly AlpamayoErrorCode[] = [
   'ABORTED',
   'DISPOSED',
   'BUSY',
+  'RESOURCE_EXHAUSTED',
   'INTERNAL',
 ];
 

@@ -1,6 +1,6 @@
 import { AlpamayoError } from './AlpamayoError.js';
 import type { NativeAddon, NativePlanner, NativePlanRequest, NativePlanResult, NativeVariant } from './binding.js';
-import { buildPromptIds, specialTokenIds, TOKENS } from './buildPrompt.js';
+import { buildPromptIds, HISTORY_TOKEN_COUNT, specialTokenIds, TOKENS } from './buildPrompt.js';
 import { imageTokenCount, visionSettingsFromConfig, type VisionTokenSettings } from './imageTokenCount.js';
 import { loadCheckpointTokenizer, type CheckpointTokenizer } from './loadCheckpointTokenizer.js';
 import { mapPlanResult } from './mapPlanResult.js';
@@ -9,7 +9,8 @@ import { defaultPrecision, resolveBackend } from './resolveBackend.js';
 import { decodeReasoning, TokenStreamDecoder } from './TokenStreamDecoder.js';
 import type { EgoPose, Frames, LoadOptions, PlanOptions, PlanResult } from './types.js';
 import { validateEgoHistory, packEgoHistory } from './validateEgoHistory.js';
-import { packFrames, validateFrames } from './validateFrames.js';
+import { validateClocks } from './validateClocks.js';
+import { packFrames, transferFrameData, validateFrames } from './validateFrames.js';
 import { validateLoadOptions } from './validateLoadOptions.js';
 import { validatePlanOptions, type ResolvedPlanOptions } from './validatePlanOptions.js';
 import { invalidInput } from './validateCommon.js';
@@ -22,6 +23,16 @@ interface QueuedJob {
 const disposedError = (): AlpamayoError => new AlpamayoError('planner is disposed', 'DISPOSED');
 const abortedError = (signal: AbortSignal): AlpamayoError =>
   new AlpamayoError('plan aborted', 'ABORTED', { cause: signal.reason });
+const callbackError = (error: unknown): AlpamayoError =>
+  new AlpamayoError(
+    `plan aborted: options.onToken ${error instanceof Error ? `threw ${error.name}: ${error.message}` : `failed: ${String(error)}`}`,
+    'ABORTED',
+    { field: 'options.onToken', cause: error },
+  );
+/** Most reasoning tokens a plan may generate or force (the upper bound of `maxReasoningTokens`). */
+const MAX_REASONING_TOKENS = 4096;
+/** Characters allowed per token of a text budget before it is tokenized (BPE tokens are rarely longer). */
+const CHARS_PER_TOKEN_LIMIT = 16;
 
 function asAlpamayoError(err: unknown): unknown {
   if (err instanceof AlpamayoError) return err;
@@ -56,6 +67,11 @@ export class Planner {
   readonly #vocabSize: number;
   readonly #stopIds: number[];
   readonly #futureStartId: number;
+  readonly #maxCommandTokens: number;
+  /** Prompt length without a command (the command's tokens are counted against this). */
+  readonly #basePromptTokens: number;
+  /** Aborts the plan running natively (set while one runs). */
+  #abortRunning: (() => void) | undefined;
   readonly #queue: QueuedJob[] = [];
   #active: Promise<void> | undefined;
   #disposing: Promise<void> | undefined;
@@ -69,6 +85,8 @@ export class Planner {
     modelConfigJson: string;
     maxQueue: number;
     imageTokensPerImage?: number | undefined;
+    maxCommandTokens: number;
+    basePromptTokens: number;
   }) {
     this.#addon = init.addon;
     this.#native = init.native;
@@ -84,6 +102,8 @@ export class Planner {
     this.#vision = visionSettingsFromConfig(this.modelConfig);
     this.#imageTokensPerImage = init.imageTokensPerImage;
     this.#maxQueue = init.maxQueue;
+    this.#maxCommandTokens = init.maxCommandTokens;
+    this.#basePromptTokens = init.basePromptTokens;
     const special = specialTokenIds(init.tok);
     this.#futureStartId = special.futureStart;
     this.#stopIds = [special.cotEnd, special.futureStart];
@@ -96,7 +116,9 @@ export class Planner {
    * Loads a checkpoint (and engines for TensorRT) on the chosen backend. Validates options before
    * touching the native side, reads the checkpoint's tokenizer and chat template, then loads weights off
    * the JS thread.
-   * @throws AlpamayoError `INVALID_INPUT` (options), `INVALID_CHECKPOINT`, `INVALID_ENGINE`, `BACKEND_UNAVAILABLE`.
+   * @throws AlpamayoError `INVALID_INPUT` (options), `INVALID_CHECKPOINT` (files, config against the
+   * tensors, chat template), `INVALID_ENGINE`, `BACKEND_UNAVAILABLE`, `RESOURCE_EXHAUSTED` (the model
+   * would not fit in the memory available).
    */
   static async load(options: LoadOptions): Promise<Planner> {
     const opts = validateLoadOptions(options);
@@ -106,6 +128,22 @@ export class Planner {
     const backend = resolveBackend(opts.backend, addon.backends(), backendOpts);
     const tok = await loadCheckpointTokenizer(opts.checkpoint);
     specialTokenIds(tok); // fail with INVALID_CHECKPOINT before loading gigabytes of weights
+    // Render and tokenize the prompt once now: a broken chat template fails the load, not the first plan.
+    let templatePromptTokens: number;
+    try {
+      templatePromptTokens = buildPromptIds(tok, {
+        imageTokenCounts: new Array<number>(16).fill(1),
+        historyIds: new Int32Array(HISTORY_TOKEN_COUNT),
+      }).length;
+    } catch (err) {
+      if (!(err instanceof AlpamayoError) || err.code !== 'INVALID_CHECKPOINT') throw err;
+      throw new AlpamayoError(`${tok.chatTemplateFile}: ${err.message}`, 'INVALID_CHECKPOINT', {
+        field: tok.chatTemplateFile,
+        expected: err.expected,
+        actual: err.actual,
+        cause: err,
+      });
+    }
     const nativeOpts: ConstructorParameters<NativeAddon['Planner']>[0] = {
       checkpoint: opts.checkpoint,
       backend,
@@ -123,6 +161,18 @@ export class Planner {
     } catch (err) {
       throw asAlpamayoError(err);
     }
+    // The command's bound is the option, capped by what the model's context leaves after the fixed
+    // prompt and the largest reasoning budget.
+    const basePromptTokens = templatePromptTokens - 16 + 16 * (info.imageTokensPerImage ?? 1);
+    const contextLeft = (info.maxPositions ?? Number.MAX_SAFE_INTEGER) - basePromptTokens - MAX_REASONING_TOKENS - 1;
+    if (opts.maxCommandTokens > contextLeft) {
+      await native.dispose();
+      throw invalidInput(
+        'options.maxCommandTokens',
+        `at most ${Math.max(0, contextLeft)} (the model's ${info.maxPositions} positions minus the ${basePromptTokens}-token prompt and ${MAX_REASONING_TOKENS} reasoning tokens)`,
+        opts.maxCommandTokens,
+      );
+    }
     return new Planner({
       addon,
       native,
@@ -132,6 +182,8 @@ export class Planner {
       modelConfigJson: info.modelConfig,
       maxQueue: opts.maxQueue,
       imageTokensPerImage: info.imageTokensPerImage,
+      maxCommandTokens: opts.maxCommandTokens,
+      basePromptTokens,
     });
   }
 
@@ -147,8 +199,8 @@ export class Planner {
 
   /**
    * Plans a 6.4 s trajectory (64 poses at 10 Hz in the t0 ego frame) with chain-of-causation reasoning.
-   * Inputs are validated synchronously before anything is queued. Frame buffers are read while the plan
-   * runs: do not mutate or transfer them until the promise settles.
+   * Inputs are validated synchronously before anything is queued. The frame bytes are copied (or, with
+   * `frameBuffers: 'transfer'`, taken over) before this returns: the caller's buffers are then free.
    * @param frames Four frames per camera, oldest -> newest.
    * @param egoHistory 16 poses oldest -> newest at 10 Hz; the last one is t0.
    * @throws AlpamayoError `INVALID_INPUT`, `BUSY` (queue full), `ABORTED`, `DISPOSED`, or a native error.
@@ -158,6 +210,16 @@ export class Planner {
     const opts = validatePlanOptions(options);
     const ordered = validateFrames(frames);
     const poses = validateEgoHistory(egoHistory);
+    if (opts.checkClocks) validateClocks(ordered, poses);
+    if (opts.command !== undefined && opts.command.length > this.#maxCommandTokens * CHARS_PER_TOKEN_LIMIT) {
+      // Checked before tokenizing: a megabyte of text would block the event loop in the tokenizer.
+      throw invalidInput(
+        'options.command',
+        `at most ${this.#maxCommandTokens * CHARS_PER_TOKEN_LIMIT} characters (maxCommandTokens ${this.#maxCommandTokens} x ${CHARS_PER_TOKEN_LIMIT})`,
+        `${opts.command.length} characters`,
+      );
+    }
+    const forced = opts.reasoningTokens !== undefined ? this.#forcedTokens(opts.reasoningTokens, opts.maxReasoningTokens) : undefined;
     if (opts.signal?.aborted) throw abortedError(opts.signal);
     const history = packEgoHistory(poses);
     const historyIds = this.#addon.historyTokenIds(history, this.#modelConfigJson);
@@ -168,9 +230,15 @@ export class Planner {
       historyIds,
     };
     if (opts.command !== undefined) promptOpts.command = opts.command;
-    const packed = packFrames(ordered);
+    const promptIds = buildPromptIds(this.#tok, promptOpts);
+    const commandTokens = promptIds.length - this.#basePromptTokens;
+    if (commandTokens > this.#maxCommandTokens) {
+      throw invalidInput('options.command', `a command of at most maxCommandTokens = ${this.#maxCommandTokens} tokens`, `${commandTokens} tokens`);
+    }
+    // Last, once nothing else can reject: transferring detaches the caller's buffers.
+    const packed = opts.frameBuffers === 'transfer' ? packFrames(ordered, transferFrameData(ordered)) : packFrames(ordered);
     const request: NativePlanRequest = {
-      promptIds: buildPromptIds(this.#tok, promptOpts),
+      promptIds,
       ...packed,
       egoHistory: history,
       samples: opts.samples,
@@ -180,19 +248,22 @@ export class Planner {
       temperature: opts.temperature,
       topP: opts.topP,
     };
+    if (opts.frameBuffers === 'transfer') request.framesOwned = true;
     if (opts.initialNoise) request.initialNoise = opts.initialNoise;
-    if (opts.reasoningTokens !== undefined) request.forcedTokens = this.#forcedTokens(opts.reasoningTokens);
+    if (forced) request.forcedTokens = forced;
     const t0Us = (poses[poses.length - 1] as { timestampUs: number }).timestampUs;
     return this.#enqueue(() => this.#run(request, opts, t0Us), opts.signal);
   }
 
   /**
-   * Rejects queued plans with `DISPOSED`, waits for the running one, then frees native resources.
-   * Idempotent: later calls return the same promise.
+   * Rejects queued plans with `DISPOSED`, aborts the running one (it rejects with `DISPOSED` within
+   * milliseconds, whatever its stage), then frees native resources. Idempotent: later calls return the
+   * same promise.
    */
   dispose(): Promise<void> {
     if (this.#disposing) return this.#disposing;
     for (const job of this.#queue.splice(0)) job.reject(disposedError());
+    this.#abortRunning?.();
     const running = this.#active;
     this.#disposing = (async () => {
       if (running) await running;
@@ -206,13 +277,18 @@ export class Planner {
     return this.dispose();
   }
 
-  #forcedTokens(reasoning: string | number[]): Int32Array {
+  #forcedTokens(reasoning: string | number[], max: number): Int32Array {
+    const limit = `at most maxReasoningTokens = ${max} tokens, <|traj_future_start|> included (raise maxReasoningTokens, up to ${MAX_REASONING_TOKENS})`;
+    if (typeof reasoning === 'string' && reasoning.length > max * CHARS_PER_TOKEN_LIMIT) {
+      throw invalidInput('options.reasoningTokens', `${limit}; a string of at most ${max * CHARS_PER_TOKEN_LIMIT} characters`, `${reasoning.length} characters`);
+    }
     const ids: number[] =
       typeof reasoning === 'string' ? this.#tok.tokenizer.encode(reasoning, { add_special_tokens: false }).ids : reasoning.slice();
     ids.forEach((id, i) => {
       if (id >= this.#vocabSize) throw invalidInput(`options.reasoningTokens[${i}]`, `a token id < ${this.#vocabSize}`, id);
     });
     if (!ids.includes(this.#futureStartId)) ids.push(this.#futureStartId);
+    if (ids.length > max) throw invalidInput('options.reasoningTokens', limit, `${ids.length} tokens`);
     return Int32Array.from(ids);
   }
 
@@ -260,18 +336,27 @@ export class Planner {
     const signal = opts.signal;
     if (signal?.aborted) throw abortedError(signal);
     const stream = opts.onToken ? new TokenStreamDecoder(this.#tok.tokenizer, this.#stopIds) : undefined;
-    let callbackError: { error: unknown } | undefined;
+    let failed: { error: unknown } | undefined;
+    let settled = false;
     let handle: ReturnType<NativePlanner['plan']>;
+    // A throwing onToken, or a returned promise that rejects while the plan runs, aborts the plan; the
+    // plan then rejects with ABORTED carrying the callback's error as `cause`.
+    const onCallbackError = (error: unknown): void => {
+      if (failed || settled) return;
+      failed = { error };
+      handle.abort();
+    };
     const onTokens = (sample: number, ids: Int32Array): void => {
-      if (sample !== 0 || !stream || !opts.onToken || callbackError) return;
+      if (sample !== 0 || !stream || !opts.onToken || failed) return;
       const text = stream.push(ids);
       if (text === '') return;
       try {
-        opts.onToken(text);
+        const returned = opts.onToken(text);
+        if (returned !== null && typeof returned === 'object' && typeof (returned as PromiseLike<unknown>).then === 'function') {
+          (returned as PromiseLike<unknown>).then(undefined, onCallbackError);
+        }
       } catch (error) {
-        // A throwing callback ends the plan with the callback's own error.
-        callbackError = { error };
-        handle.abort();
+        onCallbackError(error);
       }
     };
     try {
@@ -281,18 +366,23 @@ export class Planner {
     }
     const onAbort = (): void => handle.abort();
     signal?.addEventListener('abort', onAbort, { once: true });
+    this.#abortRunning = onAbort;
     let result: NativePlanResult;
     try {
       result = await handle.promise;
     } catch (err) {
-      if (callbackError) throw callbackError.error;
+      if (failed) throw callbackError(failed.error);
       if (signal?.aborted) throw abortedError(signal);
+      if (this.#disposing) throw disposedError();
       throw asAlpamayoError(err);
     } finally {
+      settled = true;
+      this.#abortRunning = undefined;
       signal?.removeEventListener('abort', onAbort);
     }
-    if (callbackError) throw callbackError.error;
+    if (failed) throw callbackError(failed.error);
     if (signal?.aborted) throw abortedError(signal);
+    if (this.#disposing) throw disposedError();
     const tokens = result.tokens.map((t) => Int32Array.from(t));
     return mapPlanResult(result, {
       samples: opts.samples,

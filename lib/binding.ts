@@ -72,6 +72,8 @@ export interface NativeLoadResult {
   modelConfig: string;
   /** `<|image_pad|>` tokens per frame: every frame is resampled to one input size. */
   imageTokensPerImage?: number;
+  /** The backbone's context length (prompt + reasoning positions). */
+  maxPositions?: number;
 }
 
 /** @internal */
@@ -91,6 +93,8 @@ export interface NativePlanRequest {
   topP: number;
   initialNoise?: Float32Array;
   forcedTokens?: Int32Array;
+  /** The frames' buffers were transferred to lib/ (only it references them): borrow instead of copying. */
+  framesOwned?: boolean;
 }
 
 /** @internal Same fields as the public timings. */
@@ -126,6 +130,8 @@ export interface NativePlanner {
 export interface NativeAddon {
   backends(): BackendsInfo;
   setErrorClass(ctor: typeof AlpamayoError): void;
+  /** Every error code the native core can raise, in `alp::ErrorCode` order. */
+  errorCodes: readonly string[];
   tokenLayout(preset: string): NativeTokenLayoutEntry[];
   makeCheckpoint(dir: string, preset: 'tiny' | 'small', seed: number): void;
   inspectCheckpoint(dir: string): NativeInspectResult;

@@ -7,6 +7,8 @@ import { AlpamayoError } from './AlpamayoError.js';
 export interface CheckpointTokenizer {
   tokenizer: Tokenizer;
   chatTemplate: string;
+  /** The file the chat template was read from (named in template errors). */
+  chatTemplateFile: string;
   /** Every added token (content -> id), e.g. `<|cot_start|>`. */
   addedTokens: Map<string, number>;
   bosToken?: string;
@@ -55,11 +57,18 @@ export async function loadCheckpointTokenizer(dir: string): Promise<CheckpointTo
   const tokenizerJson = (await readJson(join(dir, 'tokenizer.json'), true)) as Record<string, unknown>;
   const config = (await readJson(join(dir, 'tokenizer_config.json'), false)) ?? {};
   let chatTemplate = await readOptionalText(join(dir, 'chat_template.jinja'));
+  let chatTemplateFile = join(dir, 'chat_template.jinja');
   if (chatTemplate === undefined) {
     const json = await readJson(join(dir, 'chat_template.json'), false);
-    if (typeof json?.chat_template === 'string') chatTemplate = json.chat_template;
+    if (typeof json?.chat_template === 'string') {
+      chatTemplate = json.chat_template;
+      chatTemplateFile = join(dir, 'chat_template.json');
+    }
   }
-  if (chatTemplate === undefined && typeof config.chat_template === 'string') chatTemplate = config.chat_template;
+  if (chatTemplate === undefined && typeof config.chat_template === 'string') {
+    chatTemplate = config.chat_template;
+    chatTemplateFile = join(dir, 'tokenizer_config.json');
+  }
   if (chatTemplate === undefined) {
     throw new AlpamayoError(
       `${dir}: no chat template; expected chat_template.jinja, chat_template.json or a chat_template field in tokenizer_config.json`,
@@ -79,7 +88,7 @@ export async function loadCheckpointTokenizer(dir: string): Promise<CheckpointTo
   const addedTokens = new Map<string, number>();
   const added = Array.isArray(tokenizerJson.added_tokens) ? (tokenizerJson.added_tokens as { id?: unknown; content?: unknown }[]) : [];
   for (const t of added) if (typeof t.content === 'string' && typeof t.id === 'number') addedTokens.set(t.content, t.id);
-  const out: CheckpointTokenizer = { tokenizer, chatTemplate, addedTokens };
+  const out: CheckpointTokenizer = { tokenizer, chatTemplate, chatTemplateFile, addedTokens };
   const bos = tokenText(config.bos_token);
   const eos = tokenText(config.eos_token);
   if (bos !== undefined) out.bosToken = bos;

@@ -18,7 +18,7 @@ export const WAYPOINT_COUNT = 64;
 
 /** One camera image. */
 export interface Frame {
-  /** RGB, 8 bits per channel, HWC row-major: `data.length === width * height * 3`. Do not mutate until the plan settles. */
+  /** RGB, 8 bits per channel, HWC row-major: `data.length === width * height * 3`. See `PlanOptions.frameBuffers`. */
   data: Uint8Array;
   /** Width in pixels, integer >= 64. */
   width: number;
@@ -63,6 +63,12 @@ export interface LoadOptions {
   maxQueue?: number;
   /** CPU threads for the cpu backend and preprocessing; 0 = all available cores. Default 0. */
   threads?: number;
+  /**
+   * Most tokens `options.command` may add to the prompt; longer commands reject with `INVALID_INPUT`
+   * (prefill time grows with the prompt). Default 256; at most the model's context
+   * (`max_position_embeddings`) minus the fixed prompt and the 4096-token reasoning limit.
+   */
+  maxCommandTokens?: number;
 }
 
 /** Options of {@link Planner.plan}. */
@@ -84,21 +90,48 @@ export interface PlanOptions {
   temperature?: number;
   /** Nucleus sampling mass in (0, 1]. Default 0.98. */
   topP?: number;
-  /** Diffusion start noise, `samples * 64 * 2` finite values (accel, curvature interleaved). Default: drawn from `seed`. */
+  /**
+   * Diffusion start noise, `samples * 64 * 2` values (accel, curvature interleaved), standard-normal
+   * noise: each must be finite with |v| <= 1000. Default: drawn from `seed`.
+   */
   initialNoise?: Float32Array;
   /**
    * Skip generation and force this reasoning (teacher forcing): text is tokenized (literal special tokens
-   * recognised), ids are used as given; `<|traj_future_start|>` is appended when missing. Default: generate.
+   * recognised), ids are used as given; `<|traj_future_start|>` is appended when missing. At most
+   * `maxReasoningTokens` tokens in all (a string: at most 16 characters per token, checked before
+   * tokenizing). Default: generate.
    */
   reasoningTokens?: string | readonly number[] | Int32Array;
   /** Include `actions` (accel, curvature, normalized) in the result. Default false. */
   returnActions?: boolean;
   /** Include generated token ids in the result. Default false. */
   returnTokens?: boolean;
-  /** Aborts a queued plan at once and a running one at the next native checkpoint; rejects with `ABORTED`. */
+  /**
+   * Aborts a queued plan at once and a running one within milliseconds, at any stage (the native loops
+   * poll it between vision blocks, decoder layers, GEMM tiles and denoising steps); rejects with `ABORTED`.
+   */
   signal?: AbortSignal;
-  /** Called in order with each new piece of reasoning text of sample 0 while it is generated. */
-  onToken?: (text: string) => void;
+  /**
+   * Called in order with each new piece of reasoning text of sample 0 while it is generated. If it
+   * throws, or returns a promise that rejects before the plan settles, the plan is aborted and rejects
+   * with `ABORTED` (`field: 'options.onToken'`, `cause`: your error). The plan does not wait for a
+   * returned promise; a rejection after the plan settled is ignored.
+   */
+  onToken?: (text: string) => unknown;
+  /**
+   * Check the input clocks: 16 poses 0.1 s apart (± 20 ms each step) and each camera's frames at
+   * t0-0.3, t0-0.2, t0-0.1, t0 s (± 50 ms), t0 being the last pose. `false` skips these checks (the
+   * model then reads the inputs as if they were aligned). Default true.
+   */
+  checkClocks?: boolean;
+  /**
+   * How the plan holds the frame bytes while it runs. `'copy'` (default): copied synchronously inside
+   * `plan()` (about 0.1 GB for 16 1080p frames); the caller's buffers are free to mutate, transfer or
+   * drop as soon as `plan()` returns. `'transfer'`: zero-copy; each frame's whole `ArrayBuffer` is
+   * transferred to the planner, so the caller's views (and any other view of those buffers) become
+   * detached. SharedArrayBuffers and untransferable buffers reject with `INVALID_INPUT`.
+   */
+  frameBuffers?: 'copy' | 'transfer';
 }
 
 /** 64 poses in the t0 ego frame (x forward, y left, z up), 10 Hz. */

@@ -65,10 +65,44 @@ export function validateFrames(frames: unknown): Frame[] {
   return ordered;
 }
 
+const frameField = (k: number): string => `frames.${MODEL_CAMERA_ORDER[Math.floor(k / FRAMES_PER_CAMERA)]}[${k % FRAMES_PER_CAMERA}].data`;
+
+/**
+ * Moves every frame's ArrayBuffer into a new one only the planner references (zero-copy; the caller's
+ * views detach), so nothing the caller does afterwards can free or change the bytes a plan reads. All
+ * buffers move together or none does. A buffer shared by several frames moves once.
+ * @throws AlpamayoError `INVALID_INPUT` for a SharedArrayBuffer or an untransferable buffer.
+ * @internal
+ */
+export function transferFrameData(ordered: readonly Frame[]): Uint8Array[] {
+  const buffers: ArrayBuffer[] = [];
+  ordered.forEach((f, k) => {
+    const b = f.data.buffer;
+    if (!(b instanceof ArrayBuffer)) {
+      throw invalidInput(frameField(k), "a Uint8Array over an ArrayBuffer (frameBuffers: 'transfer' cannot take shared memory; use 'copy')", f.data, 'SharedArrayBuffer');
+    }
+    if (!buffers.includes(b)) buffers.push(b);
+  });
+  let moved: ArrayBuffer[];
+  try {
+    moved = structuredClone(buffers, { transfer: buffers });
+  } catch (err) {
+    throw new AlpamayoError(
+      `frames: expected transferable ArrayBuffers (frameBuffers: 'transfer'), got one that cannot be transferred (${(err as Error).message}); use frameBuffers: 'copy'`,
+      'INVALID_INPUT',
+      { field: 'frames', expected: 'transferable ArrayBuffers', actual: (err as Error).message, cause: err },
+    );
+  }
+  return ordered.map((f) => new Uint8Array(moved[buffers.indexOf(f.data.buffer as ArrayBuffer)] as ArrayBuffer, f.data.byteOffset, f.data.length));
+}
+
 /** Typed views of already-validated frames for the native request. @internal */
-export function packFrames(ordered: readonly Frame[]): { frames: Uint8Array[]; widths: Int32Array; heights: Int32Array } {
+export function packFrames(
+  ordered: readonly Frame[],
+  data: readonly Uint8Array[] = ordered.map((f) => f.data),
+): { frames: Uint8Array[]; widths: Int32Array; heights: Int32Array } {
   return {
-    frames: ordered.map((f) => f.data),
+    frames: data.slice(),
     widths: Int32Array.from(ordered, (f) => f.width),
     heights: Int32Array.from(ordered, (f) => f.height),
   };

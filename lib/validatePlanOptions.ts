@@ -26,7 +26,12 @@ const KNOWN: readonly (keyof PlanOptions)[] = [
   'returnTokens',
   'signal',
   'onToken',
+  'checkClocks',
+  'frameBuffers',
 ];
+
+/** Largest |value| accepted in `initialNoise` (standard-normal noise; larger values overflow the Euler loop). */
+export const MAX_INITIAL_NOISE = 1000;
 
 /** Plan options with defaults applied. @internal */
 export interface ResolvedPlanOptions {
@@ -42,7 +47,9 @@ export interface ResolvedPlanOptions {
   returnActions: boolean;
   returnTokens: boolean;
   signal?: AbortSignal;
-  onToken?: (text: string) => void;
+  onToken?: (text: string) => unknown;
+  checkClocks: boolean;
+  frameBuffers: 'copy' | 'transfer';
 }
 
 /**
@@ -83,6 +90,8 @@ export function validatePlanOptions(options: unknown): ResolvedPlanOptions {
     topP,
     returnActions: false,
     returnTokens: false,
+    checkClocks: true,
+    frameBuffers: 'copy',
   };
   if (o.command !== undefined) {
     if (typeof o.command !== 'string') throw invalidInput('options.command', 'a string', o.command);
@@ -96,6 +105,8 @@ export function validatePlanOptions(options: unknown): ResolvedPlanOptions {
     if (noise.length !== n) throw invalidInput('options.initialNoise', `length samples*64*2 = ${n}`, noise.length);
     const bad = noise.findIndex((v) => !Number.isFinite(v));
     if (bad >= 0) throw invalidInput(`options.initialNoise[${bad}]`, 'a finite number', noise[bad]);
+    const big = noise.findIndex((v) => Math.abs(v) > MAX_INITIAL_NOISE);
+    if (big >= 0) throw invalidInput(`options.initialNoise[${big}]`, `a value with |v| <= ${MAX_INITIAL_NOISE} (standard-normal noise)`, noise[big]);
     out.initialNoise = noise;
   }
   if (o.reasoningTokens !== undefined) {
@@ -112,13 +123,21 @@ export function validatePlanOptions(options: unknown): ResolvedPlanOptions {
     if (o[key] !== undefined && typeof o[key] !== 'boolean') throw invalidInput(`options.${key}`, 'a boolean', o[key]);
     out[key] = o[key] === true;
   }
+  if (o.checkClocks !== undefined) {
+    if (typeof o.checkClocks !== 'boolean') throw invalidInput('options.checkClocks', 'a boolean', o.checkClocks);
+    out.checkClocks = o.checkClocks;
+  }
+  if (o.frameBuffers !== undefined) {
+    if (o.frameBuffers !== 'copy' && o.frameBuffers !== 'transfer') throw invalidInput('options.frameBuffers', "'copy' or 'transfer'", o.frameBuffers);
+    out.frameBuffers = o.frameBuffers;
+  }
   if (o.signal !== undefined) {
     if (!(o.signal instanceof AbortSignal)) throw invalidInput('options.signal', 'an AbortSignal', o.signal);
     out.signal = o.signal;
   }
   if (o.onToken !== undefined) {
     if (typeof o.onToken !== 'function') throw invalidInput('options.onToken', 'a function (text: string) => void', o.onToken);
-    out.onToken = o.onToken as (text: string) => void;
+    out.onToken = o.onToken as (text: string) => unknown;
   }
   return out;
 }

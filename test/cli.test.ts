@@ -63,7 +63,7 @@ t.test('make-checkpoint then plan from an inputs file', async (t) => {
   for (const cam of cams) {
     frames[cam] = [0, 1, 2, 3].map((i) => {
       writeFileSync(join(dir, `${cam}${i}.rgb`), new Uint8Array(64 * 80 * 3).fill(i));
-      return { path: `${cam}${i}.rgb`, width: 80, height: 64, timestampUs: 1_000_000 + i * 100_000 };
+      return { path: `${cam}${i}.rgb`, width: 80, height: 64, timestampUs: 2_200_000 + i * 100_000 };
     });
   }
   writeFileSync(join(dir, 'inputs.json'), JSON.stringify({ frames, egoHistory: egoHistory() }));

@@ -1,5 +1,6 @@
 import t from 'tap';
 import { ALPAMAYO_ERROR_CODES, AlpamayoError, isAlpamayoError } from '../lib/AlpamayoError.js';
+import { loadNative } from '../lib/native.js';
 
 t.test('AlpamayoError carries code, field, expected, actual', async (t) => {
   const e = new AlpamayoError('frames.front_wide: bad', 'INVALID_INPUT', { field: 'frames.front_wide', expected: 4, actual: 3 });
@@ -36,7 +37,8 @@ t.test('cause is kept', async (t) => {
 });
 
 t.test('the code list matches the native enum order', async (t) => {
-  // Same order as alp::ErrorCode in native/core/error.hpp.
+  // The addon exports alp::ErrorCode's names in enum order (native/core/error.hpp).
+  t.same(ALPAMAYO_ERROR_CODES, loadNative().errorCodes);
   t.same(ALPAMAYO_ERROR_CODES, [
     'INVALID_INPUT',
     'INVALID_CHECKPOINT',
@@ -45,6 +47,7 @@ t.test('the code list matches the native enum order', async (t) => {
     'ABORTED',
     'DISPOSED',
     'BUSY',
+    'RESOURCE_EXHAUSTED',
     'INTERNAL',
   ]);
 });

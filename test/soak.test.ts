@@ -39,7 +39,7 @@ t.test('zero-copy: 16 large frames are read in place, not copied on the JS side'
   const size = W * H * 3;
   const cams = ['front_wide', 'front_tele', 'cross_left', 'cross_right'] as const;
   const f = Object.fromEntries(
-    cams.map((c, ci) => [c, [0, 1, 2, 3].map((i) => ({ data: new Uint8Array(size).fill(ci * 4 + i + 1), width: W, height: H, timestampUs: 1_000_000 + i * 100_000 }))]),
+    cams.map((c, ci) => [c, [0, 1, 2, 3].map((i) => ({ data: new Uint8Array(size).fill(ci * 4 + i + 1), width: W, height: H, timestampUs: 2_200_000 + i * 100_000 }))]),
   ) as unknown as Frames;
   const all = cams.flatMap((c) => f[c].map((x) => x.data));
   await planner.plan(f, egoHistory(), { seed: 1, temperature: 0, maxReasoningTokens: 2, diffusionSteps: 1 }); // warm

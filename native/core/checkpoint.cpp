@@ -104,6 +104,12 @@ Tensor Checkpoint::tensor(std::string_view name) const {
   return it->second->tensor(name);
 }
 
+Tensor Checkpoint::read_tensor(std::string_view name) const {
+  auto it = index_.find(name);
+  require(it != index_.end(), ErrorCode::InvalidCheckpoint, dir_ + ": missing tensor " + std::string(name));
+  return it->second->read_tensor(name);
+}
+
 std::vector<std::string> Checkpoint::names() const {
   std::vector<std::string> out;
   out.reserve(index_.size());

@@ -24,6 +24,9 @@ class Checkpoint {
   bool has(std::string_view name) const;
   const TensorInfo& info(std::string_view name) const;  // throws InvalidCheckpoint "missing tensor <name>"
   Tensor tensor(std::string_view name) const;           // zero-copy view
+  // Owned copy read from the file (pread), for readers that run after load: a shard truncated or
+  // shrunk since open() is then Error(InvalidCheckpoint), never a SIGBUS from the mapping.
+  Tensor read_tensor(std::string_view name) const;
   std::vector<std::string> names() const;
   // Bytes and tensor count per top-level component prefix (vlm.model.visual, vlm.model.language_model,
   // vlm.lm_head, expert, action_in_proj, action_out_proj, other) for `inspect`.

@@ -11,6 +11,7 @@ const char* error_code_name(ErrorCode code) noexcept {
     case ErrorCode::Aborted: return "ABORTED";
     case ErrorCode::Disposed: return "DISPOSED";
     case ErrorCode::Busy: return "BUSY";
+    case ErrorCode::ResourceExhausted: return "RESOURCE_EXHAUSTED";
     case ErrorCode::Internal: return "INTERNAL";
   }
   return "INTERNAL";

@@ -6,7 +6,17 @@
 
 namespace alp {
 
-enum class ErrorCode { InvalidInput, InvalidCheckpoint, InvalidEngine, BackendUnavailable, Aborted, Disposed, Busy, Internal };
+enum class ErrorCode {
+  InvalidInput,
+  InvalidCheckpoint,
+  InvalidEngine,
+  BackendUnavailable,
+  Aborted,
+  Disposed,
+  Busy,
+  ResourceExhausted,  // memory (host or device) or address space ran out, or would at load
+  Internal
+};
 
 // Stable string form, identical to the TypeScript `AlpamayoErrorCode` union.
 const char* error_code_name(ErrorCode code) noexcept;

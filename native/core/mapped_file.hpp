@@ -1,8 +1,11 @@
 #pragma once
-// Read-only mmap of a whole file, unmapped in the destructor.
+// Read-only mmap of a whole file, unmapped in the destructor. The descriptor stays open too, so bytes
+// can also be read with pread(): a file truncated after open() then gives a short read (an error)
+// instead of the SIGBUS a touch of the mapping's missing pages raises.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "core/error.hpp"
@@ -21,11 +24,15 @@ class MappedFile {
   const uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
   const std::string& path() const { return path_; }
+  // Copies [offset, offset + out.size()) of the file as it is now into `out` with pread(). Throws
+  // Error(InvalidCheckpoint) when the file has become shorter (truncated after open) or the read fails.
+  void read_at(uint64_t offset, std::span<uint8_t> out) const;
 
  private:
   MappedFile() = default;
   const uint8_t* data_ = nullptr;
   size_t size_ = 0;
+  int fd_ = -1;
   std::string path_;
 };
 

@@ -130,6 +130,7 @@ std::shared_ptr<const SafetensorsFile> SafetensorsFile::open(const std::string& 
   auto st = std::make_shared<Constructible>();
   const uint64_t data_size = size - 8 - n;
   st->data_section_ = file->data() + 8 + n;
+  st->data_offset_ = 8 + n;
   for (const auto& [name, entry] : root.as_object()) {
     if (name == "__metadata__") {
       if (!entry.is_object())
@@ -180,6 +181,20 @@ Tensor SafetensorsFile::tensor(std::string_view name) const {
     return owned;
   }
   return Tensor::view(info->dtype, info->shape, p, file_);
+}
+
+Tensor SafetensorsFile::read_tensor(std::string_view name) const {
+  const TensorInfo* info = find(name);
+  require(info != nullptr, ErrorCode::InvalidCheckpoint, path() + ": missing tensor '" + std::string(name) + "'");
+  Tensor owned(info->dtype, info->shape);
+  if (owned.nbytes()) {
+    try {
+      file_->read_at(data_offset_ + info->begin, {static_cast<uint8_t*>(owned.mutable_data()), owned.nbytes()});
+    } catch (const Error& e) {
+      fail(e.code(), "tensor '" + std::string(name) + "': " + e.what());
+    }
+  }
+  return owned;
 }
 
 // ---- writer -------------------------------------------------------------------------------------

@@ -34,10 +34,14 @@ class SafetensorsFile {
   // not aligned to its element size in the file (the format does not promise alignment) is returned as
   // an owned copy instead, because typed access to misaligned memory is undefined behaviour.
   Tensor tensor(std::string_view name) const;
+  // Owned copy read with pread() rather than through the mapping: a shard truncated after open gives
+  // Error(InvalidCheckpoint) here, where touching the mapping would raise SIGBUS.
+  Tensor read_tensor(std::string_view name) const;
 
  private:
   std::shared_ptr<const MappedFile> file_;
   const uint8_t* data_section_ = nullptr;
+  uint64_t data_offset_ = 0;  // file offset of the data section
   std::map<std::string, TensorInfo, std::less<>> tensors_;
   std::map<std::string, std::string, std::less<>> metadata_;
 };

@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "core/cancel.hpp"
 #include "core/error.hpp"
 #include "model/decoder_layer.hpp"
 
@@ -45,6 +46,7 @@ Value backbone_forward(Ops& ops, const ModelConfig& cfg, std::span<const int64_t
   mrope_tables(d, pos, cos, sin);
   Value c = ops.input("rope_cos", {n, d.head_dim}, cos), s = ops.input("rope_sin", {n, d.head_dim}, sin);
   for (int64_t l = 0; l < d.num_layers; ++l) {
+    check_cancelled();  // an abort lands between layers, not after the whole prefill
     LayerKv kv{LayerKv::Mode::WriteCache, l, cache_pos, true};
     h = decoder_layer(ops, d, lp + "layers." + std::to_string(l) + ".", h, c, s, kv);
     if (image_idx && static_cast<size_t>(l) < vision->deepstack.size())

@@ -76,6 +76,8 @@ DecoderConfig parse_text(const Value& t, const std::string& p) {
   d.num_kv_heads = get_positive_or(t, "num_key_value_heads", p, d.num_heads);
   d.head_dim = t.find("head_dim") ? get_positive(t, "head_dim", p) : d.hidden_size / d.num_heads;
   d.rms_norm_eps = get_num_or(t, "rms_norm_eps", p, 1e-6);
+  d.max_position_embeddings = get_int_or(t, "max_position_embeddings", p, 262144);
+  if (d.max_position_embeddings < 1) bad(p + "max_position_embeddings", "expected >= 1");
   if (get_bool_or(t, "attention_bias", p, false)) bad(p + "attention_bias", "expected false (Qwen3 has no q/k/v/o bias)");
   if (const Value* act = t.find("hidden_act"); act && (!act->is_string() || act->as_string() != "silu"))
     bad(p + "hidden_act", "expected \"silu\"");

@@ -25,6 +25,7 @@ struct DecoderConfig {
   int64_t head_dim = 0;
   double rms_norm_eps = 1e-6;
   double rope_theta = 5e6;
+  int64_t max_position_embeddings = 262144;  // context length: prompt + reasoning must fit
   std::array<int64_t, 3> mrope_section{};  // sums to head_dim / 2
   bool mrope_interleaved = true;
 };

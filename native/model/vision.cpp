@@ -3,6 +3,7 @@
 #include <cmath>
 #include <string>
 
+#include "core/cancel.hpp"
 #include "core/error.hpp"
 #include "model/decoder_layer.hpp"
 
@@ -59,6 +60,7 @@ VisionOutput run_vision(Ops& ops, const ModelConfig& cfg, const Value& patches, 
 
   VisionOutput out;
   for (int64_t b = 0; b < v.depth; ++b) {
+    check_cancelled();  // an abort lands between blocks, not after the whole encoder
     const std::string p = vp + "blocks." + std::to_string(b) + ".";
     Value x = ops.layer_norm(h, weight(ops, p + "norm1.weight", {hid}), weight(ops, p + "norm1.bias", {hid}), 1e-6f);
     Value qkv = ops.reshape(ops.linear(x, weight(ops, p + "attn.qkv.weight", {3 * hid, hid}), weight(ops, p + "attn.qkv.bias", {3 * hid})),

@@ -34,6 +34,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
                 alp::napi::set_error_class(info);
               }));
   exports.Set("Planner", alp::napi::PlannerWrap::define(env));
+  // Every code the core can raise, in enum order: lib/ checks its AlpamayoErrorCode list against it.
+  Napi::Array codes = Napi::Array::New(env);
+  for (int c = 0; c <= static_cast<int>(alp::ErrorCode::Internal); ++c)
+    codes.Set(static_cast<uint32_t>(c), alp::error_code_name(static_cast<alp::ErrorCode>(c)));
+  exports.Set("errorCodes", codes);
   alp::napi::register_module_functions(env, exports);
   return exports;
 }

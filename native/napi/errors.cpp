@@ -32,7 +32,7 @@ ErrorInfo current_exception_info() noexcept {
   } catch (const Error& e) {
     return {e.code(), e.what()};
   } catch (const std::bad_alloc&) {
-    return {ErrorCode::Internal, "out of memory"};
+    return {ErrorCode::ResourceExhausted, "out of memory"};
   } catch (const std::exception& e) {
     return {ErrorCode::Internal, e.what()};
   } catch (...) {

@@ -1,5 +1,6 @@
 #include "napi/planner_wrap.hpp"
 
+#include <array>
 #include <cstring>
 
 #include "napi/convert.hpp"
@@ -36,8 +37,19 @@ Napi::Object result_to_js(Napi::Env env, const pipeline::PlanResult& r) {
   return o;
 }
 
-pipeline::PlanRequest parse_request(Napi::Object req) {
-  pipeline::PlanRequest r;
+// A request plus the frame bytes it reads. By default plan() copies the frames here, synchronously:
+// the caller may mutate, transfer or free its buffers the moment plan() returns, and a transferred
+// (detached) ArrayBuffer's memory can be freed under a running plan, which would crash the process.
+// With `framesOwned` lib/ has already moved the frames into ArrayBuffers only it references (zero
+// copy; the request object keeps them alive until the job settles), so they are borrowed as they are.
+struct OwnedRequest {
+  pipeline::PlanRequest request;
+  std::unique_ptr<uint8_t[]> frame_bytes;  // default-initialised: filled by the copy below
+};
+
+std::shared_ptr<OwnedRequest> parse_request(Napi::Object req) {
+  auto owned = std::make_shared<OwnedRequest>();
+  pipeline::PlanRequest& r = owned->request;
   r.prompt_ids = int32_vector(req.Get("promptIds"), "promptIds");
   Napi::Value frames_v = req.Get("frames");
   if (!frames_v.IsArray()) throw_error(req.Env(), ErrorCode::InvalidInput, "frames: expected an array of 16 Uint8Array");
@@ -46,6 +58,9 @@ pipeline::PlanRequest parse_request(Napi::Object req) {
   auto heights = int32_vector(req.Get("heights"), "heights");
   if (frames.Length() != 16 || widths.size() != 16 || heights.size() != 16)
     throw_error(req.Env(), ErrorCode::InvalidInput, "frames: expected 16 frames with 16 widths and heights");
+  const bool borrow = req.Has("framesOwned") && req.Get("framesOwned").ToBoolean().Value();
+  std::array<Napi::Uint8Array, 16> views;
+  size_t total = 0;
   for (uint32_t i = 0; i < 16; ++i) {
     Napi::Value f = frames.Get(i);
     if (!f.IsTypedArray() || f.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
@@ -56,7 +71,19 @@ pipeline::PlanRequest parse_request(Napi::Object req) {
       throw_error(req.Env(), ErrorCode::InvalidInput,
                   "frames[" + std::to_string(i) + "]: byteLength " + std::to_string(a.ByteLength()) +
                       " != width*height*3 = " + std::to_string(need) + " (a detached buffer has length 0)");
-    r.frames[i] = {a.Data(), widths[i], heights[i]};
+    views[i] = a;
+    total += a.ByteLength();
+  }
+  if (!borrow) owned->frame_bytes.reset(new uint8_t[total]);
+  size_t at = 0;
+  for (uint32_t i = 0; i < 16; ++i) {
+    const uint8_t* src = views[i].Data();
+    if (!borrow) {
+      std::memcpy(owned->frame_bytes.get() + at, src, views[i].ByteLength());
+      src = owned->frame_bytes.get() + at;
+      at += views[i].ByteLength();
+    }
+    r.frames[i] = {src, widths[i], heights[i]};
   }
   r.ego_history = float64_vector(req.Get("egoHistory"), "egoHistory");
   r.samples = int_field(req, "samples");
@@ -69,7 +96,7 @@ pipeline::PlanRequest parse_request(Napi::Object req) {
     r.initial_noise = float32_vector(req.Get("initialNoise"), "initialNoise");
   if (req.Has("forcedTokens") && !req.Get("forcedTokens").IsUndefined())
     r.forced_tokens = int32_vector(req.Get("forcedTokens"), "forcedTokens");
-  return r;
+  return owned;
 }
 
 }  // namespace
@@ -122,13 +149,15 @@ Napi::Value PlannerWrap::load(const Napi::CallbackInfo& info) {
       auto info = planner_->info();
       std::string config = json::stringify(planner_->config());
       int64_t per_image = planner_->image_tokens_per_image();
-      ch->finish([info, config, per_image](Napi::Env env) -> Napi::Value {
+      int64_t max_positions = planner_->max_positions();
+      ch->finish([info, config, per_image, max_positions](Napi::Env env) -> Napi::Value {
         Napi::Object o = Napi::Object::New(env);
         o.Set("backend", info.backend);
         o.Set("precision", info.precision);
         o.Set("device", info.device);
         o.Set("modelConfig", config);
         o.Set("imageTokensPerImage", static_cast<double>(per_image));
+        o.Set("maxPositions", static_cast<double>(max_positions));
         return o;
       });
     } catch (...) {
@@ -143,7 +172,7 @@ Napi::Value PlannerWrap::plan(const Napi::CallbackInfo& info) {
   if (disposed_) throw_error(env, ErrorCode::Disposed, "planner is disposed");
   if (info.Length() < 1 || !info[0].IsObject()) throw_error(env, ErrorCode::InvalidInput, "plan: expected a request object");
   Napi::Object req_obj = info[0].As<Napi::Object>();
-  auto req = std::make_shared<pipeline::PlanRequest>(parse_request(req_obj));
+  std::shared_ptr<OwnedRequest> req = parse_request(req_obj);
   Napi::Function on_tokens = info.Length() > 1 && info[1].IsFunction() ? info[1].As<Napi::Function>() : Napi::Function();
   // The request object keeps the frames' ArrayBuffers alive until the promise settles.
   JobChannel* ch = JobChannel::create(env, on_tokens, req_obj);
@@ -158,7 +187,7 @@ Napi::Value PlannerWrap::plan(const Napi::CallbackInfo& info) {
       if (!planner_) throw Error(ErrorCode::Internal, "plan() before load() completed");
       if (abort->load()) throw Error(ErrorCode::Aborted, "plan aborted before it started");
       auto result = std::make_shared<pipeline::PlanResult>(
-          planner_->plan(*req, [ch](int sample, int32_t id) { ch->token(sample, id); }, *abort));
+          planner_->plan(req->request, [ch](int sample, int32_t id) { ch->token(sample, id); }, *abort));
       ch->finish([result](Napi::Env env) -> Napi::Value { return result_to_js(env, *result); });
     } catch (...) {
       ch->fail(current_exception_info());

@@ -1,6 +1,7 @@
 #pragma once
 // JS class `Planner` of the addon (lib/ wraps it; users never see it). Owns the native planner and
-// the worker thread it runs on. Input memory (camera frames) is borrowed from JS, not copied.
+// the worker thread it runs on. Camera frames are copied at plan() unless lib/ transferred them into
+// buffers only it holds (see OwnedRequest in planner_wrap.cpp).
 #include <napi.h>
 
 #include <atomic>

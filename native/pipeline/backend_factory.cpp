@@ -23,7 +23,9 @@ std::unique_ptr<Executor> make_cpu(const LoadOptions& o, std::shared_ptr<const C
   cpu::CpuOptions co;
   co.precision = cpu::parse_precision(o.precision);
   co.threads = o.threads;
-  auto ops = std::make_unique<cpu::CpuOps>([ckpt](std::string_view n) { return ckpt->tensor(n); }, co);
+  // Weights are converted on first use, during a plan: read them with pread, not through the mapping,
+  // so a shard truncated after load fails that plan with INVALID_CHECKPOINT instead of SIGBUS.
+  auto ops = std::make_unique<cpu::CpuOps>([ckpt](std::string_view n) { return ckpt->read_tensor(n); }, co);
   cpu::CpuOps* raw = ops.get();
   ExecutorInfo info{"cpu", std::string(cpu::precision_name(co.precision)),
                     "cpu (" + std::to_string(raw->threads()) + " threads)"};

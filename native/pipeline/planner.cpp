@@ -3,9 +3,13 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <set>
+#include <string_view>
 
 #include "backends/cpu/cpu_ops.hpp"
+#include "core/cancel.hpp"
 #include "core/error.hpp"
+#include "core/host_memory.hpp"
 #include "model/config.hpp"
 #include "model/expert.hpp"
 #include "model/param_specs.hpp"
@@ -28,6 +32,86 @@ double ms_since(Clock::time_point t) { return std::chrono::duration<double, std:
 // whatever its size, is resized to smart_resize(1080, 1920) so the prompt layout is fixed per checkpoint.
 constexpr int kCameraHeight = 1080, kCameraWidth = 1920;
 constexpr int kImages = 16;
+// The public API's trajectory length (lib/types.ts WAYPOINT_COUNT): a config asking for another count
+// cannot be served, so it is refused at load.
+constexpr int kWaypoints = 64;
+// initialNoise is standard-normal noise; far larger values only overflow the Euler loop (lib/ rejects
+// them first with the same bound).
+constexpr float kMaxNoise = 1000.0f;
+
+bool starts_with(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
+bool ends_with(std::string_view s, std::string_view p) { return s.size() >= p.size() && s.substr(s.size() - p.size()) == p; }
+
+// Buffers the official modules persist next to their weights (Fourier frequencies, action-space
+// statistics). The model reads or recomputes them, so a release checkpoint holding them is complete.
+bool is_persisted_buffer(std::string_view name) {
+  if (starts_with(name, "action_in_proj.sinus.") && ends_with(name, ".freqs")) return true;
+  if (name == "action_in_proj.timestep_fourier_encoder.freqs") return true;
+  return name == "action_space.accel_mean" || name == "action_space.accel_std" || name == "action_space.curvature_mean" ||
+         name == "action_space.curvature_std";
+}
+
+// The config.json field whose value decides whether a tensor of this name is read.
+std::string config_field_for(std::string_view name) {
+  if (starts_with(name, "vlm.model.language_model.layers.")) return "vlm_config.text_config.num_hidden_layers";
+  if (starts_with(name, "vlm.model.visual.blocks.")) return "vlm_config.vision_config.depth";
+  if (starts_with(name, "vlm.model.visual.deepstack_merger_list.")) return "vlm_config.vision_config.deepstack_visual_indexes";
+  if (starts_with(name, "expert.layers.")) return "expert_cfg.num_hidden_layers";
+  if (starts_with(name, "action_in_proj.encoder.trunk.")) return "action_in_proj_cfg.num_enc_layers";
+  return "";
+}
+
+// Every stored tensor must be one the network reads (or a persisted buffer): a config that describes
+// fewer layers than the checkpoint holds would otherwise run a different, silently truncated model.
+void check_no_unused_tensors(const Checkpoint& ck, const model::ModelConfig& cfg, const std::string& config_path) {
+  std::set<std::string, std::less<>> used;
+  for (const model::ParamSpec& spec : model::parameter_specs(cfg)) used.insert(spec.name);
+  std::vector<std::string> unused;
+  for (const std::string& name : ck.names())
+    if (!used.count(name) && !is_persisted_buffer(name)) unused.push_back(name);
+  if (unused.empty()) return;
+  std::string list;
+  for (size_t i = 0; i < unused.size() && i < 3; ++i) list += (i ? "', '" : "'") + unused[i];
+  list += "'";
+  if (unused.size() > 3) list += ", ...";
+  const std::string field = config_field_for(unused.front());
+  fail(ErrorCode::InvalidCheckpoint,
+       config_path + (field.empty() ? "" : ": " + field) + ": the checkpoint holds " + std::to_string(unused.size()) +
+           " tensor(s) the model this config describes never reads (" + list + ")" +
+           (field.empty() ? "" : "; does " + field + " match the weights?"));
+}
+
+// Host memory the CPU executor will hold after a default plan: every weight as an fp32 copy (two in
+// fp8 mode: the rounded copy too), the KV cache of a default prompt and reasoning budget, and the
+// largest live activations (vision MLP over every patch, decoder MLP over the prompt). An estimate to
+// fail fast on, not an exact account.
+uint64_t cpu_plan_bytes(const model::ModelConfig& cfg, const std::string& precision, int64_t image_tokens) {
+  const uint64_t params = static_cast<uint64_t>(model::parameter_count(cfg));
+  const uint64_t weights = params * sizeof(float) * (precision == "fp8" ? 2 : 1);
+  const uint64_t positions = static_cast<uint64_t>(kImages * image_tokens + 512 + 256);
+  const uint64_t kv = 2 * static_cast<uint64_t>(cfg.text.num_layers * cfg.text.num_kv_heads * cfg.text.head_dim) * positions * sizeof(float);
+  const uint64_t patches = static_cast<uint64_t>(kImages * image_tokens * cfg.vision.merge_unit());
+  const uint64_t vision = 4 * patches * static_cast<uint64_t>(std::max(cfg.vision.intermediate_size, 3 * cfg.vision.hidden_size)) * sizeof(float);
+  const uint64_t text = 4 * positions * static_cast<uint64_t>(std::max(cfg.text.intermediate_size, cfg.text.num_heads * cfg.text.head_dim)) * sizeof(float);
+  return weights + kv + std::max(vision, text);
+}
+
+// First non-finite value of `v`, or -1.
+int64_t first_non_finite(std::span<const float> v) {
+  for (size_t i = 0; i < v.size(); ++i)
+    if (!std::isfinite(v[i])) return static_cast<int64_t>(i);
+  return -1;
+}
+
+// A plan never returns NaN or Inf. Values that go non-finite inside the network come from the weights
+// (inputs are validated and bounded before they reach it), hence InvalidCheckpoint.
+void require_finite_output(std::span<const float> v, const std::string& where) {
+  const int64_t i = first_non_finite(v);
+  if (i < 0) return;
+  fail(ErrorCode::InvalidCheckpoint, "non-finite values (" + std::to_string(v[static_cast<size_t>(i)]) + " at index " +
+                                         std::to_string(i) + ") first appeared in " + where +
+                                         ": the checkpoint's weights produce NaN/Inf for valid input");
+}
 
 }  // namespace
 
@@ -64,14 +148,20 @@ std::unique_ptr<Planner> Planner::load(const LoadOptions& options) {
   auto impl = std::make_unique<Impl>();
   impl->checkpoint = Checkpoint::open(options.checkpoint);
   impl->cfg = model::parse_model_config(impl->checkpoint->config());
+  const std::string config_path = options.checkpoint + (options.checkpoint.empty() || options.checkpoint.back() == '/' ? "" : "/") + "config.json";
+  if (impl->cfg.action_space.n_waypoints != kWaypoints)
+    fail(ErrorCode::InvalidCheckpoint, config_path + ": action_space_cfg.n_waypoints: expected " + std::to_string(kWaypoints) +
+                                           " (the trajectory length plan() returns), got " +
+                                           std::to_string(impl->cfg.action_space.n_waypoints));
   // The config must describe the tensors actually stored: a size that disagrees with a weight would
   // otherwise surface mid-plan (or as an absurd allocation) instead of at load.
   for (const model::ParamSpec& spec : model::parameter_specs(impl->cfg)) {
     const TensorInfo& info = impl->checkpoint->info(spec.name);
     if (info.shape != spec.shape)
-      fail(ErrorCode::InvalidCheckpoint, "tensor '" + spec.name + "' has shape " + shape_str(info.shape) +
+      fail(ErrorCode::InvalidCheckpoint, config_path + ": tensor '" + spec.name + "' has shape " + shape_str(info.shape) +
                                              " but config.json implies " + shape_str(spec.shape));
   }
+  check_no_unused_tensors(*impl->checkpoint, impl->cfg, config_path);
   const auto& v = impl->cfg.vision;
   const int factor = static_cast<int>(v.patch_size * v.spatial_merge_size);
   impl->image = model::smart_resize(kCameraHeight, kCameraWidth, factor, impl->cfg.min_pixels, impl->cfg.max_pixels);
@@ -79,6 +169,10 @@ std::unique_ptr<Planner> Planner::load(const LoadOptions& options) {
   impl->grid_w = impl->image.width / v.patch_size;
   impl->tokens_per_image = impl->grid_h * impl->grid_w / v.merge_unit();
   impl->threads = options.threads;
+  if (options.backend == "cpu")
+    require_host_memory(cpu_plan_bytes(impl->cfg, options.precision, impl->tokens_per_image),
+                        "the cpu backend (" + options.precision + " weight copies of " +
+                            std::to_string(model::parameter_count(impl->cfg)) + " parameters, KV cache, activations)");
   impl->executor = make_executor(options, impl->checkpoint, impl->cfg);
   return std::unique_ptr<Planner>(new Planner(std::move(impl)));
 }
@@ -86,11 +180,14 @@ std::unique_ptr<Planner> Planner::load(const LoadOptions& options) {
 ExecutorInfo Planner::info() const { return impl_->executor->info(); }
 const json::Value& Planner::config() const { return impl_->checkpoint->config(); }
 int64_t Planner::image_tokens_per_image() const { return impl_->tokens_per_image; }
+int64_t Planner::max_positions() const { return impl_->cfg.text.max_position_embeddings; }
 
 PlanResult Planner::plan(const PlanRequest& req, const TokenSink& on_token, const std::atomic<bool>& abort) {
   Impl& m = *impl_;
   const model::ModelConfig& cfg = m.cfg;
   const auto t_start = Clock::now();
+  // Model loops (vision blocks, decoder layers, CPU kernels) poll the flag through this scope.
+  const CancelScope cancel_scope(abort);
   auto check_abort = [&] {
     if (abort.load(std::memory_order_relaxed)) fail(ErrorCode::Aborted, "plan aborted");
   };
@@ -113,6 +210,21 @@ PlanResult Planner::plan(const PlanRequest& req, const TokenSink& on_token, cons
   if (req.initial_noise && req.initial_noise->size() != noise_len)
     fail(ErrorCode::InvalidInput, "initialNoise: expected " + std::to_string(noise_len) + " values, got " +
                                       std::to_string(req.initial_noise->size()));
+  if (req.initial_noise)
+    for (size_t i = 0; i < req.initial_noise->size(); ++i)
+      if (!(std::fabs((*req.initial_noise)[i]) <= kMaxNoise))
+        fail(ErrorCode::InvalidInput, "initialNoise[" + std::to_string(i) + "]: expected a finite value with |v| <= " +
+                                          std::to_string(static_cast<int>(kMaxNoise)) + ", got " +
+                                          std::to_string((*req.initial_noise)[i]));
+  {
+    // Prompt + reasoning must fit the model's context (lib/ bounds the command far below this).
+    const int64_t budget = req.forced_tokens ? static_cast<int64_t>(req.forced_tokens->size()) : req.max_reasoning_tokens;
+    const int64_t need = static_cast<int64_t>(req.prompt_ids.size()) + budget + 1;
+    if (need > cfg.text.max_position_embeddings)
+      fail(ErrorCode::InvalidInput, "promptIds: " + std::to_string(req.prompt_ids.size()) + " prompt tokens + " +
+                                        std::to_string(budget) + " reasoning tokens exceed the model's context of " +
+                                        std::to_string(cfg.text.max_position_embeddings) + " positions");
+  }
   const std::vector<model::Pose> history = model::to_ego_frame(ego_history_poses(req.ego_history));
 
   PlanResult out;
@@ -147,8 +259,12 @@ PlanResult Planner::plan(const PlanRequest& req, const TokenSink& on_token, cons
   const std::vector<float> prompt_logits = m.executor->prefill(req.prompt_ids, ri.pos);
   out.timings.prefill_ms = ms_since(t);
   check_abort();
+  require_finite_output(prompt_logits, "the prefill logits (vision encoder or backbone)");
 
   const double v0 = model::estimate_v0(history, cfg.action_space);
+  if (!std::isfinite(v0) || std::fabs(v0) > 1e3)
+    fail(ErrorCode::InvalidInput, "egoHistory: expected poses implying a speed below 1000 m/s, got an estimated speed at t0 of " +
+                                      std::to_string(v0) + " m/s");
   out.v0 = v0;
   const int64_t n_prompt = static_cast<int64_t>(req.prompt_ids.size());
   model::SamplingParams sp{req.temperature, req.top_p, cfg.traj_token_start_idx,
@@ -172,6 +288,7 @@ PlanResult Planner::plan(const PlanRequest& req, const TokenSink& on_token, cons
       toks.push_back(tok);
       on_token(s, tok);
       logits = m.executor->decode(tok, cache_pos, cache_pos + ri.rope_delta);
+      require_finite_output(logits, "the logits of reasoning token " + std::to_string(i) + " of sample " + std::to_string(s));
       ++cache_pos;
       if (tok == traj_future_start) {
         offset = cache_pos;
@@ -192,6 +309,7 @@ PlanResult Planner::plan(const PlanRequest& req, const TokenSink& on_token, cons
     else
       model::fill_philox_normal(req.seed, static_cast<uint64_t>(s), 0, std::span<float>(xs, n));
     m.executor->denoise(xs, 1, req.diffusion_steps, offset, offset + ri.rope_delta, check_abort);
+    require_finite_output({xs, n}, "the action expert's output (denoising) of sample " + std::to_string(s));
     out.timings.action_ms += ms_since(t);
   }
 
@@ -203,6 +321,11 @@ PlanResult Planner::plan(const PlanRequest& req, const TokenSink& on_token, cons
     std::span<const float> xs(x.data() + static_cast<size_t>(s) * n_wp * cfg.action_dims, static_cast<size_t>(n_wp * cfg.action_dims));
     const model::Controls c = model::denormalize_actions(xs, cfg.action_space);
     const std::vector<model::Pose> poses = model::integrate(c, v0, cfg.action_space, 0.0);
+    for (const auto& p : poses)
+      for (double v : p.p)
+        if (!std::isfinite(v))
+          fail(ErrorCode::InvalidCheckpoint, "non-finite values first appeared in the trajectory integration of sample " +
+                                                 std::to_string(s) + ": the action expert's controls are far outside the action space");
     out.accel.insert(out.accel.end(), c.accel.begin(), c.accel.end());
     out.curvature.insert(out.curvature.end(), c.curvature.begin(), c.curvature.end());
     for (const auto& p : poses) {

@@ -80,6 +80,7 @@ class Planner {
   ExecutorInfo info() const;
   const json::Value& config() const;
   int64_t image_tokens_per_image() const;
+  int64_t max_positions() const;  // the backbone's context: prompt + reasoning must fit
 
  private:
   struct Impl;

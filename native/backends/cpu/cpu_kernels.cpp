@@ -4,6 +4,7 @@
 #include <cmath>
 #include <vector>
 
+#include "core/cancel.hpp"
 #include "core/dtype.hpp"
 
 namespace alp::cpu {
@@ -46,8 +47,11 @@ inline void dot4(const float* x, int64_t ldx, const float* w, int64_t k, float o
 
 void gemm_nt(ThreadPool& pool, const float* x, const float* w, const float* b, float* y, int64_t n, int64_t m, int64_t k) {
   const int64_t row_tiles = (n + kRows - 1) / kRows, col_tiles = (m + kCols - 1) / kCols;
+  // Polled per tile: an aborted plan leaves a long GEMM early (the caller throws; y is discarded).
+  const std::atomic<bool>* cancel = current_cancel_flag();
   pool.parallel_for(row_tiles * col_tiles, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
+      if (cancel && cancel->load(std::memory_order_relaxed)) return;
       const int64_t r0 = (t / col_tiles) * kRows, c0 = (t % col_tiles) * kCols;
       const int64_t r1 = std::min(n, r0 + kRows), c1 = std::min(m, c0 + kCols);
       for (int64_t c = c0; c < c1; ++c) {
@@ -68,10 +72,12 @@ void gemm_nt(ThreadPool& pool, const float* x, const float* w, const float* b, f
 void attention(ThreadPool& pool, const float* q, const float* k, const float* v, float* out, int64_t nq, int64_t nk,
                int64_t hq, int64_t hkv, int64_t d, float scale, bool causal, int64_t causal_past) {
   const int64_t group = hq / hkv;
+  const std::atomic<bool>* cancel = current_cancel_flag();  // as in gemm_nt
   pool.parallel_for(nq * hq, [&](int64_t begin, int64_t end) {
     std::vector<float> s(static_cast<size_t>(nk));
     std::vector<float> acc(static_cast<size_t>(d));
     for (int64_t item = begin; item < end; ++item) {
+      if (cancel && cancel->load(std::memory_order_relaxed)) return;
       const int64_t i = item / hq, h = item % hq, g = h / group;
       const int64_t visible = causal ? std::min(nk, causal_past + i + 1) : nk;
       const float* qi = q + (i * hq + h) * d;

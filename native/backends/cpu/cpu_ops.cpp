@@ -7,6 +7,7 @@
 #include <numbers>
 
 #include "backends/cpu/cpu_kernels.hpp"
+#include "core/cancel.hpp"
 #include "core/dtype.hpp"
 #include "core/error.hpp"
 
@@ -138,6 +139,12 @@ Value CpuOps::weight(std::string_view name, const Shape& expected) {
     fail(ErrorCode::InvalidCheckpoint, "tensor " + std::string(name) + ": dtype " + std::string(dtype_name(t.dtype())) + " is not a float type");
   HostFloats f(static_cast<size_t>(t.numel()));
   t.to_f32(f);
+  // NaN/Inf weights would surface as a NaN trajectory (or a sampling error blaming the input); name the
+  // tensor instead. One pass, once per weight.
+  for (size_t i = 0; i < f.size(); ++i)
+    if (!std::isfinite(f[i]))
+      fail(ErrorCode::InvalidCheckpoint, "tensor " + std::string(name) + ": non-finite value " + std::to_string(f[i]) +
+                                             " at element " + std::to_string(i));
   if (options_.precision == Precision::BF16)
     for (float& x : f) x = bf16_to_f32(f32_to_bf16(x));
   else if (options_.precision == Precision::FP16)
@@ -181,6 +188,7 @@ Value CpuOps::linear(const Value& x, const Value& w, const Value& b) {
   s.back() = m;
   auto [v, y] = alloc(buffers_, std::move(s));
   gemm_nt(pool_, xp, wp, bias, y.data(), n, m, k);
+  check_cancelled();  // gemm_nt stops early on abort; its partial output must not be used
   return v;
 }
 
@@ -255,6 +263,7 @@ Value CpuOps::attention(const Value& q, const Value& k, const Value& v, model::A
   auto [out, o] = alloc(buffers_, q->shape);
   cpu::attention(pool_, qs.data(), ks.data(), vs.data(), o.data(), nq, nk, hq, hkv, d, scale,
                  mask.kind == model::AttentionMask::Kind::Causal, mask.past);
+  check_cancelled();  // as in linear()
   return out;
 }
 
