@@ -21,8 +21,11 @@ interface QueuedJob {
 }
 
 const disposedError = (): AlpamayoError => new AlpamayoError('planner is disposed', 'DISPOSED');
-const abortedError = (signal: AbortSignal): AlpamayoError =>
-  new AlpamayoError('plan aborted', 'ABORTED', { cause: signal.reason });
+// The native message says where the plan stopped ("plan aborted during prefill"); keep it.
+const abortedError = (signal: AbortSignal, native?: unknown): AlpamayoError =>
+  new AlpamayoError(native instanceof AlpamayoError && native.code === 'ABORTED' ? native.message : 'plan aborted', 'ABORTED', {
+    cause: signal.reason,
+  });
 const callbackError = (error: unknown): AlpamayoError =>
   new AlpamayoError(
     `plan aborted: options.onToken ${error instanceof Error ? `threw ${error.name}: ${error.message}` : `failed: ${String(error)}`}`,
@@ -372,7 +375,7 @@ export class Planner {
       result = await handle.promise;
     } catch (err) {
       if (failed) throw callbackError(failed.error);
-      if (signal?.aborted) throw abortedError(signal);
+      if (signal?.aborted) throw abortedError(signal, err);
       if (this.#disposing) throw disposedError();
       throw asAlpamayoError(err);
     } finally {

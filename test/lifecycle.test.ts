@@ -105,21 +105,21 @@ t.test('FIFO order, pending, maxQueue -> BUSY', async (t) => {
   t.equal(planner.pending, 0);
 });
 
-t.test('dispose: rejects queued, waits for running, idempotent, DISPOSED afterwards', async (t) => {
+t.test('dispose: rejects queued, aborts running, idempotent, DISPOSED afterwards', async (t) => {
   const planner = await load();
   const running = planner.plan(frames(), egoHistory(), LONG);
+  const runningErr = rejection(running);
   const queued = [planner.plan(frames(), egoHistory(), FAST), planner.plan(frames(), egoHistory(), FAST)];
   const queuedErrs = queued.map(rejection);
-  let runningDone = false;
-  void running.then(() => (runningDone = true));
   const d1 = planner.dispose();
   const d2 = planner.dispose();
   t.equal(d1, d2, 'dispose() returns the same promise');
   t.ok(planner.disposed);
   for (const e of await Promise.all(queuedErrs)) t.equal(e.code, 'DISPOSED');
   await d1;
-  t.ok(runningDone, 'dispose resolved only after the running plan');
-  t.equal((await running).waypoints.positions.length, 192, 'the running plan completed normally');
+  // dispose() does not wait for a whole plan (a long prefill could take seconds): the running plan is
+  // aborted natively and rejects with DISPOSED.
+  t.equal((await runningErr).code, 'DISPOSED', 'the running plan was aborted by dispose');
   t.equal((await rejection(planner.plan(frames(), egoHistory(), FAST))).code, 'DISPOSED');
   await planner.dispose();
   await planner[Symbol.asyncDispose]();

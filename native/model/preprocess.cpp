@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/cancel.hpp"
 #include "core/error.hpp"
 
 namespace alp::model {
@@ -217,9 +218,10 @@ void preprocess_frames(std::span<const FrameView> frames, int out_h, int out_w, 
   std::atomic<size_t> next{0};
   std::exception_ptr error;
   std::atomic<bool> failed{false};
+  const std::atomic<bool>* cancel = current_cancel_flag();  // an aborted plan stops between frames
   auto work = [&] {
     for (size_t i; (i = next.fetch_add(1)) < frames.size();) {
-      if (failed.load()) return;
+      if (failed.load() || (cancel && cancel->load(std::memory_order_relaxed))) return;
       try {
         const FrameView& f = frames[i];
         preprocess_frame(f.rgb, f.height, f.width, out_h, out_w, mean, std, out + i * per_image, cfg);
@@ -239,6 +241,7 @@ void preprocess_frames(std::span<const FrameView> frames, int out_h, int out_w, 
     for (unsigned t = 0; t < n_threads; ++t) pool.emplace_back(work);
   }
   if (error) std::rethrow_exception(error);
+  check_cancelled();
 }
 
 }  // namespace alp::model

@@ -188,8 +188,14 @@ PlanResult Planner::plan(const PlanRequest& req, const TokenSink& on_token, cons
   const auto t_start = Clock::now();
   // Model loops (vision blocks, decoder layers, CPU kernels) poll the flag through this scope.
   const CancelScope cancel_scope(abort);
+  // The stage running now, named in abort errors: "during" when a check inside a stage's loop fired,
+  // "after" for the checks between stages.
+  std::string stage = "preprocess";
   auto check_abort = [&] {
     if (abort.load(std::memory_order_relaxed)) fail(ErrorCode::Aborted, "plan aborted");
+  };
+  auto check_abort_after = [&] {
+    if (abort.load(std::memory_order_relaxed)) fail(ErrorCode::Aborted, "plan aborted after " + stage);
   };
   const int n_wp = cfg.action_space.n_waypoints;
   const int64_t image_token = cfg.image_token_id;
@@ -228,6 +234,7 @@ PlanResult Planner::plan(const PlanRequest& req, const TokenSink& on_token, cons
   const std::vector<model::Pose> history = model::to_ego_frame(ego_history_poses(req.ego_history));
 
   PlanResult out;
+  try {
   // Preprocess: every frame resized to the model's input size, normalised and patchified.
   auto t = Clock::now();
   std::vector<model::FrameView> views(kImages);
@@ -242,15 +249,17 @@ PlanResult Planner::plan(const PlanRequest& req, const TokenSink& on_token, cons
                               static_cast<int>(cfg.vision.spatial_merge_size)};
   model::preprocess_frames(views, m.image.height, m.image.width, m.mean, m.stdev, m.patches.data(), pc, m.threads);
   out.timings.preprocess_ms = ms_since(t);
-  check_abort();
+  check_abort_after();
 
   t = Clock::now();
+  stage = "vision";
   m.executor->encode_images({m.patches.data(), kImages, 1, m.grid_h, m.grid_w});
   out.timings.vision_ms = ms_since(t);
-  check_abort();
+  check_abort_after();
 
   // Prefill with M-RoPE positions (get_rope_index); the cache prefix is shared by every rollout.
   t = Clock::now();
+  stage = "prefill";
   std::vector<int64_t> ids64(req.prompt_ids.begin(), req.prompt_ids.end());
   std::vector<model::ImageGrid> grids(kImages, model::ImageGrid{1, m.grid_h, m.grid_w});
   const model::RopeIndex ri = model::rope_index(cfg, ids64, grids);
@@ -258,7 +267,7 @@ PlanResult Planner::plan(const PlanRequest& req, const TokenSink& on_token, cons
   m.executor->reserve(static_cast<int64_t>(req.prompt_ids.size()) + budget + 1);
   const std::vector<float> prompt_logits = m.executor->prefill(req.prompt_ids, ri.pos);
   out.timings.prefill_ms = ms_since(t);
-  check_abort();
+  check_abort_after();
   require_finite_output(prompt_logits, "the prefill logits (vision encoder or backbone)");
 
   const double v0 = model::estimate_v0(history, cfg.action_space);
@@ -275,6 +284,7 @@ PlanResult Planner::plan(const PlanRequest& req, const TokenSink& on_token, cons
     // Reasoning rollout s: sampled (or teacher-forced) tokens after the shared prompt. The KV of every
     // emitted token is written, so the expert reads [0, index(<|traj_future_start|>) + 1).
     t = Clock::now();
+    stage = "reasoning (sample " + std::to_string(s) + ")";
     std::vector<int32_t>& toks = out.tokens[static_cast<size_t>(s)];
     std::vector<float> logits = prompt_logits;
     model::TokenSampler sampler(model::rollout_sampler_state(req.seed, static_cast<uint64_t>(s)));
@@ -299,9 +309,10 @@ PlanResult Planner::plan(const PlanRequest& req, const TokenSink& on_token, cons
     // Without <|traj_future_start|> the official rollout uses the last position (it warns); so do we.
     if (offset < 0) offset = cache_pos;
     out.timings.reasoning_ms += ms_since(t);
-    check_abort();
+    check_abort_after();
 
     t = Clock::now();
+    stage = "denoising (sample " + std::to_string(s) + ")";
     float* xs = x.data() + static_cast<size_t>(s) * n_wp * cfg.action_dims;
     const size_t n = static_cast<size_t>(n_wp * cfg.action_dims);
     if (req.initial_noise)
@@ -334,6 +345,12 @@ PlanResult Planner::plan(const PlanRequest& req, const TokenSink& on_token, cons
     }
   }
   out.timings.action_ms += ms_since(t);
+  } catch (const Error& e) {
+    // In-stage checks (model loops, kernels, the token and Euler loops) raise a bare "plan aborted".
+    if (e.code() == ErrorCode::Aborted && std::string_view(e.what()) == "plan aborted")
+      fail(ErrorCode::Aborted, "plan aborted during " + stage);
+    throw;
+  }
   out.timings.total_ms = ms_since(t_start);
   return out;
 }
