@@ -74,7 +74,7 @@ t.test(`${CASES} corrupted checkpoints reject with INVALID_CHECKPOINT (seed ${SE
     const tensor = pick(names);
     const shardOrTensor = new RegExp(`${esc(s.name).source}|${names.map((n) => esc(n).source).join('|')}|header`);
     const hdr = (): Record<string, any> => structuredClone(s.header);
-    switch (int(16)) {
+    switch (int(20)) {
       case 0: {
         // Truncated anywhere before the end of the last tensor.
         const cut = int(s.bytes.length - 1);
@@ -160,6 +160,30 @@ t.test(`${CASES} corrupted checkpoints reject with INVALID_CHECKPOINT (seed ${SE
       case 14: {
         const f = pick(['tokenizer.json', 'model.safetensors.index.json', 'config.json', s.name]);
         return { file: f, content: pick([null, Buffer.alloc(0), Buffer.from('{"truncated":')]), what: `${f} missing/empty/broken`, mention: new RegExp(`${esc(f).source}|${names.map((n) => esc(n).source).join('|')}`) };
+      }
+      // Issue 19: config.json checked against the tensors and the chat template at load.
+      case 15: {
+        const c = structuredClone(config);
+        c.action_space_cfg = { ...(c.action_space_cfg ?? {}), n_waypoints: pick([32, 1, 63, 65, 128]) };
+        return { file: 'config.json', content: Buffer.from(JSON.stringify(c)), what: `n_waypoints ${c.action_space_cfg.n_waypoints}`, mention: /config\.json: action_space_cfg\.n_waypoints/ };
+      }
+      case 16: {
+        const c = structuredClone(config);
+        if (r() < 0.5) c.expert_cfg = { ...c.expert_cfg, num_hidden_layers: 1 };
+        else c.vlm_config.vision_config = { ...c.vlm_config.vision_config, depth: 1, deepstack_visual_indexes: [0] };
+        return { file: 'config.json', content: Buffer.from(JSON.stringify(c)), what: 'fewer layers than the weights', mention: /config\.json: (expert_cfg\.num_hidden_layers|vlm_config\.vision_config\.(depth|deepstack_visual_indexes)): the checkpoint holds/ };
+      }
+      case 17: {
+        const text = pick(['{% for m in messages %}', '{{ messages[0].content ', '{% if %}x{% endif %}', '{{ 1 +* 2 }}', '{% endfor %}']);
+        return { file: 'chat_template.jinja', content: Buffer.from(text), what: `chat template ${JSON.stringify(text)}`, mention: /chat_template\.jinja/ };
+      }
+      case 18:
+      case 19: {
+        const h = hdr();
+        const size = s.bytes.length - 8 - s.headerLen;
+        const extra = pick(['extra.weight', 'vlm.model.visual.blocks.99.norm1.weight', 'expert.layers.7.mlp.up_proj.weight', 'action_in_proj.sinus.x.bias']);
+        h[extra] = { dtype: 'F32', shape: [1], data_offsets: [size, size + 4] };
+        return { file: s.name, content: Buffer.concat([withHeader(s, h), Buffer.alloc(4)]), what: `unused tensor ${extra}`, mention: new RegExp(`never reads \\('${esc(extra).source}'`) };
       }
       default: {
         const f = pick(['tokenizer.json', 'config.json']);

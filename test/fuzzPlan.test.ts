@@ -57,7 +57,7 @@ function makeCase(r: () => number): Case {
   const nonFinite = [NaN, Infinity, -Infinity, '1', null, undefined, {}, true];
   const junk = [null, undefined, 0, -1, 'x', true, [], {}, new Map(), new Date(), () => 1, Symbol('s'), 1n];
   const c = (area: Case['area'], what: string): Case => ({ frames: f, ego: e, options: o, area, what });
-  switch (int(34)) {
+  switch (int(41)) {
     case 0: return { ...c('frames', 'frames junk'), frames: pick(junk.filter((x) => typeof x !== 'object' || x === null || Array.isArray(x) || x instanceof Date)) };
     case 1: delete f[cam]; return c('frames', `missing ${cam}`);
     case 2: f[pick(['front', 'rear', 'frontwide', 'FRONT_WIDE', '__proto__x', 'x'.repeat(1 + int(40))])] = f[cam]; return c('frames', 'extra camera');
@@ -94,6 +94,14 @@ function makeCase(r: () => number): Case {
     case 30: { const n = 128 + pick([-1, 1, -128, 128]); o.initialNoise = pick([new Float32Array(n), new Float64Array(128), Array(128).fill(0), detachedF32(128), Float32Array.from({ length: 128 }, (_, j) => (j === int(128) ? pick([NaN, Infinity, -Infinity]) : 0))]); if (o.initialNoise instanceof Float32Array && o.initialNoise.length === 128 && !o.initialNoise.some((v: number) => !Number.isFinite(v)) && o.initialNoise.byteLength > 0) o.initialNoise = new Float32Array(127); return c('options', 'initialNoise'); }
     case 31: o.reasoningTokens = pick([[], [-1], [1.5], [NaN], ['a'], {}, 5, null, new Float32Array(3), [2 ** 31], [1e6], Int32Array.of(1, 2, 9_999_999)]); return c('options', 'reasoningTokens');
     case 32: o[pick(['returnActions', 'returnTokens'])] = pick(['yes', 1, 0, null, {}]); return c('options', 'boolean flags');
+    // Issue 19: clocks, unbounded work, overflowing noise, the new options.
+    case 34: { const step = pick([10_000, 50_000, 79_000, 121_000, 1_000_000]); e.forEach((p, j) => (e[j] = { ...p, timestampUs: 2_500_000 - (15 - j) * step })); return c('egoHistory', 'pose period not 10 Hz'); }
+    case 35: { const shift = pick([3_600e6, -10e6, 60_000, -75_000, 1e12]); for (const k of CAMS) f[k] = f[k].map((x: Any) => ({ ...x, timestampUs: x.timestampUs + shift })); return c('frames', 'frames off t0'); }
+    case 36: f[cam] = f[cam].map((x: Any, j: number) => ({ ...x, timestampUs: 2_500_000 - (3 - j) * pick([33_333, 200_000, 10_000]) })); return c('frames', 'one camera at another rate');
+    case 37: o.command = pick(['x', 'turn left ', '\u{1F697}']).repeat(5000 + int(200_000)); return c('options', 'command too long');
+    case 38: o.reasoningTokens = r() < 0.5 ? Array.from({ length: 2 + int(30_000) }, () => 65) : 'go '.repeat(6 + int(10_000)); return c('options', 'reasoningTokens over maxReasoningTokens');
+    case 39: { const n = new Float32Array(128); n[int(128)] = pick([1001, -2e4, 3e38, -3.4e38, 1e10]); o.initialNoise = n; return c('options', 'initialNoise out of range'); }
+    case 40: if (r() < 0.5) o.frameBuffers = pick(['move', 'Copy', 1, null, true, {}]); else o.checkClocks = pick(['yes', 0, 1, null, {}]); return c('options', 'frameBuffers/checkClocks');
     default: o[pick(['signal', 'onToken', 'command'])] = pick([{}, 'abort', 1, { aborted: false, addEventListener() {} }, Symbol('s')]); if (typeof o.command === 'string') o.command = 1; return c('options', 'signal/onToken/command');
   }
 }
