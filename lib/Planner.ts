@@ -71,8 +71,8 @@ export class Planner {
   readonly #stopIds: number[];
   readonly #futureStartId: number;
   readonly #maxCommandTokens: number;
-  /** Prompt length without a command (the command's tokens are counted against this). */
-  readonly #basePromptTokens: number;
+  /** Prompt length without a command and with one `<|image_pad|>` per image. */
+  readonly #templatePromptTokens: number;
   /** Aborts the plan running natively (set while one runs). */
   #abortRunning: (() => void) | undefined;
   readonly #queue: QueuedJob[] = [];
@@ -89,7 +89,7 @@ export class Planner {
     maxQueue: number;
     imageTokensPerImage?: number | undefined;
     maxCommandTokens: number;
-    basePromptTokens: number;
+    templatePromptTokens: number;
   }) {
     this.#addon = init.addon;
     this.#native = init.native;
@@ -106,7 +106,7 @@ export class Planner {
     this.#imageTokensPerImage = init.imageTokensPerImage;
     this.#maxQueue = init.maxQueue;
     this.#maxCommandTokens = init.maxCommandTokens;
-    this.#basePromptTokens = init.basePromptTokens;
+    this.#templatePromptTokens = init.templatePromptTokens;
     const special = specialTokenIds(init.tok);
     this.#futureStartId = special.futureStart;
     this.#stopIds = [special.cotEnd, special.futureStart];
@@ -166,7 +166,8 @@ export class Planner {
     }
     // The command's bound is the option, capped by what the model's context leaves after the fixed
     // prompt and the largest reasoning budget.
-    const basePromptTokens = templatePromptTokens - 16 + 16 * (info.imageTokensPerImage ?? 1);
+    const perImage = info.imageTokensPerImage ?? imageTokenCount(1920, 1080, visionSettingsFromConfig(JSON.parse(info.modelConfig) as unknown));
+    const basePromptTokens = templatePromptTokens - 16 + 16 * perImage;
     const contextLeft = (info.maxPositions ?? Number.MAX_SAFE_INTEGER) - basePromptTokens - MAX_REASONING_TOKENS - 1;
     if (opts.maxCommandTokens > contextLeft) {
       await native.dispose();
@@ -186,7 +187,7 @@ export class Planner {
       maxQueue: opts.maxQueue,
       imageTokensPerImage: info.imageTokensPerImage,
       maxCommandTokens: opts.maxCommandTokens,
-      basePromptTokens,
+      templatePromptTokens,
     });
   }
 
@@ -234,7 +235,8 @@ export class Planner {
     };
     if (opts.command !== undefined) promptOpts.command = opts.command;
     const promptIds = buildPromptIds(this.#tok, promptOpts);
-    const commandTokens = promptIds.length - this.#basePromptTokens;
+    const imageTokens = promptOpts.imageTokenCounts.reduce((a, b) => a + b, 0);
+    const commandTokens = promptIds.length - (this.#templatePromptTokens - promptOpts.imageTokenCounts.length + imageTokens);
     if (commandTokens > this.#maxCommandTokens) {
       throw invalidInput('options.command', `a command of at most maxCommandTokens = ${this.#maxCommandTokens} tokens`, `${commandTokens} tokens`);
     }

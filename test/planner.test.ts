@@ -153,14 +153,21 @@ t.test('abort: queued plans leave the queue at once, running ones via native abo
   await planner.dispose();
 });
 
-t.test('a throwing onToken ends the plan with its error', async (t) => {
+t.test('a throwing onToken ends the plan with ABORTED, its error as cause', async (t) => {
   const planner = await Planner.load({ checkpoint: await checkpoint(t) });
   const boom = new Error('consumer failed');
-  await t.rejects(planner.plan(frames(), egoHistory(), { onToken: () => { throw boom; } }), boom);
+  const err = await planner.plan(frames(), egoHistory(), { onToken: () => { throw boom; } }).then(
+    () => undefined,
+    (e: unknown) => e as InstanceType<typeof AlpamayoError>,
+  );
+  t.ok(err instanceof AlpamayoError, 'every failure is an AlpamayoError');
+  t.equal(err?.code, 'ABORTED');
+  t.equal(err?.field, 'options.onToken');
+  t.equal(err?.cause, boom);
   await planner.dispose();
 });
 
-t.test('dispose: rejects queued, waits for running, idempotent, then DISPOSED', async (t) => {
+t.test('dispose: rejects queued, aborts running, idempotent, then DISPOSED', async (t) => {
   const planner = await Planner.load({ checkpoint: await checkpoint(t) });
   const disposedBefore = state.disposed;
   const first = planner.plan(frames(), egoHistory());
@@ -169,7 +176,7 @@ t.test('dispose: rejects queued, waits for running, idempotent, then DISPOSED', 
   const d2 = planner.dispose();
   t.equal(d1, d2);
   await t.rejects(second, { code: 'DISPOSED' });
-  t.ok((await first).reasoning.length > 0, 'running plan completes');
+  await t.rejects(first, { code: 'DISPOSED' }, 'the running plan is aborted, not awaited');
   await d1;
   t.equal(state.disposed, disposedBefore + 1, 'native dispose called once');
   t.ok(planner.disposed);

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { validateClocks } from '../lib/validateClocks.js';
 import { validateFrames } from '../lib/validateFrames.js';
 import { validateEgoHistory, packEgoHistory } from '../lib/validateEgoHistory.js';
 import { validatePlanOptions } from '../lib/validatePlanOptions.js';
@@ -62,7 +63,7 @@ t.test('frames: timestamps', async (t) => {
   const swapped = [f.front_wide[0], f.front_wide[2], f.front_wide[1], f.front_wide[3]];
   bad(t, () => validateFrames({ ...f, front_wide: swapped }), 'frames.front_wide[2].timestampUs', /strictly increasing/);
   const equal = [f.front_wide[0], f.front_wide[0], f.front_wide[2], f.front_wide[3]];
-  bad(t, () => validateFrames({ ...f, front_wide: equal }), 'frames.front_wide[1].timestampUs', /expected > 1000000/);
+  bad(t, () => validateFrames({ ...f, front_wide: equal }), 'frames.front_wide[1].timestampUs', /expected > 2200000/);
   const nan = [f.front_wide[0], { ...frame(0), timestampUs: NaN }, f.front_wide[2], f.front_wide[3]];
   bad(t, () => validateFrames({ ...f, front_wide: nan }), 'frames.front_wide[1].timestampUs', /finite number, got NaN/);
 });
@@ -168,4 +169,22 @@ t.test('load options', async (t) => {
   bad(t, () => validateLoadOptions({ checkpoint: '/c', maxQueue: -1 }), 'options.maxQueue', /integer >= 0/);
   bad(t, () => validateLoadOptions({ checkpoint: '/c', engine: '/e' }), 'options.engine', /did you mean 'engines'\?/);
   bad(t, () => validateLoadOptions('/c'), 'options', /load options object/);
+});
+
+t.test('clocks: 10 Hz poses and frames at t0-0.3 ... t0, within the documented tolerances', async (t) => {
+  const poses = validateEgoHistory(egoHistory());
+  const ordered = validateFrames(frames());
+  validateClocks(ordered, poses); // aligned: no throw
+  // Jitter inside the tolerances passes.
+  const jittered = egoHistory().map((p, i) => ({ ...p, timestampUs: p.timestampUs + (i % 2 ? 9_000 : -9_000) }));
+  validateClocks(ordered, validateEgoHistory(jittered));
+  const late = frames();
+  late.front_tele = late.front_tele.map((f) => ({ ...f, timestampUs: f.timestampUs + 49_000 }));
+  validateClocks(validateFrames(late), poses);
+  // Beyond them, the field, the expected window and the actual value.
+  const slow = egoHistory().map((p, i) => ({ ...p, timestampUs: 2_500_000 - (15 - i) * 121_000 }));
+  bad(t, () => validateClocks(ordered, validateEgoHistory(slow)), 'egoHistory[1].timestampUs', /expected 785000 ± 20000 µs .*10 Hz.*got 806000 \(a step of 121000 µs/);
+  const off = frames();
+  off.cross_right = off.cross_right.map((f) => ({ ...f, timestampUs: f.timestampUs + 51_000 }));
+  bad(t, () => validateClocks(validateFrames(off), poses), 'frames.cross_right[0].timestampUs', /expected 2200000 ± 50000 µs \(t0 - 0\.3 s, t0 = egoHistory\[15\]\.timestampUs = 2500000\), got 2251000/);
 });
