@@ -81,13 +81,18 @@ void check_no_unused_tensors(const Checkpoint& ck, const model::ModelConfig& cfg
            (field.empty() ? "" : "; does " + field + " match the weights?"));
 }
 
-// Host memory the CPU executor will hold after a default plan: every weight as an fp32 copy (two in
-// fp8 mode: the rounded copy too), the KV cache of a default prompt and reasoning budget, and the
-// largest live activations (vision MLP over every patch, decoder MLP over the prompt). An estimate to
-// fail fast on, not an exact account.
-uint64_t cpu_plan_bytes(const model::ModelConfig& cfg, const std::string& precision, int64_t image_tokens) {
-  const uint64_t params = static_cast<uint64_t>(model::parameter_count(cfg));
-  const uint64_t weights = params * sizeof(float) * (precision == "fp8" ? 2 : 1);
+// Host memory the CPU executor will hold after a default plan: every weight as the executor keeps it
+// (bf16-stored matrices as bf16 in fp32/bf16 modes, the rest as fp32 copies, two in fp8 mode: the
+// rounded copy too), the KV cache of a default prompt and reasoning budget, and the largest live
+// activations (vision MLP over every patch, decoder MLP over the prompt). An estimate to fail fast on,
+// not an exact account.
+uint64_t cpu_plan_bytes(const Checkpoint& ck, const model::ModelConfig& cfg, const std::string& precision, int64_t image_tokens) {
+  const cpu::Precision p = cpu::parse_precision(precision);
+  uint64_t weights = 0;
+  for (const model::ParamSpec& spec : model::parameter_specs(cfg)) {
+    const uint64_t per = cpu::keeps_bf16(ck.info(spec.name).dtype, spec.shape.size(), p) ? 2 : p == cpu::Precision::FP8 ? 8 : 4;
+    weights += static_cast<uint64_t>(shape_numel(spec.shape)) * per;
+  }
   const uint64_t positions = static_cast<uint64_t>(kImages * image_tokens + 512 + 256);
   const uint64_t kv = 2 * static_cast<uint64_t>(cfg.text.num_layers * cfg.text.num_kv_heads * cfg.text.head_dim) * positions * sizeof(float);
   const uint64_t patches = static_cast<uint64_t>(kImages * image_tokens * cfg.vision.merge_unit());
@@ -170,8 +175,8 @@ std::unique_ptr<Planner> Planner::load(const LoadOptions& options) {
   impl->tokens_per_image = impl->grid_h * impl->grid_w / v.merge_unit();
   impl->threads = options.threads;
   if (options.backend == "cpu")
-    require_host_memory(cpu_plan_bytes(impl->cfg, options.precision, impl->tokens_per_image),
-                        "the cpu backend (" + options.precision + " weight copies of " +
+    require_host_memory(cpu_plan_bytes(*impl->checkpoint, impl->cfg, options.precision, impl->tokens_per_image),
+                        "the cpu backend (" + options.precision + " weights of " +
                             std::to_string(model::parameter_count(impl->cfg)) + " parameters, KV cache, activations)");
   impl->executor = make_executor(options, impl->checkpoint, impl->cfg);
   return std::unique_ptr<Planner>(new Planner(std::move(impl)));

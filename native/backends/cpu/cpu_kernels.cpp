@@ -1,6 +1,7 @@
 #include "backends/cpu/cpu_kernels.hpp"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <vector>
 
@@ -14,38 +15,47 @@ constexpr int64_t kLanes = 8;
 constexpr int64_t kRows = 4;
 constexpr int64_t kCols = 32;
 
+// Weight element i as fp32: stored fp32, or bf16 bits widened exactly (bf16 is fp32's top half), so a
+// bf16 weight gives bit-identical products to its fp32 copy at half the memory.
+inline float wload(const float* w, int64_t i) { return w[i]; }
+inline float wload(const uint16_t* w, int64_t i) { return std::bit_cast<float>(static_cast<uint32_t>(w[i]) << 16); }
+
 // One dot product in a fixed order: kLanes strided partial sums, then lanes summed left to right,
 // then the tail. The lane loop vectorises without -ffast-math because each lane is its own chain.
-inline float dot(const float* a, const float* b, int64_t k) {
+template <class W>
+inline float dot(const float* a, const W* b, int64_t k) {
   float acc[kLanes] = {};
   int64_t i = 0;
   for (; i + kLanes <= k; i += kLanes)
-    for (int64_t l = 0; l < kLanes; ++l) acc[l] += a[i + l] * b[i + l];
+    for (int64_t l = 0; l < kLanes; ++l) acc[l] += a[i + l] * wload(b, i + l);
   float s = 0.f;
   for (int64_t l = 0; l < kLanes; ++l) s += acc[l];
-  for (; i < k; ++i) s += a[i] * b[i];
+  for (; i < k; ++i) s += a[i] * wload(b, i);
   return s;
 }
 
 // Four rows against one weight row at once (the weight row is loaded once); per-row arithmetic is
 // exactly dot()'s, so a row's result does not depend on which rows share its tile.
-inline void dot4(const float* x, int64_t ldx, const float* w, int64_t k, float out[kRows]) {
+template <class W>
+inline void dot4(const float* x, int64_t ldx, const W* w, int64_t k, float out[kRows]) {
   float acc[kRows][kLanes] = {};
   int64_t i = 0;
-  for (; i + kLanes <= k; i += kLanes)
+  for (; i + kLanes <= k; i += kLanes) {
+    float wl[kLanes];
+    for (int64_t l = 0; l < kLanes; ++l) wl[l] = wload(w, i + l);
     for (int64_t r = 0; r < kRows; ++r)
-      for (int64_t l = 0; l < kLanes; ++l) acc[r][l] += x[r * ldx + i + l] * w[i + l];
+      for (int64_t l = 0; l < kLanes; ++l) acc[r][l] += x[r * ldx + i + l] * wl[l];
+  }
   for (int64_t r = 0; r < kRows; ++r) {
     float s = 0.f;
     for (int64_t l = 0; l < kLanes; ++l) s += acc[r][l];
-    for (int64_t j = i; j < k; ++j) s += x[r * ldx + j] * w[j];
+    for (int64_t j = i; j < k; ++j) s += x[r * ldx + j] * wload(w, j);
     out[r] = s;
   }
 }
 
-}  // namespace
-
-void gemm_nt(ThreadPool& pool, const float* x, const float* w, const float* b, float* y, int64_t n, int64_t m, int64_t k) {
+template <class W>
+void gemm_impl(ThreadPool& pool, const float* x, const W* w, const float* b, float* y, int64_t n, int64_t m, int64_t k) {
   const int64_t row_tiles = (n + kRows - 1) / kRows, col_tiles = (m + kCols - 1) / kCols;
   // Polled per tile: an aborted plan leaves a long GEMM early (the caller throws; y is discarded).
   const std::atomic<bool>* cancel = current_cancel_flag();
@@ -55,7 +65,7 @@ void gemm_nt(ThreadPool& pool, const float* x, const float* w, const float* b, f
       const int64_t r0 = (t / col_tiles) * kRows, c0 = (t % col_tiles) * kCols;
       const int64_t r1 = std::min(n, r0 + kRows), c1 = std::min(m, c0 + kCols);
       for (int64_t c = c0; c < c1; ++c) {
-        const float* wr = w + c * k;
+        const W* wr = w + c * k;
         const float bias = b ? b[c] : 0.f;
         if (r1 - r0 == kRows) {
           float o[kRows];
@@ -67,6 +77,17 @@ void gemm_nt(ThreadPool& pool, const float* x, const float* w, const float* b, f
       }
     }
   });
+}
+
+}  // namespace
+
+void gemm_nt(ThreadPool& pool, const float* x, const float* w, const float* b, float* y, int64_t n, int64_t m, int64_t k) {
+  gemm_impl(pool, x, w, b, y, n, m, k);
+}
+
+void gemm_nt_bf16(ThreadPool& pool, const float* x, const uint16_t* w, const float* b, float* y, int64_t n, int64_t m,
+                  int64_t k) {
+  gemm_impl(pool, x, w, b, y, n, m, k);
 }
 
 void attention(ThreadPool& pool, const float* q, const float* k, const float* v, float* out, int64_t nq, int64_t nk,

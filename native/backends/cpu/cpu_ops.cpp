@@ -17,11 +17,17 @@ using model::Value;
 
 namespace {
 
+using HostBf16 = std::vector<uint16_t, PageAllocator<uint16_t>>;
+
 struct CpuValue : model::ValueImpl {
   CpuValue(Shape s, std::shared_ptr<HostFloats> d) : ValueImpl(std::move(s)), f(std::move(d)) {}
   CpuValue(Shape s, std::shared_ptr<std::vector<int64_t>> d) : ValueImpl(std::move(s)), idx(std::move(d)) {}
-  std::shared_ptr<HostFloats> f;
+  CpuValue(Shape s, std::shared_ptr<const HostBf16> d) : ValueImpl(std::move(s)), bf16(std::move(d)) {}
+  // A bf16-stored weight (fp32/bf16 modes) keeps only `bf16`: linear() and embedding() read it directly;
+  // any other op widens it into `f` on first use (small tensors only: norms, position tables).
+  mutable std::shared_ptr<HostFloats> f;
   std::shared_ptr<std::vector<int64_t>> idx;
+  std::shared_ptr<const HostBf16> bf16;
   // fp8 mode: the quantise-dequantised copy of a weight, made on its first linear().
   mutable std::shared_ptr<const HostFloats> fp8;
 };
@@ -48,6 +54,11 @@ const CpuValue& cv(const Value& v, const char* op, const char* arg) {
 }
 const HostFloats& fl(const Value& v, const char* op, const char* arg) {
   const CpuValue& c = cv(v, op, arg);
+  if (!c.f && c.bf16) {
+    auto w = std::make_shared<HostFloats>(c.bf16->size());
+    for (size_t i = 0; i < w->size(); ++i) (*w)[i] = bf16_to_f32((*c.bf16)[i]);
+    c.f = std::move(w);
+  }
   if (!c.f) fail(ErrorCode::Internal, std::string("cpu ") + op + ": " + arg + " is an index value, expected float");
   return *c.f;
 }
@@ -101,13 +112,20 @@ std::string_view precision_name(Precision p) {
   return "fp32";
 }
 
+bool keeps_bf16(DType stored, size_t rank, Precision precision) {
+  return stored == DType::BF16 && rank == 2 && (precision == Precision::FP32 || precision == Precision::BF16);
+}
+
 CpuOps::CpuOps(WeightSource weights, CpuOptions options)
     : source_(std::move(weights)), options_(options), pool_(options.threads) {}
 CpuOps::~CpuOps() = default;
 
 std::vector<float> CpuOps::values(const Value& v) {
   const CpuValue& c = cv(v, "values", "v");
-  if (c.f) return std::vector<float>(c.f->begin(), c.f->end());
+  if (c.f || c.bf16) {
+    const HostFloats& f = fl(v, "values", "v");
+    return std::vector<float>(f.begin(), f.end());
+  }
   return std::vector<float>(c.idx->begin(), c.idx->end());
 }
 
@@ -137,6 +155,19 @@ Value CpuOps::weight(std::string_view name, const Shape& expected) {
     fail(ErrorCode::InvalidCheckpoint, "tensor " + std::string(name) + ": shape " + shape_str(t.shape()) + ", expected " + shape_str(expected));
   if (t.dtype() != DType::F32 && t.dtype() != DType::BF16 && t.dtype() != DType::F16 && t.dtype() != DType::F8E4M3)
     fail(ErrorCode::InvalidCheckpoint, "tensor " + std::string(name) + ": dtype " + std::string(dtype_name(t.dtype())) + " is not a float type");
+  if (keeps_bf16(t.dtype(), t.rank(), options_.precision)) {
+    // Matrices stored in bf16 stay bf16 (half of an fp32 copy); widening them is exact, so fp32 and
+    // bf16 modes compute the same numbers as with fp32 copies.
+    auto bits = std::make_shared<HostBf16>(static_cast<size_t>(t.numel()));
+    std::memcpy(bits->data(), t.data(), bits->size() * sizeof(uint16_t));
+    for (size_t i = 0; i < bits->size(); ++i)
+      if (!std::isfinite(bf16_to_f32((*bits)[i])))
+        fail(ErrorCode::InvalidCheckpoint, "tensor " + std::string(name) + ": non-finite value " +
+                                               std::to_string(bf16_to_f32((*bits)[i])) + " at element " + std::to_string(i));
+    Value v = std::make_shared<CpuValue>(t.shape(), std::shared_ptr<const HostBf16>(std::move(bits)));
+    weights_.emplace(std::string(name), v);
+    return v;
+  }
   HostFloats f(static_cast<size_t>(t.numel()));
   t.to_f32(f);
   // NaN/Inf weights would surface as a NaN trajectory (or a sampling error blaming the input); name the
@@ -158,7 +189,8 @@ std::vector<float> CpuOps::read(std::string_view, const Value& v) { return value
 
 Value CpuOps::linear(const Value& x, const Value& w, const Value& b) {
   const auto& xs = fl(x, "linear", "x");
-  const auto& ws = fl(w, "linear", "w");
+  const CpuValue& wv = cv(w, "linear", "w");
+  const HostBf16* w16 = wv.bf16 && options_.precision != Precision::FP8 ? wv.bf16.get() : nullptr;
   if (w->shape.size() != 2) shape_error("linear", "weight shape " + shape_str(w->shape) + " is not 2-D");
   const int64_t m = w->shape[0], k = w->shape[1];
   if (last_dim(x) != k) shape_error("linear", "x " + shape_str(x->shape) + " vs weight " + shape_str(w->shape));
@@ -169,10 +201,11 @@ Value CpuOps::linear(const Value& x, const Value& w, const Value& b) {
     if (static_cast<int64_t>(bs.size()) != m) shape_error("linear", "bias " + shape_str(b->shape) + " for " + std::to_string(m) + " outputs");
     bias = bs.data();
   }
-  const float* wp = ws.data();
+  const float* wp = w16 ? nullptr : fl(w, "linear", "w").data();
   const float* xp = xs.data();
   BufferPool::Buffer xq;
   if (options_.precision == Precision::FP8) {
+    const auto& ws = fl(w, "linear", "w");
     const CpuValue& wc = cv(w, "linear", "w");
     if (!wc.fp8) {
       auto q = std::make_shared<HostFloats>(ws.size());
@@ -187,7 +220,10 @@ Value CpuOps::linear(const Value& x, const Value& w, const Value& b) {
   Shape s = x->shape;
   s.back() = m;
   auto [v, y] = alloc(buffers_, std::move(s));
-  gemm_nt(pool_, xp, wp, bias, y.data(), n, m, k);
+  if (w16)
+    gemm_nt_bf16(pool_, xp, w16->data(), bias, y.data(), n, m, k);
+  else
+    gemm_nt(pool_, xp, wp, bias, y.data(), n, m, k);
   check_cancelled();  // gemm_nt stops early on abort; its partial output must not be used
   return v;
 }
@@ -309,13 +345,17 @@ Value CpuOps::fourier_features(const Value& x, std::span<const float> freqs) {
 }
 
 Value CpuOps::embedding(const Value& table, const Value& ids) {
-  const auto& t = fl(table, "embedding", "table");
+  const CpuValue& tv = cv(table, "embedding", "table");
   const auto& id = ix(ids, "embedding", "ids");
   const int64_t v = table->shape.at(0), d = table->shape.at(1);
   auto [v_out, o] = alloc(buffers_, {static_cast<int64_t>(id.size()), d});
   for (size_t i = 0; i < id.size(); ++i) {
     if (id[i] < 0 || id[i] >= v) fail(ErrorCode::InvalidInput, "embedding: id " + std::to_string(id[i]) + " outside [0, " + std::to_string(v) + ")");
-    std::copy_n(t.data() + id[i] * d, d, o.data() + i * d);
+    if (tv.bf16 && !tv.f) {  // rows widened as they are gathered: the table itself stays bf16
+      for (int64_t e = 0; e < d; ++e) o[i * d + e] = bf16_to_f32((*tv.bf16)[id[i] * d + e]);
+    } else {
+      std::copy_n(fl(table, "embedding", "table").data() + id[i] * d, d, o.data() + i * d);
+    }
   }
   return v_out;
 }
@@ -396,6 +436,7 @@ Value CpuOps::reshape(const Value& x, Shape shape) {
   const CpuValue& c = cv(x, "reshape", "x");
   shape = model::reshape_shape(x->shape, std::move(shape), "cpu");
   // Row-major data is unchanged: share the buffer.
+  if (c.bf16 && !c.f) return std::make_shared<CpuValue>(std::move(shape), c.bf16);
   if (c.f) return std::make_shared<CpuValue>(std::move(shape), c.f);
   return std::make_shared<CpuValue>(std::move(shape), c.idx);
 }
@@ -471,7 +512,8 @@ uint64_t CpuOps::weight_bytes() const {
   uint64_t b = 0;
   for (const auto& [n, v] : weights_) {
     const CpuValue& c = cv(v, "weight_bytes", "w");
-    b += c.f->size() * sizeof(float) + (c.fp8 ? c.fp8->size() * sizeof(float) : 0);
+    b += (c.f ? c.f->size() * sizeof(float) : 0) + (c.bf16 ? c.bf16->size() * sizeof(uint16_t) : 0) +
+         (c.fp8 ? c.fp8->size() * sizeof(float) : 0);
   }
   return b;
 }

@@ -2,8 +2,9 @@
 // The CPU reference executor: Ops evaluated eagerly in fp32 on a thread pool it owns.
 // Activations: every op's output comes from a BufferPool the executor owns and goes back to it when
 // its last Value goes, so steady-state plans reuse the same buffers.
-// Weights: each checkpoint tensor is converted to fp32 on first use and kept (memory: 4 bytes per
-// parameter on top of the mmapped file; the mapping's pages are not copied again). Precision modes:
+// Weights: each checkpoint tensor is read (pread, see Checkpoint::read_tensor) on first use and kept:
+// bf16-stored matrices as bf16 in fp32 and bf16 modes (2 bytes per parameter, widened exactly inside
+// the GEMM and embedding gather), everything else converted to fp32 (4 bytes). Precision modes:
 //   fp32  weights as stored (widened exactly), activations fp32;
 //   bf16 / fp16  every weight rounded to that type once at conversion, activations fp32;
 //   fp8   weights of linear() per-tensor e4m3 (scale = amax / 448, cached per weight), and linear()'s
@@ -26,6 +27,8 @@ namespace alp::cpu {
 
 enum class Precision { FP32, BF16, FP16, FP8 };
 Precision parse_precision(std::string_view name);  // "fp32" | "bf16" | "fp16" | "fp8", else InvalidInput
+// Whether a weight stored as `stored` with `rank` dims is kept in bf16 (not widened) in `precision` mode.
+bool keeps_bf16(DType stored, size_t rank, Precision precision);
 std::string_view precision_name(Precision p);
 
 struct CpuOptions {
