@@ -156,7 +156,25 @@ t.test('plan options: reasoningTokens', async (t) => {
   t.equal(validatePlanOptions({ reasoningTokens: 'slow down' }).reasoningTokens, 'slow down');
 });
 
+t.test('plan options: checkClocks, frameBuffers, initialNoise magnitude (issue 19)', async (t) => {
+  const d = validatePlanOptions({});
+  t.equal(d.checkClocks, true);
+  t.equal(d.frameBuffers, 'copy');
+  t.equal(validatePlanOptions({ checkClocks: false }).checkClocks, false);
+  t.equal(validatePlanOptions({ frameBuffers: 'transfer' }).frameBuffers, 'transfer');
+  bad(t, () => validatePlanOptions({ checkClocks: 'no' }), 'options.checkClocks', /a boolean/);
+  bad(t, () => validatePlanOptions({ frameBuffers: 'move' }), 'options.frameBuffers', /'copy' or 'transfer'/);
+  const noise = new Float32Array(128);
+  noise[7] = 1000;
+  t.equal(validatePlanOptions({ initialNoise: noise }).initialNoise, noise, '|v| = 1000 is allowed');
+  noise[9] = -1000.5;
+  bad(t, () => validatePlanOptions({ initialNoise: noise }), 'options.initialNoise[9]', /\|v\| <= 1000 \(standard-normal noise\), got -1000\.5/);
+});
+
 t.test('load options', async (t) => {
+  t.equal(validateLoadOptions({ checkpoint: '/c' }).maxCommandTokens, 256);
+  t.equal(validateLoadOptions({ checkpoint: '/c', maxCommandTokens: 0 }).maxCommandTokens, 0);
+  bad(t, () => validateLoadOptions({ checkpoint: '/c', maxCommandTokens: -1 }), 'options.maxCommandTokens', /integer/);
   const o = validateLoadOptions({ checkpoint: '/ckpt' });
   t.match(o, { checkpoint: '/ckpt', backend: 'auto', device: 0, maxQueue: 64 });
   t.ok(o.threads >= 1, 'threads 0 resolves to the core count');
