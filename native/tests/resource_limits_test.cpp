@@ -97,7 +97,7 @@ TEST(resource_mmap_refused_for_address_space_is_resource_exhausted) {
   test::write_bytes(path, "x", 1);
   const int fd = ::open(path.c_str(), O_WRONLY);
   CHECK(fd >= 0);
-  CHECK(::ftruncate(fd, off_t{8} << 30) == 0);  // an 8 GiB hole
+  CHECK(::ftruncate(fd, off_t{64} << 30) == 0);  // a 64 GiB hole
   ::close(fd);
   struct rlimit old {};
   CHECK(::getrlimit(RLIMIT_AS, &old) == 0);
@@ -111,7 +111,8 @@ TEST(resource_mmap_refused_for_address_space_is_resource_exhausted) {
     if (f) std::fclose(f);
     return static_cast<uint64_t>(kb) * 1024;
   }();
-  tight.rlim_cur = in_use + (uint64_t{1} << 30);  // 1 GiB of headroom: too little for the 8 GiB mapping
+  // 4 GiB of headroom (room for the allocator, sanitizers included), far too little for the mapping.
+  tight.rlim_cur = in_use + (uint64_t{4} << 30);
   if (old.rlim_cur != RLIM_INFINITY && old.rlim_cur < tight.rlim_cur) tight.rlim_cur = old.rlim_cur;
   CHECK(::setrlimit(RLIMIT_AS, &tight) == 0);
   bool thrown = false;
