@@ -1,6 +1,6 @@
 // Abort latency at random points of plans: the time from AbortController.abort() to the plan's
 // rejection, by the stage the abort landed in (from the ABORTED message: "plan aborted during prefill").
-// Small checkpoint, a long prompt (a ~2000-token command), forced reasoning so every plan decodes the
+// Small checkpoint, a long prompt (a command near the default 256-token limit), forced reasoning so every plan decodes the
 // same number of tokens, 10 Euler steps. Each stage gets N aborts at uniform random offsets inside
 // that stage's window (measured from an unaborted plan first).
 // node --import=@tapjs/typescript/import bench/abortLatency.ts [checkpointDir] [aborts per stage] [threads]
@@ -16,7 +16,8 @@ const threads = Number(process.argv[4] ?? 1);
 const t0Us = 1_700_000_000_000_000;
 const frames = syntheticFrames(t0Us, 320, 180);
 const history = curvedEgoHistory(t0Us);
-const command = 'keep to the right lane, yield to pedestrians and cyclists, then turn left at the junction. '.repeat(100);
+// As long as the default maxCommandTokens (256) allows: the prompt is the fixed 16-image prompt plus it.
+const command = 'keep the lane and yield to pedestrians '.repeat(6);
 const OPTS: PlanOptions = {
   seed: 11,
   temperature: 0,
@@ -26,7 +27,7 @@ const OPTS: PlanOptions = {
   command,
 };
 
-await using planner = await Planner.load({ checkpoint: dir, backend: 'cpu', threads, maxCommandTokens: 4000 });
+await using planner = await Planner.load({ checkpoint: dir, backend: 'cpu', threads });
 const ref = await planner.plan(frames, history, OPTS);
 const ref2 = await planner.plan(frames, history, OPTS);
 const tm = ref2.timings;

@@ -83,6 +83,8 @@ export function transferFrameData(ordered: readonly Frame[]): Uint8Array[] {
     }
     if (!buffers.includes(b)) buffers.push(b);
   });
+  // Offsets and lengths first: a transferred buffer's views read as empty.
+  const spans = ordered.map((f) => [f.data.byteOffset, f.data.length] as const);
   let moved: ArrayBuffer[];
   try {
     moved = structuredClone(buffers, { transfer: buffers });
@@ -93,7 +95,7 @@ export function transferFrameData(ordered: readonly Frame[]): Uint8Array[] {
       { field: 'frames', expected: 'transferable ArrayBuffers', actual: (err as Error).message, cause: err },
     );
   }
-  return ordered.map((f) => new Uint8Array(moved[buffers.indexOf(f.data.buffer as ArrayBuffer)] as ArrayBuffer, f.data.byteOffset, f.data.length));
+  return ordered.map((f, k) => new Uint8Array(moved[buffers.indexOf(f.data.buffer as ArrayBuffer)] as ArrayBuffer, ...(spans[k] as readonly [number, number])));
 }
 
 /** Typed views of already-validated frames for the native request. @internal */
