@@ -217,6 +217,7 @@ t.test(`${CASES} corrupted checkpoints reject with INVALID_CHECKPOINT (seed ${SE
   }
   const ms = performance.now() - t0;
   t.comment(`${CASES} variants in ${(ms / 1000).toFixed(1)} s (${(ms / CASES).toFixed(1)} ms per failing load); ${Object.keys(kinds).length} kinds`);
+  t.comment(`kinds: ${JSON.stringify(kinds)}`);
   t.equal(failures, 0, 'every variant rejected with INVALID_CHECKPOINT naming the file, tensor or field');
   // The restored copy loads: the corruption, not the harness, caused each rejection.
   const p = await Planner.load({ checkpoint: dir, backend: 'cpu', threads: 1 });
