@@ -32,7 +32,7 @@ const RELEASE_ACTION_SPACE = {
 };
 
 async function makeCheckpoint(dir: string, preset: string): Promise<Record<string, unknown>> {
-  const { runCli } = await import('../lib/runCli.js');
+  const { runCli } = await import('../lib/cli/runCli.js');
   const code = await runCli(['make-checkpoint', dir, '--preset', preset, '--seed', '0'], { out: () => {}, err: () => {} });
   if (code !== 0) throw new Error(`make-checkpoint exited ${code}`);
   return JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;

@@ -117,7 +117,7 @@ t.test('plan() samples the reference tokens for a seed', { skip }, async (t) => 
 // the generation, so the official cache ends one position earlier and the expert's offset is the full
 // generated length (make_parity_fixtures.py runs generate() itself and records cache_len and offset).
 t.test('plan() stops like the official generate(): token limit and <|im_end|>', { skip }, async (t) => {
-  const { runCli } = await import('../lib/runCli.js');
+  const { runCli } = await import('../lib/cli/runCli.js');
   const { Planner } = await import('../lib/Planner.js');
   const dir = t.testdir();
   t.equal(await runCli(['make-checkpoint', dir, '--preset', 'tiny', '--seed', '0'], { out: () => {}, err: (s) => t.comment(s) }), 0);
@@ -148,7 +148,7 @@ t.test('plan() stops like the official generate(): token limit and <|im_end|>', 
 // does (480x640 -> 96x128 = 12 tokens on tiny, 720x1280 -> 64x128 = 8, 640x480 -> 128x96 = 12, 600x600 ->
 // 96x96 = 9), so the prompt and the vision input match the reference's "mixed" case.
 t.test('plan() follows the official processor for non-16:9 cameras of different sizes', { skip }, async (t) => {
-  const { runCli } = await import('../lib/runCli.js');
+  const { runCli } = await import('../lib/cli/runCli.js');
   const { Planner } = await import('../lib/Planner.js');
   const { historyTokens } = await import('../lib/metrics.js');
   const { imageTokenCount, visionSettingsFromConfig } = await import('../lib/imageTokenCount.js');
