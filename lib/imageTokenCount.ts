@@ -20,7 +20,8 @@ export const ALPAMAYO_VISION_SETTINGS: VisionTokenSettings = { patchSize: 16, me
  * patching: both sides multiples of patch*merge, area within [minPixels, maxPixels], aspect ratio kept as
  * closely as possible. Runs the native implementation, the same one the planner preprocesses with.
  * @returns `[height, width]` in pixels.
- * @throws AlpamayoError `INVALID_INPUT` where the official rule rejects the size (aspect ratio over 200).
+ * @throws AlpamayoError `INVALID_INPUT` where the official rule rejects the size (a side shorter than
+ *   patch*merge, aspect ratio over 200).
  */
 export function smartResize(height: number, width: number, s: VisionTokenSettings = ALPAMAYO_VISION_SETTINGS): [number, number] {
   return loadNative().smartResize(height, width, s.patchSize * s.mergeSize, s.minPixels, s.maxPixels);
