@@ -7,7 +7,7 @@
 import { cpus, loadavg } from 'node:os';
 import { AlpamayoError } from '../lib/AlpamayoError.js';
 import { Planner } from '../lib/Planner.js';
-import { curvedEgoHistory, syntheticFrames } from '../lib/syntheticScene.js';
+import { curvedEgoHistory, syntheticFrames } from '../lib/cli/syntheticScene.js';
 import type { PlanOptions } from '../lib/types.js';
 
 const dir = process.argv[2] ?? '.cache/test-checkpoints/small';

@@ -4,7 +4,7 @@
 // node --import=@tapjs/typescript/import bench/frameCopy.ts [checkpointDir] [plans per mode]
 import { cpus } from 'node:os';
 import { Planner } from '../lib/Planner.js';
-import { curvedEgoHistory } from '../lib/syntheticScene.js';
+import { curvedEgoHistory } from '../lib/cli/syntheticScene.js';
 import type { Frames, PlanOptions } from '../lib/types.js';
 import { MODEL_CAMERA_ORDER } from '../lib/types.js';
 

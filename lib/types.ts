@@ -97,9 +97,9 @@ export interface PlanOptions {
   initialNoise?: Float32Array;
   /**
    * Skip generation and force this reasoning (teacher forcing): text is tokenized (literal special tokens
-   * recognised), ids are used as given; `<|traj_future_start|>` is appended when missing. At most
-   * `maxReasoningTokens` tokens in all (a string: at most 16 characters per token, checked before
-   * tokenizing). Default: generate.
+   * recognised), ids are used as given; `<|traj_future_start|>` is appended when missing, unless the ids end
+   * the turn (`<|im_end|>`/`<|endoftext|>`, the official rollout's other stop). At most `maxReasoningTokens`
+   * tokens in all (a string: at most 16 characters per token, checked before tokenizing). Default: generate.
    */
   reasoningTokens?: string | readonly number[] | Int32Array;
   /** Include `actions` (accel, curvature, normalized) in the result. Default false. */
