@@ -13,6 +13,21 @@
 
 namespace alp::napi {
 
+// Reuses the frame-copy buffer of the last finished plan (see planner_wrap.cpp). Thread-safe: buffers
+// come back from whichever thread drops the last reference, also after the pool is gone.
+class FrameBufferPool {
+ public:
+  std::shared_ptr<uint8_t[]> acquire(size_t n);
+
+ private:
+  struct State {
+    std::mutex mu;
+    std::unique_ptr<uint8_t[]> idle;
+    size_t idle_size = 0;
+  };
+  std::shared_ptr<State> state_ = std::make_shared<State>();
+};
+
 class PlannerWrap : public Napi::ObjectWrap<PlannerWrap> {
  public:
   static Napi::Function define(Napi::Env env);
@@ -32,6 +47,7 @@ class PlannerWrap : public Napi::ObjectWrap<PlannerWrap> {
   std::mutex abort_mu_;
   std::shared_ptr<std::atomic<bool>> running_abort_;  // abort flag of the plan on the worker
   bool disposed_ = false;
+  FrameBufferPool frame_buffers_;
   std::unique_ptr<WorkerThread> worker_;
   Napi::Env env_;
 };
