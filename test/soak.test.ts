@@ -32,7 +32,7 @@ for (const [preset, plans, warmup] of [
   });
 }
 
-t.test('16 large frames: no JS-side copy (the native copy is off the JS heap and freed per plan); caller buffers untouched', async (t) => {
+t.test('16 large frames: no JS-side copy (the native copy is off the JS heap); caller buffers untouched', async (t) => {
   await using planner = await Planner.load({ checkpoint: await checkpoint('tiny'), backend: 'cpu', threads: 1 });
   const W = 640;
   const H = 480;
