@@ -3,6 +3,7 @@
 #include <cmath>
 #include <string>
 
+#include "core/cancel.hpp"
 #include "core/error.hpp"
 #include "model/decoder_layer.hpp"
 #include "model/rope_tables.hpp"
@@ -58,6 +59,7 @@ Value expert_velocity(Ops& ops, const ModelConfig& cfg, const Value& x, const Va
   mrope_tables(d, MropePositions::uniform(rope_delta + offset, n), cos, sin);
   Value c = ops.input("expert_rope_cos", {n, d.head_dim}, cos), s = ops.input("expert_rope_sin", {n, d.head_dim}, sin);
   for (int64_t l = 0; l < d.num_layers; ++l) {
+    check_cancelled();  // within an Euler step too: a step reads the whole prefix cache per layer
     LayerKv kv{LayerKv::Mode::ReadPrefix, l, offset, !cfg.expert_non_causal_attention};
     h = decoder_layer(ops, d, "expert.layers." + std::to_string(l) + ".", h, c, s, kv);
   }
