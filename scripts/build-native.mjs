@@ -6,6 +6,8 @@
 //   --variant V       cpu | cuda | auto (default auto: CUDA when nvcc is found)
 //   --sanitize        ASan/UBSan build of everything (native tests)
 //   --build-dir DIR   CMake binary dir (default build-cmake[-variant])
+// Environment: ALPAMAYO_VARIANT, TENSORRT_ROOT, ALPAMAYO_CUDA_ARCHS (e.g. "90"), ALPAMAYO_NVIDIA_WHEELS
+// (site-packages/nvidia with the nvidia-cublas / nvidia-cudnn-cu13 wheels; else found via ALPAMAYO_PYTHON).
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -30,6 +32,23 @@ else if (variant !== 'auto') {
 }
 if (args.includes('--sanitize')) defs.push('--CDALPAMAYO_SANITIZE=ON');
 if (process.env.TENSORRT_ROOT) defs.push(`--CDTENSORRT_ROOT=${process.env.TENSORRT_ROOT}`);
+// CUDA builds: architectures (default 80;89;90; the GPU check builds 90 only) and the folder of the
+// NVIDIA pip wheels with cuBLASLt/cuDNN headers (given, or asked of ALPAMAYO_PYTHON's environment).
+if (process.env.ALPAMAYO_CUDA_ARCHS) defs.push(`--CDALPAMAYO_CUDA_ARCHS=${process.env.ALPAMAYO_CUDA_ARCHS}`);
+if (variant !== 'cpu') {
+  const wheels = process.env.ALPAMAYO_NVIDIA_WHEELS ?? nvidiaWheelsOf(process.env.ALPAMAYO_PYTHON);
+  if (wheels) defs.push(`--CDALPAMAYO_NVIDIA_WHEELS=${wheels}`);
+}
+
+// site-packages/nvidia of a Python environment (the namespace package the nvidia-* wheels install
+// into), or undefined when there is none.
+function nvidiaWheelsOf(python) {
+  if (!python) return undefined;
+  const r = spawnSync(python, ['-c', 'import nvidia, sys; sys.stdout.write(list(nvidia.__path__)[0])'], {
+    encoding: 'utf8',
+  });
+  return r.status === 0 && r.stdout ? r.stdout : undefined;
+}
 
 const cmakeJs = join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js');
 const jobs = String(Math.max(1, availableParallelism()));

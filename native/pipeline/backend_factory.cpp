@@ -39,7 +39,7 @@ std::unique_ptr<Executor> make_cuda(const LoadOptions& o, std::shared_ptr<const 
   std::unique_ptr<cuda::CudaOps> ops = cuda::make_cuda_ops(ckpt, o.precision, o.device);
   cuda::CudaOps* raw = ops.get();
   raw->preload(model::parameter_specs(cfg));  // weights uploaded once, at load
-  ExecutorInfo info{"cuda", o.precision, "cuda:" + std::to_string(o.device)};
+  ExecutorInfo info{"cuda", o.precision, "cuda:" + std::to_string(o.device) + " (" + raw->libraries() + ")"};
   OpsHooks hooks;
   hooks.weight_bytes = [raw] { return raw->weight_bytes(); };
   hooks.cache_bytes = [raw] { return raw->arena_reserved_bytes(); };

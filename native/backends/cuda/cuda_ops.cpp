@@ -10,6 +10,8 @@
 #include "backends/cuda/cuda_check.hpp"
 #include "backends/cuda/device.hpp"
 #include "backends/cuda/layer_kernels.hpp"
+#include "backends/cuda/nvidia_libs.hpp"
+#include "backends/cuda/weight_convert.hpp"
 #include "backends/cuda/op_kernels.hpp"
 #include "core/dtype.hpp"
 #include "core/error.hpp"
@@ -96,20 +98,54 @@ int checked_device(int device) {
 }
 }  // namespace
 
+namespace {
+thread_local int t_bound_device = -1;  // the device this thread last made current through bind_device
+}  // namespace
+
+void CudaOps::bind_device() const {
+  if (t_bound_device != options_.device) {
+    ALP_CUDA(cudaSetDevice(options_.device));
+    t_bound_device = options_.device;
+  }
+}
+
 CudaOps::CudaOps(cpu::WeightSource weights, CudaOptions options)
-    : source_(std::move(weights)), options_((checked_device(options.device), options)) {
+    : source_(std::move(weights)), options_((checked_device(options.device), options)), graphs_(options.max_graphs) {
+  t_bound_device = options_.device;  // checked_device made it current on this thread
   arena_ = std::make_shared<DeviceArena>(options_.arena_bytes);
   main_staging_ = std::make_unique<HostStaging>(std::max<size_t>(options_.staging_bytes, 4096));
   staging_ = main_staging_.get();
   fp8_amax_ = DeviceBuffer(256);
 #if ALPAMAYO_HAVE_CUBLASLT
-  if (options_.use_cublaslt) lt_ = std::make_unique<CublasLtGemm>();
+  if (options_.use_cublaslt && cublaslt_api()) lt_ = std::make_unique<CublasLtGemm>();
 #endif
 }
 
 CudaOps::~CudaOps() {
+  // Destruction usually runs on another thread (the JS thread) than construction: free on our device.
+  if (cudaSetDevice(options_.device) == cudaSuccess) t_bound_device = options_.device;
   // Work still queued may read buffers about to be freed.
   cudaStreamSynchronize(stream_.get());
+  graphs_.clear();
+#if ALPAMAYO_HAVE_CUBLASLT
+  lt_.reset();
+#endif
+}
+
+std::string CudaOps::libraries() const {
+  // fp32 runs keep the fallback GEMM on purpose (the CPU executor's arithmetic); attention still runs
+  // the built-in kernels (cudnn_sdpa.hpp is not wired into attention() yet).
+  if (!options_.use_cublaslt) return "built-in GEMM (cuBLASLt disabled by options), built-in attention";
+  if (options_.precision == Precision::FP32) return "built-in GEMM (fp32), built-in attention";
+  return nvidia_library_summary(true, false);
+}
+
+size_t CudaOps::gemm_scratch_bytes() const {
+#if ALPAMAYO_HAVE_CUBLASLT
+  return lt_ ? lt_->scratch_bytes() : 0;
+#else
+  return 0;
+#endif
 }
 
 CudaOps::MemoryScope::MemoryScope(CudaOps& ops, std::shared_ptr<DeviceArena> arena, HostStaging* staging, bool capturing)
@@ -129,6 +165,7 @@ CudaOps::MemoryScope::~MemoryScope() {
 }
 
 Value CudaOps::alloc(Shape shape) {
+  bind_device();
   const int64_t n = shape_numel(shape);
   auto v = std::make_shared<CudaValue>(std::move(shape));
   v->hold = std::make_shared<ArenaHold>(arena_, arena_->allocate(fbytes(n)));
@@ -136,14 +173,38 @@ Value CudaOps::alloc(Shape shape) {
   return v;
 }
 
-void CudaOps::reset() { arena_->reset(); }
+void CudaOps::reset() {
+  bind_device();
+  arena_->reset();
+}
 
 void CudaOps::ensure_decode_workspace(size_t bytes) {
   if (decode_ws_.bytes() >= bytes) return;
   if (capturing_)
     fail(ErrorCode::Internal, "cuda attention: decode workspace of " + std::to_string(bytes) + " bytes needed during graph capture");
   stream_.synchronize();  // the old workspace may still be in use
+  graphs_.clear();        // ... and captured graphs hold its address
   decode_ws_ = DeviceBuffer(bytes);
+}
+
+bool CudaOps::gemm_lt(const GemmArgs& a) {
+#if ALPAMAYO_HAVE_CUBLASLT
+  if (!lt_) return false;
+  if (!lt_->fits(a.m, a.k)) {
+    if (capturing_)
+      fail(ErrorCode::Internal, "cuda linear: GEMM scratch for [" + std::to_string(a.m) + ", " + std::to_string(a.k) +
+                                    "] needed during graph capture (the warm-up pass must run the same work first)");
+    // Captured graphs hold the old scratch address: drop them before it is freed (cudaFree waits
+    // for queued work), the next denoise recaptures.
+    stream_.synchronize();
+    graphs_.clear();
+    lt_->reserve(a.m, a.k);
+  }
+  return lt_->run(a, stream());
+#else
+  (void)a;
+  return false;
+#endif
 }
 
 float* CudaOps::device_data(const Value& v) {
@@ -162,6 +223,10 @@ std::pair<Value, float*> CudaOps::dense(const Value& v, const char* op, const ch
   const CudaValue& c = cv(v, op, arg);
   if (c.host_idx) fail(ErrorCode::Internal, std::string("cuda ") + op + ": " + arg + " is an index value, expected float");
   if (c.f && !c.head_major) return {v, c.f};
+  if (c.is_weight && c.w.dtype == DType::F8E4M3)
+    fail(ErrorCode::Internal, std::string("cuda ") + op + ": weight " + c.name +
+                                  " was quantised to fp8 at load for linear() but is read by " + op +
+                                  " (add it to read_as_table in cuda_ops.cpp)");
   Value o = alloc(v->shape);
   float* p = static_cast<CudaValue&>(*o).f;
   if (c.head_major)
@@ -173,7 +238,8 @@ std::pair<Value, float*> CudaOps::dense(const Value& v, const char* op, const ch
 
 std::pair<Value, WeightRef> CudaOps::weight_operand(const Value& v, const char* op, const char* arg) {
   const CudaValue& c = cv(v, op, arg);
-  if (c.is_weight) return {v, c.w};
+  if (c.is_weight && !(c.w.dtype == DType::F8E4M3))
+    return {v, c.w};
   auto [keep, p] = dense(v, op, arg);
   return {keep, WeightRef{p, DType::F32, 1.0f}};
 }
@@ -181,6 +247,7 @@ std::pair<Value, WeightRef> CudaOps::weight_operand(const Value& v, const char* 
 // ---- data in / out ---------------------------------------------------------------------------
 
 Value CudaOps::input(std::string_view name, Shape shape, std::span<const float> data) {
+  bind_device();
   if (shape_numel(shape) != static_cast<int64_t>(data.size()))
     fail(ErrorCode::InvalidInput, "input " + std::string(name) + ": " + std::to_string(data.size()) + " values for shape " + shape_str(shape));
   Value v = alloc(std::move(shape));
@@ -192,6 +259,7 @@ Value CudaOps::input(std::string_view name, Shape shape, std::span<const float> 
 }
 
 Value CudaOps::input_index(std::string_view name, Shape shape, std::span<const int64_t> data) {
+  bind_device();
   if (shape_numel(shape) != static_cast<int64_t>(data.size()))
     fail(ErrorCode::InvalidInput, "input " + std::string(name) + ": " + std::to_string(data.size()) + " indices for shape " + shape_str(shape));
   std::vector<int32_t> narrow(data.size());
@@ -212,6 +280,14 @@ Value CudaOps::input_index(std::string_view name, Shape shape, std::span<const i
   return v;
 }
 
+namespace {
+// Matrices the network reads as lookup tables (embedding(), interp_rows()), never as linear()
+// operands: fp8 runs keep them in their stored type, as the CPU executor does.
+bool read_as_table(std::string_view name) {
+  return name.ends_with("embed_tokens.weight") || name.ends_with("pos_embed.weight");
+}
+}  // namespace
+
 Value CudaOps::weight(std::string_view name, const Shape& expected) {
   requested_.emplace(name);
   if (auto it = weights_.find(name); it != weights_.end()) {
@@ -221,6 +297,7 @@ Value CudaOps::weight(std::string_view name, const Shape& expected) {
   }
   if (capturing_)
     fail(ErrorCode::Internal, "cuda weight " + std::string(name) + ": first requested during graph capture (run the work once first)");
+  bind_device();
   Tensor t = source_(name);
   if (!expected.empty() && t.shape() != expected)
     fail(ErrorCode::InvalidCheckpoint, "tensor " + std::string(name) + ": shape " + shape_str(t.shape()) + ", expected " + shape_str(expected));
@@ -228,57 +305,48 @@ Value CudaOps::weight(std::string_view name, const Shape& expected) {
   if (dt != DType::F32 && dt != DType::BF16 && dt != DType::F16 && dt != DType::F8E4M3)
     fail(ErrorCode::InvalidCheckpoint, "tensor " + std::string(name) + ": dtype " + std::string(dtype_name(dt)) + " is not a float type");
 
+  // Storage per precision; the conversion runs on the device from the checkpoint's own bytes.
   const Precision p = options_.precision;
   const bool matrix = t.shape().size() >= 2;
-  DType store = DType::F32;
-  std::vector<uint8_t> bytes;
-  auto raw = [&] {
-    const auto* b = static_cast<const uint8_t*>(t.data());
-    bytes.assign(b, b + t.nbytes());
-  };
-  if (matrix && p == Precision::BF16) {
-    store = DType::BF16;
-    if (dt == DType::BF16) {
-      raw();
-    } else {
-      const std::vector<float> f = t.to_f32();
-      bytes.resize(f.size() * 2);
-      auto* o = reinterpret_cast<uint16_t*>(bytes.data());
-      for (size_t i = 0; i < f.size(); ++i) o[i] = f32_to_bf16(f[i]);
+  DType store = DType::F32, round_through = DType::F32;
+  if (matrix && p == Precision::BF16) store = DType::BF16;
+  else if (matrix && p == Precision::FP16) store = DType::F16;
+  else if (matrix && p == Precision::FP8) store = read_as_table(name) && dt != DType::F8E4M3 ? dt : DType::F8E4M3;
+  else if (p == Precision::BF16) round_through = DType::BF16;
+  else if (p == Precision::FP16) round_through = DType::F16;
+  const int64_t n = shape_numel(t.shape());
+  const size_t elem = store == DType::F32 ? 4 : store == DType::F8E4M3 ? 1 : 2;
+  const size_t data_bytes = size_t(n) * elem;
+  const size_t scale_off = (data_bytes + 255) / 256 * 256;  // fp8: the device scale follows the data
+  const size_t bytes = store == DType::F8E4M3 ? scale_off + sizeof(float) : data_bytes;
+  auto buf = std::make_shared<DeviceBuffer>(bytes, "weight");
+  float host_scale = 1.0f;
+  if (n > 0) {
+    const bool as_is = store == dt && round_through == DType::F32;
+    DeviceBuffer raw;
+    const void* src = buf->get();
+    if (!as_is) {
+      raw = DeviceBuffer(t.nbytes(), "weight upload");
+      src = raw.get();
     }
-  } else if (matrix && p == Precision::FP16) {
-    store = DType::F16;
-    if (dt == DType::F16) {
-      raw();
-    } else {
-      const std::vector<float> f = t.to_f32();
-      bytes.resize(f.size() * 2);
-      auto* o = reinterpret_cast<uint16_t*>(bytes.data());
-      for (size_t i = 0; i < f.size(); ++i) o[i] = f32_to_f16(f[i]);
+    // Synchronous copy from the checkpoint's (mapped) bytes: load time, and `t` may die at return.
+    ALP_CUDA(cudaMemcpyAsync(const_cast<void*>(src), t.data(), t.nbytes(), cudaMemcpyHostToDevice, stream()));
+    if (store == DType::F8E4M3) {
+      float* scale = reinterpret_cast<float*>(buf->as<char>() + scale_off);
+      launch_fp8_quantise(src, dt, n, buf->as<uint8_t>(), scale, fp8_amax_.as<float>(), stream());
+      // The fallback GEMM takes the scale by value: one read-back per weight, at load only.
+      ALP_CUDA(cudaMemcpyAsync(&host_scale, scale, sizeof(float), cudaMemcpyDeviceToHost, stream()));
+    } else if (!as_is) {
+      launch_convert(src, dt, n, buf->get(), store, round_through, stream());
     }
-  } else if (matrix && p == Precision::FP8 && (dt == DType::BF16 || dt == DType::F16)) {
-    store = dt;  // widening is exact; linear() quantises on first use
-    raw();
-  } else {
-    std::vector<float> f = t.to_f32();
-    // Same rounding as the CPU executor for the fp32-stored weights of bf16/fp16 runs.
-    if (p == Precision::BF16)
-      for (float& x : f) x = bf16_to_f32(f32_to_bf16(x));
-    else if (p == Precision::FP16)
-      for (float& x : f) x = f16_to_f32(f32_to_f16(x));
-    bytes.resize(f.size() * sizeof(float));
-    std::memcpy(bytes.data(), f.data(), bytes.size());
+    stream_.synchronize();  // `raw` and `t` die at return
   }
-  auto buf = std::make_shared<DeviceBuffer>(bytes.size());
-  if (!bytes.empty()) {
-    ALP_CUDA(cudaMemcpyAsync(buf->get(), bytes.data(), bytes.size(), cudaMemcpyHostToDevice, stream()));
-    stream_.synchronize();  // `bytes` dies at return
-  }
-  weight_bytes_ += bytes.size();
+  weight_bytes_ += bytes;
   auto v = std::make_shared<CudaValue>(t.shape());
   v->is_weight = true;
   v->name = std::string(name);
-  v->w = WeightRef{buf->get(), store, 1.0f};
+  v->w = WeightRef{buf->get(), store, host_scale};
+  if (store == DType::F8E4M3) v->w.scale_dev = reinterpret_cast<const float*>(buf->as<char>() + scale_off);
   if (store == DType::F32) v->f = buf->as<float>();
   v->keep = buf;
   weights_.emplace(std::string(name), v);
@@ -290,6 +358,7 @@ void CudaOps::preload(const std::vector<model::ParamSpec>& specs) {
 }
 
 std::vector<float> CudaOps::read(std::string_view, const Value& v) {
+  bind_device();
   const CudaValue& c = cv(v, "read", "v");
   if (capturing_) fail(ErrorCode::Internal, "cuda read: not allowed during graph capture");
   if (c.host_idx) return std::vector<float>(c.host_idx->begin(), c.host_idx->end());
@@ -303,6 +372,7 @@ std::vector<float> CudaOps::read(std::string_view, const Value& v) {
 }
 
 Value CudaOps::persist(const Value& v) {
+  bind_device();
   auto [keep, p] = dense(v, "persist", "v");
   const size_t bytes = fbytes(shape_numel(v->shape));
   auto buf = std::make_shared<DeviceBuffer>(bytes);
@@ -314,30 +384,6 @@ Value CudaOps::persist(const Value& v) {
 }
 
 // ---- dense maths -----------------------------------------------------------------------------
-
-const void* CudaOps::quantised_fp8(const Value& w, float& scale) {
-  const CudaValue& c = cv(w, "linear", "w");
-  auto it = fp8_.find(c.name);
-  if (it == fp8_.end()) {
-    if (capturing_) fail(ErrorCode::Internal, "cuda linear: fp8 copy of " + c.name + " first needed during graph capture");
-    // The CPU executor's rule on the weight as stored: scale = amax / 448, q = e4m3(x / scale).
-    const std::vector<float> f = source_(c.name).to_f32();
-    float amax = 0.f;
-    for (float x : f) amax = std::max(amax, std::fabs(x));
-    const float s = amax > 0.f ? amax / 448.f : 1.f;
-    std::vector<uint8_t> q(f.size());
-    for (size_t i = 0; i < f.size(); ++i) q[i] = f32_to_fp8e4m3(f[i] / s);
-    Fp8Entry e{std::make_shared<DeviceBuffer>(q.size()), s};
-    if (!q.empty()) {
-      ALP_CUDA(cudaMemcpyAsync(e.data->get(), q.data(), q.size(), cudaMemcpyHostToDevice, stream()));
-      stream_.synchronize();
-    }
-    weight_bytes_ += q.size();
-    it = fp8_.emplace(c.name, std::move(e)).first;
-  }
-  scale = it->second.scale;
-  return it->second.data->get();
-}
 
 Value CudaOps::linear(const Value& x, const Value& w, const Value& b) {
   if (w->shape.size() != 2) shape_error("linear", "weight shape " + shape_str(w->shape) + " is not 2-D");
@@ -358,24 +404,17 @@ Value CudaOps::linear(const Value& x, const Value& w, const Value& b) {
   const bool fp8 = options_.precision == Precision::FP8;
   Value xq_keep, wq_keep;
   WeightRef wr;
-  if (fp8) {
-    // Dynamic per-tensor activation quantisation, as the CPU executor does.
-    xq_keep = alloc(x->shape);
-    float* xq = static_cast<CudaValue&>(*xq_keep).f;
-    launch_fp8_round_trip(xp, xq, n * k, fp8_amax_.as<float>(), stream());
-    xp = xq;
-    const CudaValue& wc = cv(w, "linear", "w");
-    if (wc.is_weight && !wc.name.empty()) {
-      float s = 1.f;
-      const void* q = quantised_fp8(w, s);
-      wr = WeightRef{q, DType::F8E4M3, s};
-    } else {
-      auto [wk, wp] = dense(w, "linear", "w");
-      wq_keep = alloc(w->shape);
-      float* wq = static_cast<CudaValue&>(*wq_keep).f;
-      launch_fp8_round_trip(wp, wq, m * k, fp8_amax_.as<float>(), stream());
-      wr = WeightRef{wq, DType::F32, 1.f};
-    }
+  const CudaValue& wc = cv(w, "linear", "w");
+  if (fp8 && !(wc.is_weight && wc.w.dtype == DType::F8E4M3)) {
+    // An operand that is not a load-time-quantised weight: both sides through the CPU executor's
+    // e4m3 round trip, fp32 GEMM.
+    auto [wk, wp] = dense(w, "linear", "w");
+    wq_keep = alloc(w->shape);
+    float* wq = static_cast<CudaValue&>(*wq_keep).f;
+    launch_fp8_round_trip(wp, wq, m * k, fp8_amax_.as<float>(), stream());
+    wr = WeightRef{wq, DType::F32, 1.f};
+  } else if (wc.is_weight && wc.w.dtype == DType::F8E4M3) {
+    wr = wc.w;  // quantised at load, scale on the device
   } else {
     auto op = weight_operand(w, "linear", "w");
     wq_keep = op.first;
@@ -389,12 +428,15 @@ Value CudaOps::linear(const Value& x, const Value& w, const Value& b) {
   a.m = n;
   a.n = m;
   a.k = k;
-#if ALPAMAYO_HAVE_CUBLASLT
-  if (lt_ && !fp8 && (wr.dtype == DType::BF16 || wr.dtype == DType::F16)) {
-    lt_->run(a, stream());
-    return y;
+  // Tensor cores for narrow weights (X is narrowed/quantised on the device inside gemm_lt).
+  if ((wr.dtype == DType::BF16 || wr.dtype == DType::F16 || wr.dtype == DType::F8E4M3) && gemm_lt(a)) return y;
+  if (fp8) {
+    // Fallback: the activation's per-tensor e4m3 round trip, then the fp32 GEMM (the CPU's rule).
+    xq_keep = alloc(x->shape);
+    float* xq = static_cast<CudaValue&>(*xq_keep).f;
+    launch_fp8_round_trip(xp, xq, n * k, fp8_amax_.as<float>(), stream());
+    a.x = xq;
   }
-#endif
   launch_gemm_fallback(a, stream());
   return y;
 }
@@ -700,6 +742,7 @@ void CudaOps::kv_reserve(int64_t layers, int64_t capacity, int64_t kv_heads, int
   if (layers <= 0 || capacity <= 0 || kv_heads <= 0 || head_dim <= 0)
     fail(ErrorCode::InvalidInput, "kv_reserve: layers, capacity, kv_heads and head_dim must be > 0");
   if (capturing_) fail(ErrorCode::Internal, "kv_reserve during graph capture");
+  bind_device();
   stream_.synchronize();  // the old cache may still be read
   graphs_.clear();        // captured loops read the old cache's addresses
   kv_capacity_ = capacity, kv_heads_ = kv_heads, kv_dim_ = head_dim;

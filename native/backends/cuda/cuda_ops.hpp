@@ -8,19 +8,24 @@
 //                drops them all between phases (a Value from before a reset() throws when used).
 //   surviving    persist() copies a Value (e.g. the vision output) into its own allocation, outside
 //                the arena; the KV cache is preallocated by kv_reserve, outside the arena.
-//   weights      uploaded once, at first weight() or by preload(). Rank-1 weights (norms, biases) are
-//                fp32 (rounded through bf16/fp16 in those modes, as the CPU executor does). Matrices:
-//                fp32 -> F32; bf16/fp16 -> that type (checkpoint bytes as-is when already stored so);
-//                fp8 -> the stored type (exact widening) plus, on first linear(), a per-tensor e4m3 copy
-//                with scale = amax / 448, quantised on the host with the CPU executor's rule; linear()'s
-//                input is round-tripped through e4m3 per tensor on the device (bit-identical rule).
+//   weights      uploaded once, at first weight() or by preload(), as the checkpoint stores them and
+//                converted on the device. Rank-1 weights (norms, biases) are fp32 (rounded through
+//                bf16/fp16 in those modes, as the CPU executor does). Matrices: fp32 -> F32; bf16/fp16
+//                -> that type; fp8 -> per-tensor e4m3 with scale = amax / 448 (the CPU executor's rule),
+//                quantised on the device at load with the scale kept on the device too; no copy in the
+//                stored type is kept. Lookup tables (token embeddings, position embeddings) are never
+//                quantised (the CPU executor quantises only linear() operands). linear()'s input is
+//                quantised per tensor on the device (scale a device value, no host sync).
 //   inputs       input()/input_index() copy through pinned staging, then cudaMemcpyAsync.
 // KV cache layout: per layer K and V of [kv_heads, capacity, head_dim] (head-major, the attention
 // kernels' layout). kv_write transposes the [N, Hkv, D] rows in; kv_read returns a view (no copy) that
 // attention() consumes directly; any other op given such a view materialises it as [len, Hkv, D].
-// GEMM: cuBLASLt for bf16/fp16 weights when compiled with it and options.use_cublaslt (X is cast to
-// the weight type there, so results differ from the CPU executor by that rounding); the fallback GEMM
-// (fp32 activations, weights widened on load: the CPU executor's semantics) everywhere else.
+// GEMM: cuBLASLt for bf16/fp16/fp8 weights when compiled with it, libcublasLt opens and
+// options.use_cublaslt (X is narrowed to the weight type there, so bf16/fp16 results differ from the
+// CPU executor by that rounding); the fallback GEMM (fp32 activations, weights widened on load: the CPU
+// executor's semantics) everywhere else. libraries() says which.
+// Threads: every entry point binds options.device to the calling thread first (a planner is made on
+// one thread, runs on worker threads and is destroyed on the JS thread).
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -38,6 +43,7 @@
 #include "backends/cuda/device_arena.hpp"
 #include "backends/cuda/gemm.hpp"
 #include "backends/cuda/host_staging.hpp"
+#include "backends/cuda/lru_cache.hpp"
 #include "backends/cuda/resources.hpp"
 #include "core/checkpoint.hpp"
 #include "model/ops.hpp"
@@ -53,6 +59,7 @@ struct CudaOptions {
   size_t arena_bytes = size_t(64) << 20;    // first arena chunk; more chunks are added on demand
   size_t staging_bytes = size_t(4) << 20;   // pinned staging for input()
   bool use_cublaslt = true;                 // ignored when built without cuBLASLt
+  size_t max_graphs = 4;                    // captured denoise loops kept (least recently used evicted)
 };
 
 struct DenoiseGraph;  // cuda_denoise.cpp
@@ -110,7 +117,14 @@ class CudaOps final : public model::Ops {
 
   Precision precision() const { return options_.precision; }
   cudaStream_t stream() const { return stream_.get(); }
-  void synchronize() const { stream_.synchronize(); }
+  void synchronize() const {
+    bind_device();
+    stream_.synchronize();
+  }
+  // Which GEMM and attention libraries run, or why the built-in kernels do (for ExecutorInfo).
+  std::string libraries() const;
+  // GEMM activation scratch in bytes (fixed while graphs are alive; see linear()).
+  size_t gemm_scratch_bytes() const;
   const std::set<std::string, std::less<>>& requested_weights() const { return requested_; }
   uint64_t weight_bytes() const { return weight_bytes_; }
   size_t arena_reserved_bytes() const { return arena_->reserved_bytes(); }
@@ -132,8 +146,10 @@ class CudaOps final : public model::Ops {
     bool prev_capturing_;
   };
   bool capturing() const { return capturing_; }
-  // Captured denoising loops by (offset, rope_delta, steps); cleared by kv_reserve (cache moved).
-  std::map<std::tuple<int64_t, int64_t, int64_t>, std::shared_ptr<DenoiseGraph>>& denoise_graphs() { return graphs_; }
+  // Captured denoising loops by (offset, rope_delta, steps), at most options.max_graphs of them;
+  // cleared when memory they captured moves (kv_reserve, GEMM scratch growth).
+  using GraphCache = LruCache<std::tuple<int64_t, int64_t, int64_t>, std::shared_ptr<DenoiseGraph>>;
+  GraphCache& denoise_graphs() { return graphs_; }
 
  private:
   friend class MemoryScope;
@@ -146,7 +162,10 @@ class CudaOps final : public model::Ops {
   // Any float Value as a kernel weight operand (weights in their stored dtype, others dense fp32).
   std::pair<model::Value, WeightRef> weight_operand(const model::Value& v, const char* op, const char* arg);
   void ensure_decode_workspace(size_t bytes);
-  const void* quantised_fp8(const model::Value& w, float& scale);
+  // cuBLASLt for `a` when available; false when the caller must run the fallback GEMM.
+  bool gemm_lt(const GemmArgs& a);
+  // Makes options.device current on the calling thread (cached per thread).
+  void bind_device() const;
 
   cpu::WeightSource source_;
   CudaOptions options_;
@@ -162,15 +181,10 @@ class CudaOps final : public model::Ops {
 #endif
   std::map<std::string, model::Value, std::less<>> weights_;
   std::set<std::string, std::less<>> requested_;
-  struct Fp8Entry {
-    std::shared_ptr<DeviceBuffer> data;
-    float scale;
-  };
-  std::map<std::string, Fp8Entry, std::less<>> fp8_;
   uint64_t weight_bytes_ = 0;
   std::vector<std::shared_ptr<DeviceBuffer>> k_cache_, v_cache_;  // kv_read views share them
   int64_t kv_capacity_ = 0, kv_heads_ = 0, kv_dim_ = 0;
-  std::map<std::tuple<int64_t, int64_t, int64_t>, std::shared_ptr<DenoiseGraph>> graphs_;
+  GraphCache graphs_;
 };
 
 // The CUDA executor over a checkpoint: precision "fp32" | "bf16" | "fp16" | "fp8". Throws
