@@ -5,6 +5,7 @@
 #if ALPAMAYO_HAVE_CUDA
 #include <cmath>
 #include <map>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -360,5 +361,122 @@ TEST(cuda_ops_reset_invalidates_arena_values_only) {
   for (int i = 0; i < 2000; ++i) x = g.scale(x, 1.0f);
   CHECK_EQ(g.arena_reserved_bytes(), before);
   CHECK(g.read("x", x)[12345] == 0.5f);
+}
+// ---- the defects of issue 16, each as the failure it caused -----------------------------------
+
+TEST(cuda_gemm_scratch_growth_after_capture_keeps_replays_valid) {
+  // Was: a captured denoise graph kept cuBLASLt's cast scratch address and a later, larger GEMM
+  // reallocated that scratch: the next replay read freed memory. Now growth happens only outside
+  // capture and drops the graphs that captured the old address; the replay after it is recaptured.
+  REQUIRE_CUDA_DEVICE();
+#if ALPAMAYO_HAVE_CUBLASLT
+  Tiny t;
+  cuda::CudaOptions o = exact_options(cpu::Precision::BF16);
+  o.use_cublaslt = true;
+  cuda::CudaOps g(source_of(&t.weights), o);
+  CHECK(g.libraries().find("cuBLASLt 13.") == 0);
+  const Run r = run_tiny(t, g, &g);
+  const int64_t offset = r.n + 1;
+  const std::vector<float> noise = random_vec(128, 7);
+  g.reset();
+  const auto first = cuda::cuda_denoise(g, t.cfg, noise, offset, r.rope_delta);
+  CHECK_EQ(g.denoise_graphs().size(), size_t(1));
+  const size_t scratch = g.gemm_scratch_bytes();
+  // A GEMM far larger than anything the loop ran: the scratch must grow.
+  const int64_t rows = 4096, k = t.cfg.text.hidden_size;
+  Value big = g.input("big", {rows, k}, random_vec(size_t(rows * k), 8));
+  Value w = g.weight("vlm.lm_head.weight", {});
+  g.read("y", g.linear(big, w, nullptr));
+  CHECK(g.gemm_scratch_bytes() > scratch);
+  CHECK_EQ(g.denoise_graphs().size(), size_t(0));  // graphs over the old scratch are gone
+  g.reset();
+  const auto again = cuda::cuda_denoise(g, t.cfg, noise, offset, r.rope_delta);
+  CHECK(again == first);  // recaptured over the new scratch: same kernels, same result
+  CHECK_EQ(g.denoise_graphs().size(), size_t(1));
+#else
+  SKIP("built without cuBLASLt headers");
+#endif
+}
+
+TEST(cuda_two_planners_capture_at_the_same_time) {
+  // Was: global capture mode, so one planner's cudaMalloc/sync on its own thread during another's
+  // capture failed that capture (cudaErrorStreamCaptureUnsupported / Invalidated).
+  REQUIRE_CUDA_DEVICE();
+  Tiny t;
+  std::vector<float> results[2];
+  std::string errors[2];
+  auto worker = [&](int id) {
+    try {
+      cuda::CudaOps g(source_of(&t.weights), exact_options());
+      const Run r = run_tiny(t, g, &g);
+      for (int i = 0; i < 6; ++i) {
+        g.reset();
+        // Different offsets force fresh captures while the other thread allocates and syncs.
+        results[id] = cuda::cuda_denoise(g, t.cfg, random_vec(128, 40 + id), r.n + 1 - (i % 3), r.rope_delta);
+        cuda::DeviceBuffer churn(size_t(1) << 20);  // cudaMalloc + cudaFree on this thread
+        g.synchronize();
+      }
+    } catch (const std::exception& e) {
+      errors[id] = e.what();
+    }
+  };
+  std::thread a(worker, 0), b(worker, 1);
+  a.join();
+  b.join();
+  CHECK_EQ(errors[0], std::string());
+  CHECK_EQ(errors[1], std::string());
+  CHECK_EQ(results[0].size(), size_t(128));
+  CHECK(results[0] != results[1]);
+}
+
+TEST(cuda_denoise_graph_cache_is_bounded) {
+  // Was: one graph per prefix offset kept forever.
+  REQUIRE_CUDA_DEVICE();
+  Tiny t;
+  cuda::CudaOptions o = exact_options();
+  o.max_graphs = 2;
+  cuda::CudaOps g(source_of(&t.weights), o);
+  const Run r = run_tiny(t, g, &g);
+  const auto noise = random_vec(128, 3);
+  for (int64_t off = r.n + 1; off > r.n - 4; --off) {
+    g.reset();
+    const auto eager = model::denoise(g, t.cfg, noise, off, r.rope_delta);
+    CHECK(cuda::cuda_denoise(g, t.cfg, noise, off, r.rope_delta) == eager);
+    CHECK(g.denoise_graphs().size() <= size_t(2));
+  }
+  CHECK_EQ(g.denoise_graphs().size(), size_t(2));
+  CHECK(g.denoise_graphs().evictions() >= size_t(3));
+}
+
+TEST(cuda_fp8_weights_are_quantised_on_the_device_without_a_bf16_copy) {
+  // Was: e4m3 copies made on the host at first use, the bf16 copies kept beside them.
+  REQUIRE_CUDA_DEVICE();
+  Tiny t;
+  cuda::CudaOps g8(source_of(&t.weights), exact_options(cpu::Precision::FP8));
+  cuda::CudaOps g16(source_of(&t.weights), exact_options(cpu::Precision::BF16));
+  g8.preload(model::parameter_specs(t.cfg));
+  g16.preload(model::parameter_specs(t.cfg));
+  // Matrices take 1 byte per value instead of 2 (tables and rank-1 weights are the same in both).
+  CHECK(double(g8.weight_bytes()) < 0.75 * double(g16.weight_bytes()));
+  const uint64_t loaded = g8.weight_bytes();
+  const Run r = run_tiny(t, g8, &g8);
+  CHECK_EQ(g8.weight_bytes(), loaded);  // nothing quantised later, at first use
+  // Same per-tensor rule as the CPU executor.
+  cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{cpu::Precision::FP8, 2});
+  CHECK_CLOSE("fp8 prefill", r.prefill, run_tiny(t, c, nullptr).prefill, 1e-3);
+}
+
+TEST(cuda_executor_moves_between_threads) {
+  // Was: cudaSetDevice only in the constructor; plans run on worker threads and destruction on the
+  // JS thread. Made on one thread, used on a second, destroyed on a third.
+  REQUIRE_CUDA_DEVICE();
+  Tiny t;
+  std::unique_ptr<cuda::CudaOps> g;
+  std::thread([&] { g = std::make_unique<cuda::CudaOps>(source_of(&t.weights), exact_options()); }).join();
+  Run got;
+  std::thread([&] { got = run_tiny(t, *g, g.get()); }).join();
+  std::thread([&] { g.reset(); }).join();
+  cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{cpu::Precision::FP32, 2});
+  CHECK_CLOSE("prefill across threads", got.prefill, run_tiny(t, c, nullptr).prefill, 1e-4);
 }
 #endif

@@ -45,7 +45,24 @@ __global__ void quantise_kernel(const void* x, int64_t n, __nv_fp8_storage_t* q,
     q[i] = __nv_cvt_float_to_fp8(__fdiv_rn(widen<ST>(x, i, 1.0f), scale), __NV_SATFINITE, __NV_E4M3);
 }
 
+__global__ void narrow_bf16_kernel(const float* src, int64_t src_stride, __nv_bfloat16* dst, int64_t dst_stride,
+                                   int64_t outer, int64_t inner) {
+  const int64_t n = outer * inner;
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t o = i / inner, e = i % inner;
+    dst[o * dst_stride + e] = __float2bfloat16_rn(src[o * src_stride + e]);
+  }
+}
+
 }  // namespace
+
+void launch_narrow_bf16(const float* src, int64_t src_stride, void* dst, int64_t dst_stride, int64_t outer, int64_t inner,
+                        cudaStream_t s) {
+  if (outer * inner <= 0) return;
+  narrow_bf16_kernel<<<grid_for(outer * inner), kThreads, 0, s>>>(src, src_stride, static_cast<__nv_bfloat16*>(dst),
+                                                                   dst_stride, outer, inner);
+  check_launch("narrow_bf16_kernel");
+}
 
 void launch_convert(const void* src, DType src_dtype, int64_t n, void* dst, DType dst_dtype, DType round_through,
                     cudaStream_t s) {

@@ -22,3 +22,11 @@ void launch_convert(const void* src, DType src_dtype, int64_t n, void* dst, DTyp
 void launch_fp8_quantise(const void* x, DType x_dtype, int64_t n, uint8_t* q, float* scale, float* amax, cudaStream_t s);
 
 }  // namespace alp::cuda
+
+namespace alp::cuda {
+// Narrows `outer` blocks of `inner` contiguous fp32 values to bf16 (round to nearest even):
+// dst[o * dst_stride + i] = bf16(src[o * src_stride + i]). Feeds cuDNN attention from fp32
+// activations and from the rows [0, len) of each head of the head-major fp32 KV cache.
+void launch_narrow_bf16(const float* src, int64_t src_stride, void* dst, int64_t dst_stride, int64_t outer, int64_t inner,
+                        cudaStream_t s);
+}  // namespace alp::cuda
