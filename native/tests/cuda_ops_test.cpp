@@ -41,6 +41,7 @@ cuda::CudaOptions exact_options(cpu::Precision p = cpu::Precision::FP32) {
   cuda::CudaOptions o;
   o.precision = p;
   o.use_cublaslt = false;  // the fallback GEMM keeps fp32 activations, as the CPU executor does
+  o.use_cudnn = false;     // ... and the built-in attention fp32 softmax inputs
   o.arena_bytes = size_t(8) << 20;
   return o;
 }
@@ -478,5 +479,60 @@ TEST(cuda_executor_moves_between_threads) {
   std::thread([&] { g.reset(); }).join();
   cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{cpu::Precision::FP32, 2});
   CHECK_CLOSE("prefill across threads", got.prefill, run_tiny(t, c, nullptr).prefill, 1e-4);
+}
+TEST(cuda_cudnn_attention_matches_builtin_for_every_mask) {
+  // cuDNN SDPA (bf16 q/k/v) against the built-in fp32 kernels on the four attentions of the network:
+  // ViT (dense, non-causal), prefill (causal block at the end of the cache), decode (one query over
+  // the cache, length as a device value), expert (non-causal over [cache prefix | new rows]).
+  REQUIRE_CUDA_DEVICE();
+#if ALPAMAYO_HAVE_CUDNN
+  WeightMap none;
+  cuda::CudaOptions with = exact_options(cpu::Precision::BF16), without = with;
+  with.use_cudnn = true;
+  cuda::CudaOps a(source_of(&none), with), b(source_of(&none), without);
+  CHECK(a.libraries().find("cuDNN 9.") != std::string::npos);
+  CHECK(b.libraries().find("built-in attention") != std::string::npos);
+  const int64_t hq = 8, hkv = 2, d = 64, cap = 300;
+  for (cuda::CudaOps* g : {&a, &b}) g->kv_reserve(1, cap, hkv, d);
+  auto both = [&](const char* name, Shape s, uint64_t seed) {
+    const auto v = random_vec(size_t(shape_numel(s)), seed);
+    return std::pair{a.input(name, s, v), b.input(name, s, v)};
+  };
+  auto kv = both("kv", {200, hkv, d}, 1);
+  a.kv_write(0, 0, kv.first, kv.first);
+  b.kv_write(0, 0, kv.second, kv.second);
+  auto cmp = [&](const char* what, const Value& x, const Value& y) {
+    CHECK_CLOSE(what, a.read(what, x), b.read(what, y), 2e-2);  // bf16 inputs vs fp32
+  };
+  // ViT: 72 rows, full.
+  auto q = both("q", {72, hq, d}, 2), k = both("k", {72, hkv, d}, 3), v = both("v", {72, hkv, d}, 4);
+  cmp("vit", a.attention(q.first, k.first, v.first, model::AttentionMask::none(), 0.125f),
+      b.attention(q.second, k.second, v.second, model::AttentionMask::none(), 0.125f));
+  // Prefill: 40 queries at positions [160, 200) over the cache view of 200.
+  auto qp = both("qp", {40, hq, d}, 5);
+  auto [ak, av] = a.kv_read(0, 200);
+  auto [bk, bv] = b.kv_read(0, 200);
+  cmp("prefill", a.attention(qp.first, ak, av, model::AttentionMask::causal(160), 0.125f),
+      b.attention(qp.second, bk, bv, model::AttentionMask::causal(160), 0.125f));
+  // Decode: one query at positions 130 and 199 (two 128-row buckets).
+  for (int64_t past : {130, 199}) {
+    auto qd = both("qd", {1, hq, d}, 6 + uint64_t(past));
+    cmp("decode", a.attention(qd.first, ak, av, model::AttentionMask::causal(past), 0.125f),
+        b.attention(qd.second, bk, bv, model::AttentionMask::causal(past), 0.125f));
+  }
+  // Expert: 16 rows over [prefix of 150 | 16 new rows], non-causal.
+  auto [pk, pv] = a.kv_read(0, 150);
+  auto [rk, rv] = b.kv_read(0, 150);
+  auto qe = both("qe", {16, hq, d}, 9), ke = both("ke", {16, hkv, d}, 10);
+  cmp("expert", a.attention(qe.first, a.concat({pk, ke.first}, 0), a.concat({pv, ke.first}, 0), model::AttentionMask::none(), 0.125f),
+      b.attention(qe.second, b.concat({rk, ke.second}, 0), b.concat({rv, ke.second}, 0), model::AttentionMask::none(), 0.125f));
+  // The tiny network end to end in bf16 with cuDNN attention stays close to the CPU bf16 mode.
+  Tiny t;
+  cuda::CudaOps g(source_of(&t.weights), with);
+  cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{cpu::Precision::BF16, 2});
+  CHECK_CLOSE("bf16 cudnn network", run_tiny(t, g, &g).prefill, run_tiny(t, c, nullptr).prefill, 0.05);
+#else
+  SKIP("built without cuDNN headers");
+#endif
 }
 #endif

@@ -4,10 +4,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <array>
 #include <limits>
 
 #include "backends/cuda/attention.hpp"
 #include "backends/cuda/cuda_check.hpp"
+#include "backends/cuda/cudnn_sdpa.hpp"
 #include "backends/cuda/device.hpp"
 #include "backends/cuda/layer_kernels.hpp"
 #include "backends/cuda/nvidia_libs.hpp"
@@ -119,6 +121,15 @@ CudaOps::CudaOps(cpu::WeightSource weights, CudaOptions options)
 #if ALPAMAYO_HAVE_CUBLASLT
   if (options_.use_cublaslt && cublaslt_api()) lt_ = std::make_unique<CublasLtGemm>();
 #endif
+#if ALPAMAYO_HAVE_CUDNN
+  // fp32 runs keep the built-in fp32 attention (the CPU executor's arithmetic; cuDNN is bf16/fp16 only).
+  if (!options_.use_cudnn) sdpa_unavailable_ = "disabled by options";
+  else if (options_.precision == Precision::FP32) sdpa_unavailable_ = "fp32 run";
+  else if (!cudnn_available()) sdpa_unavailable_ = cudnn_status().error;
+  else sdpa_ = std::make_unique<CudnnSdpa>();
+#else
+  sdpa_unavailable_ = "not compiled in (cudnn.h was not found at build time)";
+#endif
 }
 
 CudaOps::~CudaOps() {
@@ -130,14 +141,19 @@ CudaOps::~CudaOps() {
 #if ALPAMAYO_HAVE_CUBLASLT
   lt_.reset();
 #endif
+  sdpa_.reset();
 }
 
 std::string CudaOps::libraries() const {
-  // fp32 runs keep the fallback GEMM on purpose (the CPU executor's arithmetic); attention still runs
-  // the built-in kernels (cudnn_sdpa.hpp is not wired into attention() yet).
-  if (!options_.use_cublaslt) return "built-in GEMM (cuBLASLt disabled by options), built-in attention";
-  if (options_.precision == Precision::FP32) return "built-in GEMM (fp32), built-in attention";
-  return nvidia_library_summary(true, false);
+  // fp32 runs keep the fallback GEMM and attention on purpose (the CPU executor's arithmetic).
+  std::string gemm;
+  if (!options_.use_cublaslt) gemm = "built-in GEMM (cuBLASLt disabled by options)";
+  else if (options_.precision == Precision::FP32) gemm = "built-in GEMM (fp32 run)";
+  else gemm = nvidia_library_summary(true, false).substr(0, nvidia_library_summary(true, false).find(", built-in attention"));
+  const LibraryStatus dnn = cudnn_status();
+  std::string attn = sdpa_ ? "cuDNN " + dnn.version + " SDPA" : "built-in attention (cuDNN: " + sdpa_unavailable_ + ")";
+  if (sdpa_ && !sdpa_unavailable_.empty()) attn += " (built-in for some calls: " + sdpa_unavailable_ + ")";
+  return gemm + ", " + attn;
 }
 
 size_t CudaOps::gemm_scratch_bytes() const {
@@ -478,12 +494,103 @@ Value CudaOps::rope(const Value& x, const Value& cos, const Value& sin) {
   return y;
 }
 
+Value CudaOps::alloc_bf16(int64_t elems) { return alloc({(elems + 1) / 2}); }
+
+Value CudaOps::attention_cudnn(const Value& q, const Value& k, const Value& v, model::AttentionMask mask, float scale) {
+#if ALPAMAYO_HAVE_CUDNN
+  const int64_t nq = q->shape[0], hq = q->shape[1], d = q->shape[2], nk = k->shape[0], hkv = k->shape[1];
+  if (nq == 0 || nk == 0 || d % 8 != 0) return nullptr;
+  // The built-in rule: query i sits at position past + i and sees keys [0, min(nk, past + i + 1)).
+  // cuDNN's bottom-right causal mask is that rule when past + nq == nk; a single query is a plain
+  // attention over its first past + 1 keys.
+  const bool causal = mask.kind == model::AttentionMask::Kind::Causal;
+  int64_t kv_len = nk;
+  bool bottom_right = false;
+  if (causal && nq == 1) kv_len = std::min(nk, mask.past + 1);
+  else if (causal && mask.past + nq == nk) bottom_right = true;
+  else if (causal) return nullptr;
+  const CudaValue& kc = cv(k, "attention", "k");
+  const CudaValue& vc = cv(v, "attention", "v");
+  const bool cached = kc.head_major && vc.head_major && kc.capacity == vc.capacity;
+  if (!cached && kv_len != nk) return nullptr;
+  const cudaStream_t s = stream();
+
+  SdpaCall c;
+  c.scale = scale;
+  c.causal = bottom_right;
+  auto [qk, qp] = dense(q, "attention", "q");
+  Value qb = alloc_bf16(nq * hq * d);
+  launch_narrow_bf16(qp, 0, static_cast<CudaValue&>(*qb).f, 0, 1, nq * hq * d, s);
+  const std::array<int64_t, 4> token_major{nq * hq * d, d, hq * d, 1};  // [1, hq, nq, d] over [nq, hq, d]
+  c.q = {static_cast<CudaValue&>(*qb).f, {1, hq, nq, d}, token_major};
+  Value kb, vb, lens, kkeep, vkeep;
+  if (cached) {
+    // Rows [0, kv_len) of each head of the fp32 cache, narrowed to bf16 over a row count rounded up
+    // to 128 (the rows past kv_len are the zeroed or finite cache tail, hidden by the padding mask
+    // whose length is a device value): one cuDNN graph per 128-row bucket, not per decode step.
+    const int64_t cap = kc.capacity;
+    const int64_t rows = std::min(cap, (kv_len + 127) / 128 * 128);
+    kb = alloc_bf16(hkv * rows * d);
+    vb = alloc_bf16(hkv * rows * d);
+    launch_narrow_bf16(kc.f, cap * d, static_cast<CudaValue&>(*kb).f, rows * d, hkv, rows * d, s);
+    launch_narrow_bf16(vc.f, cap * d, static_cast<CudaValue&>(*vb).f, rows * d, hkv, rows * d, s);
+    const std::array<int64_t, 4> head_major{hkv * rows * d, rows * d, d, 1};
+    c.k = {static_cast<CudaValue&>(*kb).f, {1, hkv, rows, d}, head_major};
+    c.v = {static_cast<CudaValue&>(*vb).f, {1, hkv, rows, d}, head_major};
+    const int32_t host_lens[2] = {static_cast<int32_t>(nq), static_cast<int32_t>(kv_len)};
+    lens = alloc({2});
+    void* src = staging_->stage(host_lens, sizeof(host_lens), s);
+    ALP_CUDA(cudaMemcpyAsync(static_cast<CudaValue&>(*lens).f, src, sizeof(host_lens), cudaMemcpyHostToDevice, s));
+    c.seq_len_q = reinterpret_cast<const int32_t*>(static_cast<CudaValue&>(*lens).f);
+    c.seq_len_kv = c.seq_len_q + 1;
+  } else {
+    auto [ka, kp] = dense(k, "attention", "k");
+    auto [va, vp] = dense(v, "attention", "v");
+    kkeep = ka, vkeep = va;
+    kb = alloc_bf16(nk * hkv * d);
+    vb = alloc_bf16(nk * hkv * d);
+    launch_narrow_bf16(kp, 0, static_cast<CudaValue&>(*kb).f, 0, 1, nk * hkv * d, s);
+    launch_narrow_bf16(vp, 0, static_cast<CudaValue&>(*vb).f, 0, 1, nk * hkv * d, s);
+    const std::array<int64_t, 4> kv_token_major{nk * hkv * d, d, hkv * d, 1};
+    c.k = {static_cast<CudaValue&>(*kb).f, {1, hkv, nk, d}, kv_token_major};
+    c.v = {static_cast<CudaValue&>(*vb).f, {1, hkv, nk, d}, kv_token_major};
+  }
+  Value ob = alloc_bf16(nq * hq * d);
+  c.o = static_cast<CudaValue&>(*ob).f;
+  c.o_strides = token_major;
+  if (capturing_) {
+    if (!sdpa_->prepared(c)) return nullptr;  // the warm-up pass took the built-in path for this key
+  } else {
+    std::string why;
+    if (!sdpa_->prepare(c, &why)) {
+      sdpa_unavailable_ = why;
+      return nullptr;
+    }
+  }
+  if (sdpa_->reserve_workspace(c, !capturing_)) {
+    // Captured graphs hold the old workspace address.
+    stream_.synchronize();
+    graphs_.clear();
+  }
+  sdpa_->run(c, s);
+  Value o = alloc(q->shape);
+  launch_convert(static_cast<CudaValue&>(*ob).f, DType::BF16, nq * hq * d, static_cast<CudaValue&>(*o).f, DType::F32,
+                 DType::F32, s);
+  return o;
+#else
+  (void)q, (void)k, (void)v, (void)mask, (void)scale;
+  return nullptr;
+#endif
+}
+
 Value CudaOps::attention(const Value& q, const Value& k, const Value& v, model::AttentionMask mask, float scale) {
   if (q->shape.size() != 3 || k->shape.size() != 3 || k->shape != v->shape || q->shape[2] != k->shape[2] ||
       k->shape[1] == 0 || q->shape[1] % k->shape[1])
     shape_error("attention", "q " + shape_str(q->shape) + ", k " + shape_str(k->shape) + ", v " + shape_str(v->shape));
   const int64_t nq = q->shape[0], hq = q->shape[1], d = q->shape[2], nk = k->shape[0], hkv = k->shape[1];
   if (d > 256) shape_error("attention", "head_dim " + std::to_string(d) + " > 256");
+  if (sdpa_)
+    if (Value o = attention_cudnn(q, k, v, mask, scale)) return o;
   auto [qk, qp] = dense(q, "attention", "q");
   // K/V in the kernels' head-major layout: cache views as they are, anything else transposed.
   auto head_major = [&](const Value& t, const char* arg, Value& keep, int64_t& cap) -> const float* {

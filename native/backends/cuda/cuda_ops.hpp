@@ -23,7 +23,9 @@
 // GEMM: cuBLASLt for bf16/fp16/fp8 weights when compiled with it, libcublasLt opens and
 // options.use_cublaslt (X is narrowed to the weight type there, so bf16/fp16 results differ from the
 // CPU executor by that rounding); the fallback GEMM (fp32 activations, weights widened on load: the CPU
-// executor's semantics) everywhere else. libraries() says which.
+// executor's semantics) everywhere else. Attention: cuDNN SDPA (cudnn_sdpa.hpp) for bf16/fp16/fp8 runs
+// when cuDNN opens (q, k, v narrowed to bf16 per call: the KV cache is still fp32), the built-in
+// fp32 kernels otherwise and for masks cuDNN does not express. libraries() says which.
 // Threads: every entry point binds options.device to the calling thread first (a planner is made on
 // one thread, runs on worker threads and is destroyed on the JS thread).
 #include <cuda_runtime.h>
@@ -60,9 +62,11 @@ struct CudaOptions {
   size_t staging_bytes = size_t(4) << 20;   // pinned staging for input()
   bool use_cublaslt = true;                 // ignored when built without cuBLASLt
   size_t max_graphs = 4;                    // captured denoise loops kept (least recently used evicted)
+  bool use_cudnn = true;                    // cuDNN SDPA for bf16/fp16/fp8 runs, where cuDNN opens
 };
 
 struct DenoiseGraph;  // cuda_denoise.cpp
+class CudnnSdpa;      // cudnn_sdpa.hpp
 
 class CudaOps final : public model::Ops {
  public:
@@ -164,6 +168,12 @@ class CudaOps final : public model::Ops {
   void ensure_decode_workspace(size_t bytes);
   // cuBLASLt for `a` when available; false when the caller must run the fallback GEMM.
   bool gemm_lt(const GemmArgs& a);
+  // cuDNN SDPA for this attention when available and the mask maps onto it; null otherwise (the
+  // built-in kernels then run; the reason is kept for libraries()).
+  model::Value attention_cudnn(const model::Value& q, const model::Value& k, const model::Value& v,
+                               model::AttentionMask mask, float scale);
+  // Arena storage for `elems` bf16 values (an fp32 Value of half the length).
+  model::Value alloc_bf16(int64_t elems);
   // Makes options.device current on the calling thread (cached per thread).
   void bind_device() const;
 
@@ -179,6 +189,8 @@ class CudaOps final : public model::Ops {
 #if ALPAMAYO_HAVE_CUBLASLT
   std::unique_ptr<CublasLtGemm> lt_;
 #endif
+  std::unique_ptr<CudnnSdpa> sdpa_;
+  std::string sdpa_unavailable_;  // why cuDNN does not run (some) attention, for libraries()
   std::map<std::string, model::Value, std::less<>> weights_;
   std::set<std::string, std::less<>> requested_;
   uint64_t weight_bytes_ = 0;

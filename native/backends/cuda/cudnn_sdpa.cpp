@@ -59,6 +59,10 @@ CudnnSdpa::Plan* CudnnSdpa::find(const SdpaCall& c) {
 
 bool CudnnSdpa::prepare(const SdpaCall& c, std::string* why) {
   if (find(c)) return true;
+  if (auto f = failed_.find(key_of(c)); f != failed_.end()) {
+    if (why) *why = f->second;
+    return false;
+  }
   require(c.k.dims == c.v.dims, ErrorCode::Internal, "cudnn sdpa: k and v dims differ");
   require(bool(c.seq_len_q) == bool(c.seq_len_kv), ErrorCode::Internal, "cudnn sdpa: padding needs both lengths");
   auto g = std::make_shared<fe::graph::Graph>();
@@ -92,7 +96,9 @@ bool CudnnSdpa::prepare(const SdpaCall& c, std::string* why) {
   const cudnnHandle_t h = static_cast<cudnnHandle_t>(handle_);
   auto step = [&](fe::error_t e, const char* what) {
     if (e.is_good()) return true;
-    if (why) *why = std::string("cudnn sdpa ") + what + ": " + e.get_message();
+    std::string msg = std::string("cudnn sdpa ") + what + ": " + e.get_message();
+    if (why) *why = msg;
+    failed_.emplace(key_of(c), std::move(msg));
     return false;
   };
   if (!step(g->validate(), "validate") || !step(g->build_operation_graph(h), "build_operation_graph") ||

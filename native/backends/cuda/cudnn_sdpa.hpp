@@ -17,6 +17,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <map>
 #include <string>
 #include <tuple>
 
@@ -44,7 +45,7 @@ struct SdpaCall {
 
 class CudnnSdpa {
  public:
-  static constexpr size_t kMaxPlans = 32;
+  static constexpr size_t kMaxPlans = 64;
   // Throws BackendUnavailable when cuDNN cannot be opened or has no handle for this device.
   CudnnSdpa();
   ~CudnnSdpa();
@@ -53,7 +54,9 @@ class CudnnSdpa {
 
   // Builds (or finds) the graph for `c`'s key. False with `why` when cuDNN supports no engine for it
   // (the caller then runs the built-in kernels). Never during capture: call it in the warm-up.
+  // A key that failed once is remembered and fails at once.
   bool prepare(const SdpaCall& c, std::string* why = nullptr);
+  bool prepared(const SdpaCall& c) { return find(c) != nullptr; }
   // Workspace the prepared graph needs beyond what is held: grows it only when `may_grow` (outside
   // capture); returns true when it reallocated (captured graphs must then be dropped).
   bool reserve_workspace(const SdpaCall& c, bool may_grow);
@@ -69,6 +72,7 @@ class CudnnSdpa {
   Plan* find(const SdpaCall& c);
   void* handle_ = nullptr;  // cudnnHandle_t
   LruCache<Key, std::shared_ptr<Plan>> plans_{kMaxPlans};
+  std::map<Key, std::string> failed_;
   DeviceBuffer workspace_;
 };
 
