@@ -119,21 +119,31 @@ PlanResult Planner::plan(const PlanRequest& req, const TokenSink& on_token, cons
   // Preprocess: every frame resized to the model's input size, normalised and patchified.
   auto t = Clock::now();
   std::vector<model::FrameView> views(kImages);
+  std::vector<const uint8_t*> rgb(kImages);
+  bool one_size = true;
   for (int i = 0; i < kImages; ++i) {
     const Frame& f = req.frames[static_cast<size_t>(i)];
     if (!f.rgb || f.width < 1 || f.height < 1) fail(ErrorCode::InvalidInput, "frames[" + std::to_string(i) + "]: empty frame");
     views[static_cast<size_t>(i)] = {f.rgb, f.height, f.width};
+    rgb[static_cast<size_t>(i)] = f.rgb;
+    one_size = one_size && f.width == req.frames[0].width && f.height == req.frames[0].height;
   }
-  const int64_t per_image = m.grid_h * m.grid_w;
-  m.patches.resize(static_cast<size_t>(kImages * per_image * cfg.vision.patch_dim()));
-  model::VisionPatchConfig pc{static_cast<int>(cfg.vision.patch_size), static_cast<int>(cfg.vision.temporal_patch_size),
-                              static_cast<int>(cfg.vision.spatial_merge_size)};
-  model::preprocess_frames(views, m.image.height, m.image.width, m.mean, m.stdev, m.patches.data(), pc, m.threads);
+  // On the executor's device when it can (CUDA: one launch sequence for the 16 frames), else here.
+  const bool on_device = one_size && m.executor->preprocess_on_device({rgb, req.frames[0].height, req.frames[0].width,
+                                                                       static_cast<int>(m.image.height),
+                                                                       static_cast<int>(m.image.width), m.mean, m.stdev});
+  if (!on_device) {
+    const int64_t per_image = m.grid_h * m.grid_w;
+    m.patches.resize(static_cast<size_t>(kImages * per_image * cfg.vision.patch_dim()));
+    model::VisionPatchConfig pc{static_cast<int>(cfg.vision.patch_size), static_cast<int>(cfg.vision.temporal_patch_size),
+                                static_cast<int>(cfg.vision.spatial_merge_size)};
+    model::preprocess_frames(views, m.image.height, m.image.width, m.mean, m.stdev, m.patches.data(), pc, m.threads);
+  }
   out.timings.preprocess_ms = ms_since(t);
   check_abort();
 
   t = Clock::now();
-  m.executor->encode_images({m.patches.data(), kImages, 1, m.grid_h, m.grid_w});
+  m.executor->encode_images({on_device ? nullptr : m.patches.data(), kImages, 1, m.grid_h, m.grid_w});
   out.timings.vision_ms = ms_since(t);
   check_abort();
 

@@ -3,6 +3,7 @@
 // captured denoising graph against the eager loop, precision modes, and the memory rules (reset,
 // no growth across replays). Everything but the no-device error needs a GPU and skips without one.
 #if ALPAMAYO_HAVE_CUDA
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <thread>
@@ -12,6 +13,8 @@
 #include "backends/cpu/cpu_ops.hpp"
 #include "backends/cuda/cuda_denoise.hpp"
 #include "backends/cuda/cuda_ops.hpp"
+#include "backends/cuda/frame_staging.hpp"
+#include "model/preprocess.hpp"
 #include "model/backbone.hpp"
 #include "model/config.hpp"
 #include "model/expert.hpp"
@@ -534,5 +537,36 @@ TEST(cuda_cudnn_attention_matches_builtin_for_every_mask) {
 #else
   SKIP("built without cuDNN headers");
 #endif
+}
+TEST(cuda_plan_frames_preprocessed_on_the_device_match_the_host) {
+  // Was: plans preprocessed on the host; preprocess.cu was reached only by tests. The plan's device
+  // path (pinned staging, 16 frames in one launch sequence) must give the host's patches exactly.
+  REQUIRE_CUDA_DEVICE();
+  WeightMap none;
+  cuda::CudaOps g(source_of(&none), exact_options());
+  const int n = 16, in_h = 90, in_w = 160, out_h = 64, out_w = 128;
+  std::vector<std::vector<uint8_t>> frames(n, std::vector<uint8_t>(size_t(in_h * in_w * 3)));
+  std::vector<const uint8_t*> ptrs;
+  std::vector<model::FrameView> views;
+  for (int i = 0; i < n; ++i) {
+    test::Lcg r(uint64_t(100 + i));
+    for (auto& b : frames[size_t(i)]) b = uint8_t(r.next() & 0xff);
+    ptrs.push_back(frames[size_t(i)].data());
+    views.push_back({frames[size_t(i)].data(), in_h, in_w});
+  }
+  const float mean[3] = {0.5f, 0.5f, 0.5f}, stdev[3] = {0.5f, 0.5f, 0.5f};
+  cuda::PreprocessConfig pc;
+  cuda::FrameStaging staging(pc);
+  Value got = staging.run(g, ptrs, in_h, in_w, out_h, out_w);
+  const size_t per = size_t(out_h / 16) * size_t(out_w / 16), dim = 3 * 2 * 16 * 16;
+  std::vector<float> want(size_t(n) * per * dim);
+  model::preprocess_frames(views, out_h, out_w, mean, stdev, want.data(), model::VisionPatchConfig{}, 2);
+  CHECK(got->shape == (Shape{int64_t(n * per), int64_t(dim)}));
+  CHECK(g.read("patches", got) == want);  // bit-identical
+  // The staging is reusable at once: the caller's frames may change after run() returns.
+  for (auto& f : frames) std::fill(f.begin(), f.end(), uint8_t(7));
+  Value again = staging.run(g, ptrs, in_h, in_w, out_h, out_w);
+  const auto v = g.read("again", again);
+  CHECK(std::all_of(v.begin(), v.end(), [&](float x) { return x == v[0]; }));
 }
 #endif

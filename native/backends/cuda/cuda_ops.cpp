@@ -229,6 +229,11 @@ float* CudaOps::device_data(const Value& v) {
   fail(ErrorCode::Internal, "cuda device_data: value " + shape_str(v->shape) + " is not dense fp32");
 }
 
+std::pair<Value, float*> CudaOps::device_output(Shape shape) {
+  Value v = alloc(std::move(shape));
+  return {v, static_cast<CudaValue&>(*v).f};
+}
+
 Value CudaOps::wrap_device(float* data, Shape shape) {
   auto v = std::make_shared<CudaValue>(std::move(shape));
   v->f = data;

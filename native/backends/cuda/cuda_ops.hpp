@@ -114,6 +114,9 @@ class CudaOps final : public model::Ops {
   void reset();
   // A copy of `v` outside the arena that survives reset().
   model::Value persist(const model::Value& v);
+  // A fresh arena Value of `shape` and its device pointer, for producers outside the Ops interface
+  // (the device preprocessing of the camera frames).
+  std::pair<model::Value, float*> device_output(Shape shape);
   // A device-resident fp32 Value over caller-owned memory (no copy; the caller keeps it alive).
   model::Value wrap_device(float* data, Shape shape);
   // The device pointer of a dense fp32 Value (throws Internal for KV views and non-fp32 weights).
