@@ -12,6 +12,7 @@
 # Node is not on that machine: it comes from .gpu-kit/ (bash scripts/gpu-kit.sh here, carried).
 # Without a GPU (any developer machine, CI) it says so and exits 0: nothing to check.
 set -uo pipefail
+set -m  # background steps get their own process group (see step)
 cd "$(dirname "$0")/.."
 root="$PWD"
 start=$(date +%s)
@@ -45,9 +46,25 @@ step() {
     return 1
   fi
   say "$name: start (${l}s left)"
-  local t0 rc
+  local t0 rc pid waited=0
   t0=$(date +%s)
-  timeout "$l" "$@" >>"$log" 2>&1
+  # In the background as its own process group (set -m), so a step past the time left is stopped
+  # with everything it started (cmake, nvcc, the tests); steps are shell functions, which `timeout`
+  # cannot run.
+  "$@" >>"$log" 2>&1 &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    if ((waited >= l)); then
+      say "$name: out of time after ${waited}s, stopping it"
+      kill -TERM -- "-$pid" 2>/dev/null
+      sleep 3
+      kill -KILL -- "-$pid" 2>/dev/null
+      break
+    fi
+    sleep 1
+    waited=$((waited + 1))
+  done
+  wait "$pid"
   rc=$?
   local dt=$(($(date +%s) - t0))
   if ((rc == 0)); then
