@@ -10,8 +10,8 @@ import { join } from 'node:path';
 
 const out = process.argv[2] ?? 'parity.json';
 const { Planner } = await import('../dist/esm/index.js');
-const { runCli } = await import('../dist/esm/runCli.js');
-const { syntheticFrames, curvedEgoHistory } = await import('../dist/esm/syntheticScene.js');
+const { runCli } = await import('../dist/esm/cli/runCli.js');
+const { syntheticFrames, curvedEgoHistory } = await import('../dist/esm/cli/syntheticScene.js');
 
 const FP32_WAYPOINT_TOL = 1e-3; // metres, one Euler step: summation order only
 const t0 = 1_700_000_000_000_000;
