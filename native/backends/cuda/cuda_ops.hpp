@@ -3,9 +3,10 @@
 // executor (one executor per planner; not thread-safe).
 //
 // Memory:
-//   activations  fp32 in a DeviceArena (bump chunks kept across passes + free list of dropped Values),
-//                so after a warm-up nothing is cudaMalloc'ed per op or per denoising step; reset()
-//                drops them all between phases (a Value from before a reset() throws when used).
+//   activations  fp32 in a DeviceArena (bump chunks kept across passes, freed neighbours merged, and
+//                the whole arena rewound whenever the last Value of a phase is dropped), so after a
+//                warm-up nothing is cudaMalloc'ed per op or per denoising step and mixed phases do not
+//                fragment it; reset() drops them all at once (a Value from before a reset() throws).
 //   surviving    persist() copies a Value (e.g. the vision output) into its own allocation, outside
 //                the arena; the KV cache is preallocated by kv_reserve, outside the arena.
 //   weights      uploaded once, at first weight() or by preload(), as the checkpoint stores them and
