@@ -42,7 +42,8 @@ export function nativeCandidates(root: string = packageRoot(), env: NodeJS.Proce
   if (override) return [{ path: override, explicit: true }];
   out.push({ path: join(root, 'build', 'Release', 'alpamayo_trt.node'), explicit: false });
   const platform = `${process.platform}-${process.arch}`;
-  const variants = gpu ? ['tensorrt', 'cuda', 'cpu'] : ['cpu'];
+  // Without a driver the cuda build still runs the cpu backend (static cudart), so it is a fallback too.
+  const variants = gpu ? ['tensorrt', 'cuda', 'cpu'] : ['cpu', 'cuda'];
   for (const v of variants) out.push({ path: join(root, 'prebuilds', platform, `alpamayo_trt.${v}.node`), explicit: false });
   return out;
 }
