@@ -4,7 +4,7 @@
 //   - a source checkout (native/tests/ exists, never in the npm tarball): build the addon and the native
 //     unit tests into build/Release, unless both are already there (`npm run build:native` rebuilds);
 //   - an installed package: use the prebuilt binary for this platform when one loads (nothing compiles);
-//   - otherwise, or with ALPAMAYO_TRT_BUILD_FROM_SOURCE=1 / `npm install --build-from-source`: build
+//   - otherwise, or with ALPAMAYO_TRT_BUILD_FROM_SOURCE=1: build
 //     the addon only, in a temporary folder that is deleted afterwards.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -33,8 +33,7 @@ function loads(path) {
   return r.status === 0 ? { ok: true, variant: r.stdout } : { ok: false, why: (r.stderr.split('\n').find((l) => /Error/.test(l)) ?? r.stderr).trim() };
 }
 
-const fromSource =
-  process.env.ALPAMAYO_TRT_BUILD_FROM_SOURCE === '1' || process.env.npm_config_build_from_source === 'true';
+const fromSource = process.env.ALPAMAYO_TRT_BUILD_FROM_SOURCE === '1';
 
 if (process.env.ALPAMAYO_TRT_NATIVE) {
   log(`ALPAMAYO_TRT_NATIVE=${process.env.ALPAMAYO_TRT_NATIVE}: using that addon, nothing to build`);

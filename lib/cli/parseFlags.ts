@@ -1,6 +1,6 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { AlpamayoError } from '../AlpamayoError.js';
-import { closestName, invalidInput } from '../validateCommon.js';
+import { closestName } from '../validateCommon.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -29,17 +29,21 @@ export function parseFlags<O extends Options>(argv: readonly string[], options: 
   }
 }
 
+function flagError(name: string, expected: string, v: string): AlpamayoError {
+  return new AlpamayoError(`--${name}: expected ${expected}, got '${v}'`, 'INVALID_INPUT', { field: `--${name}`, expected, actual: v });
+}
+
 /** A flag's value as a number (`undefined` when the flag is absent). @internal */
 export function numberFlag(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n)) throw invalidInput(`--${name}`, 'a number', v);
+  if (v.trim() === '' || !Number.isFinite(n)) throw flagError(name, 'a number', v);
   return n;
 }
 
 /** A flag's value as an integer: `--seed 1.5` is an error, not seed 1. @internal */
 export function integerFlag(name: string, v: string | undefined): number | undefined {
   const n = numberFlag(name, v);
-  if (n !== undefined && !Number.isSafeInteger(n)) throw invalidInput(`--${name}`, 'an integer', v);
+  if (n !== undefined && !Number.isSafeInteger(n)) throw flagError(name, 'an integer', v as string);
   return n;
 }

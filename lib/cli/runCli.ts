@@ -213,7 +213,6 @@ export async function runCli(argv: readonly string[], io: CliIo = { out: (s) => 
       }
       case 'plan': {
         if (!values.checkpoint || !values.inputs) throw new AlpamayoError('plan: --checkpoint DIR and --inputs FILE.json are required', 'INVALID_INPUT', { field: 'plan' });
-        const inputs = await readInputsFile(values.inputs);
         const load: Record<string, unknown> = { checkpoint: values.checkpoint };
         if (values.backend) load.backend = values.backend;
         if (values.engines) load.engines = values.engines;
@@ -229,6 +228,8 @@ export async function runCli(argv: readonly string[], io: CliIo = { out: (s) => 
         set('diffusionSteps', integerFlag('steps', values.steps));
         set('maxReasoningTokens', integerFlag('max-tokens', values['max-tokens']));
         set('reasoningTokens', values.reasoning);
+        // After the flags: a typo in a number is reported before any file is read.
+        const inputs = await readInputsFile(values.inputs);
         set('command', values.command ?? inputs.command);
         if (values.noise) opts.initialNoise = await readNoise(values.noise);
         // --json is the machine-readable form: it carries the controls and token ids too.
