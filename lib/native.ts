@@ -77,7 +77,7 @@ export function loadNativeFrom(candidates: NativeCandidate[]): { addon: NativeAd
       `${process.platform}-${process.arch} (Node ${process.version}). Tried:\n${failures.join('\n')}\n` +
       'Possible fixes:\n' +
       '  - build it from source: `npm rebuild alpamayo-trt` (in an app) or `npm run build:native` (in this repo);\n' +
-      '    this needs cmake >= 3.20 and a C++20 compiler, plus nvcc for CUDA and TensorRT for the TensorRT backend\n' +
+      '    this needs cmake >= 3.25 and a C++20 compiler, plus nvcc for CUDA and TensorRT for the TensorRT backend\n' +
       `  - or point ${NATIVE_PATH_ENV} at a built alpamayo_trt.node\n` +
       '  - "libcudart/libnvinfer ... cannot open shared object file": install the CUDA/TensorRT runtime the binary was built with, or use the cpu build',
     'BACKEND_UNAVAILABLE',
