@@ -1,5 +1,6 @@
 // `npm run soak [-- PLANS [tiny|small]]`: runs many short plans on a random-weight checkpoint (default: 2,000 on tiny,
-// a few minutes; `-- 10000 small` is the ~8 h overnight run) and prints the memory figures (RSS growth after warm-up, external/arrayBuffers before load vs after dispose).
+// a few minutes; `-- 10000 small` is the ~8 h overnight run) and prints the memory figures (RSS growth after
+// warm-up, external/arrayBuffers before load vs after dispose). Progress counts measured plans, not warm-ups.
 // test/soak.test.ts runs the same loop with 500 plans.
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
