@@ -45,7 +45,20 @@ export function nativeCandidates(root: string = packageRoot(), env: NodeJS.Proce
   // Without a driver the cuda build still runs the cpu backend (static cudart), so it is a fallback too.
   const variants = gpu ? ['tensorrt', 'cuda', 'cpu'] : ['cpu', 'cuda'];
   for (const v of variants) out.push({ path: join(root, 'prebuilds', platform, `alpamayo_trt.${v}.node`), explicit: false });
+  // Last: whatever node-gyp-build resolves for this platform and ABI (its napi/libc tag rules), e.g. a
+  // `node-gyp rebuild` output in build/Debug or a prebuildify-named file a packager dropped in prebuilds/.
+  const resolved = nodeGypBuildPath(root);
+  if (resolved && !out.some((c) => c.path === resolved)) out.push({ path: resolved, explicit: false });
   return out;
+}
+
+function nodeGypBuildPath(root: string): string | undefined {
+  try {
+    const resolve = createRequire(currentModuleFile())('node-gyp-build') as { path(dir: string): string };
+    return resolve.path(root);
+  } catch {
+    return undefined; // nothing for this platform: the candidates above are reported instead
+  }
 }
 
 /**

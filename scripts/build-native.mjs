@@ -53,7 +53,8 @@ if (variant === 'cpu') defs.push('--CDALPAMAYO_CUDA=OFF', '--CDALPAMAYO_TENSORRT
 else if (variant === 'cuda') defs.push('--CDALPAMAYO_CUDA=ON');
 if (args.includes('--sanitize')) defs.push('--CDALPAMAYO_SANITIZE=ON');
 if (addonOnly) defs.push('--CDALPAMAYO_BUILD_TESTS=OFF');
-if (args.includes('--portable')) {
+// ALPAMAYO_PORTABLE=1 is how scripts/prebuild.mjs asks for it through prebuildify -> node-gyp -> binding.gyp.
+if (args.includes('--portable') || process.env.ALPAMAYO_PORTABLE === '1') {
   // A prebuilt binary may need nothing the user lacks: no libstdc++ newer than theirs, no cuBLASLt.
   defs.push('--CDCMAKE_SHARED_LINKER_FLAGS=-static-libstdc++ -static-libgcc', '--CDALPAMAYO_CUBLASLT=OFF', '--CDALPAMAYO_TENSORRT=OFF');
 }
