@@ -569,4 +569,28 @@ TEST(cuda_plan_frames_preprocessed_on_the_device_match_the_host) {
   const auto v = g.read("again", again);
   CHECK(std::all_of(v.begin(), v.end(), [&](float x) { return x == v[0]; }));
 }
+TEST(cuda_fused_projections_match_separate_gemms) {
+  // bf16 + cuBLASLt: q|k|v and gate|up packed at preload run as one GEMM per group; the members'
+  // outputs (views for one row, strided copies for more) equal the separate GEMMs up to the
+  // algorithm's summation order.
+  REQUIRE_CUDA_DEVICE();
+#if ALPAMAYO_HAVE_CUBLASLT
+  Tiny t;
+  cuda::CudaOptions fused = exact_options(cpu::Precision::BF16);
+  fused.use_cublaslt = true;
+  cuda::CudaOptions apart = fused;
+  apart.fuse_projections = false;
+  cuda::CudaOps a(source_of(&t.weights), fused), b(source_of(&t.weights), apart);
+  a.preload(model::parameter_specs(t.cfg));
+  b.preload(model::parameter_specs(t.cfg));
+  const Run ra = run_tiny(t, a, &a), rb = run_tiny(t, b, &b);
+  CHECK(a.fused_hits() > 0);
+  CHECK_EQ(b.fused_hits(), uint64_t(0));
+  CHECK_CLOSE("fused prefill", ra.prefill, rb.prefill, 1e-3);
+  CHECK_CLOSE("fused decode", ra.decode, rb.decode, 1e-3);
+  CHECK_CLOSE("fused denoise", ra.denoised, rb.denoised, 1e-3);
+#else
+  SKIP("built without cuBLASLt headers");
+#endif
+}
 #endif

@@ -46,6 +46,16 @@ struct CudaValue : model::ValueImpl {
   int64_t capacity = 0;
   std::shared_ptr<void> keep;                          // owner of non-arena storage
   std::shared_ptr<ArenaHold> hold;                     // owner of arena storage
+  // Weights packed with others into one matrix (preload): rows [row0, row0 + shape[0]) of `fused`.
+  std::shared_ptr<const struct FusedGroup> fused;
+  int64_t row0 = 0;
+};
+
+// One packed matrix [rows, k] of a layer's projections that read the same input.
+struct FusedGroup {
+  WeightRef w;
+  int64_t rows = 0, k = 0;
+  int members = 0;
 };
 
 const CudaValue& cv(const Value& v, const char* op, const char* arg) {
@@ -79,6 +89,8 @@ std::shared_ptr<CudaValue> view_of(const CudaValue& base, Shape shape) {
   o->capacity = base.capacity;
   o->keep = base.keep;
   o->hold = base.hold;
+  o->fused = base.fused;
+  o->row0 = base.row0;
   return o;
 }
 
@@ -191,6 +203,7 @@ Value CudaOps::alloc(Shape shape) {
 
 void CudaOps::reset() {
   bind_device();
+  fused_ = {};
   arena_->reset();
 }
 
@@ -376,6 +389,64 @@ Value CudaOps::weight(std::string_view name, const Shape& expected) {
 
 void CudaOps::preload(const std::vector<model::ParamSpec>& specs) {
   for (const auto& s : specs) weight(s.name, s.shape);
+#if ALPAMAYO_HAVE_CUBLASLT
+  if (lt_ && options_.fuse_projections && (options_.precision == Precision::BF16 || options_.precision == Precision::FP16))
+    fuse_groups();
+#endif
+}
+
+void CudaOps::fuse_groups() {
+  // q|k|v of each attention and gate|up of each MLP read one input (decoder_layer.cpp). fp8 keeps
+  // them apart: each has its own per-tensor scale, as in the CPU executor.
+  const std::vector<std::pair<std::string, std::vector<std::string>>> kinds = {
+      {"self_attn.q_proj.weight", {"self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight"}},
+      {"mlp.gate_proj.weight", {"mlp.gate_proj.weight", "mlp.up_proj.weight"}}};
+  std::vector<std::vector<std::string>> groups;
+  for (const auto& [name, v] : weights_)
+    for (const auto& [first, members] : kinds)
+      if (name.size() > first.size() && name.ends_with(first)) {
+        const std::string prefix = name.substr(0, name.size() - first.size());
+        std::vector<std::string> g;
+        for (const std::string& m : members) g.push_back(prefix + m);
+        groups.push_back(std::move(g));
+      }
+  for (const auto& g : groups) {
+    std::vector<std::shared_ptr<CudaValue>> ws;
+    for (const std::string& n : g) {
+      auto it = weights_.find(n);
+      if (it == weights_.end()) break;
+      ws.push_back(std::static_pointer_cast<CudaValue>(it->second));
+    }
+    if (ws.size() != g.size()) continue;
+    const DType dt = ws[0]->w.dtype;
+    const int64_t k = ws[0]->shape.at(1);
+    int64_t rows = 0;
+    bool ok = dt == DType::BF16 || dt == DType::F16;
+    for (const auto& w : ws) {
+      ok = ok && w->w.dtype == dt && w->shape.size() == 2 && w->shape[1] == k && !w->fused;
+      rows += w->shape[0];
+    }
+    if (!ok) continue;
+    const size_t elem = 2;
+    auto buf = std::make_shared<DeviceBuffer>(size_t(rows * k) * elem, "fused projection weights");
+    auto grp = std::make_shared<FusedGroup>();
+    grp->w = WeightRef{buf->get(), dt, 1.0f};
+    grp->rows = rows;
+    grp->k = k;
+    grp->members = static_cast<int>(ws.size());
+    int64_t row0 = 0;
+    for (auto& w : ws) {
+      const size_t bytes = size_t(w->shape[0] * k) * elem;
+      char* dst = buf->as<char>() + size_t(row0 * k) * elem;
+      ALP_CUDA(cudaMemcpyAsync(dst, w->w.data, bytes, cudaMemcpyDeviceToDevice, stream()));
+      stream_.synchronize();  // the member's own buffer is released below
+      w->w.data = dst;
+      w->keep = buf;          // the member's own allocation goes with its last reference
+      w->fused = grp;
+      w->row0 = row0;
+      row0 += w->shape[0];
+    }
+  }
 }
 
 std::vector<float> CudaOps::read(std::string_view, const Value& v) {
@@ -440,6 +511,37 @@ Value CudaOps::linear(const Value& x, const Value& w, const Value& b) {
     auto op = weight_operand(w, "linear", "w");
     wq_keep = op.first;
     wr = op.second;
+  }
+  // A member of a packed group (preload): one GEMM for the whole group, the other members are then
+  // served from its output while their input is the same Value.
+  if (wc.fused && !b && lt_enabled()) {
+    const FusedGroup& grp = *wc.fused;
+    if (!(fused_.group == &grp && fused_.x == x)) {
+      GemmArgs f;
+      f.x = xp;
+      f.w = grp.w;
+      Value fy = alloc({n, grp.rows});
+      f.y = static_cast<CudaValue&>(*fy).f;
+      f.m = n, f.n = grp.rows, f.k = k;
+      if (gemm_lt(f)) fused_ = {x, fy, &grp, 0};
+      else fused_ = {};
+    } else {
+      ++fused_hits_;
+    }
+    if (fused_.group == &grp) {
+      const float* src = static_cast<const CudaValue&>(*fused_.y).f + wc.row0;
+      if (n == 1) {
+        // One row: the member's columns are contiguous, a view of the group's output.
+        auto o = view_of(static_cast<const CudaValue&>(*fused_.y), y->shape);
+        o->f = const_cast<float*>(src);
+        y = o;
+      } else if (n > 0) {
+        ALP_CUDA(cudaMemcpy2DAsync(yp, fbytes(m), src, fbytes(grp.rows), fbytes(m), static_cast<size_t>(n),
+                                   cudaMemcpyDeviceToDevice, stream()));
+      }
+      if (++fused_.served == grp.members) fused_ = {};
+      return y;
+    }
   }
   GemmArgs a;
   a.x = xp;

@@ -63,6 +63,7 @@ struct CudaOptions {
   size_t staging_bytes = size_t(4) << 20;   // pinned staging for input()
   bool use_cublaslt = true;                 // ignored when built without cuBLASLt
   size_t max_graphs = 4;                    // captured denoise loops kept (least recently used evicted)
+  bool fuse_projections = true;             // bf16/fp16 + cuBLASLt: q|k|v and gate|up as one GEMM each
   bool use_cudnn = true;                    // cuDNN SDPA for bf16/fp16/fp8 runs, where cuDNN opens
 };
 
@@ -109,8 +110,12 @@ class CudaOps final : public model::Ops {
   void kv_write(int64_t layer, int64_t pos, const model::Value& k, const model::Value& v) override;
   std::pair<model::Value, model::Value> kv_read(int64_t layer, int64_t len) override;
 
-  // Uploads every listed weight now (load time) instead of at first use.
+  // Uploads every listed weight now (load time) instead of at first use; then, in bf16/fp16 runs with
+  // cuBLASLt, packs each layer's q/k/v and gate/up matrices into one matrix per group (the members
+  // become row slices of it), so linear() on the same input runs one GEMM per group.
   void preload(const std::vector<model::ParamSpec>& specs);
+  // GEMMs that served a linear() from an earlier fused GEMM (for tests and bench).
+  uint64_t fused_hits() const { return fused_hits_; }
   // Drops every arena Value (between phases: vision, prefill, each decode step, denoising).
   void reset();
   // A copy of `v` outside the arena that survives reset().
@@ -172,6 +177,13 @@ class CudaOps final : public model::Ops {
   void ensure_decode_workspace(size_t bytes);
   // cuBLASLt for `a` when available; false when the caller must run the fallback GEMM.
   bool gemm_lt(const GemmArgs& a);
+  bool lt_enabled() const {
+#if ALPAMAYO_HAVE_CUBLASLT
+    return lt_ != nullptr;
+#else
+    return false;
+#endif
+  }
   // cuDNN SDPA for this attention when available and the mask maps onto it; null otherwise (the
   // built-in kernels then run; the reason is kept for libraries()).
   model::Value attention_cudnn(const model::Value& q, const model::Value& k, const model::Value& v,
@@ -194,6 +206,14 @@ class CudaOps final : public model::Ops {
   std::unique_ptr<CublasLtGemm> lt_;
 #endif
   std::unique_ptr<CudnnSdpa> sdpa_;
+  // The last fused GEMM: its input, group and output, until every member has been served.
+  struct FusedResult {
+    model::Value x, y;
+    const void* group = nullptr;
+    int served = 0;
+  } fused_;
+  uint64_t fused_hits_ = 0;
+  void fuse_groups();
   std::string sdpa_unavailable_;  // why cuDNN does not run (some) attention, for libraries()
   std::map<std::string, model::Value, std::less<>> weights_;
   std::set<std::string, std::less<>> requested_;
