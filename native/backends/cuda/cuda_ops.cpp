@@ -178,6 +178,7 @@ size_t CudaOps::gemm_scratch_bytes() const {
 
 CudaOps::MemoryScope::MemoryScope(CudaOps& ops, std::shared_ptr<DeviceArena> arena, HostStaging* staging, bool capturing)
     : ops_(ops), prev_arena_(ops.arena_), prev_staging_(ops.staging_), prev_capturing_(ops.capturing_) {
+  ops.fused_ = {};  // a stashed fused GEMM output never crosses into or out of a graph's memory
   ops.arena_ = std::move(arena);
   ops.staging_ = staging;
   ops.capturing_ = capturing;
@@ -185,6 +186,7 @@ CudaOps::MemoryScope::MemoryScope(CudaOps& ops, std::shared_ptr<DeviceArena> are
   ops.staging_->set_frozen(capturing);
 }
 CudaOps::MemoryScope::~MemoryScope() {
+  ops_.fused_ = {};
   ops_.arena_->set_frozen(false);
   ops_.staging_->set_frozen(false);
   ops_.arena_ = std::move(prev_arena_);
