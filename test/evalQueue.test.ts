@@ -3,7 +3,7 @@
 // once, the killed job from another worker, and the results must equal the single-process run's.
 import t from 'tap';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import { realAddonSkip, REAL_ADDON } from './fixtures/parity/parityInputs.js';
@@ -127,6 +127,11 @@ t.test('eval --queue: 3 workers, one killed mid-job', { skip }, async (t) => {
   const survivors = workers.filter((_, i) => i !== started.i);
   const redone = survivors.find((w) => w.lines.some((l) => l.includes(`done ${started.clip}`)));
   t.ok(redone, `the killed job (${started.clip}) was finished by another worker`);
+  // A clip that cannot be evaluated fails once, is reported and not written.
+  const bad = spawnSync(process.execPath, [CLI, 'eval', ...settings, '--queue', url, '--t0', '9', '--clips', want[0]!.clip, '--out', join(dir, 'bad.jsonl')], { env, encoding: 'utf8' });
+  t.equal(bad.status, 1);
+  t.match(bad.stderr, /INVALID_INPUT: egomotion: pose time \d+ us is outside the samples/);
+  t.notOk(existsSync(join(dir, 'bad.jsonl')), 'nothing written for a failed clip');
   for (const w of survivors) w.child.kill('SIGTERM');
   t.same(await Promise.all(survivors.map((w) => w.exited)), [0, 0], 'workers stop cleanly on SIGTERM');
 

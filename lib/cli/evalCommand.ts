@@ -113,6 +113,8 @@ export async function runEval(argv: readonly string[], io: CliIo): Promise<numbe
   };
   // Validate the planner flags before any work, also in queue mode (where workers load the planner).
   const load = values.queue ? undefined : loadOptionsFromFlags('eval', values);
+  const ignored = Object.keys(PLANNER_FLAGS).filter((k) => values.queue && values[k as keyof typeof PLANNER_FLAGS] !== undefined);
+  if (ignored.length) io.err(`eval: ${ignored.map((k) => `--${k}`).join(', ')} ignored with --queue (each worker loads its own planner)`);
 
   const dataset = await PhysicalAIAVDataset.open(data);
   try {

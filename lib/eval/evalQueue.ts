@@ -91,6 +91,14 @@ export async function* evaluateClipsOnQueue(opts: QueuedEvaluationOptions): Asyn
   try {
     await ready(opts.queue, opts.connectTimeoutMs ?? 10_000, queue, events);
     const key = runKey(data, settings);
+    // A failure left behind by a collector that stopped before removing it would be returned again
+    // instead of retried: clear those first. (Completed ones are kept: they are results to collect.)
+    await Promise.all(
+      opts.clips.map(async (clip) => {
+        const old = await queue.getJob(`${key}.${clip}`);
+        if (old && (await old.isFailed())) await old.remove();
+      }),
+    );
     const jobs = await queue.addBulk(
       opts.clips.map((clip) => ({
         name: 'clip',
