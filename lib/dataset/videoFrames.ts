@@ -120,13 +120,13 @@ export async function decodeFrames(path: string, info: VideoStreamInfo, indices:
   const ppf = Math.floor((fpsDen * tbDen) / (fpsNum * tbNum));
   if (!(ppf >= 1)) throw new AlpamayoError(`video: frame duration below one time-base unit (${fpsNum}/${fpsDen} fps, time base ${tbNum}/${tbDen})`, 'INVALID_INPUT', { field: 'video.time_base' });
   // Seek (to the key frame before) one frame ahead of the first wanted frame; -copyts keeps the stream's
-  // own pts so frames are matched exactly as PyAV matches them.
+  // own pts so frames are matched exactly as PyAV matches them; -frames:v stops decoding at the last one.
   const seekPts = info.startPts + ppf * (unique[0]! - 1);
   const seekSeconds = (seekPts * tbNum) / tbDen;
   const pick = unique.map((i) => `eq(round(pts/${ppf})\\,${i})`).join('+');
   const args = ['-v', 'error', '-nostdin', '-threads', '1', '-copyts'];
   if (seekSeconds > 0) args.push('-ss', seekSeconds.toFixed(6));
-  args.push('-i', path, '-vf', `select='${pick}'`, '-fps_mode', 'passthrough', '-sws_flags', 'bilinear', '-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1');
+  args.push('-i', path, '-vf', `select='${pick}'`, '-fps_mode', 'passthrough', '-frames:v', String(unique.length), '-sws_flags', 'bilinear', '-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1');
   const raw = await runTool(ffmpegTools().ffmpeg, args, 'video');
   const size = info.width * info.height * 3;
   if (raw.length !== size * unique.length) {
