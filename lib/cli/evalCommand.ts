@@ -66,7 +66,7 @@ function isResult(r: ClipResult | ClipFailure): r is ClipResult {
 
 /** @internal */
 export async function runEval(argv: readonly string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
+  const { values } = parseArgs({
     args: [...argv],
     allowPositionals: false,
     strict: true,
@@ -88,7 +88,6 @@ export async function runEval(argv: readonly string[], io: CliIo): Promise<numbe
       'queue-name': { type: 'string' },
     },
   });
-  void positionals;
   if (values.help) {
     io.out(EVAL_USAGE);
     return 0;
