@@ -8,7 +8,7 @@
 // load_physical_aiavdataset yields through NVlabs/physical_ai_av.
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { AlpamayoError } from '../AlpamayoError.js';
 import type { CameraName, Frame, Frames } from '../types.js';
 import { MODEL_CAMERA_ORDER } from '../types.js';
@@ -82,12 +82,34 @@ export class PhysicalAIAVDataset {
 
   /** Bytes of one member of a clip's feature zip (`role` is a key of clip_files_in_zip). */
   async readClipFile(clipId: string, feature: string, role: string): Promise<Buffer> {
+    const { zip, name } = await this.#member(clipId, feature, role);
+    return zip.read(name);
+  }
+
+  async #member(clipId: string, feature: string, role: string): Promise<{ zip: ZipArchive; name: string }> {
     const f = this.features.get(feature);
     const template = f?.clipFilesInZip?.[role];
     if (!f || !template) throw new AlpamayoError(`dataset: feature '${feature}' has no zipped file '${role}'`, 'INVALID_INPUT', { field: 'feature', actual: `${feature}/${role}` });
-    const zipPath = join(this.root, pythonFormat(f.chunkPath, { chunk_id: this.chunkOf(clipId) }));
-    const zip = await this.#zip(zipPath);
-    return zip.read(pythonFormat(template, { clip_id: clipId }));
+    const zipPath = resolve(this.root, pythonFormat(f.chunkPath, { chunk_id: this.chunkOf(clipId) }));
+    return { zip: await this.#zip(zipPath), name: pythonFormat(template, { clip_id: clipId }) };
+  }
+
+  /**
+   * Runs `use` with a path FFmpeg can open for a clip's video: the bytes inside the chunk zip when the
+   * member is stored uncompressed (FFmpeg's subfile protocol; no copy), else a temporary file.
+   */
+  async #withVideoPath<T>(clipId: string, camera: CameraName, use: (path: string) => Promise<T>): Promise<T> {
+    const { zip, name } = await this.#member(clipId, DATASET_CAMERA_FEATURES[camera], 'video');
+    const range = await zip.storedRange(name);
+    if (range && !zip.path.includes(',,')) return use(`subfile,,start,${range.start},end,${range.end},,:${zip.path}`);
+    const dir = await mkdtemp(join(tmpdir(), 'alpamayo-video-'));
+    try {
+      const path = join(dir, 'video.mp4');
+      await writeFile(path, await zip.read(name));
+      return await use(path);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 
   /** The clip's egomotion series as an interpolator over its whole time range. */
@@ -112,24 +134,18 @@ export class PhysicalAIAVDataset {
 
   /**
    * The camera frames at or before `timestampsUs` (RGB24, full size), each with its frame index and own timestamp.
-   * The video is staged in a temporary file for FFmpeg.
    */
   async framesAt(clipId: string, camera: CameraName, timestampsUs: readonly number[]): Promise<{ frames: Frame[]; indices: number[] }> {
-    const [frameTs, mp4] = await Promise.all([this.frameTimestamps(clipId, camera), this.readClipFile(clipId, DATASET_CAMERA_FEATURES[camera], 'video')]);
+    const frameTs = await this.frameTimestamps(clipId, camera);
     const indices = frameIndicesAt(frameTs, timestampsUs);
-    const dir = await mkdtemp(join(tmpdir(), 'alpamayo-video-'));
-    try {
-      const path = join(dir, 'video.mp4');
-      await writeFile(path, mp4);
+    return this.#withVideoPath(clipId, camera, async (path) => {
       const info = await probeVideo(path);
       const data = await decodeFrames(path, info, indices);
       return {
         frames: data.map((d, k) => ({ data: d, width: info.width, height: info.height, timestampUs: frameTs[indices[k]!]! })),
         indices,
       };
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    });
   }
 
   /**

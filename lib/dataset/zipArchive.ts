@@ -60,6 +60,18 @@ export class ZipArchive {
     }
   }
 
+  /**
+   * Byte range of a member stored without compression (as the dataset stores its videos), so that tools
+   * can read it in place; undefined for a compressed member.
+   */
+  async storedRange(name: string): Promise<{ start: number; end: number } | undefined> {
+    const entry = this.#entries.get(name);
+    if (!entry) throw new AlpamayoError(`dataset: ${this.path} has no member ${name}`, 'INVALID_INPUT', { field: name, expected: `a member of ${this.path}` });
+    if (entry.compressionMethod !== 0 || entry.isEncrypted()) return undefined;
+    const { fileDataStart } = await this.#zip.readLocalFileHeaderPromise(entry, { minimal: true });
+    return { start: fileDataStart, end: fileDataStart + entry.compressedSize };
+  }
+
   close(): void {
     this.#zip.close();
   }
