@@ -1,13 +1,17 @@
 // PhysicalAI-AV reader pieces without Python: the spline, slerp, templates, frame lookup and the reader's
 // errors. (Exact agreement with the official code path is datasetParity.test.ts.)
 import t from 'tap';
+import { createWriteStream, renameSync } from 'node:fs';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import yazl from 'yazl';
 import { CubicSpline } from '../lib/dataset/cubicSpline.js';
 import { trajectoryTimes } from '../lib/dataset/egoTrajectory.js';
 import { PhysicalAIAVDataset } from '../lib/dataset/PhysicalAIAVDataset.js';
 import { PoseInterpolator } from '../lib/dataset/poseInterpolator.js';
 import { pythonFormat } from '../lib/dataset/pythonFormat.js';
 import { frameIndicesAt } from '../lib/dataset/videoFrames.js';
+import { ZipArchive } from '../lib/dataset/zipArchive.js';
 import { makeClips, noBuiltCli } from './fixtures/syntheticClips.js';
 
 t.test('not-a-knot spline reproduces a cubic exactly and does not extrapolate', async (t) => {
@@ -78,6 +82,20 @@ t.test('reader on synthetic clips: shapes and errors', { skip: noBuiltCli }, asy
   t.same(Array.from(s.egoHistory[15]!.position), [0, 0, 0], 'history ends at the t0 origin');
   t.equal(s.groundTruth.positions.length, 192);
   t.equal(s.groundTruth.timestamps[63], 6.4);
+  // A video deflated inside its zip (not how the dataset stores them) goes through a temporary file: same frames.
+  const zipPath = join(data, 'camera/camera_front_tele_30fov/camera_front_tele_30fov.chunk_0000.zip');
+  const src = await ZipArchive.open(zipPath);
+  const members: [string, Buffer][] = [];
+  for (const name of src.names()) members.push([name, await src.read(name)]);
+  src.close();
+  const out = new yazl.ZipFile();
+  for (const [name, buf] of members) out.addBuffer(buf, name, { compress: true });
+  out.end();
+  await pipeline(out.outputStream, createWriteStream(zipPath + '.tmp'));
+  renameSync(zipPath + '.tmp', zipPath);
+  await using fresh = await PhysicalAIAVDataset.open(data);
+  const deflated = await fresh.loadSample(ds.clipIds[1]!);
+  t.ok(deflated.frames.front_tele.every((f, i) => Buffer.from(f.data).equals(s.frames.front_tele[i]!.data)), 'same frames from a deflated member');
   await t.rejects(ds.loadSample('nope'), { code: 'INVALID_INPUT', field: 'clipId' });
   await t.rejects(ds.loadSample(ds.clipIds[0]!, { t0Us: 6_000_000 }), /pose time 12100000 us is outside the samples \[0, 12000000\]/);
   await t.rejects(PhysicalAIAVDataset.open(join(data, 'missing')), { code: 'INVALID_INPUT', field: 'features.csv' });
