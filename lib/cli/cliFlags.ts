@@ -1,13 +1,8 @@
-// Flag value checks shared by the eval, worker and make-clips commands.
+// Flag value checks shared by the eval, worker and make-clips commands (on top of parseFlags.ts).
 import { AlpamayoError } from '../AlpamayoError.js';
+import { numberFlag } from './parseFlags.js';
 
-/** A finite number flag, or undefined when absent. @internal */
-export function numberFlag(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n)) throw new AlpamayoError(`--${name}: expected a number, got '${v}'`, 'INVALID_INPUT', { field: `--${name}`, expected: 'a number', actual: v });
-  return n;
-}
+export { numberFlag };
 
 /** An integer flag within [min, max], or undefined when absent. @internal */
 export function integerFlag(name: string, v: string | undefined, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {

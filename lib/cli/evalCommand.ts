@@ -1,7 +1,6 @@
 // `alpamayo-trt eval`: open-loop evaluation over PhysicalAI-AV clips into a JSON-lines file, in this
 // process or through a Redis queue served by `alpamayo-trt worker` processes.
 import { existsSync, readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
 import { AlpamayoError } from '../AlpamayoError.js';
 import { PhysicalAIAVDataset } from '../dataset/PhysicalAIAVDataset.js';
 import { evaluateClipsOnQueue } from '../eval/evalQueue.js';
@@ -12,6 +11,7 @@ import { Planner } from '../Planner.js';
 import type { LoadOptions } from '../types.js';
 import { integerFlag, numberFlag, requiredFlag } from './cliFlags.js';
 import { ProgressBar } from './progressBar.js';
+import { parseFlags } from './parseFlags.js';
 import type { CliIo } from './runCli.js';
 
 export const EVAL_USAGE = `alpamayo-trt eval --checkpoint DIR --data DIR --out results.jsonl [--clips LIST] [--samples 6] [--t0 5.1] [--seed N]
@@ -66,32 +66,28 @@ function isResult(r: ClipResult | ClipFailure): r is ClipResult {
 
 /** @internal */
 export async function runEval(argv: readonly string[], io: CliIo): Promise<number> {
-  const { values } = parseArgs({
-    args: [...argv],
-    allowPositionals: false,
-    strict: true,
-    options: {
-      help: { type: 'boolean', short: 'h' },
-      ...PLANNER_FLAGS,
-      data: { type: 'string' },
-      clips: { type: 'string' },
-      samples: { type: 'string' },
-      t0: { type: 'string' },
-      seed: { type: 'string' },
-      out: { type: 'string' },
-      temperature: { type: 'string' },
-      'top-p': { type: 'string' },
-      steps: { type: 'string' },
-      'max-tokens': { type: 'string' },
-      prefetch: { type: 'string' },
-      queue: { type: 'string' },
-      'queue-name': { type: 'string' },
-    },
+  const { values, positionals } = parseFlags(argv, {
+    help: { type: 'boolean', short: 'h' },
+    ...PLANNER_FLAGS,
+    data: { type: 'string' },
+    clips: { type: 'string' },
+    samples: { type: 'string' },
+    t0: { type: 'string' },
+    seed: { type: 'string' },
+    out: { type: 'string' },
+    temperature: { type: 'string' },
+    'top-p': { type: 'string' },
+    steps: { type: 'string' },
+    'max-tokens': { type: 'string' },
+    prefetch: { type: 'string' },
+    queue: { type: 'string' },
+    'queue-name': { type: 'string' },
   });
   if (values.help) {
     io.out(EVAL_USAGE);
     return 0;
   }
+  if (positionals.length) throw new AlpamayoError(`eval: unexpected argument '${positionals[0]}'`, 'INVALID_INPUT', { field: 'eval', actual: positionals });
   const data = requiredFlag('eval', 'data', values.data);
   const out = requiredFlag('eval', 'out', values.out);
   const t0 = numberFlag('t0', values.t0) ?? 5.1;
@@ -171,23 +167,19 @@ export async function runEval(argv: readonly string[], io: CliIo): Promise<numbe
 
 /** @internal */
 export async function runWorker(argv: readonly string[], io: CliIo): Promise<number> {
-  const { values } = parseArgs({
-    args: [...argv],
-    allowPositionals: false,
-    strict: true,
-    options: {
-      help: { type: 'boolean', short: 'h' },
-      ...PLANNER_FLAGS,
-      queue: { type: 'string' },
-      'queue-name': { type: 'string' },
-      data: { type: 'string' },
-      'lock-ms': { type: 'string' },
-    },
+  const { values, positionals } = parseFlags(argv, {
+    help: { type: 'boolean', short: 'h' },
+    ...PLANNER_FLAGS,
+    queue: { type: 'string' },
+    'queue-name': { type: 'string' },
+    data: { type: 'string' },
+    'lock-ms': { type: 'string' },
   });
   if (values.help) {
     io.out(WORKER_USAGE);
     return 0;
   }
+  if (positionals.length) throw new AlpamayoError(`worker: unexpected argument '${positionals[0]}'`, 'INVALID_INPUT', { field: 'worker', actual: positionals });
   const queue = requiredFlag('worker', 'queue', values.queue);
   const load = loadOptionsFromFlags('worker', values);
   const lockMs = integerFlag('lock-ms', values['lock-ms'], 100, 3_600_000);

@@ -1,7 +1,7 @@
 // `alpamayo-trt make-clips DIR --count N --seed S`: synthetic PhysicalAI-AV clips in the real layout.
-import { parseArgs } from 'node:util';
 import { AlpamayoError } from '../AlpamayoError.js';
 import { integerFlag, numberFlag } from './cliFlags.js';
+import { parseFlags } from './parseFlags.js';
 import type { CliIo } from './runCli.js';
 import { writeSyntheticClips } from './syntheticClips.js';
 
@@ -12,19 +12,14 @@ export const MAKE_CLIPS_USAGE = `alpamayo-trt make-clips DIR --count N [--seed S
 
 /** @internal */
 export async function runMakeClips(argv: readonly string[], io: CliIo): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: [...argv],
-    allowPositionals: true,
-    strict: true,
-    options: {
-      help: { type: 'boolean', short: 'h' },
-      count: { type: 'string' },
-      seed: { type: 'string' },
-      width: { type: 'string' },
-      height: { type: 'string' },
-      duration: { type: 'string' },
-      'clips-per-chunk': { type: 'string' },
-    },
+  const { values, positionals } = parseFlags(argv, {
+    help: { type: 'boolean', short: 'h' },
+    count: { type: 'string' },
+    seed: { type: 'string' },
+    width: { type: 'string' },
+    height: { type: 'string' },
+    duration: { type: 'string' },
+    'clips-per-chunk': { type: 'string' },
   });
   if (values.help) {
     io.out(MAKE_CLIPS_USAGE);
