@@ -26,8 +26,14 @@ TEST(export_models_manifest_and_fp8_scales) {
   CHECK_EQ(llm.profiles.size(), 2u);
   CHECK(llm.profiles[0].inputs.at("input_ids").max == Shape{32});
   CHECK(llm.profiles[1].inputs.at("image_embeds").max == (Shape{0, 64}));
-  // Every linear of the tiny llm (2 layers x 7 + lm_head) has a calibrated input scale.
-  CHECK_EQ(llm.fp8_scales.size(), 15u);
+  // Every linear of the tiny llm (2 layers x 7) has a calibrated input scale; lm_head stays fp16.
+  CHECK_EQ(llm.fp8_scales.size(), 14u);
+  CHECK(!llm.fp8_scales.count("vlm.lm_head.weight:input"));
+  CHECK(r.manifest.engine("vision").fp8_scales.empty());  // the vision tower stays fp16
+  for (const auto& [k, s] : r.manifest.engine("expert_step").fp8_scales) CHECK(!k.starts_with("action_"));
+  CHECK_EQ(r.manifest.kv_cache.dtype, std::string("float16"));
+  CHECK_EQ(llm.io_tensor("past_key.1").dtype, std::string("float16"));
+  CHECK_EQ(llm.io_tensor("logits").dtype, std::string("float32"));
   for (const auto& [k, s] : llm.fp8_scales) CHECK(s > 0 && s < 1);
   CHECK(r.manifest.engine("expert_step").profiles[0].inputs.at("past_key.0").min == (Shape{1, 2, 16}));
   CHECK(std::filesystem::file_size(dir.file("fp8/llm.onnx.data")) > 0);
@@ -35,8 +41,7 @@ TEST(export_models_manifest_and_fp8_scales) {
 
   const auto cmds = exporter::trtexec_commands(r.manifest, "E");
   CHECK_EQ(cmds.size(), 3u);
-  CHECK(cmds[1].starts_with("trtexec --onnx=E/llm.onnx --saveEngine=E/llm.engine --minShapes="));
-  CHECK(cmds[1].ends_with(" --stronglyTyped"));
+  CHECK(cmds[1].starts_with("trtexec --onnx=E/llm.onnx --saveEngine=E/llm.engine --stronglyTyped --profile=0 --minShapes="));
   CHECK(cmds[1].find("input_ids:1,") != std::string::npos);
 }
 

@@ -97,7 +97,9 @@ GraphExec& GraphExec::operator=(GraphExec&& o) noexcept {
   return *this;
 }
 void GraphExec::begin_capture(cudaStream_t s) {
-  check(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), "cudaStreamBeginCapture");
+  // Thread-local: only this thread's unsafe calls (a stray cudaMalloc) invalidate the capture, not
+  // those of other planners running on their own threads.
+  check(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
 }
 void GraphExec::abort_capture(cudaStream_t s) noexcept {
   cudaGraph_t g = nullptr;

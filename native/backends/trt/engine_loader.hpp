@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/cuda/resources.hpp"
 #include "backends/trt/trt_common.hpp"
 #include "backends/trt/trt_logger.hpp"
 #include "core/engine_manifest.hpp"
@@ -23,15 +24,18 @@ GpuInfo query_gpu(int device);
 struct LoadedEngine {
   const engine::EngineSpec* spec = nullptr;
   uint64_t plan_bytes = 0;  // serialized size: weights dominate it
-  TrtPtr<nvinfer1::ICudaEngine> engine;          // declared before the context: destroyed after it
-  TrtPtr<nvinfer1::IExecutionContext> context;
+  TrtPtr<nvinfer1::ICudaEngine> engine;  // declared before the contexts: destroyed after them
+  cuda::DeviceBuffer scratch;            // activation memory shared by the contexts (user-managed)
+  // contexts[p] runs optimization profile p (selected once, at load by the runner, never switched).
+  std::vector<TrtPtr<nvinfer1::IExecutionContext>> contexts;
 };
 
 // The I/O tensors as TensorRT reports them, in the manifest's vocabulary.
 std::vector<engine::IoTensorSpec> engine_io(const nvinfer1::ICudaEngine& e);
 
 // Every failure is Error(InvalidEngine) naming the engine and what differs (an unbuilt manifest entry
-// included), except a precision the GPU cannot run (BackendUnavailable).
+// included), except a precision the GPU cannot run (BackendUnavailable). The plan is streamed into
+// deserialisation (IStreamReaderV2); its sha256 is computed once per process and file version.
 LoadedEngine load_engine(nvinfer1::IRuntime& runtime, Logger& logger, const engine::EngineSpec& spec,
                          const std::string& dir, const GpuInfo& gpu);
 
