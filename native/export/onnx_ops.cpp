@@ -596,6 +596,17 @@ model::Value OnnxOps::scatter_rows(const model::Value& x, const model::Value& id
 }
 
 model::Value OnnxOps::index_add_rows(const model::Value& x, const model::Value& idx, const model::Value& src) {
+  // The graph form (Gather + Add + ScatterND "none") is exact only for distinct rows; the traced
+  // indices are the evidence available here, so a repeated one is refused rather than exported wrong.
+  const std::string& idx_name = ov(idx, "index_add_rows", "idx").name;
+  for (const auto& [name, t] : samples_) {
+    if (name != idx_name || t.dtype() != DType::I64) continue;
+    const auto* p = static_cast<const int64_t*>(t.data());
+    std::vector<int64_t> rows(p, p + t.numel());
+    std::sort(rows.begin(), rows.end());
+    require(std::adjacent_find(rows.begin(), rows.end()) == rows.end(), ErrorCode::InvalidInput,
+            "index_add_rows: index input '" + idx_name + "' repeats a row; the exported graph adds distinct rows only");
+  }
   return scatter(g_, impl_->opt, x, idx, src, "index_add_rows", true);
 }
 
