@@ -60,6 +60,7 @@ struct OnnxValue final : model::ValueImpl {
   std::string name;  // empty for a weight not yet written
   ElemType type;
   std::vector<SymPtr> sym;  // per axis; null = fixed size
+  std::string f32_name;     // a float graph input before its Cast to the compute type (fp32 islands read it)
   std::string weight_name;  // non-empty for checkpoint weights
   Tensor weight;
   std::map<int, std::string> written;  // WeightUse -> ONNX name
@@ -241,7 +242,9 @@ model::Value OnnxOps::input(std::string_view name_sv, Shape shape, std::span<con
   samples_.emplace_back(name, Tensor::from_f32(shape, data));
   const ElemType ct = impl_->ct;
   const std::string y = ct == ElemType::Float ? name : Emit{g_}.cast(name, ct);
-  return make_value(std::move(shape), y, ct, std::move(sym));
+  auto v = std::make_shared<OnnxValue>(std::move(shape), y, ct, std::move(sym));
+  v->f32_name = name;
+  return v;
 }
 
 model::Value OnnxOps::input_index(std::string_view name_sv, Shape shape, std::span<const int64_t> data) {
@@ -519,8 +522,11 @@ model::Value OnnxOps::fourier_features(const model::Value& xv, std::span<const f
   const int64_t f = static_cast<int64_t>(freqs.size());
   // In fp32 whatever the compute type: the arguments reach hundreds of radians, where fp16 keeps no
   // fractional bits. Back to the compute type after sin/cos.
+  // A graph input is read before its Cast: rounding x to fp16 first would already cost ~0.3 rad.
   const bool narrow = x.type != ElemType::Float;
-  const std::string x32 = narrow ? e.cast(ref(g_, x, impl_->opt), ElemType::Float) : ref(g_, x, impl_->opt);
+  const std::string x32 = !narrow ? ref(g_, x, impl_->opt)
+                          : !x.f32_name.empty() ? x.f32_name
+                                                : e.cast(ref(g_, x, impl_->opt), ElemType::Float);
   const std::string xu = e.unsqueeze(x32, {2});  // [N, C, 1]
   // (x·f)·2π with 2π rounded once to fp32: bit-identical to (x·f·2)·π since ·2 is exact.
   const std::string arg = e.op("Mul", {e.op("Mul", {xu, g_.const_f32({freqs.begin(), freqs.end()}, {f})}),
