@@ -6,6 +6,7 @@
 #include "export/model_export.hpp"
 #include "export/trtexec_commands.hpp"
 #include "model/checkpoint_writer.hpp"
+#include "pipeline/planner.hpp"
 #include "tests/check.hpp"
 #include "tests/temp_dir.hpp"
 
@@ -56,4 +57,44 @@ TEST(export_profile_and_precision_parsing) {
   CHECK_THROWS_CODE(exporter::parse_dim_range("seq=1:2:3x"), ErrorCode::InvalidInput, "--profile 'seq=1:2:3x'");
   CHECK(exporter::parse_weight_precision("bf16") == exporter::WeightPrecision::BF16);
   CHECK_THROWS_CODE(exporter::parse_weight_precision("int4"), ErrorCode::InvalidInput, "got 'int4'");
+}
+
+// Audit of the default engine profiles against the planner's real layout: the release (16 frames of
+// 1080x1920 -> 320x576: 720 patches, 180 image tokens each) and, for the tiny checkpoint, against
+// what the Planner itself computes at load.
+TEST(export_profiles_audit_planner_layout) {
+  model::ModelConfig release;  // Qwen3-VL vision defaults: patch 16, merge 2
+  release.min_pixels = 163840;
+  release.max_pixels = 196608;
+  const auto l = exporter::planner_layout(release);
+  CHECK_EQ(l.patches_per_image, int64_t{720});
+  CHECK_EQ(l.image_tokens, int64_t{16 * 180});
+  CHECK_EQ(l.prompt_opt, int64_t{2880 + 420});  // the ~3,300-token prompt
+  const auto r = exporter::planner_dim_ranges(release);
+  CHECK(r.at("patches").min == 720 && r.at("patches").opt == 720 && r.at("patches").max == 720);
+  CHECK(r.at("image_tokens").opt == 2880 && r.at("image_tokens").max == 2880);
+  CHECK(r.at("seq").opt == 3300 && r.at("seq").max >= 3300);
+  // Decode reaches the prompt plus the whole reasoning budget (256) and the trajectory-start token.
+  CHECK(r.at("past_len").max >= 3300 + 256 + 1);
+  CHECK(r.at("past_len").opt > r.at("seq").opt);
+
+  test::TempDir dir;
+  model::write_random_checkpoint(dir.file("ckpt"), "tiny", 2);
+  pipeline::LoadOptions lo;
+  lo.checkpoint = dir.file("ckpt");
+  const auto planner = pipeline::Planner::load(lo);
+  const auto res = exporter::export_models(dir.file("ckpt"), dir.file("out"), exporter::WeightPrecision::F32);
+  const engine::EngineSpec& llm = res.manifest.engine("llm");
+  const engine::EngineSpec& vision = res.manifest.engine("vision");
+  const int64_t image_tokens = 16 * planner->image_tokens_per_image();
+  const auto& prefill = llm.profiles.at(static_cast<size_t>(llm.profile_index("prefill"))).inputs;
+  CHECK_EQ(prefill.at("image_positions").opt[0], image_tokens);
+  CHECK_EQ(prefill.at("image_positions").max[0], image_tokens);
+  CHECK(prefill.at("input_ids").opt[0] > image_tokens);
+  CHECK_EQ(prefill.at("past_key.0").max[0], int64_t{0});  // prefill never has a past
+  const auto& patches = vision.profiles.at(0).inputs.at("pixel_values");
+  CHECK_EQ(patches.opt[0], image_tokens / 16 * 4);  // merge 2x2 in the tiny preset
+  CHECK_EQ(patches.min[0], patches.max[0]);
+  const auto& decode = llm.profiles.at(static_cast<size_t>(llm.profile_index("decode"))).inputs;
+  CHECK(decode.at("past_key.0").max[0] + 1 <= res.manifest.kv_cache.capacity);
 }
