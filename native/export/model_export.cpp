@@ -243,7 +243,7 @@ ModelExportResult export_models(const std::string& checkpoint_dir, const std::st
                               : precision == WeightPrecision::F16 ? cpu::Precision::FP16
                               : precision == WeightPrecision::BF16 ? cpu::Precision::BF16
                                                                    : cpu::Precision::FP8;
-    write_export_reference(cfg, weights, cp, o.reference_dir);
+    write_export_reference(cfg, weights, cp, o.reference_dir, /*real_shapes=*/true);
   }
   return res;
 }

@@ -25,7 +25,8 @@ struct ModelExportOptions {
   int calibration_runs = 2;  // FP8 only
   // Symbolic dim -> range used for every engine profile that has that dim (defaults: planner_dim_ranges()).
   std::map<std::string, DimRange> dim_ranges;
-  // Non-empty: also write round-trip reference cases there (export_reference.hpp).
+  // Non-empty: also write round-trip reference cases there (export_reference.hpp), the planner's real
+  // sequence shapes included.
   std::string reference_dir;
   std::function<void(const std::string& message)> progress;
 };
