@@ -33,6 +33,19 @@ const skip = !python
 // executor's fp8 mode also quantises the layers the export keeps in fp16.
 const tolerance = { fp32: ['--tol', '1e-4'], fp16: ['--tol', '1e-4', '--rtol', '3e-3'], bf16: ['--tol', '1e-4', '--rtol', '3e-2'], fp8: ['--report-only'] };
 
+// Every Ops method as a small graph (native/export/op_zoo.cpp), in each precision, against NumPy.
+t.test('op zoo: onnx.checker + onnxruntime match NumPy for every Ops method', { skip, timeout: 300_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'alp-zoo-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const w = spawnSync(resolve('build/Release/alpamayo_native_tests'), ['export_op_zoo'], {
+    encoding: 'utf8', env: { ...process.env, ALPAMAYO_ONNX_ZOO_DIR: dir } });
+  t.equal(w.status, 0, `op zoo written (${w.stdout.slice(-500)})`);
+  const r = spawnSync(python!, [resolve('test/fixtures/onnx/check_small_graphs.py'), dir], { encoding: 'utf8' });
+  t.equal(r.status, 0, `check_small_graphs.py (failures: ${r.stdout.split('\n').filter((l) => l.startsWith('not ok')).join('; ')} ${r.stderr.slice(-2000)})`);
+  t.match(r.stdout, /^\d{2,} passed, 0 failed$/m);
+  t.match(r.stdout, /ok linear_bf16 \[linear, bf16/);
+});
+
 t.test('the export lint catches the defects it exists for', { skip }, async (t) => {
   const r = spawnSync(python!, [lint, '--selftest'], { encoding: 'utf8' });
   t.equal(r.status, 0, `lint_trt.py --selftest (stdout: ${r.stdout.slice(-2000)} stderr: ${r.stderr.slice(-2000)})`);
