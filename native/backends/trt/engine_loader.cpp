@@ -165,13 +165,10 @@ LoadedEngine load_engine(nvinfer1::IRuntime& runtime, Logger& logger, const engi
   engine::check_io_tensors(spec, io);
   check_profiles(*out.engine, spec);
 
-  // One context per profile, all on one user-managed activation block sized for the largest profile:
-  // the runner drives them on one stream, one at a time, so they can share it.
-  int64_t scratch = 0;
-  for (int32_t p = 0; p < out.engine->getNbOptimizationProfiles(); ++p)
-    scratch = std::max(scratch, out.engine->getDeviceMemorySizeForProfileV2(p));
-  out.scratch = cuda::DeviceBuffer(static_cast<size_t>(std::max<int64_t>(scratch, 256)), "TensorRT context memory");
+  // One context per profile, without memory of its own (user-managed): the runner binds one
+  // activation block to every context of every engine (bind_context_memory).
   for (int32_t p = 0; p < out.engine->getNbOptimizationProfiles(); ++p) {
+    out.context_memory = std::max(out.context_memory, out.engine->getDeviceMemorySizeForProfileV2(p));
     TrtPtr<nvinfer1::IExecutionContext> c(
         out.engine->createExecutionContext(nvinfer1::ExecutionContextAllocationStrategy::kUSER_MANAGED));
     if (!c) {
@@ -179,10 +176,18 @@ LoadedEngine load_engine(nvinfer1::IRuntime& runtime, Logger& logger, const engi
       fail(ErrorCode::BackendUnavailable, "engine " + spec.name + ": cannot create an execution context (GPU memory?)" +
                                               (why.empty() ? "" : ": " + why));
     }
-    c->setDeviceMemoryV2(out.scratch.get(), static_cast<int64_t>(out.scratch.bytes()));
     out.contexts.push_back(std::move(c));
   }
   return out;
+}
+
+void bind_context_memory(std::span<LoadedEngine* const> engines, const cuda::DeviceBuffer& block) {
+  for (LoadedEngine* e : engines) {
+    if (static_cast<int64_t>(block.bytes()) < e->context_memory)
+      fail(ErrorCode::Internal, "engine " + e->spec->name + ": context memory block of " + std::to_string(block.bytes()) +
+                                    " bytes, the engine needs " + std::to_string(e->context_memory));
+    for (auto& c : e->contexts) c->setDeviceMemoryV2(block.get(), static_cast<int64_t>(block.bytes()));
+  }
 }
 
 }  // namespace alp::trt

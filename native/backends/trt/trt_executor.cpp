@@ -67,8 +67,15 @@ TrtExecutor::TrtExecutor(TrtExecutorOptions options)
   vision_ = load_engine(*runtime_, logger_, manifest_.engine(N::kVision), opts_.engine_dir, gpu_);
   llm_ = load_engine(*runtime_, logger_, manifest_.engine(N::kLlm), opts_.engine_dir, gpu_);
   expert_ = load_engine(*runtime_, logger_, manifest_.engine(N::kExpert), opts_.engine_dir, gpu_);
+  // Every call runs on stream_ and synchronises before the next starts, so no two contexts ever run
+  // at once: one activation block, sized for the largest profile of any engine, serves them all.
+  LoadedEngine* const engines[] = {&vision_, &llm_, &expert_};
+  int64_t block = 256;
+  for (const LoadedEngine* e : engines) block = std::max(block, e->context_memory);
+  context_memory_ = cuda::DeviceBuffer(static_cast<size_t>(block), "TensorRT context memory");
+  bind_context_memory(engines, context_memory_);
   // Context p runs profile p for its whole life: selected once here, before any shape is set.
-  for (LoadedEngine* e : {&vision_, &llm_, &expert_})
+  for (LoadedEngine* e : engines)
     for (size_t p = 1; p < e->contexts.size(); ++p)
       if (!e->contexts[p]->setOptimizationProfileAsync(static_cast<int32_t>(p), stream_.get()))
         fail(ErrorCode::Internal, "engine " + e->spec->name + ": cannot select optimization profile \"" +
@@ -466,9 +473,7 @@ pipeline::ExecutorInfo TrtExecutor::info() const {
 uint64_t TrtExecutor::weight_bytes() const { return vision_.plan_bytes + llm_.plan_bytes + expert_.plan_bytes; }
 
 uint64_t TrtExecutor::cache_bytes() const {
-  uint64_t activations = 0;
-  for (const LoadedEngine* e : {&vision_, &llm_, &expert_}) activations += e->scratch.bytes();
-  return kv_buffers_[0].bytes() + kv_buffers_[1].bytes() + activations;
+  return kv_buffers_[0].bytes() + kv_buffers_[1].bytes() + context_memory_.bytes();
 }
 
 }  // namespace alp::trt

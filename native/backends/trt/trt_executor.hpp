@@ -4,7 +4,8 @@
 // stream. Host-side inputs (M-RoPE and vision rope tables, pos-embed taps, image-pad rows) come from
 // the same native/model functions the CPU and CUDA executors use. The KV cache is two buffers (ping-pong,
 // engine_kv_ping_pong.hpp); the expert reads the current one in place. Each engine has one execution
-// context per optimization profile, selected once at load, sharing one user-managed activation block.
+// context per optimization profile, selected once at load; all contexts of the three engines share
+// one user-managed activation block (they run one at a time on one stream).
 // I/O contract: engines/README.md.
 #include <compare>
 #include <cstdint>
@@ -94,6 +95,7 @@ class TrtExecutor final : public pipeline::Executor {
   // Declaration order is destruction order reversed: the stream (which syncs) goes before the
   // buffers bound to the contexts, contexts before engines, engines before the runtime.
   TrtPtr<nvinfer1::IRuntime> runtime_;
+  cuda::DeviceBuffer context_memory_;  // bound to every context below: freed after them
   LoadedEngine vision_, llm_, expert_;
   int prefill_profile_ = 0, decode_profile_ = 0;
 
