@@ -2,18 +2,14 @@
 
 #include <cuda_runtime_api.h>
 
-#include <sys/stat.h>
-
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <map>
-#include <mutex>
 
 #include "backends/cuda/cuda_check.hpp"
 #include "core/error.hpp"
-#include "core/sha256.hpp"
+#include "core/file_sha256_cache.hpp"
 
 namespace alp::trt {
 namespace {
@@ -62,33 +58,6 @@ class PlanReader final : public nvinfer1::IStreamReaderV2 {
   std::unique_ptr<std::FILE, Close> f_;
   cuda::PinnedBuffer chunk_;
 };
-
-// A plan's sha256 is computed once per process and file version (size + mtime): planners that load
-// the same engines again (a service reloading, tests dropping planners) skip re-reading GBs.
-std::string verified_sha256(const std::string& path, const std::string& engine_name, uint64_t& size) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
-    fail(ErrorCode::InvalidEngine, "engine " + engine_name + ": cannot open " + path + ": " + std::strerror(errno));
-  if (st.st_size <= 0) fail(ErrorCode::InvalidEngine, "engine " + engine_name + ": " + path + " is empty");
-  size = static_cast<uint64_t>(st.st_size);
-  struct Seen {
-    uint64_t size;
-    int64_t mtime_ns;
-    std::string sha;
-  };
-  static std::mutex mu;
-  static std::map<std::string, Seen> seen;
-  const int64_t mtime = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    if (auto it = seen.find(path); it != seen.end() && it->second.size == size && it->second.mtime_ns == mtime)
-      return it->second.sha;
-  }
-  std::string sha = sha256_file(path);
-  std::lock_guard<std::mutex> lock(mu);
-  seen[path] = {size, mtime, sha};
-  return sha;
-}
 
 void check_profiles(const nvinfer1::ICudaEngine& e, const engine::EngineSpec& spec) {
   const int32_t n = e.getNbOptimizationProfiles();
@@ -146,8 +115,8 @@ LoadedEngine load_engine(nvinfer1::IRuntime& runtime, Logger& logger, const engi
   engine::check_gpu(spec, gpu.cc, gpu.name);
   engine::check_tensorrt_version(spec, getInferLibMajorVersion(), getInferLibMinorVersion());
   const std::string path = engine::engine_file_path(spec, dir);
-  uint64_t size = 0;
-  engine::check_checksum(spec, verified_sha256(path, spec.name, size));
+  const FileDigest digest = cached_file_sha256(path);  // once per process and file version
+  engine::check_checksum(spec, digest.sha256);
 
   LoadedEngine out;
   out.spec = &spec;
@@ -159,7 +128,7 @@ LoadedEngine load_engine(nvinfer1::IRuntime& runtime, Logger& logger, const engi
     fail(ErrorCode::InvalidEngine, "engine " + spec.name + ": TensorRT " + runtime_version_string() +
                                        " could not deserialize " + path + (why.empty() ? "" : ": " + why));
   }
-  out.plan_bytes = size;
+  out.plan_bytes = digest.size;
 
   const std::vector<engine::IoTensorSpec> io = engine_io(*out.engine);
   engine::check_io_tensors(spec, io);
