@@ -107,8 +107,8 @@ class TrtExecutor final : public pipeline::Executor {
 
   engine::KvPingPong kv_;
   cuda::DeviceBuffer kv_buffers_[2];
-  // vision inputs (one image's tables serve every image of a batch: they share the grid); pixels_ holds
-  // one 256-byte aligned slot per image
+  // vision inputs: per-image pixel slots and table slices, each 256-byte aligned; embeds_scratch_
+  // receives an image's image_embeds when its row offset in image_embeds_ is not aligned
   cuda::DeviceBuffer pixels_, vision_pos_idx_, vision_pos_w_, vision_cos_, vision_sin_, deepstack_scratch_, embeds_scratch_;
   // vision outputs = llm inputs: [rows of all images, hidden] and [n_deepstack, rows of all images, hidden]
   cuda::DeviceBuffer image_embeds_, deepstack_;
