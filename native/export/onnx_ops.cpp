@@ -66,7 +66,7 @@ struct OnnxValue final : model::ValueImpl {
   std::map<int, std::string> written;  // WeightUse -> ONNX name
 };
 
-enum WeightUse { kStored = 0, kLinear = 2 };
+enum WeightUse { kStored, kLinear };
 
 OnnxValue& ov(const Value& v, const char* op, const char* arg) {
   require(v != nullptr, ErrorCode::Internal, std::string(op) + ": argument '" + arg + "' is null");
