@@ -1,6 +1,6 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { runCli } from '../lib/cli/runCli.js';
@@ -80,6 +80,7 @@ for (const precision of ['fp32', 'fp16', 'bf16', 'fp8'] as const) {
     t.same(m.engines.llm.profiles[0].inputs['past_key.0'].max, [0, 2, 16], 'prefill starts from an empty cache');
     t.equal(m.kv_cache.update, 'concat');
     t.equal(Object.keys(m.engines.llm.fp8_scales ?? {}).length > 0, precision === 'fp8', 'fp8 scales only for fp8');
+    t.equal(m.engines.llm.weight_bytes, statSync(join(eng, 'llm.onnx.data')).size, 'the manifest predicts the llm weights');
     if (!m.engines.llm.built)
       t.match(b.out.join('\n'), /trtexec --onnx=.*llm\.onnx --saveEngine=.*llm\.engine --stronglyTyped --profile=0 --minShapes=.* --profile=1 --minShapes=/);
 

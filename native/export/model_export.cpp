@@ -46,6 +46,9 @@ struct Traced {
 
 Traced describe(const OnnxOps& ops, const std::string& name, WeightPrecision precision) {
   Traced t;
+  // Every weight is external data in the graph's own types: what the plan will hold besides kernels.
+  const std::string data = ops.graph().path() + ".data";
+  if (fs::exists(data)) t.spec.weight_bytes = static_cast<uint64_t>(fs::file_size(data));
   t.spec.name = name;
   t.spec.file = name + ".engine";
   t.spec.precision = precision_name(precision);

@@ -38,6 +38,7 @@ TEST(export_models_manifest_and_fp8_scales) {
   for (const auto& [k, s] : llm.fp8_scales) CHECK(s > 0 && s < 1);
   CHECK(r.manifest.engine("expert_step").profiles[0].inputs.at("past_key.0").min == (Shape{1, 2, 16}));
   CHECK(std::filesystem::file_size(dir.file("fp8/llm.onnx.data")) > 0);
+  CHECK_EQ(llm.weight_bytes, static_cast<uint64_t>(std::filesystem::file_size(dir.file("fp8/llm.onnx.data"))));
   CHECK(!llm.built);
 
   const auto cmds = exporter::trtexec_commands(r.manifest, "E");
@@ -95,6 +96,13 @@ TEST(export_profiles_audit_planner_layout) {
   const auto& patches = vision.profiles.at(0).inputs.at("pixel_values");
   CHECK_EQ(patches.opt[0], image_tokens / 16 * 4);  // merge 2x2 in the tiny preset
   CHECK_EQ(patches.min[0], patches.max[0]);
+  // The manifest's weight bytes per precision: fp16 halves fp32 (up to 64-byte alignment padding).
+  const auto f16 = exporter::export_models(dir.file("ckpt"), dir.file("out16"), exporter::WeightPrecision::F16);
+  for (const char* name : {"vision", "llm", "expert_step"}) {
+    const uint64_t b32 = res.manifest.engine(name).weight_bytes, b16 = f16.manifest.engine(name).weight_bytes;
+    CHECK(b32 > 0 && b16 > 0);
+    CHECK(b16 * 2 >= b32 && b16 * 2 <= b32 + 64 * 200);
+  }
   const auto& decode = llm.profiles.at(static_cast<size_t>(llm.profile_index("decode"))).inputs;
   CHECK(decode.at("past_key.0").max[0] + 1 <= res.manifest.kv_cache.capacity);
 }
