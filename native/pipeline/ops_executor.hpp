@@ -21,6 +21,8 @@ struct OpsHooks {
   std::function<std::vector<float>(const model::ModelConfig&, std::span<const float> noise, int64_t offset,
                                    int64_t rope_delta)>
       denoise;  // optional; default model::denoise
+  // Device preprocessing of the frames into the vision encoder's patch rows (optional).
+  std::function<model::Value(const FrameBatch&)> preprocess;
 };
 
 class OpsExecutor final : public Executor {
@@ -29,6 +31,7 @@ class OpsExecutor final : public Executor {
   ExecutorInfo info() const override { return info_; }
   void reserve(int64_t positions) override;
   void encode_images(const ImageBatch& images) override;
+  bool preprocess_on_device(const FrameBatch& frames) override;
   std::vector<float> prefill(std::span<const int32_t> ids, const PositionIds& pos) override;
   std::vector<float> decode(int32_t id, int64_t cache_pos, int64_t rope_pos) override;
   void denoise(float* x, int n_samples, int steps, int64_t prefix_len, int64_t rope_base,
@@ -42,6 +45,7 @@ class OpsExecutor final : public Executor {
   ExecutorInfo info_;
   OpsHooks hooks_;
   std::optional<model::VisionOutput> vision_;
+  model::Value device_patches_;  // from preprocess_on_device, for the next encode_images
   int64_t cache_capacity_ = 0;
 };
 

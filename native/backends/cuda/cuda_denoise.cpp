@@ -51,7 +51,9 @@ std::vector<float> cuda_denoise(CudaOps& ops, const model::ModelConfig& cfg, std
     ALP_CUDA(cudaMemcpyAsync(g.x.get(), g.host_x.get(), bytes, cudaMemcpyHostToDevice, ops.stream()));
   };
 
-  std::shared_ptr<DenoiseGraph>& slot = ops.denoise_graphs()[{offset, rope_delta, cfg.num_inference_steps}];
+  const auto key = std::make_tuple(offset, rope_delta, int64_t(cfg.num_inference_steps));
+  std::shared_ptr<DenoiseGraph> slot;
+  if (auto* found = ops.denoise_graphs().find(key)) slot = *found;
   if (!slot) {
     auto g = std::make_shared<DenoiseGraph>();
     g->arena = std::make_shared<DeviceArena>(0, size_t(16) << 20);
@@ -73,10 +75,12 @@ std::vector<float> cuda_denoise(CudaOps& ops, const model::ModelConfig& cfg, std
         g->exec = GraphExec::capture(ops.stream(), [&] { enqueue_loop(ops, cfg, *g, offset, rope_delta); });
       }
     } catch (...) {
-      ops.denoise_graphs().erase({offset, rope_delta, cfg.num_inference_steps});
+      ops.denoise_graphs().erase(key);
       throw;
     }
-    slot = g;
+    // Bounded: the least recently used loop (another prompt length) is dropped when full. The warm-up
+    // may itself have dropped graphs (GEMM scratch growth), so insert only now.
+    slot = ops.denoise_graphs().put(key, g);
   }
   DenoiseGraph& g = *slot;
   upload(g);

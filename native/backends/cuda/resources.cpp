@@ -97,8 +97,8 @@ GraphExec& GraphExec::operator=(GraphExec&& o) noexcept {
   return *this;
 }
 void GraphExec::begin_capture(cudaStream_t s) {
-  // Thread-local: only this thread's unsafe calls (a stray cudaMalloc) invalidate the capture, not
-  // those of other planners running on their own threads.
+  // Thread-local: only this thread's unsafe calls (cudaMalloc, syncs) break the capture. Global mode
+  // also failed it when another planner allocated or synchronised on its own thread meanwhile.
   check(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
 }
 void GraphExec::abort_capture(cudaStream_t s) noexcept {
