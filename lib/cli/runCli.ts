@@ -77,6 +77,7 @@ interface EnginesManifest {
     io?: { name: string; mode: string; dtype: string; shape: number[] }[];
     profiles?: { name: string; inputs: Record<string, { min: number[]; opt: number[]; max: number[] }> }[];
     fp8_scales?: Record<string, number>;
+    weight_bytes?: number;
   }>;
 }
 
@@ -98,6 +99,7 @@ export function summarizeManifest(dir: string, m: EnginesManifest): string {
       const r = Object.entries(p.inputs).map(([k, v]) => `${k} ${dims(v.min)}..${dims(v.max)}`);
       lines.push(`    profile ${p.name}: ${r.length ? r.join('; ') : 'static'}`);
     }
+    if (e.weight_bytes) lines.push(`    weights: ${(e.weight_bytes / 1e6).toFixed(1)} MB (${e.precision})`);
     const scales = Object.keys(e.fp8_scales ?? {}).length;
     if (scales) lines.push(`    fp8 scales: ${scales}`);
   }

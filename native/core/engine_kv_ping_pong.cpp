@@ -17,7 +17,9 @@ uint64_t KvPingPong::row_bytes() const {
   return static_cast<uint64_t>(kv_.kv_heads * kv_.head_dim) * manifest_dtype_size(kv_.dtype);
 }
 
-uint64_t KvPingPong::block_bytes() const { return static_cast<uint64_t>(rows_) * row_bytes(); }
+// Blocks start at multiples of 256 bytes: TensorRT requires 256-byte aligned tensor addresses, and
+// every past_*/present_* binding is the start of a block.
+uint64_t KvPingPong::block_bytes() const { return (static_cast<uint64_t>(rows_) * row_bytes() + 255) / 256 * 256; }
 
 uint64_t KvPingPong::buffer_bytes() const { return 2ull * static_cast<uint64_t>(kv_.layers) * block_bytes(); }
 

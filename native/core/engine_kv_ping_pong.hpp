@@ -23,7 +23,7 @@ class KvPingPong {
   int64_t valid() const { return valid_; }  // leading rows of the current buffer that hold the cache
   int current() const { return current_; }  // 0 or 1
   uint64_t buffer_bytes() const;             // one buffer (the runner allocates two)
-  uint64_t block_bytes() const;              // one layer's K (or V) at full `rows`
+  uint64_t block_bytes() const;              // one layer's K (or V) at full `rows`, rounded up to 256 bytes
   uint64_t row_bytes() const;                // one token of one layer's K (or V)
   // Byte offset of layer `layer`'s K (value = false) or V block inside a buffer.
   uint64_t offset(int64_t layer, bool value) const;

@@ -86,6 +86,9 @@ struct EngineSpec {
   std::vector<IoTensorSpec> io;
   std::vector<OptimizationProfile> profiles;
   std::map<std::string, double, std::less<>> fp8_scales;  // informative: Q/DQ scales baked in the engine
+  // Informative: bytes of the exported weights in the engine's types, which the plan holds (plus its
+  // kernels); 0 = unknown. Set by the exporter from the graph's external data.
+  uint64_t weight_bytes = 0;
 
   const IoTensorSpec* find_io(std::string_view tensor) const;
   const IoTensorSpec& io_tensor(std::string_view tensor) const;  // throws InvalidEngine naming engine + tensor

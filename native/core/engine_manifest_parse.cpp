@@ -1,3 +1,4 @@
+#include <cmath>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -107,6 +108,11 @@ EngineSpec parse_engine(const std::string& name, const json::Value& v, std::stri
   if (!profiles.is_array()) bad(src, path + ".profiles must be an array");
   for (size_t i = 0; i < profiles.as_array().size(); ++i)
     e.profiles.push_back(parse_profile(profiles.as_array()[i], path + ".profiles[" + std::to_string(i) + "]", src));
+  if (const json::Value* w = v.find("weight_bytes")) {
+    if (!w->is_number() || w->as_number() < 0 || w->as_number() != std::floor(w->as_number()))
+      bad(src, path + ".weight_bytes must be a non-negative integer");
+    e.weight_bytes = static_cast<uint64_t>(w->as_number());
+  }
   if (const json::Value* s = v.find("fp8_scales")) {
     if (!s->is_object()) bad(src, path + ".fp8_scales must be an object of numbers");
     for (const auto& [k, x] : s->as_object()) {

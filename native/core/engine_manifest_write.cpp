@@ -37,6 +37,7 @@ json::Value engine_json(const EngineSpec& e) {
                  {"io", io},
                  {"profiles", profiles}};
   if (!e.onnx.empty()) o["onnx"] = e.onnx;
+  if (e.weight_bytes > 0) o["weight_bytes"] = static_cast<double>(e.weight_bytes);
   if (!e.fp8_scales.empty()) {
     json::Object s;
     for (const auto& [k, v] : e.fp8_scales) s[k] = v;

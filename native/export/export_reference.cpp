@@ -97,10 +97,80 @@ void append_cache(cpu::CpuOps& cpu, const model::ModelConfig& cfg, int64_t layer
   }
 }
 
+// The planner's real sequence shapes at the checkpoint's layer dims: one 720-patch frame (20 x 36
+// patches, 180 image tokens), a 3,300-token prefill with 16 such frames (2,880 image rows) from an
+// empty cache, a decode step over 3,600 cached rows without image rows, and expert steps over
+// prefixes of 1 and 3,600 rows.
+void add_real_shape_cases(cpu::CpuOps& cpu, const model::ModelConfig& cfg, CaseWriter& cases) {
+  constexpr int kFrames = 16;
+  constexpr int64_t kPrompt = 3300, kPast = 3600;
+  const model::ImageGrid grid{1, 20, 36};
+  const int64_t L = cfg.text.num_layers, hid = cfg.text.hidden_size;
+  const int64_t rows = grid.patches() / cfg.vision.merge_unit(), ds = static_cast<int64_t>(cfg.vision.deepstack_visual_indexes.size());
+  model::reserve_kv_cache(cpu, cfg, kPast + 1);
+
+  const SampleScene one = sample_scene(cfg, grid, 4, 0x7EA15EEDu);
+  RecordingOps vis(cpu);
+  const ImageFeatures frame = vision_graph(vis, cfg, one.pixels, grid);
+  cases.add("vision_720", "vision.onnx", vis.inputs, vis.outputs);
+
+  // 16 frames' rows (the frame's features, varied per frame so a misplaced row shows).
+  ImageFeatures img;
+  img.rows = kFrames * rows;
+  img.embeds.resize(static_cast<size_t>(img.rows * hid));
+  img.deepstack.resize(static_cast<size_t>(ds * img.rows * hid));
+  for (int f = 0; f < kFrames; ++f) {
+    const float k = 1.0f - 0.03f * static_cast<float>(f);
+    for (int64_t i = 0; i < rows * hid; ++i) img.embeds[static_cast<size_t>(f * rows * hid + i)] = k * frame.embeds[static_cast<size_t>(i)];
+    for (int64_t j = 0; j < ds; ++j)
+      for (int64_t i = 0; i < rows * hid; ++i)
+        img.deepstack[static_cast<size_t>((j * img.rows + f * rows) * hid + i)] = k * frame.deepstack[static_cast<size_t>(j * rows * hid + i)];
+  }
+  std::vector<int64_t> ids;
+  const int64_t text = kPrompt - kFrames * (rows + 2);
+  for (int64_t i = 0; i < text / 2; ++i) ids.push_back(32 + (i * 37) % 200);
+  for (int f = 0; f < kFrames; ++f) {
+    ids.push_back(cfg.vision_start_token_id);
+    ids.insert(ids.end(), static_cast<size_t>(rows), cfg.image_token_id);
+    ids.push_back(cfg.vision_end_token_id);
+  }
+  while (static_cast<int64_t>(ids.size()) < kPrompt) ids.push_back(32 + (static_cast<int64_t>(ids.size()) * 53) % 200);
+  const std::vector<model::ImageGrid> grids(kFrames, grid);
+  const model::RopeIndex ri = model::rope_index(cfg, ids, grids);
+
+  RecordingOps pre(cpu);
+  append_cache(cpu, cfg, L, 0, "past_", pre.inputs);
+  llm_graph(pre, cfg, ids, 0, ri.pos, &img);
+  append_cache(cpu, cfg, L, kPrompt, "present_", pre.outputs);
+  cases.add("prefill_3300", "llm.onnx", pre.inputs, pre.outputs);
+
+  // Fill the cache to 3,600 rows (300 reasoning tokens in one call: not a case, only the cache).
+  std::vector<int64_t> more;
+  for (int64_t i = 0; i < kPast - kPrompt; ++i) more.push_back(32 + (i * 11) % 200);
+  llm_graph(cpu, cfg, more, kPrompt, model::MropePositions::uniform(kPrompt + ri.rope_delta, kPast - kPrompt), nullptr);
+
+  RecordingOps dec(cpu);
+  append_cache(cpu, cfg, L, kPast, "past_", dec.inputs);
+  dec.inputs.emplace_back(N::kImageEmbeds, Tensor(DType::F32, {0, hid}));
+  if (ds > 0) dec.inputs.emplace_back(N::kDeepstackEmbeds, Tensor(DType::F32, {ds, 0, hid}));
+  dec.inputs.emplace_back("image_positions", Tensor(DType::I64, {0}));
+  const int64_t next[1] = {77};
+  llm_graph(dec, cfg, next, kPast, model::MropePositions::uniform(kPast + ri.rope_delta, 1), nullptr);
+  append_cache(cpu, cfg, L, kPast + 1, "present_", dec.outputs);
+  cases.add("decode_3600", "llm.onnx", dec.inputs, dec.outputs);
+
+  for (const int64_t prefix : {int64_t{1}, kPast}) {
+    RecordingOps ex(cpu);
+    append_cache(cpu, cfg, cfg.expert.num_layers, prefix, "past_", ex.inputs);
+    expert_graph(ex, cfg, one.noise, 0.7f, prefix, ri.rope_delta);
+    cases.add("expert_prefix" + std::to_string(prefix), "expert_step.onnx", ex.inputs, ex.outputs);
+  }
+}
+
 }  // namespace
 
 void write_export_reference(const model::ModelConfig& cfg, const WeightSource& weights, cpu::Precision precision,
-                            const std::string& dir) {
+                            const std::string& dir, bool real_shapes) {
   cpu::CpuOps cpu(weights, cpu::CpuOptions{precision, 0});
   CaseWriter cases(dir);
   // A grid and prompt length unlike the trace sizes, so the dynamic axes are exercised.
@@ -136,6 +206,7 @@ void write_export_reference(const model::ModelConfig& cfg, const WeightSource& w
   expert_graph(ex, cfg, s.noise, 0.3f, n + 1, s.rope.rope_delta);
   cases.add("expert_step", "expert_step.onnx", ex.inputs, ex.outputs);
 
+  if (real_shapes) add_real_shape_cases(cpu, cfg, cases);
   cases.save(std::string(cpu::precision_name(precision)));
 }
 

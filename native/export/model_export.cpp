@@ -12,6 +12,7 @@
 #include "model/backbone.hpp"
 #include "model/buffers.hpp"
 #include "model/config.hpp"
+#include "model/preprocess.hpp"
 
 namespace alp::exporter {
 
@@ -45,6 +46,9 @@ struct Traced {
 
 Traced describe(const OnnxOps& ops, const std::string& name, WeightPrecision precision) {
   Traced t;
+  // Every weight is external data in the graph's own types: what the plan will hold besides kernels.
+  const std::string data = ops.graph().path() + ".data";
+  if (fs::exists(data)) t.spec.weight_bytes = static_cast<uint64_t>(fs::file_size(data));
   t.spec.name = name;
   t.spec.file = name + ".engine";
   t.spec.precision = precision_name(precision);
@@ -106,17 +110,36 @@ OnnxExportOptions graph_options(const std::string& path, const std::string& name
 }
 
 void add_fp8_scales(engine::EngineSpec& spec, const OnnxOps& ops, const std::map<std::string, float>& amax) {
-  for (const std::string& w : ops.linear_weight_names())
-    if (auto it = amax.find(w); it != amax.end()) spec.fp8_scales[w + ":input"] = fp8_scale_for_amax(it->second);
+  const onnx::ElemType ct = compute_type(WeightPrecision::FP8);
+  for (const std::string& w : ops.linear_weight_names()) {
+    if (keeps_high_precision(w)) continue;
+    if (auto it = amax.find(w); it != amax.end()) spec.fp8_scales[w + ":input"] = scale_in(fp8_scale_for_amax(it->second), ct);
+  }
 }
 
 }  // namespace
 
-std::map<std::string, DimRange> default_dim_ranges() {
-  return {{"patches", {4, 1024, 16384}},
-          {"image_tokens", {0, 256, 4096}},
-          {"seq", {1, 512, 4096}},
-          {"past_len", {0, 1024, 4096}}};
+PlannerLayout planner_layout(const model::ModelConfig& cfg) {
+  const auto& v = cfg.vision;
+  const int factor = static_cast<int>(v.patch_size * v.spatial_merge_size);
+  const model::ImageSize img = model::smart_resize(kLayoutCameraHeight, kLayoutCameraWidth, factor, cfg.min_pixels, cfg.max_pixels);
+  PlannerLayout l;
+  l.patches_per_image = (img.height / v.patch_size) * (img.width / v.patch_size);
+  l.image_tokens = kLayoutImages * l.patches_per_image / v.merge_unit();
+  l.prompt_opt = l.image_tokens + kLayoutPromptText;
+  l.prompt_max = l.image_tokens + kLayoutPromptTextMax;
+  l.reasoning = kLayoutReasoning;
+  return l;
+}
+
+std::map<std::string, DimRange> planner_dim_ranges(const model::ModelConfig& cfg) {
+  const PlannerLayout l = planner_layout(cfg);
+  // The cache holds the prompt, the reasoning tokens and the trajectory-start token.
+  const int64_t past_max = l.prompt_max + l.reasoning + 1, past_opt = l.prompt_opt + l.reasoning / 2;
+  return {{"patches", {l.patches_per_image, l.patches_per_image, l.patches_per_image}},
+          {"image_tokens", {0, l.image_tokens, l.image_tokens}},
+          {"seq", {1, l.prompt_opt, l.prompt_max}},
+          {"past_len", {0, past_opt, past_max}}};
 }
 
 std::pair<std::string, DimRange> parse_dim_range(const std::string& text) {
@@ -144,7 +167,7 @@ ModelExportResult export_models(const std::string& checkpoint_dir, const std::st
   const model::ModelConfig cfg = model::load_model_config(*ckpt);
   const WeightSource weights = checkpoint_weights(ckpt);
   fs::create_directories(out_dir);
-  auto ranges = default_dim_ranges();
+  auto ranges = planner_dim_ranges(cfg);
   for (const auto& [k, v] : o.dim_ranges) ranges[k] = v;
 
   std::map<std::string, float> amax;
@@ -159,8 +182,9 @@ ModelExportResult export_models(const std::string& checkpoint_dir, const std::st
   m.model_config_sha256 = engine::config_sha256(ckpt->config());
   m.hidden_size = cfg.text.hidden_size;
   m.vocab_size = cfg.vocab_size;
-  m.kv_cache = {cfg.text.num_layers, cfg.text.num_kv_heads, cfg.text.head_dim, ranges.at("past_len").max + ranges.at("seq").max,
-                "float32", "concat"};
+  // Prefill starts from an empty cache; decode appends one token to at most past_len.max rows.
+  m.kv_cache = {cfg.text.num_layers, cfg.text.num_kv_heads, cfg.text.head_dim,
+                std::max(ranges.at("past_len").max + 1, ranges.at("seq").max), dtype_of(compute_type(precision)), "concat"};
   const SampleScene s = sample_scene(cfg, kTraceGrid, kTraceText, 1);
   const auto path = [&](const char* n) { return (fs::path(out_dir) / (std::string(n) + ".onnx")).string(); };
 
@@ -196,7 +220,7 @@ ModelExportResult export_models(const std::string& checkpoint_dir, const std::st
     llm_graph(ops, cfg, s.ids, kTracePast, s.rope.pos, &img);
     ops.save();
     Traced t = describe(ops, N::kLlm, precision);
-    t.spec.profiles.push_back(profile(t, "prefill", ranges));
+    t.spec.profiles.push_back(profile(t, "prefill", ranges, {{"past_len", {0, 0, 0}}}));
     t.spec.profiles.push_back(profile(t, "decode", ranges, {{"seq", {1, 1, 1}}, {"image_tokens", {0, 0, 0}}}));
     add_fp8_scales(t.spec, ops, amax);
     m.engines.emplace(N::kLlm, std::move(t.spec));
@@ -223,7 +247,7 @@ ModelExportResult export_models(const std::string& checkpoint_dir, const std::st
                               : precision == WeightPrecision::F16 ? cpu::Precision::FP16
                               : precision == WeightPrecision::BF16 ? cpu::Precision::BF16
                                                                    : cpu::Precision::FP8;
-    write_export_reference(cfg, weights, cp, o.reference_dir);
+    write_export_reference(cfg, weights, cp, o.reference_dir, /*real_shapes=*/true);
   }
   return res;
 }

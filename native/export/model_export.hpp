@@ -11,6 +11,7 @@
 
 #include "core/engine_manifest.hpp"
 #include "export/onnx_ops.hpp"
+#include "model/config.hpp"
 
 namespace alp::exporter {
 
@@ -22,14 +23,30 @@ struct DimRange {
 struct ModelExportOptions {
   int64_t opset = 21;
   int calibration_runs = 2;  // FP8 only
-  // Symbolic dim -> range used for every engine profile that has that dim (defaults: default_dim_ranges()).
+  // Symbolic dim -> range used for every engine profile that has that dim (defaults: planner_dim_ranges()).
   std::map<std::string, DimRange> dim_ranges;
-  // Non-empty: also write round-trip reference cases there (export_reference.hpp).
+  // Non-empty: also write round-trip reference cases there (export_reference.hpp), the planner's real
+  // sequence shapes included.
   std::string reference_dir;
   std::function<void(const std::string& message)> progress;
 };
 
-std::map<std::string, DimRange> default_dim_ranges();
+// The planner's prompt layout (pipeline/planner.cpp, lib/prompt): 16 camera frames, each resized to
+// smart_resize(1080, 1920) (720 patches, 180 image tokens for the release), plus the chat template,
+// 48 history ids and the command (about 420 tokens), then up to max_reasoning_tokens (256 by default).
+inline constexpr int kLayoutImages = 16, kLayoutCameraHeight = 1080, kLayoutCameraWidth = 1920;
+inline constexpr int64_t kLayoutPromptText = 420, kLayoutPromptTextMax = 512, kLayoutReasoning = 256;
+struct PlannerLayout {
+  int64_t patches_per_image = 0;  // vision patches of one frame
+  int64_t image_tokens = 0;       // <|image_pad|> rows of the 16 frames
+  int64_t prompt_opt = 0, prompt_max = 0;  // prefill length: typical and largest
+  int64_t reasoning = 0;          // decode tokens after the prompt
+};
+PlannerLayout planner_layout(const model::ModelConfig& cfg);
+// Profiles at the planner's real shapes: patches = one frame; image_tokens 0..16 frames (opt = all);
+// seq 1..prompt_max (opt = prompt_opt); past_len 0..prompt_max + reasoning + 1. Prefill pins
+// past_len to 0 and decode pins seq to 1 and image_tokens to 0.
+std::map<std::string, DimRange> planner_dim_ranges(const model::ModelConfig& cfg);
 // "name=min:opt:max" -> (name, range); InvalidInput naming the text otherwise.
 std::pair<std::string, DimRange> parse_dim_range(const std::string& text);
 WeightPrecision parse_weight_precision(std::string_view name);  // fp32 | fp16 | bf16 | fp8

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "core/dtype.hpp"
 #include "core/error.hpp"
 
 namespace alp::exporter {
@@ -82,6 +83,19 @@ std::string GraphBuilder::const_f32(const std::vector<float>& values, std::vecto
   std::string raw(values.size() * sizeof(float), '\0');
   std::memcpy(raw.data(), values.data(), raw.size());
   return const_raw(onnx::ElemType::Float, std::move(raw), std::move(dims), "const_f32");
+}
+
+std::string GraphBuilder::const_float(onnx::ElemType type, const std::vector<float>& values, std::vector<int64_t> dims) {
+  if (type == onnx::ElemType::Float) return const_f32(values, std::move(dims));
+  require(type == onnx::ElemType::Float16 || type == onnx::ElemType::BFloat16, ErrorCode::Internal,
+          "const_float: element type " + std::to_string(static_cast<int>(type)) + " is not a float type");
+  std::string raw(values.size() * 2, '\0');
+  for (size_t i = 0; i < values.size(); ++i) {
+    // Round to nearest even, as every narrowed weight (core/dtype).
+    const uint16_t b = type == onnx::ElemType::Float16 ? f32_to_f16(values[i]) : f32_to_bf16(values[i]);
+    std::memcpy(raw.data() + 2 * i, &b, 2);
+  }
+  return const_raw(type, std::move(raw), std::move(dims), type == onnx::ElemType::Float16 ? "const_f16" : "const_bf16");
 }
 
 std::string GraphBuilder::external_initializer(std::string_view name, onnx::ElemType type,

@@ -40,6 +40,9 @@ class GraphBuilder {
   }
   std::string const_f32(const std::vector<float>& values, std::vector<int64_t> dims);
   std::string const_scalar_f32(float v) { return const_f32({v}, {}); }
+  // A float constant of element type Float, Float16 or BFloat16 (values rounded to nearest even).
+  std::string const_float(onnx::ElemType type, const std::vector<float>& values, std::vector<int64_t> dims);
+  std::string const_scalar(onnx::ElemType type, float v) { return const_float(type, {v}, {}); }
   std::string const_raw(onnx::ElemType type, std::string raw, std::vector<int64_t> dims,
                         std::string_view base);
 

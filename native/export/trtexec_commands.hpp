@@ -8,10 +8,12 @@
 
 namespace alp::exporter {
 
-// One command per engine: --onnx, --saveEngine, one min/opt/max shape set per profile, and the
-// precision flag (fp16 -> --fp16, bf16 -> --bf16: graphs keep fp32 activations with narrowed weights,
-// built weakly typed so TensorRT may pick reduced-precision kernels; fp8 -> --stronglyTyped: the
-// Q/DQ pairs carry the precision; fp32 -> none).
+// One command per engine, in the grammar both trtexec 10.16 and 11.1 accept
+// (samples/common/sampleOptions.cpp): --onnx, --saveEngine, --stronglyTyped (the precision lives in
+// the graph's types; TensorRT 10 needs the flag, 11 always builds strongly typed and keeps it as a
+// no-op), and per profile `--profile=N` immediately followed by its --minShapes/--optShapes/--maxShapes
+// (trtexec rejects several shape sets without --profile). No --fp16/--bf16/--fp8: deprecated in 10
+// ("superseded by strong typing", and an error together with --stronglyTyped) and gone in 11.
 std::vector<std::string> trtexec_commands(const engine::EngineManifest& m, const std::string& dir);
 
 }  // namespace alp::exporter

@@ -35,7 +35,19 @@ void for_each_f32(const Tensor& t, Fn&& fn) {
 
 float fp8_scale_for_amax(float amax) { return amax > 0.0f && std::isfinite(amax) ? amax / 448.0f : 1.0f; }
 
-EncodedWeight encode_weight(const Tensor& t, onnx::ElemType target, bool transpose, const std::string& name) {
+float scale_in(float scale, onnx::ElemType type) {
+  switch (type) {
+    case onnx::ElemType::Float: return scale;
+    case onnx::ElemType::Float16:
+      // 2^-14 is fp16's smallest normal: a subnormal scale would keep only a few significant bits.
+      return f16_to_f32(f32_to_f16(std::max(scale, 0x1p-14f)));
+    case onnx::ElemType::BFloat16: return bf16_to_f32(f32_to_bf16(std::max(scale, 0x1p-126f)));
+    default: fail(ErrorCode::Internal, "scale_in: element type " + std::to_string(static_cast<int>(type)) + " is not a float type");
+  }
+}
+
+EncodedWeight encode_weight(const Tensor& t, onnx::ElemType target, bool transpose, const std::string& name,
+                            onnx::ElemType scale_type) {
   require(is_float_dtype(t.dtype()), ErrorCode::InvalidCheckpoint,
           "weight '" + name + "': expected a floating-point tensor, got " + std::string(dtype_name(t.dtype())));
   require(!transpose || t.rank() == 2, ErrorCode::Internal,
@@ -64,7 +76,7 @@ EncodedWeight encode_weight(const Tensor& t, onnx::ElemType target, bool transpo
     float amax = 0.0f;
     for_each_f32(t, [&](size_t, float v) { amax = std::max(amax, std::fabs(v)); });
     require(std::isfinite(amax), ErrorCode::InvalidCheckpoint, "weight '" + name + "' holds inf or NaN");
-    out.scale = fp8_scale_for_amax(amax);
+    out.scale = scale_in(fp8_scale_for_amax(amax), scale_type);
     inv_scale_div = out.scale;
   }
   // Source element (r, c) of the [rows, cols] view goes to (c, r) when transposing.

@@ -18,11 +18,16 @@ struct EncodedWeight {
 };
 
 // `target` is Float, Float16, BFloat16 or Float8E4M3FN (per-tensor scale amax/448, saturating).
-// `transpose` requires a 2-D tensor.
-EncodedWeight encode_weight(const Tensor& t, onnx::ElemType target, bool transpose, const std::string& name);
+// `transpose` requires a 2-D tensor. `scale_type`: the element type the FP8 scale is stored in
+// (the graph's compute type, since DequantizeLinear outputs the scale's type); the scale is chosen
+// exactly representable in it, so quantisation and dequantisation use the same number.
+EncodedWeight encode_weight(const Tensor& t, onnx::ElemType target, bool transpose, const std::string& name,
+                            onnx::ElemType scale_type = onnx::ElemType::Float);
 
 // Per-tensor FP8 e4m3 scale: amax maps to the largest finite value (448). A zero amax gives 1 so
 // that all-zero tensors (and never-excited activations) quantise to zero without dividing by zero.
 float fp8_scale_for_amax(float amax);
+// `scale` rounded to `type` (Float, Float16, BFloat16) and raised to its smallest normal value.
+float scale_in(float scale, onnx::ElemType type);
 
 }  // namespace alp::exporter

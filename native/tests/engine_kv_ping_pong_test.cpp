@@ -15,11 +15,14 @@ const KvCacheSpec kSpec{3, 2, 4, 64, "float16", "concat"};
 TEST(engine_kv_ping_pong_layout) {
   const KvPingPong kv(kSpec, 10);
   CHECK_EQ(kv.row_bytes(), uint64_t{16});
-  CHECK_EQ(kv.block_bytes(), uint64_t{160});
-  CHECK_EQ(kv.buffer_bytes(), uint64_t{3 * 2 * 160});
+  // 160 bytes of rows, padded to 256 so every block (a TensorRT binding) is 256-byte aligned.
+  CHECK_EQ(kv.block_bytes(), uint64_t{256});
+  CHECK_EQ(kv.buffer_bytes(), uint64_t{3 * 2 * 256});
   CHECK_EQ(kv.offset(0, false), uint64_t{0});
-  CHECK_EQ(kv.offset(0, true), uint64_t{160});
-  CHECK_EQ(kv.offset(2, true), uint64_t{5 * 160});
+  CHECK_EQ(kv.offset(0, true), uint64_t{256});
+  CHECK_EQ(kv.offset(2, true), uint64_t{5 * 256});
+  CHECK_EQ(KvPingPong(kSpec, 16).block_bytes(), uint64_t{256});
+  CHECK_EQ(KvPingPong(kSpec, 17).block_bytes(), uint64_t{512});
   CHECK_EQ(kv.offset(2, true) + kv.block_bytes(), kv.buffer_bytes());
   CHECK_THROWS_CODE(kv.offset(3, false), ErrorCode::Internal, "layer 3 outside [0, 3)");
   CHECK_THROWS_CODE(KvPingPong(kSpec, 65), ErrorCode::InvalidInput, "65 rows requested, the engines hold 1..64");

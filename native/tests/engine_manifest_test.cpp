@@ -11,6 +11,7 @@
 #include "core/engine_manifest.hpp"
 #include "core/engine_manifest_check.hpp"
 #include "core/error.hpp"
+#include "core/file_sha256_cache.hpp"
 #include "core/sha256.hpp"
 #include "export/model_export.hpp"
 #include "model/checkpoint_writer.hpp"
@@ -343,7 +344,7 @@ TEST(engine_manifest_exported_models_pass_validation) {
   EngineManifest& m = r.manifest;
   validate_manifest(m);
   CHECK_EQ(m.kv_cache.update, std::string("concat"));
-  CHECK_EQ(m.kv_cache.capacity, int64_t{80 + 48});
+  CHECK_EQ(m.kv_cache.capacity, int64_t{80 + 1});  // decode appends one token to at most past_len.max
 
   const model::ModelConfig cfg = model::parse_model_config(Checkpoint::open(dir.file("ckpt"))->config());
   check_model_dims(m, {cfg.text.hidden_size, cfg.vocab_size, cfg.text.num_layers, cfg.text.num_kv_heads,
@@ -438,4 +439,23 @@ TEST(engine_manifest_save_stamp_verify) {
   std::ofstream(dir.path() + "/vision.engine", std::ios::binary) << "VISION plan";  // same size, other bytes
   CHECK_THROWS_CODE(verify_engine_checksums(back, dir.path()), ErrorCode::InvalidEngine, "engines.vision.sha256: vision.engine changed");
   CHECK(!std::filesystem::exists(dir.path() + "/manifest.json.partial"));
+}
+
+// The loader's plan checksum: computed once per file version, recomputed when the file changes.
+TEST(engine_plan_sha256_is_cached_per_file_version) {
+  test::TempDir dir;
+  const std::string f = dir.file("plan.engine");
+  std::ofstream(f, std::ios::binary) << "abc";
+  const uint64_t before = file_sha256_computations();
+  const FileDigest a = cached_file_sha256(f);
+  CHECK_EQ(a.sha256, std::string("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));  // FIPS 180-2 "abc"
+  CHECK_EQ(a.size, uint64_t{3});
+  CHECK_EQ(cached_file_sha256(f).sha256, a.sha256);
+  CHECK_EQ(file_sha256_computations(), before + 1);  // the second load did not read the file
+  std::ofstream(f, std::ios::binary) << "abcd";      // new size: a new version
+  CHECK(cached_file_sha256(f).sha256 != a.sha256);
+  CHECK_EQ(file_sha256_computations(), before + 2);
+  std::ofstream(dir.file("empty.engine"), std::ios::binary);
+  CHECK_THROWS_CODE(cached_file_sha256(dir.file("empty.engine")), ErrorCode::InvalidEngine, "is empty");
+  CHECK_THROWS_CODE(cached_file_sha256(dir.file("missing.engine")), ErrorCode::InvalidEngine, "cannot open");
 }

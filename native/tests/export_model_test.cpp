@@ -6,6 +6,7 @@
 #include "export/model_export.hpp"
 #include "export/trtexec_commands.hpp"
 #include "model/checkpoint_writer.hpp"
+#include "pipeline/planner.hpp"
 #include "tests/check.hpp"
 #include "tests/temp_dir.hpp"
 
@@ -26,17 +27,23 @@ TEST(export_models_manifest_and_fp8_scales) {
   CHECK_EQ(llm.profiles.size(), 2u);
   CHECK(llm.profiles[0].inputs.at("input_ids").max == Shape{32});
   CHECK(llm.profiles[1].inputs.at("image_embeds").max == (Shape{0, 64}));
-  // Every linear of the tiny llm (2 layers x 7 + lm_head) has a calibrated input scale.
-  CHECK_EQ(llm.fp8_scales.size(), 15u);
+  // Every linear of the tiny llm (2 layers x 7) has a calibrated input scale; lm_head stays fp16.
+  CHECK_EQ(llm.fp8_scales.size(), 14u);
+  CHECK(!llm.fp8_scales.count("vlm.lm_head.weight:input"));
+  CHECK(r.manifest.engine("vision").fp8_scales.empty());  // the vision tower stays fp16
+  for (const auto& [k, s] : r.manifest.engine("expert_step").fp8_scales) CHECK(!k.starts_with("action_"));
+  CHECK_EQ(r.manifest.kv_cache.dtype, std::string("float16"));
+  CHECK_EQ(llm.io_tensor("past_key.1").dtype, std::string("float16"));
+  CHECK_EQ(llm.io_tensor("logits").dtype, std::string("float32"));
   for (const auto& [k, s] : llm.fp8_scales) CHECK(s > 0 && s < 1);
   CHECK(r.manifest.engine("expert_step").profiles[0].inputs.at("past_key.0").min == (Shape{1, 2, 16}));
   CHECK(std::filesystem::file_size(dir.file("fp8/llm.onnx.data")) > 0);
+  CHECK_EQ(llm.weight_bytes, static_cast<uint64_t>(std::filesystem::file_size(dir.file("fp8/llm.onnx.data"))));
   CHECK(!llm.built);
 
   const auto cmds = exporter::trtexec_commands(r.manifest, "E");
   CHECK_EQ(cmds.size(), 3u);
-  CHECK(cmds[1].starts_with("trtexec --onnx=E/llm.onnx --saveEngine=E/llm.engine --minShapes="));
-  CHECK(cmds[1].ends_with(" --stronglyTyped"));
+  CHECK(cmds[1].starts_with("trtexec --onnx=E/llm.onnx --saveEngine=E/llm.engine --stronglyTyped --profile=0 --minShapes="));
   CHECK(cmds[1].find("input_ids:1,") != std::string::npos);
 }
 
@@ -51,4 +58,51 @@ TEST(export_profile_and_precision_parsing) {
   CHECK_THROWS_CODE(exporter::parse_dim_range("seq=1:2:3x"), ErrorCode::InvalidInput, "--profile 'seq=1:2:3x'");
   CHECK(exporter::parse_weight_precision("bf16") == exporter::WeightPrecision::BF16);
   CHECK_THROWS_CODE(exporter::parse_weight_precision("int4"), ErrorCode::InvalidInput, "got 'int4'");
+}
+
+// Audit of the default engine profiles against the planner's real layout: the release (16 frames of
+// 1080x1920 -> 320x576: 720 patches, 180 image tokens each) and, for the tiny checkpoint, against
+// what the Planner itself computes at load.
+TEST(export_profiles_audit_planner_layout) {
+  model::ModelConfig release;  // Qwen3-VL vision defaults: patch 16, merge 2
+  release.min_pixels = 163840;
+  release.max_pixels = 196608;
+  const auto l = exporter::planner_layout(release);
+  CHECK_EQ(l.patches_per_image, int64_t{720});
+  CHECK_EQ(l.image_tokens, int64_t{16 * 180});
+  CHECK_EQ(l.prompt_opt, int64_t{2880 + 420});  // the ~3,300-token prompt
+  const auto r = exporter::planner_dim_ranges(release);
+  CHECK(r.at("patches").min == 720 && r.at("patches").opt == 720 && r.at("patches").max == 720);
+  CHECK(r.at("image_tokens").opt == 2880 && r.at("image_tokens").max == 2880);
+  CHECK(r.at("seq").opt == 3300 && r.at("seq").max >= 3300);
+  // Decode reaches the prompt plus the whole reasoning budget (256) and the trajectory-start token.
+  CHECK(r.at("past_len").max >= 3300 + 256 + 1);
+  CHECK(r.at("past_len").opt > r.at("seq").opt);
+
+  test::TempDir dir;
+  model::write_random_checkpoint(dir.file("ckpt"), "tiny", 2);
+  pipeline::LoadOptions lo;
+  lo.checkpoint = dir.file("ckpt");
+  const auto planner = pipeline::Planner::load(lo);
+  const auto res = exporter::export_models(dir.file("ckpt"), dir.file("out"), exporter::WeightPrecision::F32);
+  const engine::EngineSpec& llm = res.manifest.engine("llm");
+  const engine::EngineSpec& vision = res.manifest.engine("vision");
+  const int64_t image_tokens = 16 * planner->image_tokens_per_image();
+  const auto& prefill = llm.profiles.at(static_cast<size_t>(llm.profile_index("prefill"))).inputs;
+  CHECK_EQ(prefill.at("image_positions").opt[0], image_tokens);
+  CHECK_EQ(prefill.at("image_positions").max[0], image_tokens);
+  CHECK(prefill.at("input_ids").opt[0] > image_tokens);
+  CHECK_EQ(prefill.at("past_key.0").max[0], int64_t{0});  // prefill never has a past
+  const auto& patches = vision.profiles.at(0).inputs.at("pixel_values");
+  CHECK_EQ(patches.opt[0], image_tokens / 16 * 4);  // merge 2x2 in the tiny preset
+  CHECK_EQ(patches.min[0], patches.max[0]);
+  // The manifest's weight bytes per precision: fp16 halves fp32 (up to 64-byte alignment padding).
+  const auto f16 = exporter::export_models(dir.file("ckpt"), dir.file("out16"), exporter::WeightPrecision::F16);
+  for (const char* name : {"vision", "llm", "expert_step"}) {
+    const uint64_t b32 = res.manifest.engine(name).weight_bytes, b16 = f16.manifest.engine(name).weight_bytes;
+    CHECK(b32 > 0 && b16 > 0);
+    CHECK(b16 * 2 >= b32 && b16 * 2 <= b32 + 64 * 200);
+  }
+  const auto& decode = llm.profiles.at(static_cast<size_t>(llm.profile_index("decode"))).inputs;
+  CHECK(decode.at("past_key.0").max[0] + 1 <= res.manifest.kv_cache.capacity);
 }

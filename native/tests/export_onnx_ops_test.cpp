@@ -121,6 +121,12 @@ TEST(export_onnx_refuses_bad_requests) {
     CHECK_THROWS_CODE(ops.kv_write(0, 3, k, k), ErrorCode::InvalidInput, "can only append");
     CHECK_THROWS_CODE(ops.kv_write(1, 4, k, k), ErrorCode::InvalidInput, "first touched at length 4");
     CHECK_THROWS_CODE(ops.kv_read(2, 1), ErrorCode::InvalidInput, "outside the reserved 2 layers");
+    // index_add_rows exports as Gather + Add + ScatterND "none": exact for distinct rows only.
+    auto rows = ops.input("rows", {3, 2}, std::vector<float>(6, 0.0f));
+    auto src = ops.input("src", {2, 2}, std::vector<float>(4, 1.0f));
+    CHECK_THROWS_CODE(ops.index_add_rows(rows, ops.input_index("dup", {2}, std::vector<int64_t>{1, 1}), src),
+                      ErrorCode::InvalidInput, "repeats a row");
+    ops.index_add_rows(rows, ops.input_index("distinct", {2}, std::vector<int64_t>{2, 0}), src);
   }
   {
     auto o = opts(dir, WeightPrecision::FP8);

@@ -2,28 +2,62 @@
 
 #include <cuda_runtime_api.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
-#include <fstream>
 
 #include "backends/cuda/cuda_check.hpp"
 #include "core/error.hpp"
-#include "core/sha256.hpp"
+#include "core/file_sha256_cache.hpp"
 
 namespace alp::trt {
 namespace {
 
-std::vector<uint8_t> read_file(const std::string& path, const std::string& engine_name) {
-  std::ifstream f(path, std::ios::binary | std::ios::ate);
-  if (!f) fail(ErrorCode::InvalidEngine, "engine " + engine_name + ": cannot open " + path + ": " + std::strerror(errno));
-  const std::streamoff size = f.tellg();
-  if (size <= 0) fail(ErrorCode::InvalidEngine, "engine " + engine_name + ": " + path + " is empty");
-  std::vector<uint8_t> bytes(static_cast<size_t>(size));
-  f.seekg(0);
-  if (!f.read(reinterpret_cast<char*>(bytes.data()), size))
-    fail(ErrorCode::InvalidEngine, "engine " + engine_name + ": short read of " + path);
-  return bytes;
-}
+// The plan streamed into TensorRT (IStreamReaderV2): no host copy of a multi-GB file. TensorRT may
+// ask for bytes at a device address; those go through a pinned chunk and cudaMemcpyAsync on its stream.
+class PlanReader final : public nvinfer1::IStreamReaderV2 {
+ public:
+  PlanReader(const std::string& path, const std::string& engine_name) : f_(std::fopen(path.c_str(), "rb")) {
+    if (!f_) fail(ErrorCode::InvalidEngine, "engine " + engine_name + ": cannot open " + path + ": " + std::strerror(errno));
+  }
+  int64_t read(void* dst, int64_t n, cudaStream_t stream) noexcept override {
+    if (n <= 0) return 0;
+    cudaPointerAttributes attr{};
+    const bool device = cudaPointerGetAttributes(&attr, dst) == cudaSuccess && attr.type == cudaMemoryTypeDevice;
+    (void)cudaGetLastError();  // an unregistered host pointer is not an error worth keeping
+    if (!device) return static_cast<int64_t>(std::fread(dst, 1, static_cast<size_t>(n), f_.get()));
+    try {
+      if (!chunk_.get()) chunk_ = cuda::PinnedBuffer(kChunk, "TensorRT plan staging");
+      int64_t done = 0;
+      while (done < n) {
+        const size_t want = static_cast<size_t>(std::min<int64_t>(n - done, kChunk));
+        const size_t got = std::fread(chunk_.get(), 1, want, f_.get());
+        if (got == 0) break;
+        // The chunk is reused next iteration: wait for this copy first.
+        if (cudaMemcpyAsync(static_cast<uint8_t*>(dst) + done, chunk_.get(), got, cudaMemcpyHostToDevice, stream) != cudaSuccess ||
+            cudaStreamSynchronize(stream) != cudaSuccess)
+          return -1;
+        done += static_cast<int64_t>(got);
+      }
+      return done;
+    } catch (...) {
+      return -1;  // no exception may cross into TensorRT
+    }
+  }
+  bool seek(int64_t offset, nvinfer1::SeekPosition where) noexcept override {
+    const int w = where == nvinfer1::SeekPosition::kSET ? SEEK_SET : where == nvinfer1::SeekPosition::kCUR ? SEEK_CUR : SEEK_END;
+    return fseeko(f_.get(), static_cast<off_t>(offset), w) == 0;
+  }
+
+ private:
+  static constexpr int64_t kChunk = 8 << 20;
+  struct Close {
+    void operator()(std::FILE* f) const noexcept { std::fclose(f); }
+  };
+  std::unique_ptr<std::FILE, Close> f_;
+  cuda::PinnedBuffer chunk_;
+};
 
 void check_profiles(const nvinfer1::ICudaEngine& e, const engine::EngineSpec& spec) {
   const int32_t n = e.getNbOptimizationProfiles();
@@ -81,32 +115,48 @@ LoadedEngine load_engine(nvinfer1::IRuntime& runtime, Logger& logger, const engi
   engine::check_gpu(spec, gpu.cc, gpu.name);
   engine::check_tensorrt_version(spec, getInferLibMajorVersion(), getInferLibMinorVersion());
   const std::string path = engine::engine_file_path(spec, dir);
-  std::vector<uint8_t> plan = read_file(path, spec.name);
-  engine::check_checksum(spec, sha256_hex({reinterpret_cast<const char*>(plan.data()), plan.size()}));
+  const FileDigest digest = cached_file_sha256(path);  // once per process and file version
+  engine::check_checksum(spec, digest.sha256);
 
   LoadedEngine out;
   out.spec = &spec;
   logger.take_errors();
-  out.engine.reset(runtime.deserializeCudaEngine(plan.data(), plan.size()));
+  PlanReader reader(path, spec.name);
+  out.engine.reset(runtime.deserializeCudaEngine(reader));
   if (!out.engine) {
     const std::string why = logger.take_errors();
     fail(ErrorCode::InvalidEngine, "engine " + spec.name + ": TensorRT " + runtime_version_string() +
                                        " could not deserialize " + path + (why.empty() ? "" : ": " + why));
   }
-  out.plan_bytes = plan.size();
-  plan = {};  // the engine keeps its own copy of the weights; release the host bytes now
+  out.plan_bytes = digest.size;
 
   const std::vector<engine::IoTensorSpec> io = engine_io(*out.engine);
   engine::check_io_tensors(spec, io);
   check_profiles(*out.engine, spec);
 
-  out.context.reset(out.engine->createExecutionContext());
-  if (!out.context) {
-    const std::string why = logger.take_errors();
-    fail(ErrorCode::BackendUnavailable, "engine " + spec.name + ": cannot create an execution context (GPU memory?)" +
-                                            (why.empty() ? "" : ": " + why));
+  // One context per profile, without memory of its own (user-managed): the runner binds one
+  // activation block to every context of every engine (bind_context_memory).
+  for (int32_t p = 0; p < out.engine->getNbOptimizationProfiles(); ++p) {
+    out.context_memory = std::max(out.context_memory, out.engine->getDeviceMemorySizeForProfileV2(p));
+    TrtPtr<nvinfer1::IExecutionContext> c(
+        out.engine->createExecutionContext(nvinfer1::ExecutionContextAllocationStrategy::kUSER_MANAGED));
+    if (!c) {
+      const std::string why = logger.take_errors();
+      fail(ErrorCode::BackendUnavailable, "engine " + spec.name + ": cannot create an execution context (GPU memory?)" +
+                                              (why.empty() ? "" : ": " + why));
+    }
+    out.contexts.push_back(std::move(c));
   }
   return out;
+}
+
+void bind_context_memory(std::span<LoadedEngine* const> engines, const cuda::DeviceBuffer& block) {
+  for (LoadedEngine* e : engines) {
+    if (static_cast<int64_t>(block.bytes()) < e->context_memory)
+      fail(ErrorCode::Internal, "engine " + e->spec->name + ": context memory block of " + std::to_string(block.bytes()) +
+                                    " bytes, the engine needs " + std::to_string(e->context_memory));
+    for (auto& c : e->contexts) c->setDeviceMemoryV2(block.get(), static_cast<int64_t>(block.bytes()));
+  }
 }
 
 }  // namespace alp::trt

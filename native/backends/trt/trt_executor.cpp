@@ -17,9 +17,9 @@ namespace {
 
 namespace N = engine::names;
 
-// Each graph owns an expert context (its activation memory) and there is one per prefix length, which
-// changes with every reasoning rollout; a small bound keeps the recent ones.
-constexpr size_t kMaxDenoiseGraphs = 4;
+// TensorRT requires every tensor address to be 256-byte aligned.
+constexpr uintptr_t kTensorAlignment = 256;
+size_t align_up(size_t n) { return (n + kTensorAlignment - 1) / kTensorAlignment * kTensorAlignment; }
 
 const engine::ProfileRange& profile_range(const engine::EngineSpec& e, int profile, std::string_view input) {
   const auto& inputs = e.profiles.at(static_cast<size_t>(profile)).inputs;
@@ -46,10 +46,13 @@ size_t bytes_of(const std::vector<T>& v) {
 
 }  // namespace
 
+TrtExecutor::DeviceSelected::DeviceSelected(int device) { cuda::check(cudaSetDevice(device), "cudaSetDevice"); }
+
 TrtExecutor::TrtExecutor(TrtExecutorOptions options)
     : opts_(std::move(options)),
       manifest_(engine::load_engine_manifest(opts_.engine_dir)),
       gpu_(query_gpu(opts_.device)),
+      device_selected_(gpu_.device),
       logger_(opts_.log, opts_.log_level) {
   if (!opts_.model_config_sha256.empty() && opts_.model_config_sha256 != manifest_.model_config_sha256)
     fail(ErrorCode::InvalidEngine, "engines in " + opts_.engine_dir + " were built for model config sha256 " +
@@ -58,13 +61,26 @@ TrtExecutor::TrtExecutor(TrtExecutorOptions options)
   engine::check_model_dims(manifest_, {cfg_.text.hidden_size, cfg_.vocab_size, cfg_.text.num_layers,
                                        cfg_.text.num_kv_heads, cfg_.text.head_dim, cfg_.action_space.n_waypoints,
                                        cfg_.action_dims});
-  cuda::check(cudaSetDevice(gpu_.device), "cudaSetDevice");
   runtime_.reset(nvinfer1::createInferRuntime(logger_));
   if (!runtime_) fail(ErrorCode::BackendUnavailable, "TensorRT createInferRuntime failed: " + logger_.take_errors());
 
   vision_ = load_engine(*runtime_, logger_, manifest_.engine(N::kVision), opts_.engine_dir, gpu_);
   llm_ = load_engine(*runtime_, logger_, manifest_.engine(N::kLlm), opts_.engine_dir, gpu_);
   expert_ = load_engine(*runtime_, logger_, manifest_.engine(N::kExpert), opts_.engine_dir, gpu_);
+  // Every call runs on stream_ and synchronises before the next starts, so no two contexts ever run
+  // at once: one activation block, sized for the largest profile of any engine, serves them all.
+  LoadedEngine* const engines[] = {&vision_, &llm_, &expert_};
+  int64_t block = 256;
+  for (const LoadedEngine* e : engines) block = std::max(block, e->context_memory);
+  context_memory_ = cuda::DeviceBuffer(static_cast<size_t>(block), "TensorRT context memory");
+  bind_context_memory(engines, context_memory_);
+  // Context p runs profile p for its whole life: selected once here, before any shape is set.
+  for (LoadedEngine* e : engines)
+    for (size_t p = 1; p < e->contexts.size(); ++p)
+      if (!e->contexts[p]->setOptimizationProfileAsync(static_cast<int32_t>(p), stream_.get()))
+        fail(ErrorCode::Internal, "engine " + e->spec->name + ": cannot select optimization profile \"" +
+                                      e->spec->profiles[p].name + "\": " + logger_.take_errors());
+  sync("select optimization profiles");
 
   const auto& vision = *vision_.spec;
   const auto& llm = *llm_.spec;
@@ -94,7 +110,7 @@ TrtExecutor::TrtExecutor(TrtExecutorOptions options)
   logits_ = cuda::DeviceBuffer(static_cast<size_t>(vocab) * 4, "llm logits");
   x_ = cuda::DeviceBuffer(n_action, "expert x");
   v_ = cuda::DeviceBuffer(n_action, "expert velocity");
-  t_ = cuda::DeviceBuffer(4, "expert t");
+  t_ = cuda::DeviceBuffer(4, "expert t");  // cudaMalloc: 256-byte aligned
   expert_cos_ = cuda::DeviceBuffer(static_cast<size_t>(waypoints_ * ehd) * 4, "expert_rope_cos");
   expert_sin_ = cuda::DeviceBuffer(static_cast<size_t>(waypoints_ * ehd) * 4, "expert_rope_sin");
 }
@@ -110,6 +126,9 @@ void TrtExecutor::set_shape(Ctx c, const std::string& tensor, const Shape& shape
 }
 
 void TrtExecutor::set_address(Ctx c, const std::string& tensor, const void* ptr) {
+  if (reinterpret_cast<uintptr_t>(ptr) % kTensorAlignment != 0)
+    fail(ErrorCode::Internal, "engine " + c.spec.name + " tensor " + tensor + ": address is not " +
+                                  std::to_string(kTensorAlignment) + "-byte aligned");
   // TensorRT takes a non-const pointer for inputs too; it does not write them.
   if (!c.context.setTensorAddress(tensor.c_str(), const_cast<void*>(ptr)))
     fail(ErrorCode::Internal, "engine " + c.spec.name + " tensor " + tensor + ": setTensorAddress failed: " +
@@ -179,7 +198,6 @@ void TrtExecutor::grow_kv(int64_t rows) {
     next.commit(engine::KvPingPong::LlmCall{0, 0, 0, kv_.valid()});
   }
   sync("KV cache resize");
-  graphs_.clear();  // they captured the old buffers' addresses
   kv_buffers_[0] = std::move(a);
   kv_buffers_[1] = std::move(b);
   kv_ = next;
@@ -245,11 +263,18 @@ void TrtExecutor::encode_images(const pipeline::ImageBatch& images) {
     vhd = static_cast<int64_t>(cos_i.size()) / per[static_cast<size_t>(i)];
     table_at[static_cast<size_t>(i)] = {append(pos_idx, idx_i), append(pos_w, w_i), append(cos, cos_i), append(sin, sin_i)};
   }
-  const size_t px_bytes = static_cast<size_t>(total_patches * pd) * 4;
+  // Each image's pixels start on a 256-byte boundary (a TensorRT binding each).
+  std::vector<size_t> px_at(static_cast<size_t>(n_images) + 1, 0);
+  for (int64_t i = 0; i < n_images; ++i)
+    px_at[static_cast<size_t>(i) + 1] = align_up(px_at[static_cast<size_t>(i)] + static_cast<size_t>(per[static_cast<size_t>(i)] * pd) * 4);
+  const size_t px_bytes = px_at.back();
+  (void)total_patches;
   const int64_t max_rows = *std::max_element(per.begin(), per.end()) / merge;
   const size_t max_row_block = static_cast<size_t>(max_rows * H) * act_size_;  // one image's rows of one feature layer
 
   ensure(pixels_, px_bytes, "pixel_values");
+  // image_embeds rows land in place where the image's row offset is 256-byte aligned, else via a scratch.
+  ensure(embeds_scratch_, max_row_block, "image_embeds scratch");
   ensure(vision_pos_idx_, bytes_of(pos_idx), "vision_pos_idx");
   ensure(vision_pos_w_, bytes_of(pos_w), "vision_pos_w");
   ensure(vision_cos_, bytes_of(cos), "vision_rope_cos");
@@ -265,7 +290,11 @@ void TrtExecutor::encode_images(const pipeline::ImageBatch& images) {
     upload(dst, h + at, n, what);
     at += n;
   };
-  stage_upload(pixels_, images.patches, px_bytes, "upload pixel_values");
+  for (int64_t i = 0; i < n_images; ++i)
+    std::memcpy(h + at + px_at[static_cast<size_t>(i)], images.patches + patch_at[static_cast<size_t>(i)] * pd,
+                static_cast<size_t>(per[static_cast<size_t>(i)] * pd) * 4);
+  upload(pixels_, h + at, px_bytes, "upload pixel_values");
+  at += px_bytes;
   stage_upload(vision_pos_idx_, pos_idx.data(), bytes_of(pos_idx), "upload vision_pos_idx");
   stage_upload(vision_pos_w_, pos_w.data(), bytes_of(pos_w), "upload vision_pos_w");
   stage_upload(vision_cos_, cos.data(), bytes_of(cos), "upload vision_rope_cos");
@@ -277,7 +306,7 @@ void TrtExecutor::encode_images(const pipeline::ImageBatch& images) {
   // [n_deepstack, all rows, hidden] layout.
   const size_t all_rows_block = static_cast<size_t>(total * H) * act_size_;
   for (int64_t i = 0; i < n_images; ++i) {
-    const int64_t p = per[static_cast<size_t>(i)], rows = p / merge, p0 = patch_at[static_cast<size_t>(i)];
+    const int64_t p = per[static_cast<size_t>(i)], rows = p / merge;
     const size_t row_block = static_cast<size_t>(rows * H) * act_size_;
     const size_t row_offset = static_cast<size_t>(row_at[static_cast<size_t>(i)] * H) * act_size_;
     set_shape(e, N::kPixelValues, {p, pd});
@@ -296,9 +325,14 @@ void TrtExecutor::encode_images(const pipeline::ImageBatch& images) {
     set_address(e, N::kVisionPosW, vision_pos_w_.as<uint8_t>() + ta.w);
     set_address(e, N::kVisionRopeCos, vision_cos_.as<uint8_t>() + ta.cos);
     set_address(e, N::kVisionRopeSin, vision_sin_.as<uint8_t>() + ta.sin);
-    set_address(e, N::kPixelValues, pixels_.as<uint8_t>() + static_cast<size_t>(p0 * pd) * 4);
-    set_address(e, N::kImageEmbeds, image_embeds_.as<uint8_t>() + row_offset);
+    uint8_t* embeds_at = image_embeds_.as<uint8_t>() + row_offset;
+    const bool in_place = reinterpret_cast<uintptr_t>(embeds_at) % kTensorAlignment == 0;
+    set_address(e, N::kPixelValues, pixels_.as<uint8_t>() + px_at[static_cast<size_t>(i)]);
+    set_address(e, N::kImageEmbeds, in_place ? embeds_at : embeds_scratch_.get());
     enqueue(e, "encode_images");
+    if (!in_place)
+      cuda::check(cudaMemcpyAsync(embeds_at, embeds_scratch_.get(), row_block, cudaMemcpyDeviceToDevice, stream_.get()),
+                  "encode_images: image_embeds rows");
     if (deepstack_layers_ > 0)
       cuda::check(cudaMemcpy2DAsync(deepstack_.as<uint8_t>() + row_offset, all_rows_block, deepstack_scratch_.get(), row_block,
                                     row_block, static_cast<size_t>(deepstack_layers_), cudaMemcpyDeviceToDevice, stream_.get()),
@@ -345,15 +379,8 @@ std::vector<float> TrtExecutor::run_llm(std::span<const int64_t> ids, const mode
   stage_upload(rope_sin_, sin.data(), bytes_of(sin), "upload rope_sin");
   if (k > 0) stage_upload(image_positions_, image_pos.data(), bytes_of(image_pos), "upload image_positions");
 
-  const Ctx e = ctx(llm_);
-  const int profile = prefill ? prefill_profile_ : decode_profile_;
-  if (llm_profile_ != profile) {
-    // Shapes are per profile: every input shape is set again below.
-    if (!e.context.setOptimizationProfileAsync(profile, stream_.get()))
-      fail(ErrorCode::Internal, "engine llm: cannot select optimization profile \"" +
-                                    e.spec.profiles[static_cast<size_t>(profile)].name + "\": " + logger_.take_errors());
-    llm_profile_ = profile;
-  }
+  // Prefill and decode have a context each (profile selected at load); every shape is set each call.
+  const Ctx e = ctx(llm_, prefill ? prefill_profile_ : decode_profile_);
   const int64_t hd = cfg_.text.head_dim;
   set_shape(e, N::kInputIds, {n});
   set_shape(e, N::kRopeCos, {n, hd});
@@ -432,54 +459,37 @@ void TrtExecutor::upload_expert_rope(int64_t rope_base) {
   upload(expert_sin_, h + bytes_of(cos), bytes_of(sin), "upload expert_rope_sin");
 }
 
-TrtExecutor::DenoiseGraph& TrtExecutor::denoise_graph(const DenoiseKey& key) {
-  if (auto it = graphs_.find(key); it != graphs_.end()) return it->second;
-  if (graphs_.size() >= kMaxDenoiseGraphs) graphs_.clear();
-
-  DenoiseGraph g;
-  g.context.reset(expert_.engine->createExecutionContext());
-  if (!g.context)
-    fail(ErrorCode::BackendUnavailable, "engine expert_step: cannot create an execution context for the denoising graph "
-                                        "(GPU memory?): " + logger_.take_errors());
-  // flow_time_steps is the schedule of model::denoise (torch.linspace); dt varies in the last bit.
-  const std::vector<float> ts = model::flow_time_steps(key.steps);
-  g.t_schedule = cuda::DeviceBuffer(static_cast<size_t>(key.steps) * 4, "denoise t schedule");
-  g.t_schedule.upload(ts.data(), static_cast<size_t>(key.steps) * 4);
-  const Ctx e{*g.context, *expert_.spec};
-  bind_expert(e, key.prefix_len);
-  // One uncaptured run with these shapes first: the first enqueue after a shape change may do
-  // synchronous setup, which is illegal inside a capture. It writes only v_.
-  set_address(e, N::kT, g.t_schedule.get());
-  enqueue(e, "denoise warm-up");
-  sync("denoise warm-up");
-  float* xd = x_.as<float>();
-  const float* vd = v_.as<float>();
-  const int64_t n = waypoints_ * action_dims_;
-  g.graph = cuda::GraphExec::capture(stream_.get(), [&] {
-    for (int i = 0; i < key.steps; ++i) {
-      set_address(e, N::kT, g.t_schedule.as<float>() + i);
-      enqueue(e, "denoise capture");
-      cuda::launch_euler_update(xd, vd, ts[static_cast<size_t>(i) + 1] - ts[static_cast<size_t>(i)], n, stream_.get());
-    }
-  });
-  return graphs_.emplace(key, std::move(g)).first->second;
-}
-
 void TrtExecutor::denoise(float* x, int n_samples, int steps, int64_t prefix_len, int64_t rope_base,
                           const std::function<void()>& before_step) {
-  // The loop is one graph replay: an abort is honoured before it starts, not between steps.
-  if (before_step) before_step();
   if (n_samples <= 0) fail(ErrorCode::InvalidInput, "denoise: n_samples must be positive");
   if (steps <= 0) fail(ErrorCode::InvalidInput, "denoise: steps must be positive, got " + std::to_string(steps));
-  const DenoiseGraph& g = denoise_graph({prefix_len, steps, kv_.expert_buffer(prefix_len)});
-  // The graph reads the rope tables and x from fixed buffers: a new rope base needs no re-capture.
+  // flow_time_steps is the schedule of model::denoise (torch.linspace); dt varies in the last bit.
+  const std::vector<float> ts = model::flow_time_steps(steps);
+  if (t_schedule_steps_ != steps) {
+    t_schedule_ = cuda::DeviceBuffer(static_cast<size_t>(steps) * 4, "denoise t schedule");
+    t_schedule_.upload(ts.data(), static_cast<size_t>(steps) * 4);
+    t_schedule_steps_ = steps;
+  }
+  // Plain enqueues, every binding made once per call: `t` stays bound to its own aligned element,
+  // which a device copy from the schedule fills before each step. (A CUDA graph would bake in the
+  // past_* shapes, i.e. the prefix length, which changes with every rollout: capturing per rollout
+  // costs more than the launches it saves.)
+  const Ctx e = ctx(expert_);
+  bind_expert(e, prefix_len);
   upload_expert_rope(rope_base);
   const size_t n = static_cast<size_t>(waypoints_ * action_dims_), tables = static_cast<size_t>(waypoints_ * cfg_.expert.head_dim) * 8;
   auto* hx = reinterpret_cast<float*>(host_.as<uint8_t>() + tables);
+  float* xd = x_.as<float>();
+  const float* vd = v_.as<float>();
   for (int s = 0; s < n_samples; ++s) {
     std::memcpy(hx, x + static_cast<size_t>(s) * n, n * 4);
     upload(x_, hx, n * 4, "upload x");
-    g.graph.launch(stream_.get());
+    for (int i = 0; i < steps; ++i) {
+      if (before_step) before_step();
+      cuda::check(cudaMemcpyAsync(t_.get(), t_schedule_.as<float>() + i, 4, cudaMemcpyDeviceToDevice, stream_.get()), "denoise t");
+      enqueue(e, "denoise");
+      cuda::launch_euler_update(xd, vd, ts[static_cast<size_t>(i) + 1] - ts[static_cast<size_t>(i)], static_cast<int64_t>(n), stream_.get());
+    }
     cuda::check(cudaMemcpyAsync(hx, x_.get(), n * 4, cudaMemcpyDeviceToHost, stream_.get()), "download x");
     sync("denoise");
     std::memcpy(x + static_cast<size_t>(s) * n, hx, n * 4);
@@ -496,11 +506,7 @@ pipeline::ExecutorInfo TrtExecutor::info() const {
 uint64_t TrtExecutor::weight_bytes() const { return vision_.plan_bytes + llm_.plan_bytes + expert_.plan_bytes; }
 
 uint64_t TrtExecutor::cache_bytes() const {
-  uint64_t activations = 0;
-  for (const LoadedEngine* e : {&vision_, &llm_, &expert_})
-    activations += static_cast<uint64_t>(std::max<int64_t>(e->engine->getDeviceMemorySizeV2(), 0));
-  activations += graphs_.size() * static_cast<uint64_t>(std::max<int64_t>(expert_.engine->getDeviceMemorySizeV2(), 0));
-  return kv_buffers_[0].bytes() + kv_buffers_[1].bytes() + activations;
+  return kv_buffers_[0].bytes() + kv_buffers_[1].bytes() + context_memory_.bytes();
 }
 
 }  // namespace alp::trt

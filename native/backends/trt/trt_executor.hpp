@@ -3,8 +3,10 @@
 // per call, llm with the functional "concat" KV cache, expert_step one sample per call) on one CUDA
 // stream. Host-side inputs (M-RoPE and vision rope tables, pos-embed taps, image-pad rows) come from
 // the same native/model functions the CPU and CUDA executors use. The KV cache is two buffers (ping-pong,
-// engine_kv_ping_pong.hpp); the expert reads the current one in place; the denoising loop is captured
-// once per (prefix length, steps, buffer) into a CUDA graph. I/O contract: engines/README.md.
+// engine_kv_ping_pong.hpp); the expert reads the current one in place. Each engine has one execution
+// context per optimization profile, selected once at load; all contexts of the three engines share
+// one user-managed activation block (they run one at a time on one stream).
+// I/O contract: engines/README.md.
 #include <compare>
 #include <cstdint>
 #include <map>
@@ -57,27 +59,16 @@ class TrtExecutor final : public pipeline::Executor {
   std::vector<std::string> warnings() const { return logger_.warnings(); }
 
  private:
-  // A captured loop bakes in the past_* shapes (prefix length) and addresses (KV buffer) and the
-  // number of Euler steps; x, the expert rope tables and the KV contents are read at replay.
-  struct DenoiseKey {
-    int64_t prefix_len = 0;
-    int steps = 0;
-    int kv_buffer = 0;
-    auto operator<=>(const DenoiseKey&) const = default;
-  };
-  // Each graph has its own execution context, bound once and never rebound: what TensorRT enqueued at
-  // capture (shapes, addresses, any context-side staging) stays as captured while other contexts move.
-  struct DenoiseGraph {
-    TrtPtr<nvinfer1::IExecutionContext> context;  // declared first: destroyed after the graph
-    cuda::DeviceBuffer t_schedule;                // [steps] flow times; step i binds `t` to element i
-    cuda::GraphExec graph;
-  };
-  // One engine's execution context with its manifest entry (for messages).
+  // One engine's execution context for one profile, with its manifest entry (for messages).
   struct Ctx {
     nvinfer1::IExecutionContext& context;
     const engine::EngineSpec& spec;
   };
-  static Ctx ctx(LoadedEngine& e) { return {*e.context, *e.spec}; }
+  static Ctx ctx(LoadedEngine& e, int profile = 0) { return {*e.contexts.at(static_cast<size_t>(profile)), *e.spec}; }
+  // cudaSetDevice before any member that creates a CUDA object (buffers, the stream) exists.
+  struct DeviceSelected {
+    explicit DeviceSelected(int device);
+  };
 
   void set_shape(Ctx c, const std::string& tensor, const Shape& shape);
   void set_address(Ctx c, const std::string& tensor, const void* ptr);
@@ -94,18 +85,18 @@ class TrtExecutor final : public pipeline::Executor {
                              bool prefill);
   void bind_expert(Ctx c, int64_t prefix_len);
   void upload_expert_rope(int64_t rope_base);
-  DenoiseGraph& denoise_graph(const DenoiseKey& key);
 
   TrtExecutorOptions opts_;
   const model::ModelConfig& cfg_ = opts_.config;
   engine::EngineManifest manifest_;
   GpuInfo gpu_;
+  DeviceSelected device_selected_;
   Logger logger_;
-  // Declaration order is destruction order reversed: the stream (which syncs) and the graphs go
-  // before the buffers bound into them, contexts before engines, engines before the runtime.
+  // Declaration order is destruction order reversed: the stream (which syncs) goes before the
+  // buffers bound to the contexts, contexts before engines, engines before the runtime.
   TrtPtr<nvinfer1::IRuntime> runtime_;
+  cuda::DeviceBuffer context_memory_;  // bound to every context below: freed after them
   LoadedEngine vision_, llm_, expert_;
-  int llm_profile_ = -1;                 // profile currently selected on llm_.context
   int prefill_profile_ = 0, decode_profile_ = 0;
 
   // Limits read from the manifest's profiles.
@@ -116,20 +107,21 @@ class TrtExecutor final : public pipeline::Executor {
 
   engine::KvPingPong kv_;
   cuda::DeviceBuffer kv_buffers_[2];
-  // vision inputs (one image's tables serve every image of a batch: they share the grid)
-  cuda::DeviceBuffer pixels_, vision_pos_idx_, vision_pos_w_, vision_cos_, vision_sin_, deepstack_scratch_;
+  // vision inputs: per-image pixel slots and table slices, each 256-byte aligned; embeds_scratch_
+  // receives an image's image_embeds when its row offset in image_embeds_ is not aligned
+  cuda::DeviceBuffer pixels_, vision_pos_idx_, vision_pos_w_, vision_cos_, vision_sin_, deepstack_scratch_, embeds_scratch_;
   // vision outputs = llm inputs: [rows of all images, hidden] and [n_deepstack, rows of all images, hidden]
   cuda::DeviceBuffer image_embeds_, deepstack_;
   int64_t image_rows_ = 0;  // rows the last encode_images() produced; 0: none
   // llm
   cuda::DeviceBuffer ids_, rope_cos_, rope_sin_, image_positions_, logits_;
-  // expert (fixed addresses: captured graphs read them)
-  cuda::DeviceBuffer x_, v_, t_, expert_cos_, expert_sin_;
+  // expert: bound once per denoise; `t` is one aligned element that each step fills from t_schedule_
+  cuda::DeviceBuffer x_, v_, t_, t_schedule_, expert_cos_, expert_sin_;
+  int t_schedule_steps_ = 0;  // steps t_schedule_ holds flow_time_steps(...) for
   // Page-locked staging for every upload/download of a call. Each call synchronises before it returns,
   // so the next may reuse (or grow) it.
   cuda::PinnedBuffer host_;
 
-  std::map<DenoiseKey, DenoiseGraph> graphs_;
   cuda::Stream stream_;
 };
 
