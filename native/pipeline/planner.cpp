@@ -29,6 +29,13 @@ double ms_since(Clock::time_point t) { return std::chrono::duration<double, std:
 constexpr int kCameraHeight = 1080, kCameraWidth = 1920;
 constexpr int kImages = 16;
 
+// Each decoded lane's next token (the executor returns one per step, -1 where none was drawn).
+void next_tokens(const std::vector<int32_t>& ids, const std::vector<LaneStep>& steps, std::vector<int32_t>& next) {
+  if (ids.size() != steps.size())
+    fail(ErrorCode::Internal, "decode returned " + std::to_string(ids.size()) + " tokens for " + std::to_string(steps.size()) + " lanes");
+  for (size_t j = 0; j < steps.size(); ++j) next[static_cast<size_t>(steps[j].lane)] = ids[j];
+}
+
 }  // namespace
 
 std::vector<model::Pose> ego_history_poses(std::span<const double> h) {
@@ -101,6 +108,7 @@ PlanResult Planner::plan(const PlanRequest& req, const TokenSink& on_token, cons
 
   if (req.samples < 1) fail(ErrorCode::InvalidInput, "samples: expected >= 1, got " + std::to_string(req.samples));
   if (req.diffusion_steps < 1) fail(ErrorCode::InvalidInput, "diffusionSteps: expected >= 1");
+  if (req.sample_batch < 0) fail(ErrorCode::InvalidInput, "sampleBatch: expected >= 1, got " + std::to_string(req.sample_batch));
   const int64_t pads = std::count(req.prompt_ids.begin(), req.prompt_ids.end(), static_cast<int32_t>(image_token));
   if (pads != kImages * m.tokens_per_image)
     fail(ErrorCode::InvalidInput, "promptIds: expected " + std::to_string(kImages * m.tokens_per_image) +
@@ -143,8 +151,12 @@ PlanResult Planner::plan(const PlanRequest& req, const TokenSink& on_token, cons
   std::vector<model::ImageGrid> grids(kImages, model::ImageGrid{1, m.grid_h, m.grid_w});
   const model::RopeIndex ri = model::rope_index(cfg, ids64, grids);
   const int64_t budget = req.forced_tokens ? static_cast<int64_t>(req.forced_tokens->size()) : req.max_reasoning_tokens;
-  m.executor->reserve(static_cast<int64_t>(req.prompt_ids.size()) + budget + 1);
-  const std::vector<float> prompt_logits = m.executor->prefill(req.prompt_ids, ri.pos);
+  // Samples run in groups of lanes: every lane of a group decodes in one pass per token and denoises
+  // in one expert pass; a group of one is the one-at-a-time rollout.
+  const int group = std::max(1, std::min({req.samples, m.executor->max_lanes(),
+                                          req.sample_batch > 0 ? req.sample_batch : req.samples}));
+  m.executor->reserve(static_cast<int64_t>(req.prompt_ids.size()) + budget + 1, group);
+  m.executor->prefill(req.prompt_ids, ri.pos);
   out.timings.prefill_ms = ms_since(t);
   check_abort();
 
@@ -155,43 +167,65 @@ PlanResult Planner::plan(const PlanRequest& req, const TokenSink& on_token, cons
                            cfg.traj_token_start_idx + cfg.traj_vocab_size};
   out.tokens.resize(static_cast<size_t>(req.samples));
   std::vector<float> x(noise_len);
-  for (int s = 0; s < req.samples; ++s) {
-    // Reasoning rollout s: sampled (or teacher-forced) tokens after the shared prompt. The KV of every
+  const size_t per_sample = static_cast<size_t>(n_wp * cfg.action_dims);
+  const int limit = req.forced_tokens ? static_cast<int>(req.forced_tokens->size()) : req.max_reasoning_tokens;
+  for (int g0 = 0; g0 < req.samples; g0 += group) {
+    const int lanes = std::min(group, req.samples - g0);
+    // Reasoning rollouts g0.. g0 + lanes - 1: sampled (or teacher-forced) tokens after the shared prompt,
+    // each from its own SplitMix64 stream, so sample s draws what it would draw alone. The KV of every
     // emitted token is written, so the expert reads [0, index(<|traj_future_start|>) + 1).
     t = Clock::now();
-    std::vector<int32_t>& toks = out.tokens[static_cast<size_t>(s)];
-    std::vector<float> logits = prompt_logits;
-    model::TokenSampler sampler(model::rollout_sampler_state(req.seed, static_cast<uint64_t>(s)));
-    int64_t cache_pos = n_prompt, offset = -1;
-    const int limit = req.forced_tokens ? static_cast<int>(req.forced_tokens->size()) : req.max_reasoning_tokens;
+    std::vector<model::TokenSampler> samplers;
+    std::vector<model::TokenSampler*> draw;
+    for (int k = 0; k < lanes; ++k) samplers.emplace_back(model::rollout_sampler_state(req.seed, static_cast<uint64_t>(g0 + k)));
+    for (auto& smp : samplers) draw.push_back(req.forced_tokens ? nullptr : &smp);
+    std::vector<int32_t> next = m.executor->start_lanes(draw, sp);
+    std::vector<int64_t> cache_pos(static_cast<size_t>(lanes), n_prompt), offset(static_cast<size_t>(lanes), -1);
+    std::vector<bool> done(static_cast<size_t>(lanes), limit <= 0);
+    std::vector<LaneStep> steps;
     for (int i = 0; i < limit; ++i) {
       check_abort();
-      const int32_t tok = req.forced_tokens ? (*req.forced_tokens)[static_cast<size_t>(i)]
-                                            : static_cast<int32_t>(sampler.next(logits, sp));
-      if (tok < 0 || tok >= cfg.vocab_size) fail(ErrorCode::InvalidInput, "reasoningTokens: id " + std::to_string(tok) + " outside the vocabulary");
-      toks.push_back(tok);
-      on_token(s, tok);
-      logits = m.executor->decode(tok, cache_pos, cache_pos + ri.rope_delta);
-      ++cache_pos;
-      if (tok == traj_future_start) {
-        offset = cache_pos;
-        break;
+      steps.clear();
+      for (int k = 0; k < lanes; ++k) {
+        if (done[static_cast<size_t>(k)]) continue;  // finished lanes cost nothing
+        const int32_t tok = req.forced_tokens ? (*req.forced_tokens)[static_cast<size_t>(i)] : next[static_cast<size_t>(k)];
+        if (tok < 0 || tok >= cfg.vocab_size) fail(ErrorCode::InvalidInput, "reasoningTokens: id " + std::to_string(tok) + " outside the vocabulary");
+        out.tokens[static_cast<size_t>(g0 + k)].push_back(tok);
+        on_token(g0 + k, tok);
+        const bool stops = tok == traj_future_start || (!req.forced_tokens && (tok == eos_a || tok == eos_b)) || i + 1 == limit;
+        const int64_t pos = cache_pos[static_cast<size_t>(k)];
+        steps.push_back({k, tok, pos, pos + ri.rope_delta, stops ? nullptr : draw[static_cast<size_t>(k)]});
       }
-      if (!req.forced_tokens && (tok == eos_a || tok == eos_b)) break;
+      if (steps.empty()) break;
+      next_tokens(m.executor->decode(steps, sp), steps, next);
+      for (const LaneStep& st : steps) {
+        const size_t k = static_cast<size_t>(st.lane);
+        ++cache_pos[k];
+        if (st.id == traj_future_start) offset[k] = cache_pos[k];
+        if (st.id == traj_future_start || (!req.forced_tokens && (st.id == eos_a || st.id == eos_b)) || i + 1 == limit)
+          done[k] = true;
+      }
     }
     // Without <|traj_future_start|> the official rollout uses the last position (it warns); so do we.
-    if (offset < 0) offset = cache_pos;
+    std::vector<DenoiseLane> dl;
+    for (int k = 0; k < lanes; ++k) {
+      const size_t kk = static_cast<size_t>(k);
+      if (offset[kk] < 0) offset[kk] = cache_pos[kk];
+      dl.push_back({k, offset[kk], offset[kk] + ri.rope_delta});
+    }
     out.timings.reasoning_ms += ms_since(t);
     check_abort();
 
     t = Clock::now();
-    float* xs = x.data() + static_cast<size_t>(s) * n_wp * cfg.action_dims;
-    const size_t n = static_cast<size_t>(n_wp * cfg.action_dims);
-    if (req.initial_noise)
-      std::copy_n(req.initial_noise->data() + static_cast<size_t>(s) * n, n, xs);
-    else
-      model::fill_philox_normal(req.seed, static_cast<uint64_t>(s), 0, std::span<float>(xs, n));
-    m.executor->denoise(xs, 1, req.diffusion_steps, offset, offset + ri.rope_delta, check_abort);
+    float* xs = x.data() + static_cast<size_t>(g0) * per_sample;
+    for (int k = 0; k < lanes; ++k) {
+      float* xk = xs + static_cast<size_t>(k) * per_sample;
+      if (req.initial_noise)
+        std::copy_n(req.initial_noise->data() + static_cast<size_t>(g0 + k) * per_sample, per_sample, xk);
+      else
+        model::fill_philox_normal(req.seed, static_cast<uint64_t>(g0 + k), 0, std::span<float>(xk, per_sample));
+    }
+    m.executor->denoise(xs, dl, req.diffusion_steps, check_abort);
     out.timings.action_ms += ms_since(t);
   }
 
