@@ -180,6 +180,7 @@ export class Planner {
       temperature: opts.temperature,
       topP: opts.topP,
     };
+    if (opts.sampleBatch !== undefined) request.sampleBatch = opts.sampleBatch;
     if (opts.initialNoise) request.initialNoise = opts.initialNoise;
     if (opts.reasoningTokens !== undefined) request.forcedTokens = this.#forcedTokens(opts.reasoningTokens);
     const t0Us = (poses[poses.length - 1] as { timestampUs: number }).timestampUs;

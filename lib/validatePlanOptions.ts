@@ -15,6 +15,7 @@ export const PLAN_DEFAULTS = {
 const KNOWN: readonly (keyof PlanOptions)[] = [
   'command',
   'samples',
+  'sampleBatch',
   'seed',
   'diffusionSteps',
   'maxReasoningTokens',
@@ -32,6 +33,7 @@ const KNOWN: readonly (keyof PlanOptions)[] = [
 export interface ResolvedPlanOptions {
   command?: string;
   samples: number;
+  sampleBatch?: number;
   seed: number;
   diffusionSteps: number;
   maxReasoningTokens: number;
@@ -84,6 +86,7 @@ export function validatePlanOptions(options: unknown): ResolvedPlanOptions {
     returnActions: false,
     returnTokens: false,
   };
+  if (o.sampleBatch !== undefined) out.sampleBatch = checkInteger('options.sampleBatch', o.sampleBatch, 1, 16);
   if (o.command !== undefined) {
     if (typeof o.command !== 'string') throw invalidInput('options.command', 'a string', o.command);
     out.command = o.command;
