@@ -298,7 +298,7 @@ std::vector<float> TrtExecutor::run_llm(std::span<const int64_t> ids, const mode
   if (k > 0 && k != image_rows_)
     fail(ErrorCode::InvalidInput, std::string(what) + ": " + std::to_string(k) + " <|image_pad|> tokens but encode_images produced " +
                                       std::to_string(image_rows_) + " image embeddings");
-  if (past_len + n > kv_.rows()) reserve(past_len + n);
+  if (past_len + n > kv_.rows()) reserve(past_len + n, 1);
   const engine::KvPingPong::LlmCall call = kv_.plan_llm(past_len, n);
 
   std::vector<float> cos, sin;
