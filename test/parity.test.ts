@@ -19,7 +19,7 @@ const ONE_STEP = { actions: 1e-5, waypoints: 1e-4 };
 const TEN_STEPS = { actions: 0.3, waypoints: 2 };
 
 t.test('plan() reproduces the PyTorch reference on real frames', { skip }, async (t) => {
-  const { runCli } = await import('../lib/runCli.js');
+  const { runCli } = await import('../lib/cli/runCli.js');
   const { Planner } = await import('../lib/Planner.js');
   const { historyTokens } = await import('../lib/metrics.js');
   const dir = t.testdir();
@@ -81,7 +81,7 @@ t.test('plan() reproduces the PyTorch reference on real frames', { skip }, async
 // must draw the tokens the reference re-derived in Python (SplitMix64 uniforms, inverse CDF over the
 // HF top-p distribution) from the same frames prompt; rows end with -1 after a stop id.
 t.test('plan() samples the reference tokens for a seed', { skip }, async (t) => {
-  const { runCli } = await import('../lib/runCli.js');
+  const { runCli } = await import('../lib/cli/runCli.js');
   const { Planner } = await import('../lib/Planner.js');
   const dir = t.testdir();
   t.equal(await runCli(['make-checkpoint', dir, '--preset', 'tiny', '--seed', '0'], { out: () => {}, err: (s) => t.comment(s) }), 0);

@@ -11,7 +11,7 @@ if (skip) {
   t.test('reproducibility', { skip }, async () => {});
 } else {
   process.env.ALPAMAYO_TRT_NATIVE = REAL_ADDON;
-  const { runCli } = await import('../lib/runCli.js');
+  const { runCli } = await import('../lib/cli/runCli.js');
   const { Planner } = await import('../lib/Planner.js');
   const metrics = await import('../lib/metrics.js');
   const dir = t.testdir();
