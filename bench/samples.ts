@@ -5,7 +5,7 @@
 // node --import=@tapjs/typescript/import bench/samples.ts [checkpointDir] [plans] [samples] [maxReasoningTokens] [threads] [backend]
 import { cpus, loadavg, platform } from 'node:os';
 import { Planner } from '../lib/Planner.js';
-import { curvedEgoHistory, syntheticFrames } from '../lib/syntheticScene.js';
+import { curvedEgoHistory, syntheticFrames } from '../lib/cli/syntheticScene.js';
 import type { PlanOptions, PlanTimings } from '../lib/types.js';
 
 const [dir = '.cache/test-checkpoints/small', nArg = '3', kArg = '6', tokArg = '32', thrArg = '0', backend = 'cpu'] = process.argv.slice(2);
