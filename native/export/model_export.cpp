@@ -10,6 +10,7 @@
 #include "export/sample_scene.hpp"
 #include "export/weight_encoding.hpp"
 #include "model/backbone.hpp"
+#include "model/buffers.hpp"
 #include "model/config.hpp"
 
 namespace alp::exporter {
@@ -140,7 +141,7 @@ WeightPrecision parse_weight_precision(std::string_view name) {
 ModelExportResult export_models(const std::string& checkpoint_dir, const std::string& out_dir, WeightPrecision precision,
                                 const ModelExportOptions& o) {
   auto ckpt = Checkpoint::open(checkpoint_dir);
-  const model::ModelConfig cfg = model::parse_model_config(ckpt->config());
+  const model::ModelConfig cfg = model::load_model_config(*ckpt);
   const WeightSource weights = checkpoint_weights(ckpt);
   fs::create_directories(out_dir);
   auto ranges = default_dim_ranges();

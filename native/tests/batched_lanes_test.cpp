@@ -157,7 +157,7 @@ void check_executor_lanes(float temperature) {
   auto run = [&](int first, int lanes, std::vector<std::vector<int32_t>>& tokens, std::vector<float>& x) {
     auto exec = f.executor();
     exec->reserve(n + kSteps + 1, lanes);
-    exec->encode_images({px.data(), 1, 1, 4, 8});
+    exec->encode_images({px.data(), grids});
     exec->prefill(ids, ri.pos);
     std::vector<TokenSampler> samplers;
     std::vector<TokenSampler*> draw;
