@@ -6,12 +6,13 @@ import { buildPromptIds, HISTORY_TOKEN_COUNT } from '../lib/buildPrompt.js';
 import { loadCheckpointTokenizer } from '../lib/loadCheckpointTokenizer.js';
 import { loadNative } from '../lib/native.js';
 import { Planner } from '../lib/Planner.js';
+import { benchCheckpoint } from './benchCheckpoint.js';
 import { curvedEgoHistory, syntheticFrames } from '../lib/cli/syntheticScene.js';
 import { validateEgoHistory } from '../lib/validateEgoHistory.js';
 import { validateFrames } from '../lib/validateFrames.js';
 import { validatePlanOptions } from '../lib/validatePlanOptions.js';
 
-const dir = process.argv[2] ?? '.cache/tiny';
+const dir = await benchCheckpoint(process.argv[2]);
 const N = Number(process.argv[3] ?? 200);
 const t0Us = 1_700_000_000_000_000;
 const frames = syntheticFrames(t0Us, 64, 64);

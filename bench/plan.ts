@@ -2,10 +2,12 @@
 // node --import=@tapjs/typescript/import bench/plan.ts [checkpointDir] [plans] [backend] [maxReasoningTokens] [threads]
 import { cpus, platform } from 'node:os';
 import { Planner } from '../lib/Planner.js';
+import { benchCheckpoint } from './benchCheckpoint.js';
 import { curvedEgoHistory, syntheticFrames } from '../lib/cli/syntheticScene.js';
 import type { PlanTimings } from '../lib/types.js';
 
-const [dir = '.cache/tiny', nArg = '20', backend = 'cpu', tokArg = '32', thrArg = '0'] = process.argv.slice(2);
+const [dirArg, nArg = '20', backend = 'cpu', tokArg = '32', thrArg = '0'] = process.argv.slice(2);
+const dir = await benchCheckpoint(dirArg);
 const N = Number(nArg);
 const t0Us = 1_700_000_000_000_000;
 const frames = syntheticFrames(t0Us, 576, 320);

@@ -36,9 +36,15 @@ export interface AlpamayoErrorDetails {
   cause?: unknown;
 }
 
+// The package ships an ESM and a CJS build; an app that loads both gets two AlpamayoError classes (and
+// the native addon, loaded once, builds its errors with only one of them). A registry-wide symbol brands
+// every instance, and instanceof/isAlpamayoError check the brand, so either class recognizes both.
+const BRAND = Symbol.for('alpamayo-trt.AlpamayoError');
+
 /**
  * The only error type the package throws or rejects with. Branch on `code`, not on the message.
- * The native addon constructs it as `new AlpamayoError(message, code)`.
+ * The native addon constructs it as `new AlpamayoError(message, code)`. `instanceof AlpamayoError`
+ * holds across the package's ESM and CJS builds (one brand, see {@link isAlpamayoError}).
  */
 export class AlpamayoError extends Error {
   /** Machine-readable category. */
@@ -59,6 +65,13 @@ export class AlpamayoError extends Error {
     if (details.field !== undefined) this.field = details.field;
     if ('expected' in details) this.expected = details.expected;
     if ('actual' in details) this.actual = details.actual;
+    Object.defineProperty(this, BRAND, { value: true });
+  }
+
+  /** Brand check for `AlpamayoError` itself; subclasses keep the ordinary prototype-chain check. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (this !== AlpamayoError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && Reflect.get(value, BRAND) === true;
   }
 }
 

@@ -1,5 +1,6 @@
 import { AlpamayoError } from './AlpamayoError.js';
 import type { NativeAddon, NativePlanner, NativePlanRequest, NativePlanResult, NativeVariant } from './binding.js';
+import { checkDirectory } from './checkDirectory.js';
 import { buildPromptIds, specialTokenIds, TOKENS } from './buildPrompt.js';
 import { imageTokenCount, visionSettingsFromConfig, type VisionTokenSettings } from './imageTokenCount.js';
 import { loadCheckpointTokenizer, type CheckpointTokenizer } from './loadCheckpointTokenizer.js';
@@ -103,6 +104,9 @@ export class Planner {
    */
   static async load(options: LoadOptions): Promise<Planner> {
     const opts = validateLoadOptions(options);
+    await checkDirectory(opts.checkpoint, 'options.checkpoint', 'checkpoint directory', 'INVALID_CHECKPOINT');
+    // Checked whichever backend runs: an engines path that was given and is wrong is a mistake even on cpu.
+    if (opts.engines !== undefined) await checkDirectory(opts.engines, 'options.engines', 'engines directory', 'INVALID_ENGINE');
     const addon = loadNative();
     const backendOpts: { engines?: string; device: number } = { device: opts.device };
     if (opts.engines !== undefined) backendOpts.engines = opts.engines;

@@ -28,3 +28,6 @@ export type { TokenLayoutEntry } from './tokenizerFiles.js';
 export { imageTokenCount, smartResize, ALPAMAYO_VISION_SETTINGS } from './imageTokenCount.js';
 export type { VisionTokenSettings } from './imageTokenCount.js';
 export { PLAN_DEFAULTS } from './validatePlanOptions.js';
+export { makeCheckpoint } from './makeCheckpoint.js';
+export type { MakeCheckpointOptions, MakeCheckpointResult } from './makeCheckpoint.js';
+export { version } from './version.js';

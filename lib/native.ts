@@ -42,9 +42,23 @@ export function nativeCandidates(root: string = packageRoot(), env: NodeJS.Proce
   if (override) return [{ path: override, explicit: true }];
   out.push({ path: join(root, 'build', 'Release', 'alpamayo_trt.node'), explicit: false });
   const platform = `${process.platform}-${process.arch}`;
-  const variants = gpu ? ['tensorrt', 'cuda', 'cpu'] : ['cpu'];
+  // Without a driver the cuda build still runs the cpu backend (static cudart), so it is a fallback too.
+  const variants = gpu ? ['tensorrt', 'cuda', 'cpu'] : ['cpu', 'cuda'];
   for (const v of variants) out.push({ path: join(root, 'prebuilds', platform, `alpamayo_trt.${v}.node`), explicit: false });
+  // Last: whatever node-gyp-build resolves for this platform and ABI (its napi/libc tag rules), e.g. a
+  // `node-gyp rebuild` output in build/Debug or a prebuildify-named file a packager dropped in prebuilds/.
+  const resolved = nodeGypBuildPath(root);
+  if (resolved && !out.some((c) => c.path === resolved)) out.push({ path: resolved, explicit: false });
   return out;
+}
+
+function nodeGypBuildPath(root: string): string | undefined {
+  try {
+    const resolve = createRequire(currentModuleFile())('node-gyp-build') as { path(dir: string): string };
+    return resolve.path(root);
+  } catch {
+    return undefined; // nothing for this platform: the candidates above are reported instead
+  }
 }
 
 /**
@@ -76,7 +90,7 @@ export function loadNativeFrom(candidates: NativeCandidate[]): { addon: NativeAd
       `${process.platform}-${process.arch} (Node ${process.version}). Tried:\n${failures.join('\n')}\n` +
       'Possible fixes:\n' +
       '  - build it from source: `npm rebuild alpamayo-trt` (in an app) or `npm run build:native` (in this repo);\n' +
-      '    this needs cmake >= 3.20 and a C++20 compiler, plus nvcc for CUDA and TensorRT for the TensorRT backend\n' +
+      '    this needs cmake >= 3.25 and a C++20 compiler, plus nvcc for CUDA and TensorRT for the TensorRT backend\n' +
       `  - or point ${NATIVE_PATH_ENV} at a built alpamayo_trt.node\n` +
       '  - "libcudart/libnvinfer ... cannot open shared object file": install the CUDA/TensorRT runtime the binary was built with, or use the cpu build',
     'BACKEND_UNAVAILABLE',

@@ -1,16 +1,21 @@
 #!/usr/bin/env node
-// Builds the addon with cmake-js into build-cmake/ and copies it to --out (default build/Release),
-// where node-gyp-build and lib/native.ts look for it. binding.gyp calls this script, so node-gyp,
-// prebuildify and `npm run build:native` all produce the same binary from CMakeLists.txt.
-//   --out DIR         where alpamayo_trt.node goes
-//   --variant V       cpu | cuda | auto (default auto: CUDA when nvcc is found)
-//   --sanitize        ASan/UBSan build of everything (native tests)
+// Builds the addon from CMakeLists.txt with cmake-js and copies it to --out (default build/Release),
+// where lib/native.ts looks for it. Used by `npm run build:native` (a checkout: addon + native unit
+// tests, incremental build dir), by scripts/install.mjs (an installed package without a matching
+// prebuild: addon only, scratch build dir removed afterwards) and by scripts/prebuild.mjs.
+//   --out DIR         where alpamayo_trt.node (and alpamayo_native_tests) go
+//   --variant V       cpu | cuda | auto (default $ALPAMAYO_VARIANT or auto: CUDA when nvcc is found)
+//   --addon-only      build only the addon target, not the native unit tests
+//   --temp            build in a fresh folder under the OS temp dir and delete it afterwards
 //   --build-dir DIR   CMake binary dir (default build-cmake[-variant])
+//   --sanitize        ASan/UBSan build of everything (native tests)
+//   --portable        prebuild settings: static libstdc++/libgcc, no cuBLASLt (see scripts/prebuild.mjs)
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, renameSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { availableParallelism } from 'node:os';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -18,30 +23,67 @@ const opt = (name, dflt) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : dflt;
 };
-const variant = opt('--variant', process.env.ALPAMAYO_VARIANT ?? 'auto');
+const log = (msg) => console.log(`alpamayo-trt build: ${msg}`);
+const fail = (msg) => {
+  console.error(`alpamayo-trt build: ${msg}`);
+  process.exit(1);
+};
+
+const variant = opt('--variant', process.env.ALPAMAYO_VARIANT || 'auto');
+if (!['cpu', 'cuda', 'auto'].includes(variant)) fail(`unknown --variant ${variant} (expected cpu, cuda or auto)`);
+const addonOnly = args.includes('--addon-only') || !existsSync(join(root, 'native', 'tests'));
+const temp = args.includes('--temp');
 const out = resolve(root, opt('--out', 'build/Release'));
-const buildDir = resolve(root, opt('--build-dir', variant === 'auto' ? 'build-cmake' : `build-cmake-${variant}`));
+const buildDir = temp
+  ? mkdtempSync(join(tmpdir(), 'alpamayo-trt-build-'))
+  : resolve(root, opt('--build-dir', variant === 'auto' ? 'build-cmake' : `build-cmake-${variant}`));
+
+// Build tools by module resolution, not by a path inside this package: npm hoists dependencies to
+// the app's node_modules, so cmake-js is rarely at <package>/node_modules/cmake-js in an install.
+const require = createRequire(import.meta.url);
+let cmakeJs;
+try {
+  cmakeJs = require.resolve('cmake-js/bin/cmake-js');
+} catch {
+  fail('cmake-js is not installed (it is a dependency of alpamayo-trt; run `npm install` first)');
+}
+
 const defs = [];
 if (variant === 'cpu') defs.push('--CDALPAMAYO_CUDA=OFF', '--CDALPAMAYO_TENSORRT=OFF');
 else if (variant === 'cuda') defs.push('--CDALPAMAYO_CUDA=ON');
-else if (variant !== 'auto') {
-  console.error(`build-native: unknown --variant ${variant} (expected cpu, cuda or auto)`);
-  process.exit(2);
-}
 if (args.includes('--sanitize')) defs.push('--CDALPAMAYO_SANITIZE=ON');
+if (addonOnly) defs.push('--CDALPAMAYO_BUILD_TESTS=OFF');
+// ALPAMAYO_PORTABLE=1 is how scripts/prebuild.mjs asks for it through prebuildify -> node-gyp -> binding.gyp.
+if (args.includes('--portable') || process.env.ALPAMAYO_PORTABLE === '1') {
+  // A prebuilt binary may need nothing the user lacks: no libstdc++ newer than theirs, no cuBLASLt.
+  defs.push('--CDCMAKE_SHARED_LINKER_FLAGS=-static-libstdc++ -static-libgcc', '--CDALPAMAYO_CUBLASLT=OFF', '--CDALPAMAYO_TENSORRT=OFF');
+}
 if (process.env.TENSORRT_ROOT) defs.push(`--CDTENSORRT_ROOT=${process.env.TENSORRT_ROOT}`);
 
-const cmakeJs = join(root, 'node_modules', 'cmake-js', 'bin', 'cmake-js');
 const jobs = String(Math.max(1, availableParallelism()));
-const r = spawnSync(process.execPath, [cmakeJs, 'build', '-d', root, '-O', buildDir, '-p', jobs, '-m', ...defs], {
-  stdio: 'inherit',
-});
-if (r.status !== 0) process.exit(r.status ?? 1);
-mkdirSync(out, { recursive: true });
-// Copy then rename: a new inode, so processes that still have the old binary mapped keep running
-// (overwriting it in place makes them die with SIGBUS).
-for (const name of ['alpamayo_trt.node', 'alpamayo_native_tests']) {
-  const dest = join(out, name);
-  copyFileSync(join(buildDir, 'Release', name), `${dest}.tmp`);
-  renameSync(`${dest}.tmp`, dest);
+const cmakeArgs = ['build', '-d', root, '-O', buildDir, '-p', jobs, '-m', ...defs];
+if (addonOnly) cmakeArgs.push('--target', 'alpamayo_trt');
+log(`variant ${variant}, ${addonOnly ? 'addon only' : 'addon + native unit tests'}, ${jobs} jobs`);
+log(`build dir ${buildDir}${temp ? ' (temporary)' : ''}, output ${out}`);
+log(`cmake-js ${cmakeArgs.join(' ')}`);
+try {
+  const r = spawnSync(process.execPath, [cmakeJs, ...cmakeArgs], { stdio: 'inherit' });
+  if (r.status !== 0) {
+    // Not fail(): process.exit would skip the finally that removes a temporary build dir.
+    throw new Error(`cmake-js failed (exit ${r.status ?? r.signal}); see the output above. Needs cmake >= 3.25 and a C++20 compiler (nvcc for CUDA).`);
+  }
+  mkdirSync(out, { recursive: true });
+  // Copy then rename: a new inode, so processes that still have the old binary mapped keep running
+  // (overwriting it in place makes them die with SIGBUS).
+  for (const name of addonOnly ? ['alpamayo_trt.node'] : ['alpamayo_trt.node', 'alpamayo_native_tests']) {
+    const dest = join(out, name);
+    copyFileSync(join(buildDir, 'Release', name), `${dest}.tmp`);
+    renameSync(`${dest}.tmp`, dest);
+  }
+  log(`wrote ${join(out, 'alpamayo_trt.node')}`);
+} catch (err) {
+  console.error(`alpamayo-trt build: ${err.message}`);
+  process.exitCode = 1;
+} finally {
+  if (temp) rmSync(buildDir, { recursive: true, force: true });
 }

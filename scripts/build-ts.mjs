@@ -2,7 +2,7 @@
 // Compiles lib/ twice: ESM (dist/esm, the package's "import") and CJS (dist/cjs, "require"),
 // each with .d.ts. The CJS folder gets its own package.json so Node reads its .js as CommonJS.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,8 @@ const run = (extra) => {
   const r = spawnSync(process.execPath, [tsc, '-p', join(root, 'tsconfig.json'), ...extra], { stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);
 };
+// From scratch: a file deleted from lib/ must not live on in dist/ (and in the published tarball).
+rmSync(join(root, 'dist'), { recursive: true, force: true });
 run([]);
 run(['--module', 'CommonJS', '--moduleResolution', 'Node10', '--outDir', join(root, 'dist/cjs')]);
 mkdirSync(join(root, 'dist/cjs'), { recursive: true });

@@ -41,6 +41,44 @@ t.test('errors are reported with their code and a non-zero exit', async (t) => {
   t.match(preset.err, /--preset: expected tiny or small, got 'huge'/);
 });
 
+t.test('--version, did-you-mean flags, integer flags', async (t) => {
+  const { version } = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
+  const v = await cli('--version');
+  t.equal(v.code, 0);
+  t.equal(v.out.trim(), version);
+  const typo = await cli('plan', '--checkpoint', 'x', '--sample', '2');
+  t.equal(typo.code, 1);
+  t.match(typo.err, /INVALID_INPUT: unknown option '--sample'; did you mean '--samples'\?/);
+  t.match((await cli('info', '--jsn')).err, /did you mean '--json'\?/);
+  t.match((await cli('info', '--zzzzzzzz')).err, /unknown option '--zzzzzzzz' \(see --help\)/);
+  t.match((await cli('plan', '--checkpoint')).err, /INVALID_INPUT: .*--checkpoint/, 'a flag without its value');
+  const frac = await cli('make-checkpoint', join(t.testdir(), 'c'), '--seed', '1.5');
+  t.equal(frac.code, 1);
+  t.match(frac.err, /INVALID_INPUT: --seed: expected an integer, got '1.5'/, '--seed 1.5 is an error, not seed 1');
+  t.match((await cli('plan', '--checkpoint', 'x', '--inputs', 'y', '--samples', '2.5')).err, /--samples: expected an integer, got '2.5'/);
+  t.match((await cli('plan', '--checkpoint', 'x', '--inputs', 'y', '--max-tokens', '1e400')).err, /--max-tokens: expected a number/);
+});
+
+t.test('build-engines fails when the engines were not built, unless --export-only', async (t) => {
+  const dir = t.testdir();
+  const args = ['build-engines', '--checkpoint', dir, '--out', join(dir, 'eng'), '--precision', 'fp16'];
+  const r = await cli(...args);
+  t.equal(r.code, 1, 'exit 1: no engines');
+  t.match(r.out, /trtexec --onnx=llm\.onnx/, 'the trtexec commands are still printed');
+  t.match(r.err, /engines NOT built \(pass --export-only/);
+  const e = await cli(...args, '--export-only');
+  t.equal(e.code, 0, 'an export-only run succeeds');
+  t.equal(e.err, '');
+});
+
+t.test('filesystem errors are the caller\'s, not INTERNAL', async (t) => {
+  const dir = t.testdir({ file: 'x' });
+  const r = await cli('make-checkpoint', join(dir, 'file', 'ckpt'));
+  t.equal(r.code, 1);
+  t.match(r.err, /INVALID_INPUT: .*cannot create the checkpoint directory \(ENOTDIR\)/);
+  t.notMatch(r.err, /: INTERNAL:/);
+});
+
 t.test('info and inspect', async (t) => {
   const info = await cli('info');
   t.equal(info.code, 0);

@@ -1,4 +1,6 @@
 import t from 'tap';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { ALPAMAYO_ERROR_CODES, AlpamayoError, isAlpamayoError } from '../lib/AlpamayoError.js';
 
 t.test('AlpamayoError carries code, field, expected, actual', async (t) => {
@@ -47,4 +49,21 @@ t.test('the code list matches the native enum order', async (t) => {
     'BUSY',
     'INTERNAL',
   ]);
+});
+
+t.test('one AlpamayoError across two copies of the class (the ESM and CJS builds)', { skip: existsSync('dist/cjs/AlpamayoError.js') ? false : 'dist/ not built (npm test builds it first)' }, async (t) => {
+  // dist/cjs is a second copy of the class, as in an app that both imports and requires the package.
+  const cjs = createRequire(import.meta.url)('../dist/cjs/AlpamayoError.js') as typeof import('../lib/AlpamayoError.js');
+  t.not(cjs.AlpamayoError, AlpamayoError, 'two distinct classes');
+  const fromCjs = new cjs.AlpamayoError('x', 'BUSY');
+  const fromEsm = new AlpamayoError('y', 'ABORTED');
+  t.ok(fromCjs instanceof AlpamayoError && isAlpamayoError(fromCjs, 'BUSY'));
+  t.ok(fromEsm instanceof cjs.AlpamayoError && cjs.isAlpamayoError(fromEsm, 'ABORTED'));
+  t.notOk(cjs.isAlpamayoError(fromEsm, 'BUSY'), 'the code is still checked');
+  for (const v of [new Error('x'), { code: 'BUSY', message: 'x' }, null, 'AlpamayoError', Object.create(AlpamayoError.prototype)]) {
+    t.notOk(v instanceof AlpamayoError, `not branded: ${String(v)}`);
+  }
+  class Sub extends AlpamayoError {}
+  t.ok(new Sub('s') instanceof Sub && new Sub('s') instanceof AlpamayoError && new Sub('s') instanceof cjs.AlpamayoError);
+  t.notOk(fromEsm instanceof Sub, 'a subclass keeps the ordinary prototype check');
 });

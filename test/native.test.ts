@@ -13,7 +13,11 @@ t.test('candidate order: env override alone, else local build then prebuilds', a
     `/pkg/prebuilds/${plat}/alpamayo_trt.cuda.node`,
     `/pkg/prebuilds/${plat}/alpamayo_trt.cpu.node`,
   ]);
-  t.same(nativeCandidates('/pkg', {}, false).map((c) => c.path), ['/pkg/build/Release/alpamayo_trt.node', `/pkg/prebuilds/${plat}/alpamayo_trt.cpu.node`]);
+  t.same(nativeCandidates('/pkg', {}, false).map((c) => c.path), [
+    '/pkg/build/Release/alpamayo_trt.node',
+    `/pkg/prebuilds/${plat}/alpamayo_trt.cpu.node`,
+    `/pkg/prebuilds/${plat}/alpamayo_trt.cuda.node`,
+  ]);
 });
 
 t.test('load failures become BACKEND_UNAVAILABLE listing every path and the fix', async (t) => {

@@ -34,7 +34,7 @@ for (const precision of ['fp32', 'fp16', 'fp8'] as const) {
     const mk = cli(['make-checkpoint', ckpt, '--preset', 'tiny', '--seed', '3']);
     t.equal(await mk.code, 0, mk.err.join('\n'));
     const b = cli(['build-engines', '--checkpoint', ckpt, '--out', eng, '--precision', precision,
-      '--profile', 'seq=1:64:256', '--profile', 'past_len=0:64:256', '--reference', ref]);
+      '--profile', 'seq=1:64:256', '--profile', 'past_len=0:64:256', '--reference', ref, '--export-only']);
     t.equal(await b.code, 0, b.err.join('\n'));
     for (const f of ['vision.onnx', 'llm.onnx', 'expert_step.onnx', 'llm.onnx.data', 'manifest.json'])
       t.ok(existsSync(join(eng, f)), `${f} written`);

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { writeTokenizerFiles } from '../lib/tokenizerFiles.js';
 import { egoHistory, frames } from './fixtures/inputs.js';
 import { ID, LAYOUT } from './fixtures/tokenLayout.js';
@@ -30,6 +30,23 @@ async function checkpoint(t: { testdir(): string }): Promise<string> {
   await writeTokenizerFiles(dir, LAYOUT);
   return dir;
 }
+
+t.test('a checkpoint or engines path that does not exist says so, whichever backend runs', async (t) => {
+  const dir = await checkpoint(t);
+  await t.rejects(Planner.load({ checkpoint: join(dir, 'nope'), backend: 'cpu' }), {
+    code: 'INVALID_CHECKPOINT',
+    field: 'options.checkpoint',
+    message: /checkpoint directory .*nope does not exist/,
+  });
+  await t.rejects(Planner.load({ checkpoint: join(dir, 'tokenizer.json') }), { code: 'INVALID_CHECKPOINT', message: /is a file, not a checkpoint directory/ });
+  for (const backend of ['cpu', 'auto'] as const) {
+    await t.rejects(Planner.load({ checkpoint: dir, backend, engines: join(dir, 'engines') }), {
+      code: 'INVALID_ENGINE',
+      field: 'options.engines',
+      message: /engines directory .*engines does not exist/,
+    }, `backend ${backend}`);
+  }
+});
 
 t.test('load resolves backend and passes token ids and precision', async (t) => {
   const planner = await Planner.load({ checkpoint: await checkpoint(t) });

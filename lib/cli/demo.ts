@@ -1,14 +1,14 @@
 // `npm run demo`: makes the tiny random-weight checkpoint if needed, plans on synthetic frames with
-// 3 samples, prints reasoning, waypoints and timings, and writes demo.svg. Random weights mean the
+// 3 samples, prints reasoning, waypoints and timings, and writes .cache/demo.svg (outside the tracked
+// tree: the demo.svg in the repository is the README's picture, not a scratch file). Random weights mean the
 // reasoning text and paths are noise: the demo shows the pipeline, not driving skill.
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { formatPlan } from './formatPlan.js';
-import { loadNative } from '../native.js';
+import { makeCheckpoint } from '../makeCheckpoint.js';
 import { Planner } from '../Planner.js';
 import { curvedEgoHistory, syntheticFrames } from './syntheticScene.js';
-import { writeTokenizerFiles } from '../tokenizerFiles.js';
 import { trajectorySvg } from './trajectorySvg.js';
 import { packEgoHistory, validateEgoHistory } from '../validateEgoHistory.js';
 
@@ -16,9 +16,7 @@ async function main(): Promise<void> {
   const dir = resolve('.cache', 'tiny');
   if (!existsSync(join(dir, 'config.json'))) {
     console.log(`creating tiny checkpoint in ${dir}`);
-    const addon = loadNative();
-    addon.makeCheckpoint(dir, 'tiny', 1);
-    await writeTokenizerFiles(dir, addon.tokenLayout('tiny'));
+    await makeCheckpoint(dir, { preset: 'tiny', seed: 1 });
   }
   const t0Us = 1_700_000_000_000_000;
   const egoHistory = curvedEgoHistory(t0Us);
@@ -31,8 +29,10 @@ async function main(): Promise<void> {
   const packed = packEgoHistory(validateEgoHistory(egoHistory));
   const history = Array.from({ length: 16 }, (_, i) => [packed[i * 13 + 1], packed[i * 13 + 2]] as [number, number]);
   const paths = r.samples.map((s) => Array.from({ length: 64 }, (_, i) => [s.waypoints.positions[3 * i], s.waypoints.positions[3 * i + 1]] as [number, number]));
-  await writeFile('demo.svg', trajectorySvg(history, paths));
-  console.log('\nwrote demo.svg');
+  const svg = resolve('.cache', 'demo.svg');
+  await mkdir(resolve('.cache'), { recursive: true });
+  await writeFile(svg, trajectorySvg(history, paths));
+  console.log(`\nwrote ${svg}`);
 }
 
 main().catch((err: unknown) => {

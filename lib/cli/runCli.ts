@@ -1,13 +1,14 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { AlpamayoError } from '../AlpamayoError.js';
 import { formatPlan, planToJson } from './formatPlan.js';
+import { makeCheckpoint } from '../makeCheckpoint.js';
 import { backends, loadNative, nativeBinaryPath } from '../native.js';
+import { integerFlag, numberFlag as num, parseFlags } from './parseFlags.js';
 import { Planner } from '../Planner.js';
 import { readInputsFile } from './readInputsFile.js';
-import { writeTokenizerFiles } from '../tokenizerFiles.js';
 import type { LoadOptions, PlanOptions } from '../types.js';
+import { version } from '../version.js';
 
 /** Where the CLI writes. @internal */
 export interface CliIo {
@@ -18,17 +19,18 @@ export interface CliIo {
 export const CLI_USAGE = `alpamayo-trt: run NVIDIA Alpamayo 1 (camera frames + ego history -> reasoning + 64 waypoints)
 
 Usage:
-  alpamayo-trt --help
+  alpamayo-trt --help | --version
   alpamayo-trt info [--json]                      native variant, backends, CUDA devices
   alpamayo-trt inspect <checkpoint|engines dir> [--json]
                                                   config summary, tensor count and bytes per component
   alpamayo-trt make-checkpoint DIR [--preset tiny|small] [--seed N]
                                                   write a small random-weight test checkpoint
   alpamayo-trt build-engines --checkpoint DIR --out DIR --precision fp8|fp16|bf16|fp32
-                    [--profile dim=min:opt:max ...] [--reference DIR]
+                    [--profile dim=min:opt:max ...] [--reference DIR] [--export-only]
                                                   export vision/llm/expert_step ONNX, write manifest.json,
                                                   build TensorRT engines (or print the trtexec commands);
-                                                  dims: patches, image_tokens, seq, past_len
+                                                  dims: patches, image_tokens, seq, past_len. Exits 1 when
+                                                  the engines were not built, unless --export-only
   alpamayo-trt plan --checkpoint DIR --inputs FILE.json [--json]
                     [--backend auto|cpu|cuda|tensorrt] [--engines DIR] [--precision P]
                     [--seed N] [--samples K] [--temperature T] [--top-p P] [--steps N]
@@ -42,13 +44,6 @@ Inputs file (paths relative to it; .rgb = raw RGB bytes needing width/height; .p
 --noise: samples*64*2 float32 values, raw little-endian or a JSON array.
 
 Environment: ALPAMAYO_TRT_NATIVE=/path/alpamayo_trt.node overrides the native binary.`;
-
-function num(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n)) throw new AlpamayoError(`--${name}: expected a number, got '${v}'`, 'INVALID_INPUT', { field: `--${name}`, expected: 'a number', actual: v });
-  return n;
-}
 
 function summarizeConfig(config: unknown): Record<string, unknown> {
   const keys = ['architectures', 'model_type', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'intermediate_size', 'vocab_size'];
@@ -133,12 +128,10 @@ async function inspect(target: string, json: boolean, io: CliIo): Promise<void> 
  */
 export async function runCli(argv: readonly string[], io: CliIo = { out: (s) => console.log(s), err: (s) => console.error(s) }): Promise<number> {
   try {
-    const { values, positionals } = parseArgs({
-      args: [...argv],
-      allowPositionals: true,
-      strict: true,
-      options: {
+    const { values, positionals } = parseFlags(argv, {
         help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
+        'export-only': { type: 'boolean' },
         json: { type: 'boolean' },
         preset: { type: 'string' },
         seed: { type: 'string' },
@@ -158,9 +151,12 @@ export async function runCli(argv: readonly string[], io: CliIo = { out: (s) => 
         out: { type: 'string' },
         profile: { type: 'string', multiple: true },
         reference: { type: 'string' },
-      },
     });
     const [cmd, ...rest] = positionals;
+    if (values.version) {
+      io.out(version);
+      return 0;
+    }
     if (values.help || cmd === undefined || cmd === 'help') {
       io.out(CLI_USAGE);
       return cmd === undefined && !values.help ? 1 : 0;
@@ -192,10 +188,8 @@ export async function runCli(argv: readonly string[], io: CliIo = { out: (s) => 
         if (!dir) throw new AlpamayoError('make-checkpoint: expected a directory', 'INVALID_INPUT', { field: 'make-checkpoint' });
         const preset = values.preset ?? 'tiny';
         if (preset !== 'tiny' && preset !== 'small') throw new AlpamayoError(`--preset: expected tiny or small, got '${preset}'`, 'INVALID_INPUT', { field: '--preset' });
-        const seed = num('seed', values.seed) ?? 0;
-        const addon = loadNative();
-        addon.makeCheckpoint(dir, preset, seed);
-        await writeTokenizerFiles(dir, addon.tokenLayout(preset));
+        const seed = integerFlag('seed', values.seed) ?? 0;
+        await makeCheckpoint(dir, { preset, seed });
         io.out(`wrote ${preset} checkpoint (seed ${seed}) to ${dir}`);
         return 0;
       }
@@ -209,12 +203,16 @@ export async function runCli(argv: readonly string[], io: CliIo = { out: (s) => 
           io.out('Build them on the target GPU with:');
           for (const c of r.trtexec) io.out(`  ${c}`);
           io.out('then record tensorrt_version, compute_capability, sha256 and "built": true in manifest.json (or rerun build-engines with a TensorRT-enabled addon).');
+          // A script that asked for engines must not carry on as if it had them.
+          if (!values['export-only']) {
+            io.err('alpamayo-trt: build-engines: engines NOT built (pass --export-only when the ONNX export is all you need)');
+            return 1;
+          }
         }
         return 0;
       }
       case 'plan': {
         if (!values.checkpoint || !values.inputs) throw new AlpamayoError('plan: --checkpoint DIR and --inputs FILE.json are required', 'INVALID_INPUT', { field: 'plan' });
-        const inputs = await readInputsFile(values.inputs);
         const load: Record<string, unknown> = { checkpoint: values.checkpoint };
         if (values.backend) load.backend = values.backend;
         if (values.engines) load.engines = values.engines;
@@ -223,13 +221,15 @@ export async function runCli(argv: readonly string[], io: CliIo = { out: (s) => 
         const set = (key: keyof PlanOptions, v: unknown): void => {
           if (v !== undefined) opts[key] = v;
         };
-        set('seed', num('seed', values.seed));
-        set('samples', num('samples', values.samples));
+        set('seed', integerFlag('seed', values.seed));
+        set('samples', integerFlag('samples', values.samples));
         set('temperature', num('temperature', values.temperature));
         set('topP', num('top-p', values['top-p']));
-        set('diffusionSteps', num('steps', values.steps));
-        set('maxReasoningTokens', num('max-tokens', values['max-tokens']));
+        set('diffusionSteps', integerFlag('steps', values.steps));
+        set('maxReasoningTokens', integerFlag('max-tokens', values['max-tokens']));
         set('reasoningTokens', values.reasoning);
+        // After the flags: a typo in a number is reported before any file is read.
+        const inputs = await readInputsFile(values.inputs);
         set('command', values.command ?? inputs.command);
         if (values.noise) opts.initialNoise = await readNoise(values.noise);
         // --json is the machine-readable form: it carries the controls and token ids too.

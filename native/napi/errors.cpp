@@ -1,6 +1,7 @@
 #include "napi/errors.hpp"
 
 #include <exception>
+#include <filesystem>
 #include <new>
 
 namespace alp::napi {
@@ -31,6 +32,9 @@ ErrorInfo current_exception_info() noexcept {
     throw;
   } catch (const Error& e) {
     return {e.code(), e.what()};
+  } catch (const std::filesystem::filesystem_error& e) {
+    // A path the caller gave cannot be created or read (permissions, a file in the way): not a bug in our code.
+    return {ErrorCode::InvalidInput, e.what()};
   } catch (const std::bad_alloc&) {
     return {ErrorCode::Internal, "out of memory"};
   } catch (const std::exception& e) {
