@@ -7,8 +7,10 @@ import { cpus, loadavg, platform } from 'node:os';
 import { Planner } from '../lib/Planner.js';
 import { curvedEgoHistory, syntheticFrames } from '../lib/cli/syntheticScene.js';
 import type { PlanOptions, PlanTimings } from '../lib/types.js';
+import { benchCheckpoint } from './benchCheckpoint.js';
 
-const [dir = '.cache/test-checkpoints/small', nArg = '3', kArg = '6', tokArg = '32', thrArg = '0', backend = 'cpu'] = process.argv.slice(2);
+const [dirArg, nArg = '3', kArg = '6', tokArg = '32', thrArg = '0', backend = 'cpu'] = process.argv.slice(2);
+const dir = await benchCheckpoint(dirArg, 'small');
 const N = Number(nArg);
 const K = Number(kArg);
 const t0Us = 1_700_000_000_000_000;
