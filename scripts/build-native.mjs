@@ -10,6 +10,8 @@
 //   --build-dir DIR   CMake binary dir (default build-cmake[-variant])
 //   --sanitize        ASan/UBSan build of everything (native tests)
 //   --portable        prebuild settings: static libstdc++/libgcc, no cuBLASLt (see scripts/prebuild.mjs)
+// Environment: ALPAMAYO_VARIANT, TENSORRT_ROOT, ALPAMAYO_CUDA_ARCHS (e.g. "90"), ALPAMAYO_NVIDIA_WHEELS
+// (site-packages/nvidia with the nvidia-cublas / nvidia-cudnn-cu13 wheels; else found via ALPAMAYO_PYTHON).
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -59,6 +61,23 @@ if (args.includes('--portable') || process.env.ALPAMAYO_PORTABLE === '1') {
   defs.push('--CDCMAKE_SHARED_LINKER_FLAGS=-static-libstdc++ -static-libgcc', '--CDALPAMAYO_CUBLASLT=OFF', '--CDALPAMAYO_TENSORRT=OFF');
 }
 if (process.env.TENSORRT_ROOT) defs.push(`--CDTENSORRT_ROOT=${process.env.TENSORRT_ROOT}`);
+// CUDA builds: architectures (default 80;89;90; the GPU check builds 90 only) and the folder of the
+// NVIDIA pip wheels with cuBLASLt/cuDNN headers (given, or asked of ALPAMAYO_PYTHON's environment).
+if (process.env.ALPAMAYO_CUDA_ARCHS) defs.push(`--CDALPAMAYO_CUDA_ARCHS=${process.env.ALPAMAYO_CUDA_ARCHS}`);
+if (variant !== 'cpu') {
+  const wheels = process.env.ALPAMAYO_NVIDIA_WHEELS ?? nvidiaWheelsOf(process.env.ALPAMAYO_PYTHON);
+  if (wheels) defs.push(`--CDALPAMAYO_NVIDIA_WHEELS=${wheels}`);
+}
+
+// site-packages/nvidia of a Python environment (the namespace package the nvidia-* wheels install
+// into), or undefined when there is none.
+function nvidiaWheelsOf(python) {
+  if (!python) return undefined;
+  const r = spawnSync(python, ['-c', 'import nvidia, sys; sys.stdout.write(list(nvidia.__path__)[0])'], {
+    encoding: 'utf8',
+  });
+  return r.status === 0 && r.stdout ? r.stdout : undefined;
+}
 
 const jobs = String(Math.max(1, availableParallelism()));
 const cmakeArgs = ['build', '-d', root, '-O', buildDir, '-p', jobs, '-m', ...defs];

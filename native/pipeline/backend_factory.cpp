@@ -8,6 +8,7 @@
 #if ALPAMAYO_HAVE_CUDA
 #include "backends/cuda/cuda_denoise.hpp"
 #include "backends/cuda/cuda_ops.hpp"
+#include "backends/cuda/frame_staging.hpp"
 #endif
 #if ALPAMAYO_HAVE_TENSORRT
 #include "backends/trt/trt_executor.hpp"
@@ -39,7 +40,7 @@ std::unique_ptr<Executor> make_cuda(const LoadOptions& o, std::shared_ptr<const 
   std::unique_ptr<cuda::CudaOps> ops = cuda::make_cuda_ops(ckpt, o.precision, o.device);
   cuda::CudaOps* raw = ops.get();
   raw->preload(model::parameter_specs(cfg));  // weights uploaded once, at load
-  ExecutorInfo info{"cuda", o.precision, "cuda:" + std::to_string(o.device)};
+  ExecutorInfo info{"cuda", o.precision, "cuda:" + std::to_string(o.device) + " (" + raw->libraries() + ")"};
   OpsHooks hooks;
   hooks.weight_bytes = [raw] { return raw->weight_bytes(); };
   hooks.cache_bytes = [raw] { return raw->arena_reserved_bytes(); };
@@ -50,6 +51,17 @@ std::unique_ptr<Executor> make_cuda(const LoadOptions& o, std::shared_ptr<const 
   };
   hooks.denoise = [raw](const model::ModelConfig& c, std::span<const float> noise, std::span<const model::ExpertLane> lanes) {
     return cuda::cuda_denoise(*raw, c, noise, lanes);
+  };
+  // Frames -> patch rows on the GPU (pinned staging, one launch sequence for all 16 frames), the
+  // processor's normalisation; bit-identical to the host path it replaces.
+  hooks.preprocess = [raw, cfg, staging = std::shared_ptr<cuda::FrameStaging>()](const FrameBatch& f) mutable {
+    cuda::PreprocessConfig pc;
+    pc.patch = static_cast<int>(cfg.vision.patch_size);
+    pc.temporal = static_cast<int>(cfg.vision.temporal_patch_size);
+    pc.merge = static_cast<int>(cfg.vision.spatial_merge_size);
+    for (int c = 0; c < 3; ++c) pc.mean[c] = f.mean[c], pc.std[c] = f.stdev[c];
+    if (!staging) staging = std::make_shared<cuda::FrameStaging>(pc);
+    return staging->run(*raw, f.rgb, f.height, f.width, f.out_height, f.out_width);
   };
   return std::make_unique<OpsExecutor>(std::move(ops), cfg, info, std::move(hooks));
 }

@@ -4,6 +4,7 @@
 // an Executor runs the network's four components on its device. CPU and CUDA implement it with the
 // single network definition in native/model over their Ops; TensorRT implements it with engines.
 #include <cstdint>
+#include <cstddef>
 #include <functional>
 #include <span>
 #include <string>
@@ -40,6 +41,16 @@ struct DenoiseLane {
   int64_t rope_base = 0;
 };
 
+// The camera frames as given (uint8 RGB HWC, all of one size), for executors that preprocess on
+// their own device.
+struct FrameBatch {
+  std::span<const uint8_t* const> rgb;  // n_images frames
+  int height = 0, width = 0;            // input size
+  int out_height = 0, out_width = 0;    // model input size (multiples of patch * merge)
+  const float* mean = nullptr;          // [3]
+  const float* stdev = nullptr;         // [3]
+};
+
 struct ExecutorInfo {
   std::string backend;    // "cpu" | "cuda" | "tensorrt"
   std::string precision;  // "fp32" | "bf16" | "fp16" | "fp8"
@@ -54,6 +65,14 @@ class Executor {
   // Vision encoder + mergers. Keeps the image embeddings and DeepStack features on the device for the
   // next prefill; returns nothing because nothing but the prefill consumes them.
   virtual void encode_images(const ImageBatch& images) = 0;
+
+  // Resize, normalise and patchify `frames` on the executor's device for the next encode_images(),
+  // which is then given patches == nullptr. False: this executor has no device preprocessing (the
+  // planner preprocesses on the host and passes the patches).
+  virtual bool preprocess_on_device(const FrameBatch& frames) {
+    (void)frames;
+    return false;
+  }
 
   // Most reasoning lanes one start_lanes() may open (and so samples one decode/denoise call carries);
   // the planner runs larger `samples` in groups of this many.

@@ -1,6 +1,7 @@
 #include "pipeline/ops_executor.hpp"
 
 #include <algorithm>
+#include <utility>
 
 #include "core/error.hpp"
 #include "model/backbone.hpp"
@@ -23,12 +24,25 @@ void OpsExecutor::reserve(int64_t positions, int lanes) {
   model::reserve_kv_cache(*ops_, cfg_, cache_capacity_);
 }
 
+bool OpsExecutor::preprocess_on_device(const FrameBatch& frames) {
+  if (!hooks_.preprocess) return false;
+  device_patches_ = hooks_.preprocess(frames);
+  return true;
+}
+
 void OpsExecutor::encode_images(const ImageBatch& images) {
   int64_t rows = 0;
   for (const model::ImageGrid& g : images.grids) rows += g.patches();
   const int64_t dim = cfg_.vision.patch_dim();
-  model::Value patches = ops_->input("pixel_values", {rows, dim},
-                                     std::span<const float>(images.patches, static_cast<size_t>(rows * dim)));
+  model::Value patches;
+  if (images.patches) {
+    patches = ops_->input("pixel_values", {rows, dim}, std::span<const float>(images.patches, static_cast<size_t>(rows * dim)));
+  } else {
+    if (!device_patches_ || device_patches_->shape != Shape{rows, dim})
+      fail(ErrorCode::Internal, "encode_images: no device patches of [" + std::to_string(rows) + ", " + std::to_string(dim) +
+                                    "] (preprocess_on_device first)");
+    patches = std::exchange(device_patches_, nullptr);
+  }
   vision_ = model::run_vision(*ops_, cfg_, patches, images.grids);
   if (hooks_.keep_vision) vision_ = hooks_.keep_vision(*vision_);
 }

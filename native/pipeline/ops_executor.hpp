@@ -23,6 +23,8 @@ struct OpsHooks {
   std::function<std::vector<float>(const model::ModelConfig&, std::span<const float> noise,
                                    std::span<const model::ExpertLane> lanes)>
       denoise;  // optional; default model::denoise
+  // Device preprocessing of the frames into the vision encoder's patch rows (optional).
+  std::function<model::Value(const FrameBatch&)> preprocess;
 };
 
 class OpsExecutor final : public Executor {
@@ -32,6 +34,7 @@ class OpsExecutor final : public Executor {
   int max_lanes() const override { return kMaxLanes; }
   void reserve(int64_t positions, int lanes) override;
   void encode_images(const ImageBatch& images) override;
+  bool preprocess_on_device(const FrameBatch& frames) override;
   void prefill(std::span<const int32_t> ids, const PositionIds& pos) override;
   std::vector<int32_t> start_lanes(std::span<model::TokenSampler* const> samplers, const model::SamplingParams& params) override;
   std::vector<int32_t> decode(std::span<const LaneStep> steps, const model::SamplingParams& params) override;
@@ -45,6 +48,7 @@ class OpsExecutor final : public Executor {
   ExecutorInfo info_;
   OpsHooks hooks_;
   std::optional<model::VisionOutput> vision_;
+  model::Value device_patches_;  // from preprocess_on_device, for the next encode_images
   int64_t cache_capacity_ = 0;
   // The prompt's length and last logits (prefill), the shared part of every lane.
   int64_t prompt_len_ = 0;

@@ -3,14 +3,18 @@
 // captured denoising graph against the eager loop, precision modes, and the memory rules (reset,
 // no growth across replays). Everything but the no-device error needs a GPU and skips without one.
 #if ALPAMAYO_HAVE_CUDA
+#include <algorithm>
 #include <cmath>
 #include <map>
+#include <thread>
 #include <string>
 #include <vector>
 
 #include "backends/cpu/cpu_ops.hpp"
 #include "backends/cuda/cuda_denoise.hpp"
 #include "backends/cuda/cuda_ops.hpp"
+#include "backends/cuda/frame_staging.hpp"
+#include "model/preprocess.hpp"
 #include "model/backbone.hpp"
 #include "model/config.hpp"
 #include "model/expert.hpp"
@@ -40,6 +44,7 @@ cuda::CudaOptions exact_options(cpu::Precision p = cpu::Precision::FP32) {
   cuda::CudaOptions o;
   o.precision = p;
   o.use_cublaslt = false;  // the fallback GEMM keeps fp32 activations, as the CPU executor does
+  o.use_cudnn = false;     // ... and the built-in attention fp32 softmax inputs
   o.arena_bytes = size_t(8) << 20;
   return o;
 }
@@ -415,5 +420,232 @@ TEST(cuda_ops_reset_invalidates_arena_values_only) {
   for (int i = 0; i < 2000; ++i) x = g.scale(x, 1.0f);
   CHECK_EQ(g.arena_reserved_bytes(), before);
   CHECK(g.read("x", x)[12345] == 0.5f);
+}
+// ---- the defects of issue 16, each as the failure it caused -----------------------------------
+
+TEST(cuda_gemm_scratch_growth_after_capture_keeps_replays_valid) {
+  // Was: a captured denoise graph kept cuBLASLt's cast scratch address and a later, larger GEMM
+  // reallocated that scratch: the next replay read freed memory. Now growth happens only outside
+  // capture and drops the graphs that captured the old address; the replay after it is recaptured.
+  REQUIRE_CUDA_DEVICE();
+#if ALPAMAYO_HAVE_CUBLASLT
+  Tiny t;
+  cuda::CudaOptions o = exact_options(cpu::Precision::BF16);
+  o.use_cublaslt = true;
+  cuda::CudaOps g(source_of(&t.weights), o);
+  CHECK(g.libraries().find("cuBLASLt 13.") == 0);
+  const Run r = run_tiny(t, g, &g);
+  const int64_t offset = r.n + 1;
+  const std::vector<float> noise = random_vec(128, 7);
+  g.reset();
+  const auto first = cuda::cuda_denoise(g, t.cfg, noise, offset, r.rope_delta);
+  CHECK_EQ(g.denoise_graphs().size(), size_t(1));
+  const size_t scratch = g.gemm_scratch_bytes();
+  // A GEMM far larger than anything the loop ran: the scratch must grow.
+  const int64_t rows = 4096, k = t.cfg.text.hidden_size;
+  Value big = g.input("big", {rows, k}, random_vec(size_t(rows * k), 8));
+  Value w = g.weight("vlm.lm_head.weight", {});
+  g.read("y", g.linear(big, w, nullptr));
+  CHECK(g.gemm_scratch_bytes() > scratch);
+  CHECK_EQ(g.denoise_graphs().size(), size_t(0));  // graphs over the old scratch are gone
+  g.reset();
+  const auto again = cuda::cuda_denoise(g, t.cfg, noise, offset, r.rope_delta);
+  CHECK(again == first);  // recaptured over the new scratch: same kernels, same result
+  CHECK_EQ(g.denoise_graphs().size(), size_t(1));
+#else
+  SKIP("built without cuBLASLt headers");
+#endif
+}
+
+TEST(cuda_two_planners_capture_at_the_same_time) {
+  // Was: global capture mode, so one planner's cudaMalloc/sync on its own thread during another's
+  // capture failed that capture (cudaErrorStreamCaptureUnsupported / Invalidated).
+  REQUIRE_CUDA_DEVICE();
+  Tiny t;
+  std::vector<float> results[2];
+  std::string errors[2];
+  auto worker = [&](int id) {
+    try {
+      cuda::CudaOps g(source_of(&t.weights), exact_options());
+      const Run r = run_tiny(t, g, &g);
+      for (int i = 0; i < 6; ++i) {
+        g.reset();
+        // Different offsets force fresh captures while the other thread allocates and syncs.
+        results[id] = cuda::cuda_denoise(g, t.cfg, random_vec(128, 40 + id), r.n + 1 - (i % 3), r.rope_delta);
+        cuda::DeviceBuffer churn(size_t(1) << 20);  // cudaMalloc + cudaFree on this thread
+        g.synchronize();
+      }
+    } catch (const std::exception& e) {
+      errors[id] = e.what();
+    }
+  };
+  std::thread a(worker, 0), b(worker, 1);
+  a.join();
+  b.join();
+  CHECK_EQ(errors[0], std::string());
+  CHECK_EQ(errors[1], std::string());
+  CHECK_EQ(results[0].size(), size_t(128));
+  CHECK(results[0] != results[1]);
+}
+
+TEST(cuda_denoise_graph_cache_is_bounded) {
+  // Was: one graph per prefix offset kept forever.
+  REQUIRE_CUDA_DEVICE();
+  Tiny t;
+  cuda::CudaOptions o = exact_options();
+  o.max_graphs = 2;
+  cuda::CudaOps g(source_of(&t.weights), o);
+  const Run r = run_tiny(t, g, &g);
+  const auto noise = random_vec(128, 3);
+  for (int64_t off = r.n + 1; off > r.n - 4; --off) {
+    g.reset();
+    const auto eager = model::denoise(g, t.cfg, noise, off, r.rope_delta);
+    CHECK(cuda::cuda_denoise(g, t.cfg, noise, off, r.rope_delta) == eager);
+    CHECK(g.denoise_graphs().size() <= size_t(2));
+  }
+  CHECK_EQ(g.denoise_graphs().size(), size_t(2));
+  CHECK(g.denoise_graphs().evictions() >= size_t(3));
+}
+
+TEST(cuda_fp8_weights_are_quantised_on_the_device_without_a_bf16_copy) {
+  // Was: e4m3 copies made on the host at first use, the bf16 copies kept beside them.
+  REQUIRE_CUDA_DEVICE();
+  Tiny t;
+  cuda::CudaOps g8(source_of(&t.weights), exact_options(cpu::Precision::FP8));
+  cuda::CudaOps g16(source_of(&t.weights), exact_options(cpu::Precision::BF16));
+  g8.preload(model::parameter_specs(t.cfg));
+  g16.preload(model::parameter_specs(t.cfg));
+  // Matrices take 1 byte per value instead of 2 (tables and rank-1 weights are the same in both).
+  CHECK(double(g8.weight_bytes()) < 0.75 * double(g16.weight_bytes()));
+  const uint64_t loaded = g8.weight_bytes();
+  const Run r = run_tiny(t, g8, &g8);
+  CHECK_EQ(g8.weight_bytes(), loaded);  // nothing quantised later, at first use
+  // Same per-tensor rule as the CPU executor.
+  cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{cpu::Precision::FP8, 2});
+  CHECK_CLOSE("fp8 prefill", r.prefill, run_tiny(t, c, nullptr).prefill, 1e-3);
+}
+
+TEST(cuda_executor_moves_between_threads) {
+  // Was: cudaSetDevice only in the constructor; plans run on worker threads and destruction on the
+  // JS thread. Made on one thread, used on a second, destroyed on a third.
+  REQUIRE_CUDA_DEVICE();
+  Tiny t;
+  std::unique_ptr<cuda::CudaOps> g;
+  std::thread([&] { g = std::make_unique<cuda::CudaOps>(source_of(&t.weights), exact_options()); }).join();
+  Run got;
+  std::thread([&] { got = run_tiny(t, *g, g.get()); }).join();
+  std::thread([&] { g.reset(); }).join();
+  cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{cpu::Precision::FP32, 2});
+  CHECK_CLOSE("prefill across threads", got.prefill, run_tiny(t, c, nullptr).prefill, 1e-4);
+}
+TEST(cuda_cudnn_attention_matches_builtin_for_every_mask) {
+  // cuDNN SDPA (bf16 q/k/v) against the built-in fp32 kernels on the four attentions of the network:
+  // ViT (dense, non-causal), prefill (causal block at the end of the cache), decode (one query over
+  // the cache, length as a device value), expert (non-causal over [cache prefix | new rows]).
+  REQUIRE_CUDA_DEVICE();
+#if ALPAMAYO_HAVE_CUDNN
+  WeightMap none;
+  cuda::CudaOptions with = exact_options(cpu::Precision::BF16), without = with;
+  with.use_cudnn = true;
+  cuda::CudaOps a(source_of(&none), with), b(source_of(&none), without);
+  CHECK(a.libraries().find("cuDNN 9.") != std::string::npos);
+  CHECK(b.libraries().find("built-in attention") != std::string::npos);
+  const int64_t hq = 8, hkv = 2, d = 64, cap = 300;
+  for (cuda::CudaOps* g : {&a, &b}) g->kv_reserve(1, cap, hkv, d);
+  auto both = [&](const char* name, Shape s, uint64_t seed) {
+    const auto v = random_vec(size_t(shape_numel(s)), seed);
+    return std::pair{a.input(name, s, v), b.input(name, s, v)};
+  };
+  auto kv = both("kv", {200, hkv, d}, 1);
+  a.kv_write(0, 0, kv.first, kv.first);
+  b.kv_write(0, 0, kv.second, kv.second);
+  auto cmp = [&](const char* what, const Value& x, const Value& y) {
+    CHECK_CLOSE(what, a.read(what, x), b.read(what, y), 2e-2);  // bf16 inputs vs fp32
+  };
+  // ViT: 72 rows, full.
+  auto q = both("q", {72, hq, d}, 2), k = both("k", {72, hkv, d}, 3), v = both("v", {72, hkv, d}, 4);
+  cmp("vit", a.attention(q.first, k.first, v.first, model::AttentionMask::none(), 0.125f),
+      b.attention(q.second, k.second, v.second, model::AttentionMask::none(), 0.125f));
+  // Prefill: 40 queries at positions [160, 200) over the cache view of 200.
+  auto qp = both("qp", {40, hq, d}, 5);
+  auto [ak, av] = a.kv_read(0, 200);
+  auto [bk, bv] = b.kv_read(0, 200);
+  cmp("prefill", a.attention(qp.first, ak, av, model::AttentionMask::causal(160), 0.125f),
+      b.attention(qp.second, bk, bv, model::AttentionMask::causal(160), 0.125f));
+  // Decode: one query at positions 130 and 199 (two 128-row buckets).
+  for (int64_t past : {130, 199}) {
+    auto qd = both("qd", {1, hq, d}, 6 + uint64_t(past));
+    cmp("decode", a.attention(qd.first, ak, av, model::AttentionMask::causal(past), 0.125f),
+        b.attention(qd.second, bk, bv, model::AttentionMask::causal(past), 0.125f));
+  }
+  // Expert: 16 rows over [prefix of 150 | 16 new rows], non-causal.
+  auto [pk, pv] = a.kv_read(0, 150);
+  auto [rk, rv] = b.kv_read(0, 150);
+  auto qe = both("qe", {16, hq, d}, 9), ke = both("ke", {16, hkv, d}, 10);
+  cmp("expert", a.attention(qe.first, a.concat({pk, ke.first}, 0), a.concat({pv, ke.first}, 0), model::AttentionMask::none(), 0.125f),
+      b.attention(qe.second, b.concat({rk, ke.second}, 0), b.concat({rv, ke.second}, 0), model::AttentionMask::none(), 0.125f));
+  // The tiny network end to end in bf16 with cuDNN attention stays close to the CPU bf16 mode.
+  Tiny t;
+  cuda::CudaOps g(source_of(&t.weights), with);
+  cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{cpu::Precision::BF16, 2});
+  CHECK_CLOSE("bf16 cudnn network", run_tiny(t, g, &g).prefill, run_tiny(t, c, nullptr).prefill, 0.05);
+#else
+  SKIP("built without cuDNN headers");
+#endif
+}
+TEST(cuda_plan_frames_preprocessed_on_the_device_match_the_host) {
+  // Was: plans preprocessed on the host; preprocess.cu was reached only by tests. The plan's device
+  // path (pinned staging, 16 frames in one launch sequence) must give the host's patches exactly.
+  REQUIRE_CUDA_DEVICE();
+  WeightMap none;
+  cuda::CudaOps g(source_of(&none), exact_options());
+  const int n = 16, in_h = 90, in_w = 160, out_h = 64, out_w = 128;
+  std::vector<std::vector<uint8_t>> frames(n, std::vector<uint8_t>(size_t(in_h * in_w * 3)));
+  std::vector<const uint8_t*> ptrs;
+  std::vector<model::FrameView> views;
+  for (int i = 0; i < n; ++i) {
+    test::Lcg r(uint64_t(100 + i));
+    for (auto& b : frames[size_t(i)]) b = uint8_t(r.next() & 0xff);
+    ptrs.push_back(frames[size_t(i)].data());
+    views.push_back({frames[size_t(i)].data(), in_h, in_w});
+  }
+  const float mean[3] = {0.5f, 0.5f, 0.5f}, stdev[3] = {0.5f, 0.5f, 0.5f};
+  cuda::PreprocessConfig pc;
+  cuda::FrameStaging staging(pc);
+  Value got = staging.run(g, ptrs, in_h, in_w, out_h, out_w);
+  const size_t per = size_t(out_h / 16) * size_t(out_w / 16), dim = 3 * 2 * 16 * 16;
+  std::vector<float> want(size_t(n) * per * dim);
+  model::preprocess_frames(views, out_h, out_w, mean, stdev, want.data(), model::VisionPatchConfig{}, 2);
+  CHECK(got->shape == (Shape{int64_t(n * per), int64_t(dim)}));
+  CHECK(g.read("patches", got) == want);  // bit-identical
+  // The staging is reusable at once: the caller's frames may change after run() returns.
+  for (auto& f : frames) std::fill(f.begin(), f.end(), uint8_t(7));
+  Value again = staging.run(g, ptrs, in_h, in_w, out_h, out_w);
+  const auto v = g.read("again", again);
+  CHECK(std::all_of(v.begin(), v.end(), [&](float x) { return x == v[0]; }));
+}
+TEST(cuda_fused_projections_match_separate_gemms) {
+  // bf16 + cuBLASLt: q|k|v and gate|up packed at preload run as one GEMM per group; the members'
+  // outputs (views for one row, strided copies for more) equal the separate GEMMs up to the
+  // algorithm's summation order.
+  REQUIRE_CUDA_DEVICE();
+#if ALPAMAYO_HAVE_CUBLASLT
+  Tiny t;
+  cuda::CudaOptions fused = exact_options(cpu::Precision::BF16);
+  fused.use_cublaslt = true;
+  cuda::CudaOptions apart = fused;
+  apart.fuse_projections = false;
+  cuda::CudaOps a(source_of(&t.weights), fused), b(source_of(&t.weights), apart);
+  a.preload(model::parameter_specs(t.cfg));
+  b.preload(model::parameter_specs(t.cfg));
+  const Run ra = run_tiny(t, a, &a), rb = run_tiny(t, b, &b);
+  CHECK(a.fused_hits() > 0);
+  CHECK_EQ(b.fused_hits(), uint64_t(0));
+  CHECK_CLOSE("fused prefill", ra.prefill, rb.prefill, 1e-3);
+  CHECK_CLOSE("fused decode", ra.decode, rb.decode, 1e-3);
+  CHECK_CLOSE("fused denoise", ra.denoised, rb.denoised, 1e-3);
+#else
+  SKIP("built without cuBLASLt headers");
+#endif
 }
 #endif

@@ -58,11 +58,12 @@ std::vector<float> cuda_denoise(CudaOps& ops, const model::ModelConfig& cfg, std
     ALP_CUDA(cudaMemcpyAsync(g.x.get(), g.host_x.get(), bytes, cudaMemcpyHostToDevice, ops.stream()));
   };
 
-  // Key: steps, the lanes' shared prefix, then (lane, offset, rope_delta) of every sample (the graph bakes in each lane's cache
-  // reads and rope tables).
+  // Key: steps, the lanes' shared prefix, then (lane, offset, rope_delta) of every sample (the graph
+  // bakes in each lane's cache reads and rope tables).
   std::vector<int64_t> key{cfg.num_inference_steps, ops.kv_shared()};
   for (const model::ExpertLane& l : lanes) key.insert(key.end(), {l.lane, l.offset, l.rope_delta});
-  std::shared_ptr<DenoiseGraph>& slot = ops.denoise_graphs()[key];
+  std::shared_ptr<DenoiseGraph> slot;
+  if (auto* found = ops.denoise_graphs().find(key)) slot = *found;
   if (!slot) {
     auto g = std::make_shared<DenoiseGraph>();
     g->arena = std::make_shared<DeviceArena>(0, size_t(16) << 20);
@@ -87,7 +88,9 @@ std::vector<float> cuda_denoise(CudaOps& ops, const model::ModelConfig& cfg, std
       ops.denoise_graphs().erase(key);
       throw;
     }
-    slot = g;
+    // Bounded: the least recently used loop (another prompt length) is dropped when full. The warm-up
+    // may itself have dropped graphs (GEMM scratch growth), so insert only now.
+    slot = ops.denoise_graphs().put(key, g);
   }
   DenoiseGraph& g = *slot;
   upload(g);

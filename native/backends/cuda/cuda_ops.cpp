@@ -4,12 +4,16 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <array>
 #include <limits>
 
 #include "backends/cuda/attention.hpp"
 #include "backends/cuda/cuda_check.hpp"
+#include "backends/cuda/cudnn_sdpa.hpp"
 #include "backends/cuda/device.hpp"
 #include "backends/cuda/layer_kernels.hpp"
+#include "backends/cuda/nvidia_libs.hpp"
+#include "backends/cuda/weight_convert.hpp"
 #include "backends/cuda/op_kernels.hpp"
 #include "core/dtype.hpp"
 #include "core/error.hpp"
@@ -42,6 +46,16 @@ struct CudaValue : model::ValueImpl {
   int64_t capacity = 0;
   std::shared_ptr<void> keep;                          // owner of non-arena storage
   std::shared_ptr<ArenaHold> hold;                     // owner of arena storage
+  // Weights packed with others into one matrix (preload): rows [row0, row0 + shape[0]) of `fused`.
+  std::shared_ptr<const struct FusedGroup> fused;
+  int64_t row0 = 0;
+};
+
+// One packed matrix [rows, k] of a layer's projections that read the same input.
+struct FusedGroup {
+  WeightRef w;
+  int64_t rows = 0, k = 0;
+  int members = 0;
 };
 
 const CudaValue& cv(const Value& v, const char* op, const char* arg) {
@@ -75,6 +89,8 @@ std::shared_ptr<CudaValue> view_of(const CudaValue& base, Shape shape) {
   o->capacity = base.capacity;
   o->keep = base.keep;
   o->hold = base.hold;
+  o->fused = base.fused;
+  o->row0 = base.row0;
   return o;
 }
 
@@ -96,24 +112,73 @@ int checked_device(int device) {
 }
 }  // namespace
 
+namespace {
+thread_local int t_bound_device = -1;  // the device this thread last made current through bind_device
+}  // namespace
+
+void CudaOps::bind_device() const {
+  if (t_bound_device != options_.device) {
+    ALP_CUDA(cudaSetDevice(options_.device));
+    t_bound_device = options_.device;
+  }
+}
+
 CudaOps::CudaOps(cpu::WeightSource weights, CudaOptions options)
-    : source_(std::move(weights)), options_((checked_device(options.device), options)) {
+    : source_(std::move(weights)), options_((checked_device(options.device), options)), graphs_(options.max_graphs) {
+  t_bound_device = options_.device;  // checked_device made it current on this thread
   arena_ = std::make_shared<DeviceArena>(options_.arena_bytes);
   main_staging_ = std::make_unique<HostStaging>(std::max<size_t>(options_.staging_bytes, 4096));
   staging_ = main_staging_.get();
   fp8_amax_ = DeviceBuffer(256);
 #if ALPAMAYO_HAVE_CUBLASLT
-  if (options_.use_cublaslt) lt_ = std::make_unique<CublasLtGemm>();
+  if (options_.use_cublaslt && cublaslt_api()) lt_ = std::make_unique<CublasLtGemm>();
+#endif
+#if ALPAMAYO_HAVE_CUDNN
+  // fp32 runs keep the built-in fp32 attention (the CPU executor's arithmetic; cuDNN is bf16/fp16 only).
+  if (!options_.use_cudnn) sdpa_unavailable_ = "disabled by options";
+  else if (options_.precision == Precision::FP32) sdpa_unavailable_ = "fp32 run";
+  else if (!cudnn_available()) sdpa_unavailable_ = cudnn_status().error;
+  else sdpa_ = std::make_unique<CudnnSdpa>();
+#else
+  sdpa_unavailable_ = "not compiled in (cudnn.h was not found at build time)";
 #endif
 }
 
 CudaOps::~CudaOps() {
+  // Destruction usually runs on another thread (the JS thread) than construction: free on our device.
+  if (cudaSetDevice(options_.device) == cudaSuccess) t_bound_device = options_.device;
   // Work still queued may read buffers about to be freed.
   cudaStreamSynchronize(stream_.get());
+  graphs_.clear();
+#if ALPAMAYO_HAVE_CUBLASLT
+  lt_.reset();
+#endif
+  sdpa_.reset();
+}
+
+std::string CudaOps::libraries() const {
+  // fp32 runs keep the fallback GEMM and attention on purpose (the CPU executor's arithmetic).
+  std::string gemm;
+  if (!options_.use_cublaslt) gemm = "built-in GEMM (cuBLASLt disabled by options)";
+  else if (options_.precision == Precision::FP32) gemm = "built-in GEMM (fp32 run)";
+  else gemm = nvidia_library_summary(true, false).substr(0, nvidia_library_summary(true, false).find(", built-in attention"));
+  const LibraryStatus dnn = cudnn_status();
+  std::string attn = sdpa_ ? "cuDNN " + dnn.version + " SDPA" : "built-in attention (cuDNN: " + sdpa_unavailable_ + ")";
+  if (sdpa_ && !sdpa_unavailable_.empty()) attn += " (built-in for some calls: " + sdpa_unavailable_ + ")";
+  return gemm + ", " + attn;
+}
+
+size_t CudaOps::gemm_scratch_bytes() const {
+#if ALPAMAYO_HAVE_CUBLASLT
+  return lt_ ? lt_->scratch_bytes() : 0;
+#else
+  return 0;
+#endif
 }
 
 CudaOps::MemoryScope::MemoryScope(CudaOps& ops, std::shared_ptr<DeviceArena> arena, HostStaging* staging, bool capturing)
     : ops_(ops), prev_arena_(ops.arena_), prev_staging_(ops.staging_), prev_capturing_(ops.capturing_) {
+  ops.fused_ = {};  // a stashed fused GEMM output never crosses into or out of a graph's memory
   ops.arena_ = std::move(arena);
   ops.staging_ = staging;
   ops.capturing_ = capturing;
@@ -121,6 +186,7 @@ CudaOps::MemoryScope::MemoryScope(CudaOps& ops, std::shared_ptr<DeviceArena> are
   ops.staging_->set_frozen(capturing);
 }
 CudaOps::MemoryScope::~MemoryScope() {
+  ops_.fused_ = {};
   ops_.arena_->set_frozen(false);
   ops_.staging_->set_frozen(false);
   ops_.arena_ = std::move(prev_arena_);
@@ -129,6 +195,7 @@ CudaOps::MemoryScope::~MemoryScope() {
 }
 
 Value CudaOps::alloc(Shape shape) {
+  bind_device();
   const int64_t n = shape_numel(shape);
   auto v = std::make_shared<CudaValue>(std::move(shape));
   v->hold = std::make_shared<ArenaHold>(arena_, arena_->allocate(fbytes(n)));
@@ -136,20 +203,50 @@ Value CudaOps::alloc(Shape shape) {
   return v;
 }
 
-void CudaOps::reset() { arena_->reset(); }
+void CudaOps::reset() {
+  bind_device();
+  fused_ = {};
+  arena_->reset();
+}
 
 void CudaOps::ensure_decode_workspace(size_t bytes) {
   if (decode_ws_.bytes() >= bytes) return;
   if (capturing_)
     fail(ErrorCode::Internal, "cuda attention: decode workspace of " + std::to_string(bytes) + " bytes needed during graph capture");
   stream_.synchronize();  // the old workspace may still be in use
+  graphs_.clear();        // ... and captured graphs hold its address
   decode_ws_ = DeviceBuffer(bytes);
+}
+
+bool CudaOps::gemm_lt(const GemmArgs& a) {
+#if ALPAMAYO_HAVE_CUBLASLT
+  if (!lt_) return false;
+  if (!lt_->fits(a.m, a.k)) {
+    if (capturing_)
+      fail(ErrorCode::Internal, "cuda linear: GEMM scratch for [" + std::to_string(a.m) + ", " + std::to_string(a.k) +
+                                    "] needed during graph capture (the warm-up pass must run the same work first)");
+    // Captured graphs hold the old scratch address: drop them before it is freed (cudaFree waits
+    // for queued work), the next denoise recaptures.
+    stream_.synchronize();
+    graphs_.clear();
+    lt_->reserve(a.m, a.k);
+  }
+  return lt_->run(a, stream());
+#else
+  (void)a;
+  return false;
+#endif
 }
 
 float* CudaOps::device_data(const Value& v) {
   const CudaValue& c = cv(v, "device_data", "v");
   if (c.f && !c.head_major) return c.f;
   fail(ErrorCode::Internal, "cuda device_data: value " + shape_str(v->shape) + " is not dense fp32");
+}
+
+std::pair<Value, float*> CudaOps::device_output(Shape shape) {
+  Value v = alloc(std::move(shape));
+  return {v, static_cast<CudaValue&>(*v).f};
 }
 
 Value CudaOps::wrap_device(float* data, Shape shape) {
@@ -162,6 +259,10 @@ std::pair<Value, float*> CudaOps::dense(const Value& v, const char* op, const ch
   const CudaValue& c = cv(v, op, arg);
   if (c.host_idx) fail(ErrorCode::Internal, std::string("cuda ") + op + ": " + arg + " is an index value, expected float");
   if (c.f && !c.head_major) return {v, c.f};
+  if (c.is_weight && c.w.dtype == DType::F8E4M3)
+    fail(ErrorCode::Internal, std::string("cuda ") + op + ": weight " + c.name +
+                                  " was quantised to fp8 at load for linear() but is read by " + op +
+                                  " (add it to read_as_table in cuda_ops.cpp)");
   Value o = alloc(v->shape);
   float* p = static_cast<CudaValue&>(*o).f;
   if (c.head_major)
@@ -173,7 +274,8 @@ std::pair<Value, float*> CudaOps::dense(const Value& v, const char* op, const ch
 
 std::pair<Value, WeightRef> CudaOps::weight_operand(const Value& v, const char* op, const char* arg) {
   const CudaValue& c = cv(v, op, arg);
-  if (c.is_weight) return {v, c.w};
+  if (c.is_weight && !(c.w.dtype == DType::F8E4M3))
+    return {v, c.w};
   auto [keep, p] = dense(v, op, arg);
   return {keep, WeightRef{p, DType::F32, 1.0f}};
 }
@@ -181,6 +283,7 @@ std::pair<Value, WeightRef> CudaOps::weight_operand(const Value& v, const char* 
 // ---- data in / out ---------------------------------------------------------------------------
 
 Value CudaOps::input(std::string_view name, Shape shape, std::span<const float> data) {
+  bind_device();
   if (shape_numel(shape) != static_cast<int64_t>(data.size()))
     fail(ErrorCode::InvalidInput, "input " + std::string(name) + ": " + std::to_string(data.size()) + " values for shape " + shape_str(shape));
   Value v = alloc(std::move(shape));
@@ -192,6 +295,7 @@ Value CudaOps::input(std::string_view name, Shape shape, std::span<const float> 
 }
 
 Value CudaOps::input_index(std::string_view name, Shape shape, std::span<const int64_t> data) {
+  bind_device();
   if (shape_numel(shape) != static_cast<int64_t>(data.size()))
     fail(ErrorCode::InvalidInput, "input " + std::string(name) + ": " + std::to_string(data.size()) + " indices for shape " + shape_str(shape));
   std::vector<int32_t> narrow(data.size());
@@ -212,6 +316,14 @@ Value CudaOps::input_index(std::string_view name, Shape shape, std::span<const i
   return v;
 }
 
+namespace {
+// Matrices the network reads as lookup tables (embedding(), interp_rows()), never as linear()
+// operands: fp8 runs keep them in their stored type, as the CPU executor does.
+bool read_as_table(std::string_view name) {
+  return name.ends_with("embed_tokens.weight") || name.ends_with("pos_embed.weight");
+}
+}  // namespace
+
 Value CudaOps::weight(std::string_view name, const Shape& expected) {
   requested_.emplace(name);
   if (auto it = weights_.find(name); it != weights_.end()) {
@@ -221,6 +333,7 @@ Value CudaOps::weight(std::string_view name, const Shape& expected) {
   }
   if (capturing_)
     fail(ErrorCode::Internal, "cuda weight " + std::string(name) + ": first requested during graph capture (run the work once first)");
+  bind_device();
   Tensor t = source_(name);
   if (!expected.empty() && t.shape() != expected)
     fail(ErrorCode::InvalidCheckpoint, "tensor " + std::string(name) + ": shape " + shape_str(t.shape()) + ", expected " + shape_str(expected));
@@ -228,57 +341,48 @@ Value CudaOps::weight(std::string_view name, const Shape& expected) {
   if (dt != DType::F32 && dt != DType::BF16 && dt != DType::F16 && dt != DType::F8E4M3)
     fail(ErrorCode::InvalidCheckpoint, "tensor " + std::string(name) + ": dtype " + std::string(dtype_name(dt)) + " is not a float type");
 
+  // Storage per precision; the conversion runs on the device from the checkpoint's own bytes.
   const Precision p = options_.precision;
   const bool matrix = t.shape().size() >= 2;
-  DType store = DType::F32;
-  std::vector<uint8_t> bytes;
-  auto raw = [&] {
-    const auto* b = static_cast<const uint8_t*>(t.data());
-    bytes.assign(b, b + t.nbytes());
-  };
-  if (matrix && p == Precision::BF16) {
-    store = DType::BF16;
-    if (dt == DType::BF16) {
-      raw();
-    } else {
-      const std::vector<float> f = t.to_f32();
-      bytes.resize(f.size() * 2);
-      auto* o = reinterpret_cast<uint16_t*>(bytes.data());
-      for (size_t i = 0; i < f.size(); ++i) o[i] = f32_to_bf16(f[i]);
+  DType store = DType::F32, round_through = DType::F32;
+  if (matrix && p == Precision::BF16) store = DType::BF16;
+  else if (matrix && p == Precision::FP16) store = DType::F16;
+  else if (matrix && p == Precision::FP8) store = read_as_table(name) && dt != DType::F8E4M3 ? dt : DType::F8E4M3;
+  else if (p == Precision::BF16) round_through = DType::BF16;
+  else if (p == Precision::FP16) round_through = DType::F16;
+  const int64_t n = shape_numel(t.shape());
+  const size_t elem = store == DType::F32 ? 4 : store == DType::F8E4M3 ? 1 : 2;
+  const size_t data_bytes = size_t(n) * elem;
+  const size_t scale_off = (data_bytes + 255) / 256 * 256;  // fp8: the device scale follows the data
+  const size_t bytes = store == DType::F8E4M3 ? scale_off + sizeof(float) : data_bytes;
+  auto buf = std::make_shared<DeviceBuffer>(bytes, "weight");
+  float host_scale = 1.0f;
+  if (n > 0) {
+    const bool as_is = store == dt && round_through == DType::F32;
+    DeviceBuffer raw;
+    const void* src = buf->get();
+    if (!as_is) {
+      raw = DeviceBuffer(t.nbytes(), "weight upload");
+      src = raw.get();
     }
-  } else if (matrix && p == Precision::FP16) {
-    store = DType::F16;
-    if (dt == DType::F16) {
-      raw();
-    } else {
-      const std::vector<float> f = t.to_f32();
-      bytes.resize(f.size() * 2);
-      auto* o = reinterpret_cast<uint16_t*>(bytes.data());
-      for (size_t i = 0; i < f.size(); ++i) o[i] = f32_to_f16(f[i]);
+    // Synchronous copy from the checkpoint's (mapped) bytes: load time, and `t` may die at return.
+    ALP_CUDA(cudaMemcpyAsync(const_cast<void*>(src), t.data(), t.nbytes(), cudaMemcpyHostToDevice, stream()));
+    if (store == DType::F8E4M3) {
+      float* scale = reinterpret_cast<float*>(buf->as<char>() + scale_off);
+      launch_fp8_quantise(src, dt, n, buf->as<uint8_t>(), scale, fp8_amax_.as<float>(), stream());
+      // The fallback GEMM takes the scale by value: one read-back per weight, at load only.
+      ALP_CUDA(cudaMemcpyAsync(&host_scale, scale, sizeof(float), cudaMemcpyDeviceToHost, stream()));
+    } else if (!as_is) {
+      launch_convert(src, dt, n, buf->get(), store, round_through, stream());
     }
-  } else if (matrix && p == Precision::FP8 && (dt == DType::BF16 || dt == DType::F16)) {
-    store = dt;  // widening is exact; linear() quantises on first use
-    raw();
-  } else {
-    std::vector<float> f = t.to_f32();
-    // Same rounding as the CPU executor for the fp32-stored weights of bf16/fp16 runs.
-    if (p == Precision::BF16)
-      for (float& x : f) x = bf16_to_f32(f32_to_bf16(x));
-    else if (p == Precision::FP16)
-      for (float& x : f) x = f16_to_f32(f32_to_f16(x));
-    bytes.resize(f.size() * sizeof(float));
-    std::memcpy(bytes.data(), f.data(), bytes.size());
+    stream_.synchronize();  // `raw` and `t` die at return
   }
-  auto buf = std::make_shared<DeviceBuffer>(bytes.size());
-  if (!bytes.empty()) {
-    ALP_CUDA(cudaMemcpyAsync(buf->get(), bytes.data(), bytes.size(), cudaMemcpyHostToDevice, stream()));
-    stream_.synchronize();  // `bytes` dies at return
-  }
-  weight_bytes_ += bytes.size();
+  weight_bytes_ += bytes;
   auto v = std::make_shared<CudaValue>(t.shape());
   v->is_weight = true;
   v->name = std::string(name);
-  v->w = WeightRef{buf->get(), store, 1.0f};
+  v->w = WeightRef{buf->get(), store, host_scale};
+  if (store == DType::F8E4M3) v->w.scale_dev = reinterpret_cast<const float*>(buf->as<char>() + scale_off);
   if (store == DType::F32) v->f = buf->as<float>();
   v->keep = buf;
   weights_.emplace(std::string(name), v);
@@ -287,9 +391,68 @@ Value CudaOps::weight(std::string_view name, const Shape& expected) {
 
 void CudaOps::preload(const std::vector<model::ParamSpec>& specs) {
   for (const auto& s : specs) weight(s.name, s.shape);
+#if ALPAMAYO_HAVE_CUBLASLT
+  if (lt_ && options_.fuse_projections && (options_.precision == Precision::BF16 || options_.precision == Precision::FP16))
+    fuse_groups();
+#endif
+}
+
+void CudaOps::fuse_groups() {
+  // q|k|v of each attention and gate|up of each MLP read one input (decoder_layer.cpp). fp8 keeps
+  // them apart: each has its own per-tensor scale, as in the CPU executor.
+  const std::vector<std::pair<std::string, std::vector<std::string>>> kinds = {
+      {"self_attn.q_proj.weight", {"self_attn.q_proj.weight", "self_attn.k_proj.weight", "self_attn.v_proj.weight"}},
+      {"mlp.gate_proj.weight", {"mlp.gate_proj.weight", "mlp.up_proj.weight"}}};
+  std::vector<std::vector<std::string>> groups;
+  for (const auto& [name, v] : weights_)
+    for (const auto& [first, members] : kinds)
+      if (name.size() > first.size() && name.ends_with(first)) {
+        const std::string prefix = name.substr(0, name.size() - first.size());
+        std::vector<std::string> g;
+        for (const std::string& m : members) g.push_back(prefix + m);
+        groups.push_back(std::move(g));
+      }
+  for (const auto& g : groups) {
+    std::vector<std::shared_ptr<CudaValue>> ws;
+    for (const std::string& n : g) {
+      auto it = weights_.find(n);
+      if (it == weights_.end()) break;
+      ws.push_back(std::static_pointer_cast<CudaValue>(it->second));
+    }
+    if (ws.size() != g.size()) continue;
+    const DType dt = ws[0]->w.dtype;
+    const int64_t k = ws[0]->shape.at(1);
+    int64_t rows = 0;
+    bool ok = dt == DType::BF16 || dt == DType::F16;
+    for (const auto& w : ws) {
+      ok = ok && w->w.dtype == dt && w->shape.size() == 2 && w->shape[1] == k && !w->fused;
+      rows += w->shape[0];
+    }
+    if (!ok) continue;
+    const size_t elem = 2;
+    auto buf = std::make_shared<DeviceBuffer>(size_t(rows * k) * elem, "fused projection weights");
+    auto grp = std::make_shared<FusedGroup>();
+    grp->w = WeightRef{buf->get(), dt, 1.0f};
+    grp->rows = rows;
+    grp->k = k;
+    grp->members = static_cast<int>(ws.size());
+    int64_t row0 = 0;
+    for (auto& w : ws) {
+      const size_t bytes = size_t(w->shape[0] * k) * elem;
+      char* dst = buf->as<char>() + size_t(row0 * k) * elem;
+      ALP_CUDA(cudaMemcpyAsync(dst, w->w.data, bytes, cudaMemcpyDeviceToDevice, stream()));
+      stream_.synchronize();  // the member's own buffer is released below
+      w->w.data = dst;
+      w->keep = buf;          // the member's own allocation goes with its last reference
+      w->fused = grp;
+      w->row0 = row0;
+      row0 += w->shape[0];
+    }
+  }
 }
 
 std::vector<float> CudaOps::read(std::string_view, const Value& v) {
+  bind_device();
   const CudaValue& c = cv(v, "read", "v");
   if (capturing_) fail(ErrorCode::Internal, "cuda read: not allowed during graph capture");
   if (c.host_idx) return std::vector<float>(c.host_idx->begin(), c.host_idx->end());
@@ -303,6 +466,7 @@ std::vector<float> CudaOps::read(std::string_view, const Value& v) {
 }
 
 Value CudaOps::persist(const Value& v) {
+  bind_device();
   auto [keep, p] = dense(v, "persist", "v");
   const size_t bytes = fbytes(shape_numel(v->shape));
   auto buf = std::make_shared<DeviceBuffer>(bytes);
@@ -314,30 +478,6 @@ Value CudaOps::persist(const Value& v) {
 }
 
 // ---- dense maths -----------------------------------------------------------------------------
-
-const void* CudaOps::quantised_fp8(const Value& w, float& scale) {
-  const CudaValue& c = cv(w, "linear", "w");
-  auto it = fp8_.find(c.name);
-  if (it == fp8_.end()) {
-    if (capturing_) fail(ErrorCode::Internal, "cuda linear: fp8 copy of " + c.name + " first needed during graph capture");
-    // The CPU executor's rule on the weight as stored: scale = amax / 448, q = e4m3(x / scale).
-    const std::vector<float> f = source_(c.name).to_f32();
-    float amax = 0.f;
-    for (float x : f) amax = std::max(amax, std::fabs(x));
-    const float s = amax > 0.f ? amax / 448.f : 1.f;
-    std::vector<uint8_t> q(f.size());
-    for (size_t i = 0; i < f.size(); ++i) q[i] = f32_to_fp8e4m3(f[i] / s);
-    Fp8Entry e{std::make_shared<DeviceBuffer>(q.size()), s};
-    if (!q.empty()) {
-      ALP_CUDA(cudaMemcpyAsync(e.data->get(), q.data(), q.size(), cudaMemcpyHostToDevice, stream()));
-      stream_.synchronize();
-    }
-    weight_bytes_ += q.size();
-    it = fp8_.emplace(c.name, std::move(e)).first;
-  }
-  scale = it->second.scale;
-  return it->second.data->get();
-}
 
 Value CudaOps::linear(const Value& x, const Value& w, const Value& b) {
   if (w->shape.size() != 2) shape_error("linear", "weight shape " + shape_str(w->shape) + " is not 2-D");
@@ -358,28 +498,52 @@ Value CudaOps::linear(const Value& x, const Value& w, const Value& b) {
   const bool fp8 = options_.precision == Precision::FP8;
   Value xq_keep, wq_keep;
   WeightRef wr;
-  if (fp8) {
-    // Dynamic per-tensor activation quantisation, as the CPU executor does.
-    xq_keep = alloc(x->shape);
-    float* xq = static_cast<CudaValue&>(*xq_keep).f;
-    launch_fp8_round_trip(xp, xq, n * k, fp8_amax_.as<float>(), stream());
-    xp = xq;
-    const CudaValue& wc = cv(w, "linear", "w");
-    if (wc.is_weight && !wc.name.empty()) {
-      float s = 1.f;
-      const void* q = quantised_fp8(w, s);
-      wr = WeightRef{q, DType::F8E4M3, s};
-    } else {
-      auto [wk, wp] = dense(w, "linear", "w");
-      wq_keep = alloc(w->shape);
-      float* wq = static_cast<CudaValue&>(*wq_keep).f;
-      launch_fp8_round_trip(wp, wq, m * k, fp8_amax_.as<float>(), stream());
-      wr = WeightRef{wq, DType::F32, 1.f};
-    }
+  const CudaValue& wc = cv(w, "linear", "w");
+  if (fp8 && !(wc.is_weight && wc.w.dtype == DType::F8E4M3)) {
+    // An operand that is not a load-time-quantised weight: both sides through the CPU executor's
+    // e4m3 round trip, fp32 GEMM.
+    auto [wk, wp] = dense(w, "linear", "w");
+    wq_keep = alloc(w->shape);
+    float* wq = static_cast<CudaValue&>(*wq_keep).f;
+    launch_fp8_round_trip(wp, wq, m * k, fp8_amax_.as<float>(), stream());
+    wr = WeightRef{wq, DType::F32, 1.f};
+  } else if (wc.is_weight && wc.w.dtype == DType::F8E4M3) {
+    wr = wc.w;  // quantised at load, scale on the device
   } else {
     auto op = weight_operand(w, "linear", "w");
     wq_keep = op.first;
     wr = op.second;
+  }
+  // A member of a packed group (preload): one GEMM for the whole group, the other members are then
+  // served from its output while their input is the same Value.
+  if (wc.fused && !b && lt_enabled()) {
+    const FusedGroup& grp = *wc.fused;
+    if (!(fused_.group == &grp && fused_.x == x)) {
+      GemmArgs f;
+      f.x = xp;
+      f.w = grp.w;
+      Value fy = alloc({n, grp.rows});
+      f.y = static_cast<CudaValue&>(*fy).f;
+      f.m = n, f.n = grp.rows, f.k = k;
+      if (gemm_lt(f)) fused_ = {x, fy, &grp, 0};
+      else fused_ = {};
+    } else {
+      ++fused_hits_;
+    }
+    if (fused_.group == &grp) {
+      const float* src = static_cast<const CudaValue&>(*fused_.y).f + wc.row0;
+      if (n == 1) {
+        // One row: the member's columns are contiguous, a view of the group's output.
+        auto o = view_of(static_cast<const CudaValue&>(*fused_.y), y->shape);
+        o->f = const_cast<float*>(src);
+        y = o;
+      } else if (n > 0) {
+        ALP_CUDA(cudaMemcpy2DAsync(yp, fbytes(m), src, fbytes(grp.rows), fbytes(m), static_cast<size_t>(n),
+                                   cudaMemcpyDeviceToDevice, stream()));
+      }
+      if (++fused_.served == grp.members) fused_ = {};
+      return y;
+    }
   }
   GemmArgs a;
   a.x = xp;
@@ -389,12 +553,15 @@ Value CudaOps::linear(const Value& x, const Value& w, const Value& b) {
   a.m = n;
   a.n = m;
   a.k = k;
-#if ALPAMAYO_HAVE_CUBLASLT
-  if (lt_ && !fp8 && (wr.dtype == DType::BF16 || wr.dtype == DType::F16)) {
-    lt_->run(a, stream());
-    return y;
+  // Tensor cores for narrow weights (X is narrowed/quantised on the device inside gemm_lt).
+  if ((wr.dtype == DType::BF16 || wr.dtype == DType::F16 || wr.dtype == DType::F8E4M3) && gemm_lt(a)) return y;
+  if (fp8) {
+    // Fallback: the activation's per-tensor e4m3 round trip, then the fp32 GEMM (the CPU's rule).
+    xq_keep = alloc(x->shape);
+    float* xq = static_cast<CudaValue&>(*xq_keep).f;
+    launch_fp8_round_trip(xp, xq, n * k, fp8_amax_.as<float>(), stream());
+    a.x = xq;
   }
-#endif
   launch_gemm_fallback(a, stream());
   return y;
 }
@@ -436,12 +603,103 @@ Value CudaOps::rope(const Value& x, const Value& cos, const Value& sin) {
   return y;
 }
 
+Value CudaOps::alloc_bf16(int64_t elems) { return alloc({(elems + 1) / 2}); }
+
+Value CudaOps::attention_cudnn(const Value& q, const Value& k, const Value& v, model::AttentionMask mask, float scale) {
+#if ALPAMAYO_HAVE_CUDNN
+  const int64_t nq = q->shape[0], hq = q->shape[1], d = q->shape[2], nk = k->shape[0], hkv = k->shape[1];
+  if (nq == 0 || nk == 0 || d % 8 != 0) return nullptr;
+  // The built-in rule: query i sits at position past + i and sees keys [0, min(nk, past + i + 1)).
+  // cuDNN's bottom-right causal mask is that rule when past + nq == nk; a single query is a plain
+  // attention over its first past + 1 keys.
+  const bool causal = mask.kind == model::AttentionMask::Kind::Causal;
+  int64_t kv_len = nk;
+  bool bottom_right = false;
+  if (causal && nq == 1) kv_len = std::min(nk, mask.past + 1);
+  else if (causal && mask.past + nq == nk) bottom_right = true;
+  else if (causal) return nullptr;
+  const CudaValue& kc = cv(k, "attention", "k");
+  const CudaValue& vc = cv(v, "attention", "v");
+  const bool cached = kc.head_major && vc.head_major && kc.capacity == vc.capacity;
+  if (!cached && kv_len != nk) return nullptr;
+  const cudaStream_t s = stream();
+
+  SdpaCall c;
+  c.scale = scale;
+  c.causal = bottom_right;
+  auto [qk, qp] = dense(q, "attention", "q");
+  Value qb = alloc_bf16(nq * hq * d);
+  launch_narrow_bf16(qp, 0, static_cast<CudaValue&>(*qb).f, 0, 1, nq * hq * d, s);
+  const std::array<int64_t, 4> token_major{nq * hq * d, d, hq * d, 1};  // [1, hq, nq, d] over [nq, hq, d]
+  c.q = {static_cast<CudaValue&>(*qb).f, {1, hq, nq, d}, token_major};
+  Value kb, vb, lens, kkeep, vkeep;
+  if (cached) {
+    // Rows [0, kv_len) of each head of the fp32 cache, narrowed to bf16 over a row count rounded up
+    // to 128 (the rows past kv_len are the zeroed or finite cache tail, hidden by the padding mask
+    // whose length is a device value): one cuDNN graph per 128-row bucket, not per decode step.
+    const int64_t cap = kc.capacity;
+    const int64_t rows = std::min(cap, (kv_len + 127) / 128 * 128);
+    kb = alloc_bf16(hkv * rows * d);
+    vb = alloc_bf16(hkv * rows * d);
+    launch_narrow_bf16(kc.f, cap * d, static_cast<CudaValue&>(*kb).f, rows * d, hkv, rows * d, s);
+    launch_narrow_bf16(vc.f, cap * d, static_cast<CudaValue&>(*vb).f, rows * d, hkv, rows * d, s);
+    const std::array<int64_t, 4> head_major{hkv * rows * d, rows * d, d, 1};
+    c.k = {static_cast<CudaValue&>(*kb).f, {1, hkv, rows, d}, head_major};
+    c.v = {static_cast<CudaValue&>(*vb).f, {1, hkv, rows, d}, head_major};
+    const int32_t host_lens[2] = {static_cast<int32_t>(nq), static_cast<int32_t>(kv_len)};
+    lens = alloc({2});
+    void* src = staging_->stage(host_lens, sizeof(host_lens), s);
+    ALP_CUDA(cudaMemcpyAsync(static_cast<CudaValue&>(*lens).f, src, sizeof(host_lens), cudaMemcpyHostToDevice, s));
+    c.seq_len_q = reinterpret_cast<const int32_t*>(static_cast<CudaValue&>(*lens).f);
+    c.seq_len_kv = c.seq_len_q + 1;
+  } else {
+    auto [ka, kp] = dense(k, "attention", "k");
+    auto [va, vp] = dense(v, "attention", "v");
+    kkeep = ka, vkeep = va;
+    kb = alloc_bf16(nk * hkv * d);
+    vb = alloc_bf16(nk * hkv * d);
+    launch_narrow_bf16(kp, 0, static_cast<CudaValue&>(*kb).f, 0, 1, nk * hkv * d, s);
+    launch_narrow_bf16(vp, 0, static_cast<CudaValue&>(*vb).f, 0, 1, nk * hkv * d, s);
+    const std::array<int64_t, 4> kv_token_major{nk * hkv * d, d, hkv * d, 1};
+    c.k = {static_cast<CudaValue&>(*kb).f, {1, hkv, nk, d}, kv_token_major};
+    c.v = {static_cast<CudaValue&>(*vb).f, {1, hkv, nk, d}, kv_token_major};
+  }
+  Value ob = alloc_bf16(nq * hq * d);
+  c.o = static_cast<CudaValue&>(*ob).f;
+  c.o_strides = token_major;
+  if (capturing_) {
+    if (!sdpa_->prepared(c)) return nullptr;  // the warm-up pass took the built-in path for this key
+  } else {
+    std::string why;
+    if (!sdpa_->prepare(c, &why)) {
+      sdpa_unavailable_ = why;
+      return nullptr;
+    }
+  }
+  if (sdpa_->reserve_workspace(c, !capturing_)) {
+    // Captured graphs hold the old workspace address.
+    stream_.synchronize();
+    graphs_.clear();
+  }
+  sdpa_->run(c, s);
+  Value o = alloc(q->shape);
+  launch_convert(static_cast<CudaValue&>(*ob).f, DType::BF16, nq * hq * d, static_cast<CudaValue&>(*o).f, DType::F32,
+                 DType::F32, s);
+  return o;
+#else
+  (void)q, (void)k, (void)v, (void)mask, (void)scale;
+  return nullptr;
+#endif
+}
+
 Value CudaOps::attention(const Value& q, const Value& k, const Value& v, model::AttentionMask mask, float scale) {
   if (q->shape.size() != 3 || k->shape.size() != 3 || k->shape != v->shape || q->shape[2] != k->shape[2] ||
       k->shape[1] == 0 || q->shape[1] % k->shape[1])
     shape_error("attention", "q " + shape_str(q->shape) + ", k " + shape_str(k->shape) + ", v " + shape_str(v->shape));
   const int64_t nq = q->shape[0], hq = q->shape[1], d = q->shape[2], nk = k->shape[0], hkv = k->shape[1];
   if (d > 256) shape_error("attention", "head_dim " + std::to_string(d) + " > 256");
+  if (sdpa_)
+    if (Value o = attention_cudnn(q, k, v, mask, scale)) return o;
   auto [qk, qp] = dense(q, "attention", "q");
   // K/V in the kernels' head-major layout: cache views as they are, anything else transposed.
   auto head_major = [&](const Value& t, const char* arg, Value& keep, int64_t& cap) -> const float* {
@@ -700,6 +958,7 @@ void CudaOps::kv_reserve(int64_t layers, int64_t capacity, int64_t kv_heads, int
   if (layers <= 0 || capacity <= 0 || kv_heads <= 0 || head_dim <= 0)
     fail(ErrorCode::InvalidInput, "kv_reserve: layers, capacity, kv_heads and head_dim must be > 0");
   if (capturing_) fail(ErrorCode::Internal, "kv_reserve during graph capture");
+  bind_device();
   stream_.synchronize();  // the old cache may still be read
   graphs_.clear();        // captured loops read the old cache's addresses
   kv_capacity_ = capacity, kv_heads_ = kv_heads, kv_dim_ = head_dim;

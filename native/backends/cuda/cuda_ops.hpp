@@ -3,24 +3,32 @@
 // executor (one executor per planner; not thread-safe).
 //
 // Memory:
-//   activations  fp32 in a DeviceArena (bump chunks kept across passes + free list of dropped Values),
-//                so after a warm-up nothing is cudaMalloc'ed per op or per denoising step; reset()
-//                drops them all between phases (a Value from before a reset() throws when used).
+//   activations  fp32 in a DeviceArena (bump chunks kept across passes, freed neighbours merged, and
+//                the whole arena rewound whenever the last Value of a phase is dropped), so after a
+//                warm-up nothing is cudaMalloc'ed per op or per denoising step and mixed phases do not
+//                fragment it; reset() drops them all at once (a Value from before a reset() throws).
 //   surviving    persist() copies a Value (e.g. the vision output) into its own allocation, outside
 //                the arena; the KV cache is preallocated by kv_reserve, outside the arena.
-//   weights      uploaded once, at first weight() or by preload(). Rank-1 weights (norms, biases) are
-//                fp32 (rounded through bf16/fp16 in those modes, as the CPU executor does). Matrices:
-//                fp32 -> F32; bf16/fp16 -> that type (checkpoint bytes as-is when already stored so);
-//                fp8 -> the stored type (exact widening) plus, on first linear(), a per-tensor e4m3 copy
-//                with scale = amax / 448, quantised on the host with the CPU executor's rule; linear()'s
-//                input is round-tripped through e4m3 per tensor on the device (bit-identical rule).
+//   weights      uploaded once, at first weight() or by preload(), as the checkpoint stores them and
+//                converted on the device. Rank-1 weights (norms, biases) are fp32 (rounded through
+//                bf16/fp16 in those modes, as the CPU executor does). Matrices: fp32 -> F32; bf16/fp16
+//                -> that type; fp8 -> per-tensor e4m3 with scale = amax / 448 (the CPU executor's rule),
+//                quantised on the device at load with the scale kept on the device too; no copy in the
+//                stored type is kept. Lookup tables (token embeddings, position embeddings) are never
+//                quantised (the CPU executor quantises only linear() operands). linear()'s input is
+//                quantised per tensor on the device (scale a device value, no host sync).
 //   inputs       input()/input_index() copy through pinned staging, then cudaMemcpyAsync.
 // KV cache layout: per layer K and V of [kv_heads, capacity, head_dim] (head-major, the attention
 // kernels' layout). kv_write transposes the [N, Hkv, D] rows in; kv_read returns a view (no copy) that
 // attention() consumes directly; any other op given such a view materialises it as [len, Hkv, D].
-// GEMM: cuBLASLt for bf16/fp16 weights when compiled with it and options.use_cublaslt (X is cast to
-// the weight type there, so results differ from the CPU executor by that rounding); the fallback GEMM
-// (fp32 activations, weights widened on load: the CPU executor's semantics) everywhere else.
+// GEMM: cuBLASLt for bf16/fp16/fp8 weights when compiled with it, libcublasLt opens and
+// options.use_cublaslt (X is narrowed to the weight type there, so bf16/fp16 results differ from the
+// CPU executor by that rounding); the fallback GEMM (fp32 activations, weights widened on load: the CPU
+// executor's semantics) everywhere else. Attention: cuDNN SDPA (cudnn_sdpa.hpp) for bf16/fp16/fp8 runs
+// when cuDNN opens (q, k, v narrowed to bf16 per call: the KV cache is still fp32), the built-in
+// fp32 kernels otherwise and for masks cuDNN does not express. libraries() says which.
+// Threads: every entry point binds options.device to the calling thread first (a planner is made on
+// one thread, runs on worker threads and is destroyed on the JS thread).
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -38,6 +46,7 @@
 #include "backends/cuda/device_arena.hpp"
 #include "backends/cuda/gemm.hpp"
 #include "backends/cuda/host_staging.hpp"
+#include "backends/cuda/lru_cache.hpp"
 #include "backends/cuda/resources.hpp"
 #include "core/checkpoint.hpp"
 #include "model/ops.hpp"
@@ -53,9 +62,13 @@ struct CudaOptions {
   size_t arena_bytes = size_t(64) << 20;    // first arena chunk; more chunks are added on demand
   size_t staging_bytes = size_t(4) << 20;   // pinned staging for input()
   bool use_cublaslt = true;                 // ignored when built without cuBLASLt
+  size_t max_graphs = 4;                    // captured denoise loops kept (least recently used evicted)
+  bool fuse_projections = true;             // bf16/fp16 + cuBLASLt: q|k|v and gate|up as one GEMM each
+  bool use_cudnn = true;                    // cuDNN SDPA for bf16/fp16/fp8 runs, where cuDNN opens
 };
 
 struct DenoiseGraph;  // cuda_denoise.cpp
+class CudnnSdpa;      // cudnn_sdpa.hpp
 
 class CudaOps final : public model::Ops {
  public:
@@ -99,12 +112,19 @@ class CudaOps final : public model::Ops {
   // Lane 0 reads are views; another lane's rows are gathered (shared prefix + its own) into the arena.
   std::pair<model::Value, model::Value> kv_read(int64_t layer, int64_t len, int64_t lane = 0) override;
 
-  // Uploads every listed weight now (load time) instead of at first use.
+  // Uploads every listed weight now (load time) instead of at first use; then, in bf16/fp16 runs with
+  // cuBLASLt, packs each layer's q/k/v and gate/up matrices into one matrix per group (the members
+  // become row slices of it), so linear() on the same input runs one GEMM per group.
   void preload(const std::vector<model::ParamSpec>& specs);
+  // GEMMs that served a linear() from an earlier fused GEMM (for tests and bench).
+  uint64_t fused_hits() const { return fused_hits_; }
   // Drops every arena Value (between phases: vision, prefill, each decode step, denoising).
   void reset();
   // A copy of `v` outside the arena that survives reset().
   model::Value persist(const model::Value& v);
+  // A fresh arena Value of `shape` and its device pointer, for producers outside the Ops interface
+  // (the device preprocessing of the camera frames).
+  std::pair<model::Value, float*> device_output(Shape shape);
   // A device-resident fp32 Value over caller-owned memory (no copy; the caller keeps it alive).
   model::Value wrap_device(float* data, Shape shape);
   // The device pointer of a dense fp32 Value (throws Internal for KV views and non-fp32 weights).
@@ -112,7 +132,14 @@ class CudaOps final : public model::Ops {
 
   Precision precision() const { return options_.precision; }
   cudaStream_t stream() const { return stream_.get(); }
-  void synchronize() const { stream_.synchronize(); }
+  void synchronize() const {
+    bind_device();
+    stream_.synchronize();
+  }
+  // Which GEMM and attention libraries run, or why the built-in kernels do (for ExecutorInfo).
+  std::string libraries() const;
+  // GEMM activation scratch in bytes (fixed while graphs are alive; see linear()).
+  size_t gemm_scratch_bytes() const;
   const std::set<std::string, std::less<>>& requested_weights() const { return requested_; }
   uint64_t weight_bytes() const { return weight_bytes_; }
   size_t arena_reserved_bytes() const { return arena_->reserved_bytes(); }
@@ -134,9 +161,11 @@ class CudaOps final : public model::Ops {
     bool prev_capturing_;
   };
   bool capturing() const { return capturing_; }
-  // Captured denoising loops by (steps, then lane, offset, rope_delta per sample); cleared by kv_reserve
-  // and by a kv_share that moves the lanes (cache moved).
-  std::map<std::vector<int64_t>, std::shared_ptr<DenoiseGraph>>& denoise_graphs() { return graphs_; }
+  // Captured denoising loops by (steps, the lanes' shared prefix, then lane, offset, rope_delta per
+  // sample), at most options.max_graphs of them; cleared when memory they captured moves (kv_reserve,
+  // a kv_share that reallocates lane buffers, GEMM scratch growth).
+  using GraphCache = LruCache<std::vector<int64_t>, std::shared_ptr<DenoiseGraph>>;
+  GraphCache& denoise_graphs() { return graphs_; }
   int64_t kv_shared() const { return kv_shared_; }
 
  private:
@@ -150,7 +179,23 @@ class CudaOps final : public model::Ops {
   // Any float Value as a kernel weight operand (weights in their stored dtype, others dense fp32).
   std::pair<model::Value, WeightRef> weight_operand(const model::Value& v, const char* op, const char* arg);
   void ensure_decode_workspace(size_t bytes);
-  const void* quantised_fp8(const model::Value& w, float& scale);
+  // cuBLASLt for `a` when available; false when the caller must run the fallback GEMM.
+  bool gemm_lt(const GemmArgs& a);
+  bool lt_enabled() const {
+#if ALPAMAYO_HAVE_CUBLASLT
+    return lt_ != nullptr;
+#else
+    return false;
+#endif
+  }
+  // cuDNN SDPA for this attention when available and the mask maps onto it; null otherwise (the
+  // built-in kernels then run; the reason is kept for libraries()).
+  model::Value attention_cudnn(const model::Value& q, const model::Value& k, const model::Value& v,
+                               model::AttentionMask mask, float scale);
+  // Arena storage for `elems` bf16 values (an fp32 Value of half the length).
+  model::Value alloc_bf16(int64_t elems);
+  // Makes options.device current on the calling thread (cached per thread).
+  void bind_device() const;
 
   cpu::WeightSource source_;
   CudaOptions options_;
@@ -164,19 +209,24 @@ class CudaOps final : public model::Ops {
 #if ALPAMAYO_HAVE_CUBLASLT
   std::unique_ptr<CublasLtGemm> lt_;
 #endif
+  std::unique_ptr<CudnnSdpa> sdpa_;
+  // The last fused GEMM: its input, group and output, until every member has been served.
+  struct FusedResult {
+    model::Value x, y;
+    const void* group = nullptr;
+    int served = 0;
+  } fused_;
+  uint64_t fused_hits_ = 0;
+  void fuse_groups();
+  std::string sdpa_unavailable_;  // why cuDNN does not run (some) attention, for libraries()
   std::map<std::string, model::Value, std::less<>> weights_;
   std::set<std::string, std::less<>> requested_;
-  struct Fp8Entry {
-    std::shared_ptr<DeviceBuffer> data;
-    float scale;
-  };
-  std::map<std::string, Fp8Entry, std::less<>> fp8_;
   uint64_t weight_bytes_ = 0;
   std::vector<std::shared_ptr<DeviceBuffer>> k_cache_, v_cache_;  // kv_read views share them
   // Lanes 1..: [lane - 1][layer] K/V of positions [kv_shared_, capacity), head-major [Hkv, tail, D].
   std::vector<std::vector<std::shared_ptr<DeviceBuffer>>> lane_k_, lane_v_;
   int64_t kv_capacity_ = 0, kv_heads_ = 0, kv_dim_ = 0, kv_shared_ = 0, kv_lanes_ = 1;
-  std::map<std::vector<int64_t>, std::shared_ptr<DenoiseGraph>> graphs_;
+  GraphCache graphs_;
 };
 
 // The CUDA executor over a checkpoint: precision "fp32" | "bf16" | "fp16" | "fp8". Throws

@@ -3,6 +3,7 @@
 #include "backends/cuda/cuda_check.hpp"
 #include "backends/cuda/gemm.hpp"
 #include "backends/cuda/load_widen.cuh"
+#include "backends/cuda/saturate.hpp"
 
 namespace alp::cuda {
 namespace {
@@ -62,7 +63,7 @@ __global__ void cast_kernel_bf16(const float* x, __nv_bfloat16* o, int64_t n) {
 }
 __global__ void cast_kernel_f16(const float* x, __half* o, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    o[i] = __float2half_rn(x[i]);
+    o[i] = __float2half_rn(saturate_to(x[i], kF16Max));  // inf would poison the GEMM
 }
 __global__ void cast_kernel_fp8(const float* x, __nv_fp8_storage_t* o, float inv_scale, int64_t n) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)

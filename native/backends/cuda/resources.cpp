@@ -97,7 +97,9 @@ GraphExec& GraphExec::operator=(GraphExec&& o) noexcept {
   return *this;
 }
 void GraphExec::begin_capture(cudaStream_t s) {
-  check(cudaStreamBeginCapture(s, cudaStreamCaptureModeGlobal), "cudaStreamBeginCapture");
+  // Thread-local: only this thread's unsafe calls (cudaMalloc, syncs) break the capture. Global mode
+  // also failed it when another planner allocated or synchronised on its own thread meanwhile.
+  check(cudaStreamBeginCapture(s, cudaStreamCaptureModeThreadLocal), "cudaStreamBeginCapture");
 }
 void GraphExec::abort_capture(cudaStream_t s) noexcept {
   cudaGraph_t g = nullptr;

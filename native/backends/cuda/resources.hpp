@@ -90,8 +90,9 @@ class Event {
   cudaEvent_t e_ = nullptr;
 };
 
-// An instantiated CUDA graph. Built by capturing the work that `enqueue` puts on `s` (global capture
-// mode: a stray legacy-stream call from another thread invalidates the capture instead of racing).
+// An instantiated CUDA graph. Built by capturing the work that `enqueue` puts on `s` in thread-local
+// capture mode: other threads (other planners) may allocate and synchronise meanwhile; the capturing
+// thread itself must not (the arena and staging are frozen during capture for that reason).
 class GraphExec {
  public:
   GraphExec() = default;

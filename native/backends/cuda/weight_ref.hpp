@@ -9,6 +9,7 @@ struct WeightRef {
   const void* data = nullptr;
   DType dtype = DType::F32;  // F32, BF16, F16 or F8E4M3
   float scale = 1.0f;        // applied to F8E4M3 only
+  const float* scale_dev = nullptr;  // F8E4M3: the same scale in device memory (cuBLASLt reads it there)
 };
 
 }  // namespace alp::cuda
