@@ -7,6 +7,7 @@ import { backends, loadNative, nativeBinaryPath } from '../native.js';
 import { integerFlag, numberFlag as num, parseFlags } from './parseFlags.js';
 import { Planner } from '../Planner.js';
 import { readInputsFile } from './readInputsFile.js';
+import { EXTRA_COMMANDS, EXTRA_USAGE } from './extraCommands.js';
 import type { LoadOptions, PlanOptions } from '../types.js';
 import { version } from '../version.js';
 
@@ -35,6 +36,7 @@ Usage:
                     [--backend auto|cpu|cuda|tensorrt] [--engines DIR] [--precision P]
                     [--seed N] [--samples K] [--temperature T] [--top-p P] [--steps N]
                     [--max-tokens N] [--noise FILE] [--reasoning TEXT] [--command TEXT]
+${EXTRA_USAGE}
 
 Inputs file (paths relative to it; .rgb = raw RGB bytes needing width/height; .png/.jpg need 'sharp'):
   { "frames": { "front_wide": [{ "path": "fw0.rgb", "width": 576, "height": 320, "timestampUs": 1000000 }, ...x4],
@@ -128,6 +130,9 @@ async function inspect(target: string, json: boolean, io: CliIo): Promise<void> 
  */
 export async function runCli(argv: readonly string[], io: CliIo = { out: (s) => console.log(s), err: (s) => console.error(s) }): Promise<number> {
   try {
+    // Commands with their own flags (evaluation, workers, synthetic clips) parse their arguments themselves.
+    const extra = EXTRA_COMMANDS.get(argv[0] ?? '');
+    if (extra) return await extra(argv.slice(1), io);
     const { values, positionals } = parseFlags(argv, {
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },

@@ -1,0 +1,145 @@
+// Distributed evaluation on a real redis-server (started here on a loopback port): `eval --queue` with 3
+// `worker` processes, one SIGKILLed in the middle of its first job. Every clip must come back exactly
+// once, the killed job from another worker, and the results must equal the single-process run's.
+import t from 'tap';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, connect } from 'node:net';
+import { join } from 'node:path';
+import { realAddonSkip, REAL_ADDON } from './fixtures/parity/parityInputs.js';
+import { CLI, makeClips, noBuiltCli } from './fixtures/syntheticClips.js';
+
+const redisServer = process.env.ALPAMAYO_REDIS_SERVER ?? 'redis-server';
+const hasRedis = spawnSync(redisServer, ['--version'], { encoding: 'utf8' }).status === 0;
+const skip = realAddonSkip() || noBuiltCli || (hasRedis ? false : `${redisServer} not found (apt-get install redis-server)`);
+const env = { ...process.env, ALPAMAYO_TRT_NATIVE: REAL_ADDON };
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+async function waitForPort(port: number, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const c = connect(port, '127.0.0.1', () => {
+        c.end();
+        resolve(true);
+      });
+      c.on('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > end) throw new Error(`nothing listening on ${port}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A child whose stderr lines are collected and can be awaited. */
+function track(child: ChildProcess): { lines: string[]; exited: Promise<number | null>; waitFor(re: RegExp, ms: number): Promise<RegExpExecArray> } {
+  const lines: string[] = [];
+  const waiters: { re: RegExp; resolve: (m: RegExpExecArray) => void }[] = [];
+  let partial = '';
+  child.stderr!.on('data', (b: Buffer) => {
+    partial += b.toString();
+    const parts = partial.split('\n');
+    partial = parts.pop()!;
+    for (const l of parts) {
+      lines.push(l);
+      for (const w of [...waiters]) {
+        const m = w.re.exec(l);
+        if (m) {
+          waiters.splice(waiters.indexOf(w), 1);
+          w.resolve(m);
+        }
+      }
+    }
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    lines,
+    exited,
+    waitFor: (re, ms) =>
+      new Promise((resolve, reject) => {
+        const m = lines.map((l) => re.exec(l)).find(Boolean);
+        if (m) return resolve(m);
+        const timer = setTimeout(() => reject(new Error(`timed out waiting for ${re}`)), ms).unref();
+        waiters.push({ re, resolve: (x) => (clearTimeout(timer), resolve(x)) });
+      }),
+  };
+}
+
+type Line = Record<string, unknown> & { clip: string; timings: unknown };
+const readLines = (p: string): Line[] => readFileSync(p, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Line);
+const withoutTimings = ({ timings, ...rest }: Line): Record<string, unknown> => (void timings, rest);
+
+t.test('eval --queue: 3 workers, one killed mid-job', { skip }, async (t) => {
+  const dir = t.testdir();
+  const data = join(dir, 'data');
+  const ckpt = join(dir, 'ckpt');
+  const children: ChildProcess[] = [];
+  t.teardown(() => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  });
+
+  const port = await freePort();
+  const redis = spawn(redisServer, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  children.push(redis);
+  makeClips(data, '--count', '6', '--seed', '11', '--width', '96', '--height', '64', '--clips-per-chunk', '3');
+  t.equal(spawnSync(process.execPath, [CLI, 'make-checkpoint', ckpt, '--preset', 'tiny', '--seed', '0'], { env }).status, 0);
+  const common = ['--checkpoint', ckpt, '--backend', 'cpu', '--threads', '1'];
+  const settings = ['--data', data, '--samples', '2', '--max-tokens', '8'];
+
+  const single = spawnSync(process.execPath, [CLI, 'eval', ...common, ...settings, '--out', join(dir, 'single.jsonl')], { env, encoding: 'utf8' });
+  t.equal(single.status, 0, single.stderr);
+  const want = readLines(join(dir, 'single.jsonl'));
+  t.equal(want.length, 6);
+
+  await waitForPort(port, 10_000);
+  const url = `redis://127.0.0.1:${port}`;
+  const workers = [0, 1, 2].map(() => {
+    const c = spawn(process.execPath, [CLI, 'worker', '--queue', url, ...common, '--lock-ms', '1500'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    children.push(c);
+    return { child: c, ...track(c) };
+  });
+  await Promise.all(workers.map((w) => w.waitFor(/serving redis/, 60_000)));
+  const producer = spawn(process.execPath, [CLI, 'eval', ...settings, '--queue', url, '--out', join(dir, 'dist.jsonl')], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(producer);
+  const prod = track(producer);
+  let stdout = '';
+  producer.stdout!.on('data', (b: Buffer) => (stdout += b.toString()));
+
+  // Kill the first worker that starts a job, right at its start (the clip read + decode + plan take far longer).
+  const started = await Promise.race(workers.map((w, i) => w.waitFor(/^worker (\d+): start (\S+)$/, 120_000).then((m) => ({ i, clip: m[2]! }))));
+  const victim = workers[started.i]!;
+  victim.child.kill('SIGKILL');
+  await victim.exited;
+  t.notOk(victim.lines.some((l) => l.includes(`done ${started.clip}`)), 'the killed worker did not finish its job');
+
+  const code = await Promise.race([prod.exited, new Promise<string>((r) => setTimeout(() => r('timeout'), 240_000).unref())]);
+  t.equal(code, 0, prod.lines.join('\n'));
+  const survivors = workers.filter((_, i) => i !== started.i);
+  const redone = survivors.find((w) => w.lines.some((l) => l.includes(`done ${started.clip}`)));
+  t.ok(redone, `the killed job (${started.clip}) was finished by another worker`);
+  // A clip that cannot be evaluated fails once, is reported and not written.
+  const bad = spawnSync(process.execPath, [CLI, 'eval', ...settings, '--queue', url, '--t0', '9', '--clips', want[0]!.clip, '--out', join(dir, 'bad.jsonl')], { env, encoding: 'utf8' });
+  t.equal(bad.status, 1);
+  t.match(bad.stderr, /INVALID_INPUT: egomotion: pose time \d+ us is outside the samples/);
+  t.notOk(existsSync(join(dir, 'bad.jsonl')), 'nothing written for a failed clip');
+  for (const w of survivors) w.child.kill('SIGTERM');
+  t.same(await Promise.all(survivors.map((w) => w.exited)), [0, 0], 'workers stop cleanly on SIGTERM');
+
+  const got = readLines(join(dir, 'dist.jsonl'));
+  t.equal(got.length, 6, 'nothing lost');
+  t.equal(new Set(got.map((l) => l.clip)).size, 6, 'nothing duplicated');
+  const byClip = new Map(got.map((l) => [l.clip, withoutTimings(l)]));
+  for (const w of want) t.same(byClip.get(w.clip), withoutTimings(w), `${w.clip}: same result as the single-process run`);
+  t.match(stdout, /^minADE@6\.4s\s+6\s+/m, 'summary table');
+  redis.kill('SIGTERM');
+});
