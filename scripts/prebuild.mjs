@@ -24,6 +24,19 @@ const hasNvcc = spawnSync('nvcc', ['--version']).status === 0;
 const ALLOWED = /^(libc|libm|libdl|libpthread|librt|ld-linux[-\w]*)\.so(\.\d+)*$/;
 
 mkdirSync(platformDir, { recursive: true });
+// node-gyp (under prebuildify) starts by deleting build/, where the development addon and native tests
+// live: keep them aside and put them back at exit.
+const keep = join(root, 'build', 'Release');
+const kept = join(root, 'build-prebuild-kept-Release');
+if (existsSync(keep)) {
+  rmSync(kept, { recursive: true, force: true });
+  renameSync(keep, kept);
+  process.on('exit', () => {
+    rmSync(join(root, 'build'), { recursive: true, force: true });
+    mkdirSync(join(root, 'build'), { recursive: true });
+    renameSync(kept, keep);
+  });
+}
 for (const variant of variants) {
   if (variant === 'cuda' && !hasNvcc) {
     console.log('prebuild: skipping the cuda variant (nvcc not found)');

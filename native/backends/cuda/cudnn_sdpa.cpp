@@ -143,4 +143,11 @@ void CudnnSdpa::run(const SdpaCall& c, cudaStream_t s) {
 }
 
 }  // namespace alp::cuda
+#else
+#include "backends/cuda/cudnn_sdpa.hpp"
+
+namespace alp::cuda {
+// Built without cudnn.h: no CudnnSdpa is ever made, but CudaOps's unique_ptr member still needs this.
+CudnnSdpa::~CudnnSdpa() = default;
+}  // namespace alp::cuda
 #endif
