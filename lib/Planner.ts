@@ -267,6 +267,7 @@ export class Planner {
       topP: opts.topP,
     };
     if (opts.frameBuffers === 'transfer') request.framesOwned = true;
+    if (opts.sampleBatch !== undefined) request.sampleBatch = opts.sampleBatch;
     if (opts.initialNoise) request.initialNoise = opts.initialNoise;
     if (forced) request.forcedTokens = forced;
     const t0Us = (poses[poses.length - 1] as { timestampUs: number }).timestampUs;

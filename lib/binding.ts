@@ -86,6 +86,7 @@ export interface NativePlanRequest {
   /** 16 x 13: t (s, relative to t0), x, y, z, r00..r22, in the t0 ego frame. */
   egoHistory: Float64Array;
   samples: number;
+  sampleBatch?: number;
   seed: number;
   diffusionSteps: number;
   maxReasoningTokens: number;

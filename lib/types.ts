@@ -80,6 +80,12 @@ export interface PlanOptions {
   command?: string;
   /** Independent reasoning + trajectory samples, integer 1..16. Default 1. */
   samples?: number;
+  /**
+   * Most samples decoded and denoised together in one pass, integer 1..16. Default: all of them (up to
+   * what the backend runs at once; TensorRT engines run one). Any value gives the same numbers: sample k
+   * always draws from its own seeded stream. 1 runs the samples one after another (less memory).
+   */
+  sampleBatch?: number;
   /** uint32 seed for token sampling and diffusion noise. Default: random (returned as `result.seed`). */
   seed?: number;
   /** Flow-matching Euler steps, integer 1..100. Default 10. */

@@ -15,6 +15,7 @@ export const PLAN_DEFAULTS = {
 const KNOWN: readonly (keyof PlanOptions)[] = [
   'command',
   'samples',
+  'sampleBatch',
   'seed',
   'diffusionSteps',
   'maxReasoningTokens',
@@ -37,6 +38,7 @@ export const MAX_INITIAL_NOISE = 1000;
 export interface ResolvedPlanOptions {
   command?: string;
   samples: number;
+  sampleBatch?: number;
   seed: number;
   diffusionSteps: number;
   maxReasoningTokens: number;
@@ -93,6 +95,7 @@ export function validatePlanOptions(options: unknown): ResolvedPlanOptions {
     checkClocks: true,
     frameBuffers: 'copy',
   };
+  if (o.sampleBatch !== undefined) out.sampleBatch = checkInteger('options.sampleBatch', o.sampleBatch, 1, 16);
   if (o.command !== undefined) {
     if (typeof o.command !== 'string') throw invalidInput('options.command', 'a string', o.command);
     out.command = o.command;

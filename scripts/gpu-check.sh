@@ -133,7 +133,7 @@ step parity 30 node "$root/scripts/gpu-parity.mjs" "$out/parity.json"
 # ---- compute-sanitizer memcheck on the graph tests ------------------------------------------------
 sanitize() {
   local rc=0
-  for f in cuda_denoise_graph cuda_gemm_scratch cuda_two_planners cuda_cudnn_attention; do
+  for f in cuda_denoise_graph cuda_gemm_scratch cuda_two_planners cuda_cudnn_attention cuda_lanes; do
     compute-sanitizer --tool memcheck --error-exitcode 3 --print-limit 20 "$bin/alpamayo_native_tests" "$f" || rc=$?
   done
   return $rc

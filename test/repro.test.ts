@@ -116,4 +116,43 @@ if (skip) {
     t.ok(m.ade[0]! > 0 && m.ade[1]! > 0, 'different noise per sample');
     t.same(m.horizons.map((h) => h.steps), [10, 30]);
   });
+
+  t.test('samples=6 in one pass: sample k is what one-at-a-time decoding gives, sampled and greedy', async (t) => {
+    const exact = (a: PlanResult, b: PlanResult): void => {
+      t.equal(a.samples.length, b.samples.length);
+      a.samples.forEach((s, k) => {
+        const o = b.samples[k]!;
+        t.same(Array.from(s.tokens!), Array.from(o.tokens!), `sample ${k} tokens`);
+        t.equal(maxAbsDiff(s.waypoints.positions, o.waypoints.positions), 0, `sample ${k} positions`);
+        t.equal(maxAbsDiff(s.actions!.normalized, o.actions!.normalized), 0, `sample ${k} actions`);
+      });
+    };
+    const six = Float32Array.from({ length: 6 * 128 }, (_, i) => Math.sin(0.37 * i + 1));
+    for (const opts of [
+      { ...sampled, seed: 11 },
+      { ...sampled, temperature: 0.6, topP: 0.98, seed: 12 },
+      { temperature: 0, maxReasoningTokens: 12, returnTokens: true, initialNoise: six, seed: 13 },
+    ]) {
+      const texts: string[] = [];
+      const batched = await planner.plan(frames, history, { ...opts, samples: 6, returnActions: true, onToken: (s) => texts.push(s) });
+      const oneByOne = await planner.plan(frames, history, { ...opts, samples: 6, sampleBatch: 1, returnActions: true });
+      exact(batched, oneByOne);
+      // The stream holds back a trailing incomplete UTF-8 sequence (random tiny weights emit byte tokens),
+      // so it is a prefix of sample 0's text, with no other sample's tokens interleaved.
+      const streamed = texts.join('');
+      t.ok(streamed.length > 0 && batched.samples[0]!.reasoning.startsWith(streamed), 'onToken streams sample 0');
+      if (opts.temperature > 0) {
+        const lengths = new Set(batched.samples.map((s) => s.tokens!.length));
+        const distinct = new Set(batched.samples.map((s) => Array.from(s.tokens!).join(',')));
+        t.ok(distinct.size > 1, 'each sample draws from its own stream');
+        t.comment(`reasoning lengths ${[...lengths].join(', ')}`);
+      }
+    }
+    // Sample 0 of a batched plan is the samples:1 plan with the same seed.
+    const one = await planner.plan(frames, history, { ...sampled, seed: 11, samples: 1, returnActions: true });
+    const many = await planner.plan(frames, history, { ...sampled, seed: 11, samples: 6, returnActions: true });
+    t.same(Array.from(many.tokens!), Array.from(one.tokens!));
+    t.equal(maxAbsDiff(many.actions!.normalized, one.actions!.normalized), 0);
+    await t.rejects(planner.plan(frames, history, { samples: 2, sampleBatch: 0 }), { code: 'INVALID_INPUT', field: 'options.sampleBatch' });
+  });
 }

@@ -54,8 +54,13 @@ class ForwardingOps : public model::Ops {
   model::Value expand_rows(const model::Value& x, int64_t n) override { return in_.expand_rows(x, n); }
 
   void kv_reserve(int64_t l, int64_t c, int64_t h, int64_t d) override { in_.kv_reserve(l, c, h, d); }
-  void kv_write(int64_t l, int64_t p, const model::Value& k, const model::Value& v) override { in_.kv_write(l, p, k, v); }
-  std::pair<model::Value, model::Value> kv_read(int64_t l, int64_t len) override { return in_.kv_read(l, len); }
+  void kv_share(int64_t shared, int64_t lanes) override { in_.kv_share(shared, lanes); }
+  void kv_write(int64_t l, int64_t p, const model::Value& k, const model::Value& v, int64_t lane = 0) override {
+    in_.kv_write(l, p, k, v, lane);
+  }
+  std::pair<model::Value, model::Value> kv_read(int64_t l, int64_t len, int64_t lane = 0) override {
+    return in_.kv_read(l, len, lane);
+  }
 
  protected:
   model::Ops& inner() { return in_; }

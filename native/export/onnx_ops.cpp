@@ -788,8 +788,14 @@ void OnnxOps::kv_reserve(int64_t layers, int64_t capacity, int64_t kv_heads, int
   impl_->kv_head_dim = head_dim;
 }
 
-std::pair<model::Value, model::Value> OnnxOps::kv_read(int64_t layer, int64_t len) {
+void OnnxOps::kv_share(int64_t, int64_t lanes) {
+  require(lanes == 1, ErrorCode::InvalidInput,
+          "kv_share: an exported graph holds one sequence's KV cache, got " + std::to_string(lanes) + " lanes");
+}
+
+std::pair<model::Value, model::Value> OnnxOps::kv_read(int64_t layer, int64_t len, int64_t lane) {
   auto& I = *impl_;
+  require(lane == 0, ErrorCode::InvalidInput, "kv_read: an exported graph holds one lane, got lane " + std::to_string(lane));
   require(I.kv_layers > 0 && layer >= 0 && layer < I.kv_layers, ErrorCode::InvalidInput,
           "kv_read: layer " + std::to_string(layer) + " outside the reserved " + std::to_string(I.kv_layers) + " layers");
   auto it = I.kv.find(layer);
@@ -819,8 +825,9 @@ std::pair<model::Value, model::Value> OnnxOps::kv_read(int64_t layer, int64_t le
   return {slice(it->second.k, 0, 0, len), slice(it->second.v, 0, 0, len)};
 }
 
-void OnnxOps::kv_write(int64_t layer, int64_t pos, const model::Value& k, const model::Value& v) {
+void OnnxOps::kv_write(int64_t layer, int64_t pos, const model::Value& k, const model::Value& v, int64_t lane) {
   auto& I = *impl_;
+  require(lane == 0, ErrorCode::InvalidInput, "kv_write: an exported graph holds one lane, got lane " + std::to_string(lane));
   auto& kk = ov(k, "kv_write", "k");
   auto& vv = ov(v, "kv_write", "v");
   require(kk.shape.size() == 3 && kk.shape == vv.shape && kk.shape[1] == I.kv_heads && kk.shape[2] == I.kv_head_dim,

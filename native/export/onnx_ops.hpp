@@ -86,8 +86,10 @@ class OnnxOps final : public model::Ops {
   model::Value expand_rows(const model::Value& x, int64_t n) override;
 
   void kv_reserve(int64_t layers, int64_t capacity, int64_t kv_heads, int64_t head_dim) override;
-  void kv_write(int64_t layer, int64_t pos, const model::Value& k, const model::Value& v) override;
-  std::pair<model::Value, model::Value> kv_read(int64_t layer, int64_t len) override;
+  // The graphs carry one sequence's cache (past_* inputs); reasoning lanes are the runner's business.
+  void kv_share(int64_t shared, int64_t lanes) override;
+  void kv_write(int64_t layer, int64_t pos, const model::Value& k, const model::Value& v, int64_t lane = 0) override;
+  std::pair<model::Value, model::Value> kv_read(int64_t layer, int64_t len, int64_t lane = 0) override;
 
   // Adds the present_key/value outputs and writes `path` and `path.data`. Call once, after tracing.
   void save();

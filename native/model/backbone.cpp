@@ -13,8 +13,12 @@ void reserve_kv_cache(Ops& ops, const ModelConfig& cfg, int64_t capacity) {
   ops.kv_reserve(cfg.text.num_layers, capacity, cfg.text.num_kv_heads, cfg.text.head_dim);
 }
 
-Value backbone_forward(Ops& ops, const ModelConfig& cfg, std::span<const int64_t> ids, int64_t cache_pos,
-                       const MropePositions& pos, const VisionOutput* vision) {
+namespace {
+
+// `segments` empty: one sequence at cache_pos, logits of its last row [vocab]. Otherwise one row per
+// lane segment (decode_lanes), logits of every row [n, vocab].
+Value forward(Ops& ops, const ModelConfig& cfg, std::span<const int64_t> ids, int64_t cache_pos,
+              const MropePositions& pos, const VisionOutput* vision, std::span<const KvSegment> segments) {
   const DecoderConfig& d = cfg.text;
   const int64_t n = static_cast<int64_t>(ids.size());
   if (n == 0) fail(ErrorCode::InvalidInput, "backbone_forward: empty token sequence");
@@ -47,16 +51,36 @@ Value backbone_forward(Ops& ops, const ModelConfig& cfg, std::span<const int64_t
   Value c = ops.input("rope_cos", {n, d.head_dim}, cos), s = ops.input("rope_sin", {n, d.head_dim}, sin);
   for (int64_t l = 0; l < d.num_layers; ++l) {
     check_cancelled();  // an abort lands between layers, not after the whole prefill
-    LayerKv kv{LayerKv::Mode::WriteCache, l, cache_pos, true};
+    LayerKv kv{LayerKv::Mode::WriteCache, l, cache_pos, true, segments};
     h = decoder_layer(ops, d, lp + "layers." + std::to_string(l) + ".", h, c, s, kv);
     if (image_idx && static_cast<size_t>(l) < vision->deepstack.size())
       h = ops.index_add_rows(h, image_idx, vision->deepstack[static_cast<size_t>(l)]);
   }
   // Only the last position's logits are needed; norm is per row so slicing first is exact.
-  Value last = ops.slice(h, 0, n - 1, n);
+  Value last = segments.empty() ? ops.slice(h, 0, n - 1, n) : h;
   last = ops.rms_norm(last, weight(ops, lp + "norm.weight", {d.hidden_size}), static_cast<float>(d.rms_norm_eps));
   Value logits = ops.linear(last, weight(ops, "vlm.lm_head.weight", {cfg.vocab_size, d.hidden_size}), nullptr);
-  return ops.reshape(logits, {cfg.vocab_size});
+  return segments.empty() ? ops.reshape(logits, {cfg.vocab_size}) : logits;
+}
+
+}  // namespace
+
+Value backbone_forward(Ops& ops, const ModelConfig& cfg, std::span<const int64_t> ids, int64_t cache_pos,
+                       const MropePositions& pos, const VisionOutput* vision) {
+  return forward(ops, cfg, ids, cache_pos, pos, vision, {});
+}
+
+Value decode_lanes(Ops& ops, const ModelConfig& cfg, std::span<const LaneToken> lanes) {
+  if (lanes.empty()) fail(ErrorCode::InvalidInput, "decode_lanes: no lanes");
+  std::vector<int64_t> ids;
+  std::vector<KvSegment> segments;
+  MropePositions pos;
+  for (const LaneToken& l : lanes) {
+    ids.push_back(l.id);
+    segments.push_back({1, l.lane, l.cache_pos});
+    for (auto* axis : {&pos.t, &pos.h, &pos.w}) axis->push_back(l.rope_pos);
+  }
+  return forward(ops, cfg, ids, 0, pos, nullptr, segments);
 }
 
 Value prefill(Ops& ops, const ModelConfig& cfg, std::span<const int64_t> ids, const MropePositions& pos,

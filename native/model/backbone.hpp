@@ -24,6 +24,17 @@ Value prefill(Ops& ops, const ModelConfig& cfg, std::span<const int64_t> ids, co
 // One token at `cache_pos` with rope position rope_pos (= cache_pos + rope_delta) on all three axes.
 Value decode(Ops& ops, const ModelConfig& cfg, int64_t id, int64_t cache_pos, int64_t rope_pos);
 
+// One token for each of several reasoning lanes (Ops::kv_share) in one pass: every linear sees all the
+// rows, attention runs per lane over its own cache. Row i equals decode() of lanes[i] alone.
+struct LaneToken {
+  int64_t lane = 0;
+  int64_t id = 0;
+  int64_t cache_pos = 0;
+  int64_t rope_pos = 0;
+};
+// Returns logits [lanes.size(), vocab].
+Value decode_lanes(Ops& ops, const ModelConfig& cfg, std::span<const LaneToken> lanes);
+
 // Preallocates the backbone cache (layers x capacity x kv_heads x head_dim) on `ops`.
 void reserve_kv_cache(Ops& ops, const ModelConfig& cfg, int64_t capacity);
 

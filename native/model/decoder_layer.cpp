@@ -1,6 +1,9 @@
 #include "model/decoder_layer.hpp"
 
 #include <cmath>
+#include <vector>
+
+#include "core/error.hpp"
 
 namespace alp::model {
 
@@ -18,22 +21,43 @@ Value decoder_layer(Ops& ops, const DecoderConfig& d, const std::string& p, cons
   q = ops.rope(ops.rms_norm(q, weight(ops, p + "self_attn.q_norm.weight", {hd}), eps), cos, sin);
   k = ops.rope(ops.rms_norm(k, weight(ops, p + "self_attn.k_norm.weight", {hd}), eps), cos, sin);
 
-  Value keys = k, values = v;
-  AttentionMask mask = AttentionMask::none();
-  if (kv.mode == LayerKv::Mode::WriteCache) {
-    ops.kv_write(kv.cache_layer, kv.pos, k, v);
-    auto [ck, cv] = ops.kv_read(kv.cache_layer, kv.pos + n);
-    keys = ck, values = cv;
-    if (kv.causal) mask = AttentionMask::causal(kv.pos);
-  } else {
-    if (kv.pos > 0) {
-      auto [ck, cv] = ops.kv_read(kv.cache_layer, kv.pos);
-      keys = ops.concat({ck, k}, 0);
-      values = ops.concat({cv, v}, 0);
+  const float scale = static_cast<float>(std::pow(static_cast<double>(hd), -0.5));
+  // Attention of one lane's rows over that lane's cache.
+  auto attend = [&](const Value& qs, const Value& ks, const Value& vs, int64_t lane, int64_t pos) {
+    const int64_t rows = qs->shape.at(0);
+    Value keys = ks, values = vs;
+    AttentionMask mask = AttentionMask::none();
+    if (kv.mode == LayerKv::Mode::WriteCache) {
+      ops.kv_write(kv.cache_layer, pos, ks, vs, lane);
+      auto [ck, cv] = ops.kv_read(kv.cache_layer, pos + rows, lane);
+      keys = ck, values = cv;
+      if (kv.causal) mask = AttentionMask::causal(pos);
+    } else {
+      if (pos > 0) {
+        auto [ck, cv] = ops.kv_read(kv.cache_layer, pos, lane);
+        keys = ops.concat({ck, ks}, 0);
+        values = ops.concat({cv, vs}, 0);
+      }
+      if (kv.causal) mask = AttentionMask::causal(pos);
     }
-    if (kv.causal) mask = AttentionMask::causal(kv.pos);
+    return ops.attention(qs, keys, values, mask, scale);
+  };
+  Value a;
+  if (kv.segments.empty() || (kv.segments.size() == 1 && kv.segments[0].rows == n)) {
+    const KvSegment one = kv.segments.empty() ? KvSegment{n, 0, kv.pos} : kv.segments[0];
+    a = attend(q, k, v, one.lane, one.pos);
+  } else {
+    std::vector<Value> parts;
+    int64_t r = 0;
+    for (const KvSegment& seg : kv.segments) {
+      parts.push_back(attend(ops.slice(q, 0, r, r + seg.rows), ops.slice(k, 0, r, r + seg.rows),
+                             ops.slice(v, 0, r, r + seg.rows), seg.lane, seg.pos));
+      r += seg.rows;
+    }
+    if (r != n)
+      fail(ErrorCode::Internal, "decoder_layer: segments cover " + std::to_string(r) + " of " + std::to_string(n) + " rows");
+    a = ops.concat(parts, 0);
   }
-  Value a = ops.attention(q, keys, values, mask, static_cast<float>(std::pow(static_cast<double>(hd), -0.5)));
   a = ops.linear(ops.reshape(a, {n, qd}), weight(ops, p + "self_attn.o_proj.weight", {hid, qd}), nullptr);
   Value h1 = ops.add(h, a);
 

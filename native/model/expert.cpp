@@ -26,9 +26,11 @@ std::vector<float> fourier_freqs(const ActionInProjConfig& a) {
 
 Value action_in_proj(Ops& ops, const ModelConfig& cfg, const Value& x, const Value& t) {
   const ActionInProjConfig& a = cfg.action_in_proj;
-  const int64_t n = cfg.action_space.n_waypoints;
-  if (x->shape != Shape{n, cfg.action_dims})
-    fail(ErrorCode::InvalidInput, "action_in_proj: x shape " + shape_str(x->shape) + ", expected " + shape_str({n, cfg.action_dims}));
+  const int64_t wp = cfg.action_space.n_waypoints;
+  const int64_t n = x->shape.size() == 2 ? x->shape[0] : 0;
+  if (x->shape.size() != 2 || x->shape[1] != cfg.action_dims || n < wp || n % wp != 0)
+    fail(ErrorCode::InvalidInput, "action_in_proj: x shape " + shape_str(x->shape) + ", expected [k * " + std::to_string(wp) +
+                                      ", " + std::to_string(cfg.action_dims) + "]");
   const std::vector<float> freqs = fourier_freqs(a);
   Value feats = ops.concat({ops.fourier_features(x, freqs), ops.expand_rows(ops.fourier_features(t, freqs), n)}, 1);
   const int64_t in = (cfg.action_dims + 1) * a.num_fourier_feats;
@@ -51,16 +53,34 @@ Value action_in_proj(Ops& ops, const ModelConfig& cfg, const Value& x, const Val
 }
 
 Value expert_velocity(Ops& ops, const ModelConfig& cfg, const Value& x, const Value& t, int64_t offset, int64_t rope_delta) {
+  const ExpertLane one{0, offset, rope_delta};
+  return expert_velocity(ops, cfg, x, t, std::span<const ExpertLane>(&one, 1));
+}
+
+Value expert_velocity(Ops& ops, const ModelConfig& cfg, const Value& x, const Value& t, std::span<const ExpertLane> lanes) {
   const DecoderConfig& d = cfg.expert;
-  const int64_t n = cfg.action_space.n_waypoints;
-  if (offset < 1) fail(ErrorCode::InvalidInput, "expert_velocity: offset must be >= 1, got " + std::to_string(offset));
+  const int64_t wp = cfg.action_space.n_waypoints, n = wp * static_cast<int64_t>(lanes.size());
+  if (lanes.empty()) fail(ErrorCode::InvalidInput, "expert_velocity: no samples");
+  if (x->shape.at(0) != n)
+    fail(ErrorCode::InvalidInput, "expert_velocity: x has " + std::to_string(x->shape.at(0)) + " rows for " +
+                                      std::to_string(lanes.size()) + " samples of " + std::to_string(wp));
+  std::vector<KvSegment> segments;
+  MropePositions pos;
+  for (const ExpertLane& l : lanes) {
+    if (l.offset < 1) fail(ErrorCode::InvalidInput, "expert_velocity: offset must be >= 1, got " + std::to_string(l.offset));
+    segments.push_back({wp, l.lane, l.offset});
+    const MropePositions p = MropePositions::uniform(l.rope_delta + l.offset, wp);
+    pos.t.insert(pos.t.end(), p.t.begin(), p.t.end());
+    pos.h.insert(pos.h.end(), p.h.begin(), p.h.end());
+    pos.w.insert(pos.w.end(), p.w.begin(), p.w.end());
+  }
   Value h = action_in_proj(ops, cfg, x, t);
   std::vector<float> cos, sin;
-  mrope_tables(d, MropePositions::uniform(rope_delta + offset, n), cos, sin);
+  mrope_tables(d, pos, cos, sin);
   Value c = ops.input("expert_rope_cos", {n, d.head_dim}, cos), s = ops.input("expert_rope_sin", {n, d.head_dim}, sin);
   for (int64_t l = 0; l < d.num_layers; ++l) {
     check_cancelled();  // within an Euler step too: a step reads the whole prefix cache per layer
-    LayerKv kv{LayerKv::Mode::ReadPrefix, l, offset, !cfg.expert_non_causal_attention};
+    LayerKv kv{LayerKv::Mode::ReadPrefix, l, lanes[0].offset, !cfg.expert_non_causal_attention, segments};
     h = decoder_layer(ops, d, "expert.layers." + std::to_string(l) + ".", h, c, s, kv);
   }
   h = ops.rms_norm(h, weight(ops, "expert.norm.weight", {d.hidden_size}), static_cast<float>(d.rms_norm_eps));
@@ -80,7 +100,14 @@ std::vector<float> flow_time_steps(int64_t steps) {
 
 std::vector<float> denoise(Ops& ops, const ModelConfig& cfg, std::span<const float> noise, int64_t offset, int64_t rope_delta,
                            const std::function<void()>& before_step) {
-  const int64_t n = cfg.action_space.n_waypoints;
+  const ExpertLane one{0, offset, rope_delta};
+  return denoise(ops, cfg, noise, std::span<const ExpertLane>(&one, 1), before_step);
+}
+
+std::vector<float> denoise(Ops& ops, const ModelConfig& cfg, std::span<const float> noise, std::span<const ExpertLane> lanes,
+                           const std::function<void()>& before_step) {
+  const int64_t n = cfg.action_space.n_waypoints * static_cast<int64_t>(lanes.size());
+  if (lanes.empty()) fail(ErrorCode::InvalidInput, "denoise: no samples");
   if (static_cast<int64_t>(noise.size()) != n * cfg.action_dims)
     fail(ErrorCode::InvalidInput, "denoise: noise has " + std::to_string(noise.size()) + " values, expected " +
                                       std::to_string(n * cfg.action_dims));
@@ -90,7 +117,7 @@ std::vector<float> denoise(Ops& ops, const ModelConfig& cfg, std::span<const flo
     if (before_step) before_step();
     const float t0 = ts[static_cast<size_t>(i)];
     Value t = ops.input("t", {1, 1}, std::span<const float>(&t0, 1));
-    Value v = expert_velocity(ops, cfg, x, t, offset, rope_delta);
+    Value v = expert_velocity(ops, cfg, x, t, lanes);
     x = ops.add(x, ops.scale(v, ts[static_cast<size_t>(i) + 1] - t0));
   }
   return ops.read("actions", x);

@@ -85,11 +85,17 @@ class Ops {
   virtual Value expand_rows(const Value& x, int64_t n) = 0;  // [1, D] -> [n, D]
 
   // ---- backbone KV cache (owned by the executor, preallocated for `capacity` positions) -------
+  // kv_reserve leaves one lane (lane 0) owning every position.
   virtual void kv_reserve(int64_t layers, int64_t capacity, int64_t kv_heads, int64_t head_dim) = 0;
-  // k/v [N, Hkv, D] written at cache positions [pos, pos + N) of `layer`.
-  virtual void kv_write(int64_t layer, int64_t pos, const Value& k, const Value& v) = 0;
-  // Positions [0, len) of `layer` as k/v [len, Hkv, D].
-  virtual std::pair<Value, Value> kv_read(int64_t layer, int64_t len) = 0;
+  // Reasoning lanes (K rollouts after one prompt): positions [0, shared) stay lane 0's rows, read by
+  // every lane (the prompt is computed and stored once); positions [shared, capacity) become private to
+  // each of `lanes` lanes. Lane 0 keeps its rows; the other lanes' private rows start undefined.
+  virtual void kv_share(int64_t shared, int64_t lanes) = 0;
+  // k/v [N, Hkv, D] written at cache positions [pos, pos + N) of `layer` in `lane` (a lane other than
+  // 0 writes only its private positions).
+  virtual void kv_write(int64_t layer, int64_t pos, const Value& k, const Value& v, int64_t lane = 0) = 0;
+  // Positions [0, len) of `layer` as `lane` sees them, as k/v [len, Hkv, D].
+  virtual std::pair<Value, Value> kv_read(int64_t layer, int64_t len, int64_t lane = 0) = 0;
 };
 
 }  // namespace alp::model

@@ -91,4 +91,24 @@ int64_t TokenSampler::next(std::span<const float> logits, const SamplingParams& 
   return last_kept;  // u within rounding of 1
 }
 
+std::vector<int32_t> select_tokens(std::span<const float> logits, std::span<TokenSampler* const> samplers,
+                                   const SamplingParams& p) {
+  const size_t rows = samplers.size();
+  if (rows == 0 || logits.size() % rows != 0)
+    fail(ErrorCode::Internal, "select_tokens: " + std::to_string(logits.size()) + " logits for " + std::to_string(rows) + " rows");
+  const size_t vocab = logits.size() / rows;
+  std::vector<int32_t> ids(rows, -1);
+  for (size_t i = 0; i < rows; ++i) {
+    if (!samplers[i]) continue;
+    const std::span<const float> row = logits.subspan(i * vocab, vocab);
+    // Logits come from the weights alone (the prompt is validated), so NaN/Inf here blames the checkpoint.
+    for (size_t j = 0; j < vocab; ++j)
+      if (!std::isfinite(row[j]))
+        fail(ErrorCode::InvalidCheckpoint, "non-finite values (" + std::to_string(row[j]) + " at index " + std::to_string(j) +
+                                               ") first appeared in the logits of a reasoning token: the checkpoint's weights produce NaN/Inf for valid input");
+    ids[i] = static_cast<int32_t>(samplers[i]->next(row, p));
+  }
+  return ids;
+}
+
 }  // namespace alp::model

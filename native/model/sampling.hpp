@@ -35,4 +35,10 @@ class TokenSampler {
   uint64_t state_;
 };
 
+// The next token of several rollouts at once: row i of `logits` ([samplers.size(), vocab], row-major)
+// with samplers[i], by TokenSampler::next's rule and draws; a null sampler skips its row (-1). Every
+// executor's token selection is this function, so batched and one-at-a-time rollouts agree.
+std::vector<int32_t> select_tokens(std::span<const float> logits, std::span<TokenSampler* const> samplers,
+                                   const SamplingParams& p);
+
 }  // namespace alp::model

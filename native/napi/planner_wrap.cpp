@@ -118,6 +118,7 @@ std::shared_ptr<OwnedRequest> parse_request(Napi::Object req, FrameBufferPool& p
   }
   r.ego_history = float64_vector(req.Get("egoHistory"), "egoHistory");
   r.samples = int_field(req, "samples");
+  if (req.Has("sampleBatch") && !req.Get("sampleBatch").IsUndefined()) r.sample_batch = int_field(req, "sampleBatch");
   r.seed = static_cast<uint32_t>(req.Get("seed").As<Napi::Number>().Int64Value());
   r.diffusion_steps = int_field(req, "diffusionSteps");
   r.max_reasoning_tokens = int_field(req, "maxReasoningTokens");

@@ -51,8 +51,8 @@ std::unique_ptr<Executor> make_cuda(const LoadOptions& o, std::shared_ptr<const 
     for (const auto& d : v.deepstack) kept.deepstack.push_back(raw->persist(d));
     return kept;
   };
-  hooks.denoise = [raw](const model::ModelConfig& c, std::span<const float> noise, int64_t offset, int64_t rope_delta) {
-    return cuda::cuda_denoise(*raw, c, noise, offset, rope_delta);
+  hooks.denoise = [raw](const model::ModelConfig& c, std::span<const float> noise, std::span<const model::ExpertLane> lanes) {
+    return cuda::cuda_denoise(*raw, c, noise, lanes);
   };
   // Frames -> patch rows on the GPU (pinned staging, one launch sequence for all 16 frames), the
   // processor's normalisation; bit-identical to the host path it replaces.

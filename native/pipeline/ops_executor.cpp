@@ -7,6 +7,7 @@
 #include "model/backbone.hpp"
 #include "model/expert.hpp"
 #include "model/rope_tables.hpp"
+#include "model/sampling.hpp"
 
 namespace alp::pipeline {
 
@@ -14,7 +15,9 @@ OpsExecutor::OpsExecutor(std::unique_ptr<model::Ops> ops, const model::ModelConf
                          OpsHooks hooks)
     : ops_(std::move(ops)), cfg_(cfg), info_(std::move(info)), hooks_(std::move(hooks)) {}
 
-void OpsExecutor::reserve(int64_t positions) {
+void OpsExecutor::reserve(int64_t positions, int lanes) {
+  if (lanes < 1 || lanes > kMaxLanes)
+    fail(ErrorCode::Internal, "reserve: " + std::to_string(lanes) + " lanes, this executor takes 1.." + std::to_string(kMaxLanes));
   if (positions <= cache_capacity_) return;
   // Grows only between plans (prefill asks for prompt + reasoning budget up front), never per token.
   cache_capacity_ = std::max<int64_t>(positions, cache_capacity_ * 2);
@@ -44,34 +47,63 @@ void OpsExecutor::encode_images(const ImageBatch& images) {
   if (hooks_.keep_vision) vision_ = hooks_.keep_vision(*vision_);
 }
 
-std::vector<float> OpsExecutor::prefill(std::span<const int32_t> ids, const PositionIds& pos) {
+void OpsExecutor::prefill(std::span<const int32_t> ids, const PositionIds& pos) {
   std::vector<int64_t> ids64(ids.begin(), ids.end());
+  lanes_ = 0;  // lane 0 writes every position whatever the previous plan's lanes were
   model::Value logits = model::prefill(*ops_, cfg_, ids64, pos, vision_ ? &*vision_ : nullptr);
-  return ops_->read("logits", logits);
+  prompt_logits_ = ops_->read("logits", logits);
+  prompt_len_ = static_cast<int64_t>(ids.size());
 }
 
-std::vector<float> OpsExecutor::decode(int32_t id, int64_t cache_pos, int64_t rope_pos) {
-  if (cache_pos >= cache_capacity_)
-    fail(ErrorCode::Internal, "decode past the KV cache capacity (" + std::to_string(cache_capacity_) + ")");
-  return ops_->read("logits", model::decode(*ops_, cfg_, id, cache_pos, rope_pos));
+std::vector<int32_t> OpsExecutor::start_lanes(std::span<model::TokenSampler* const> samplers,
+                                              const model::SamplingParams& params) {
+  const int n = static_cast<int>(samplers.size());
+  if (prompt_len_ == 0) fail(ErrorCode::Internal, "start_lanes before prefill");
+  if (n < 1 || n > kMaxLanes)
+    fail(ErrorCode::Internal, "start_lanes: " + std::to_string(n) + " lanes, this executor takes 1.." + std::to_string(kMaxLanes));
+  ops_->kv_share(prompt_len_, n);
+  lanes_ = n;
+  std::vector<int32_t> first(samplers.size(), -1);
+  for (size_t i = 0; i < samplers.size(); ++i)
+    if (samplers[i]) first[i] = model::select_tokens(prompt_logits_, samplers.subspan(i, 1), params)[0];
+  return first;
 }
 
-void OpsExecutor::denoise(float* x, int n_samples, int steps, int64_t prefix_len, int64_t rope_base,
-                          const std::function<void()>& before_step) {
+std::vector<int32_t> OpsExecutor::decode(std::span<const LaneStep> steps, const model::SamplingParams& params) {
+  if (steps.empty()) fail(ErrorCode::Internal, "decode: no lanes");
+  std::vector<model::LaneToken> lanes;
+  std::vector<model::TokenSampler*> samplers;
+  for (const LaneStep& s : steps) {
+    if (s.lane < 0 || s.lane >= lanes_) fail(ErrorCode::Internal, "decode: lane " + std::to_string(s.lane) + " of " + std::to_string(lanes_));
+    if (s.cache_pos >= cache_capacity_)
+      fail(ErrorCode::Internal, "decode past the KV cache capacity (" + std::to_string(cache_capacity_) + ")");
+    lanes.push_back({s.lane, s.id, s.cache_pos, s.rope_pos});
+    samplers.push_back(s.sampler);
+  }
+  const std::vector<float> logits = ops_->read("logits", model::decode_lanes(*ops_, cfg_, lanes));
+  return model::select_tokens(logits, samplers, params);
+}
+
+void OpsExecutor::denoise(float* x, std::span<const DenoiseLane> lanes, int steps, const std::function<void()>& before_step) {
+  if (lanes.empty()) fail(ErrorCode::Internal, "denoise: no samples");
   model::ModelConfig cfg = cfg_;
   cfg.num_inference_steps = steps;
-  const int64_t n = cfg_.action_space.n_waypoints * cfg_.action_dims;
-  for (int s = 0; s < n_samples; ++s) {
-    std::span<const float> noise(x + s * n, static_cast<size_t>(n));
-    std::vector<float> out;
-    if (hooks_.denoise) {
-      if (before_step) before_step();  // one graph replay per sample: checked once
-      out = hooks_.denoise(cfg, noise, prefix_len, rope_base - prefix_len);
-    } else {
-      out = model::denoise(*ops_, cfg, noise, prefix_len, rope_base - prefix_len, before_step);
-    }
-    std::copy(out.begin(), out.end(), x + s * n);
+  std::vector<model::ExpertLane> el;
+  for (const DenoiseLane& l : lanes) {
+    if (l.lane < 0 || l.lane >= std::max(lanes_, 1))
+      fail(ErrorCode::Internal, "denoise: lane " + std::to_string(l.lane) + " of " + std::to_string(lanes_));
+    el.push_back({l.lane, l.prefix_len, l.rope_base - l.prefix_len});
   }
+  const size_t n = static_cast<size_t>(cfg_.action_space.n_waypoints * cfg_.action_dims) * lanes.size();
+  std::span<const float> noise(x, n);
+  std::vector<float> out;
+  if (hooks_.denoise) {
+    if (before_step) before_step();  // one graph replay: checked once
+    out = hooks_.denoise(cfg, noise, el);
+  } else {
+    out = model::denoise(*ops_, cfg, noise, el, before_step);
+  }
+  std::copy(out.begin(), out.end(), x);
 }
 
 }  // namespace alp::pipeline

@@ -1,12 +1,14 @@
 #pragma once
 // Executor over any model::Ops (CPU now, CUDA later): runs the single network definition in
-// native/model. Samples with different reasoning lengths have different cache prefixes, so the expert
-// runs one sample at a time over the shared prefill cache.
+// native/model. The prompt's KV is computed once and shared by every reasoning lane (Ops::kv_share);
+// decode advances all unfinished lanes in one pass, denoise runs every sample's 64 action rows in one
+// expert pass with per-sample (ragged) cache prefixes.
 #include <functional>
 #include <memory>
 #include <optional>
 
 #include "model/config.hpp"
+#include "model/expert.hpp"
 #include "model/ops.hpp"
 #include "model/vision.hpp"
 #include "pipeline/executor.hpp"
@@ -18,8 +20,8 @@ namespace alp::pipeline {
 struct OpsHooks {
   std::function<uint64_t()> weight_bytes, cache_bytes;
   std::function<model::VisionOutput(const model::VisionOutput&)> keep_vision;  // optional
-  std::function<std::vector<float>(const model::ModelConfig&, std::span<const float> noise, int64_t offset,
-                                   int64_t rope_delta)>
+  std::function<std::vector<float>(const model::ModelConfig&, std::span<const float> noise,
+                                   std::span<const model::ExpertLane> lanes)>
       denoise;  // optional; default model::denoise
   // Device preprocessing of the frames into the vision encoder's patch rows (optional).
   std::function<model::Value(const FrameBatch&)> preprocess;
@@ -29,13 +31,14 @@ class OpsExecutor final : public Executor {
  public:
   OpsExecutor(std::unique_ptr<model::Ops> ops, const model::ModelConfig& cfg, ExecutorInfo info, OpsHooks hooks);
   ExecutorInfo info() const override { return info_; }
-  void reserve(int64_t positions) override;
+  int max_lanes() const override { return kMaxLanes; }
+  void reserve(int64_t positions, int lanes) override;
   void encode_images(const ImageBatch& images) override;
   bool preprocess_on_device(const FrameBatch& frames) override;
-  std::vector<float> prefill(std::span<const int32_t> ids, const PositionIds& pos) override;
-  std::vector<float> decode(int32_t id, int64_t cache_pos, int64_t rope_pos) override;
-  void denoise(float* x, int n_samples, int steps, int64_t prefix_len, int64_t rope_base,
-               const std::function<void()>& before_step) override;
+  void prefill(std::span<const int32_t> ids, const PositionIds& pos) override;
+  std::vector<int32_t> start_lanes(std::span<model::TokenSampler* const> samplers, const model::SamplingParams& params) override;
+  std::vector<int32_t> decode(std::span<const LaneStep> steps, const model::SamplingParams& params) override;
+  void denoise(float* x, std::span<const DenoiseLane> lanes, int steps, const std::function<void()>& before_step) override;
   uint64_t weight_bytes() const override { return hooks_.weight_bytes(); }
   uint64_t cache_bytes() const override { return hooks_.cache_bytes(); }
 
@@ -47,6 +50,12 @@ class OpsExecutor final : public Executor {
   std::optional<model::VisionOutput> vision_;
   model::Value device_patches_;  // from preprocess_on_device, for the next encode_images
   int64_t cache_capacity_ = 0;
+  // The prompt's length and last logits (prefill), the shared part of every lane.
+  int64_t prompt_len_ = 0;
+  std::vector<float> prompt_logits_;
+  int lanes_ = 0;
+  // Denoise rows are 64 per lane; 64 lanes keep one pass's activations to a few MB per layer.
+  static constexpr int kMaxLanes = 64;
 };
 
 }  // namespace alp::pipeline

@@ -226,6 +226,7 @@ PlanResult Planner::plan(const PlanRequest& req, const TokenSink& on_token, cons
 
   if (req.samples < 1) fail(ErrorCode::InvalidInput, "samples: expected >= 1, got " + std::to_string(req.samples));
   if (req.diffusion_steps < 1) fail(ErrorCode::InvalidInput, "diffusionSteps: expected >= 1");
+  if (req.sample_batch < 0) fail(ErrorCode::InvalidInput, "sampleBatch: expected >= 1, got " + std::to_string(req.sample_batch));
   // Per-image model input sizes and patch grids (the processor's image_grid_thw).
   std::vector<model::ImageSize> sizes(kImages);
   std::vector<model::ImageGrid> grids(kImages);
@@ -308,8 +309,12 @@ PlanResult Planner::plan(const PlanRequest& req, const TokenSink& on_token, cons
   std::vector<int64_t> ids64(req.prompt_ids.begin(), req.prompt_ids.end());
   const model::RopeIndex ri = model::rope_index(cfg, ids64, grids);
   const int64_t budget = req.forced_tokens ? static_cast<int64_t>(req.forced_tokens->size()) : req.max_reasoning_tokens;
-  m.executor->reserve(static_cast<int64_t>(req.prompt_ids.size()) + budget + 1);
-  const std::vector<float> prompt_logits = m.executor->prefill(req.prompt_ids, ri.pos);
+  // Samples run in groups of lanes: every lane of a group decodes in one pass per token and denoises
+  // in one expert pass; a group of one is the one-at-a-time rollout.
+  const int group = std::max(1, std::min({req.samples, m.executor->max_lanes(),
+                                          req.sample_batch > 0 ? req.sample_batch : req.samples}));
+  m.executor->reserve(static_cast<int64_t>(req.prompt_ids.size()) + budget + 1, group);
+  m.executor->prefill(req.prompt_ids, ri.pos);
   out.timings.prefill_ms = ms_since(t);
   check_abort_after();
   require_finite_output(prompt_logits, "the prefill logits (vision encoder or backbone)");
@@ -324,50 +329,80 @@ PlanResult Planner::plan(const PlanRequest& req, const TokenSink& on_token, cons
                            cfg.traj_token_start_idx + cfg.traj_vocab_size};
   out.tokens.resize(static_cast<size_t>(req.samples));
   std::vector<float> x(noise_len);
-  for (int s = 0; s < req.samples; ++s) {
-    // Reasoning rollout s: sampled (or teacher-forced) tokens after the shared prompt. As in the official
-    // generate(), the token that ends the generation (token limit, <|im_end|>/<|endoftext|>) is never fed,
-    // so the cache holds prompt + generated - 1 positions; <|traj_future_start|> is fed when the budget
-    // leaves room for the token after it (StopAfterEOS), a forced one always. The expert's offset is
-    // index(<|traj_future_start|>) + 1, else the generated length.
+  const size_t per_sample = static_cast<size_t>(n_wp * cfg.action_dims);
+  const int limit = req.forced_tokens ? static_cast<int>(req.forced_tokens->size()) : req.max_reasoning_tokens;
+  for (int g0 = 0; g0 < req.samples; g0 += group) {
+    const int lanes = std::min(group, req.samples - g0);
+    // Reasoning rollouts g0 .. g0 + lanes - 1: sampled (or teacher-forced) tokens after the shared
+    // prompt, each from its own SplitMix64 stream, so sample s draws what it would draw alone. As in the
+    // official generate(), the token that ends the generation (token limit, <|im_end|>/<|endoftext|>) is
+    // never fed, so the cache holds prompt + generated - 1 positions; <|traj_future_start|> is fed when
+    // the budget leaves room for the token after it (StopAfterEOS), a forced one always. The expert's
+    // offset is index(<|traj_future_start|>) + 1, else the generated length.
     t = Clock::now();
-    stage = "reasoning (sample " + std::to_string(s) + ")";
-    std::vector<int32_t>& toks = out.tokens[static_cast<size_t>(s)];
-    std::vector<float> logits = prompt_logits;
-    model::TokenSampler sampler(model::rollout_sampler_state(req.seed, static_cast<uint64_t>(s)));
-    int64_t cache_pos = n_prompt;
-    const int limit = req.forced_tokens ? static_cast<int>(req.forced_tokens->size()) : req.max_reasoning_tokens;
+    stage = "reasoning (samples " + std::to_string(g0) + ".." + std::to_string(g0 + lanes - 1) + ")";
+    std::vector<model::TokenSampler> samplers;
+    std::vector<model::TokenSampler*> draw;
+    for (int k = 0; k < lanes; ++k) samplers.emplace_back(model::rollout_sampler_state(req.seed, static_cast<uint64_t>(g0 + k)));
+    for (auto& smp : samplers) draw.push_back(req.forced_tokens ? nullptr : &smp);
+    std::vector<int32_t> next = m.executor->start_lanes(draw, sp);
+    std::vector<int64_t> cache_pos(static_cast<size_t>(lanes), n_prompt);
+    std::vector<bool> done(static_cast<size_t>(lanes), false);
+    std::vector<LaneStep> steps;
     for (int i = 0; i < limit; ++i) {
       check_abort();
-      const int32_t tok = req.forced_tokens ? (*req.forced_tokens)[static_cast<size_t>(i)]
-                                            : static_cast<int32_t>(sampler.next(logits, sp));
-      if (tok < 0 || tok >= cfg.vocab_size) fail(ErrorCode::InvalidInput, "reasoningTokens: id " + std::to_string(tok) + " outside the vocabulary");
-      toks.push_back(tok);
-      on_token(s, tok);
-      const bool future_start = tok == traj_future_start;
-      const bool eos = !req.forced_tokens && (tok == eos_a || tok == eos_b);
-      const bool budget_spent = i + 1 == limit && !(req.forced_tokens && future_start);
-      if (eos || budget_spent) break;
-      logits = m.executor->decode(tok, cache_pos, cache_pos + ri.rope_delta);
-      require_finite_output(logits, "the logits of reasoning token " + std::to_string(i) + " of sample " + std::to_string(s));
-      ++cache_pos;
-      if (future_start) break;
+      steps.clear();
+      bool running = false;
+      for (int k = 0; k < lanes; ++k) {
+        const size_t kk = static_cast<size_t>(k);
+        if (done[kk]) continue;  // finished lanes cost nothing
+        const int32_t tok = req.forced_tokens ? (*req.forced_tokens)[static_cast<size_t>(i)] : next[kk];
+        if (tok < 0 || tok >= cfg.vocab_size) fail(ErrorCode::InvalidInput, "reasoningTokens: id " + std::to_string(tok) + " outside the vocabulary");
+        out.tokens[static_cast<size_t>(g0 + k)].push_back(tok);
+        on_token(g0 + k, tok);
+        const bool future_start = tok == traj_future_start;
+        const bool eos = !req.forced_tokens && (tok == eos_a || tok == eos_b);
+        const bool budget_spent = i + 1 == limit && !(req.forced_tokens && future_start);
+        if (eos || budget_spent || future_start) done[kk] = true;
+        if (eos || budget_spent) continue;
+        // Fed; the lane draws its next token unless <|traj_future_start|> ended it.
+        steps.push_back({k, tok, cache_pos[kk], cache_pos[kk] + ri.rope_delta, future_start ? nullptr : draw[kk]});
+        running = running || !future_start;
+      }
+      if (!steps.empty()) {
+        const std::vector<int32_t> ids = m.executor->decode(steps, sp);
+        if (ids.size() != steps.size())
+          fail(ErrorCode::Internal, "decode returned " + std::to_string(ids.size()) + " tokens for " + std::to_string(steps.size()) + " lanes");
+        for (size_t j = 0; j < steps.size(); ++j) {
+          const size_t kk = static_cast<size_t>(steps[j].lane);
+          ++cache_pos[kk];
+          next[kk] = ids[j];
+        }
+      }
+      if (!running) break;
     }
     // The rollout stops at the first <|traj_future_start|>, so both official offsets are the length.
-    const int64_t offset = n_prompt + static_cast<int64_t>(toks.size());
+    std::vector<DenoiseLane> dl;
+    for (int k = 0; k < lanes; ++k) {
+      const int64_t offset = n_prompt + static_cast<int64_t>(out.tokens[static_cast<size_t>(g0 + k)].size());
+      dl.push_back({k, cache_pos[static_cast<size_t>(k)], offset + ri.rope_delta});
+    }
     out.timings.reasoning_ms += ms_since(t);
     check_abort_after();
 
     t = Clock::now();
-    stage = "denoising (sample " + std::to_string(s) + ")";
-    float* xs = x.data() + static_cast<size_t>(s) * n_wp * cfg.action_dims;
-    const size_t n = static_cast<size_t>(n_wp * cfg.action_dims);
-    if (req.initial_noise)
-      std::copy_n(req.initial_noise->data() + static_cast<size_t>(s) * n, n, xs);
-    else
-      model::fill_philox_normal(req.seed, static_cast<uint64_t>(s), 0, std::span<float>(xs, n));
-    m.executor->denoise(xs, 1, req.diffusion_steps, cache_pos, offset + ri.rope_delta, check_abort);
-    require_finite_output({xs, n}, "the action expert's output (denoising) of sample " + std::to_string(s));
+    stage = "denoising (samples " + std::to_string(g0) + ".." + std::to_string(g0 + lanes - 1) + ")";
+    float* xs = x.data() + static_cast<size_t>(g0) * per_sample;
+    for (int k = 0; k < lanes; ++k) {
+      float* xk = xs + static_cast<size_t>(k) * per_sample;
+      if (req.initial_noise)
+        std::copy_n(req.initial_noise->data() + static_cast<size_t>(g0 + k) * per_sample, per_sample, xk);
+      else
+        model::fill_philox_normal(req.seed, static_cast<uint64_t>(g0 + k), 0, std::span<float>(xk, per_sample));
+    }
+    m.executor->denoise(xs, dl, req.diffusion_steps, check_abort);
+    require_finite_output({xs, per_sample * static_cast<size_t>(lanes)},
+                          "the action expert's output (denoising) of samples " + std::to_string(g0) + ".." + std::to_string(g0 + lanes - 1));
     out.timings.action_ms += ms_since(t);
   }
 

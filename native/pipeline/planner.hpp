@@ -38,6 +38,7 @@ struct PlanRequest {
   std::array<Frame, 16> frames;        // camera-major, oldest -> newest
   std::vector<double> ego_history;     // 16 x 13: t_seconds, x, y, z, R row-major (world frame)
   int samples = 1;
+  int sample_batch = 0;                // most samples per decode/denoise pass; 0: all (up to the executor's lanes)
   uint32_t seed = 0;
   int diffusion_steps = 10;
   int max_reasoning_tokens = 256;

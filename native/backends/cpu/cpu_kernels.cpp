@@ -59,10 +59,15 @@ void gemm_impl(ThreadPool& pool, const float* x, const W* w, const float* b, flo
   const int64_t row_tiles = (n + kRows - 1) / kRows, col_tiles = (m + kCols - 1) / kCols;
   // Polled per tile: an aborted plan leaves a long GEMM early (the caller throws; y is discarded).
   const std::atomic<bool>* cancel = current_cancel_flag();
+  // Tile order: the smaller operand is re-read while a tile of the larger one stays in cache. With few
+  // rows (decode of K samples, the expert) each weight tile meets every row before the next, so the
+  // weights stream from memory once per call, not once per 4 rows. The order changes no result.
+  const bool weights_outer = n < m;
   pool.parallel_for(row_tiles * col_tiles, [&](int64_t begin, int64_t end) {
     for (int64_t t = begin; t < end; ++t) {
       if (cancel && cancel->load(std::memory_order_relaxed)) return;
-      const int64_t r0 = (t / col_tiles) * kRows, c0 = (t % col_tiles) * kCols;
+      const int64_t rt = weights_outer ? t % row_tiles : t / col_tiles, ct = weights_outer ? t / row_tiles : t % col_tiles;
+      const int64_t r0 = rt * kRows, c0 = ct * kCols;
       const int64_t r1 = std::min(n, r0 + kRows), c1 = std::min(m, c0 + kCols);
       for (int64_t c = c0; c < c1; ++c) {
         const W* wr = w + c * k;

@@ -478,9 +478,29 @@ void CpuOps::kv_reserve(int64_t layers, int64_t capacity, int64_t kv_heads, int6
   const size_t per = static_cast<size_t>(capacity * kv_heads * head_dim);
   k_cache_.assign(static_cast<size_t>(layers), HostFloats(per, 0.f));
   v_cache_.assign(static_cast<size_t>(layers), HostFloats(per, 0.f));
+  lane_k_.clear(), lane_v_.clear();
+  kv_shared_ = 0, kv_lanes_ = 1;
 }
 
-void CpuOps::kv_write(int64_t layer, int64_t pos, const Value& k, const Value& v) {
+void CpuOps::kv_share(int64_t shared, int64_t lanes) {
+  if (k_cache_.empty()) fail(ErrorCode::Internal, "kv_share before kv_reserve");
+  if (shared < 0 || shared > kv_capacity_ || lanes < 1)
+    fail(ErrorCode::Internal, "kv_share: shared " + std::to_string(shared) + " of capacity " + std::to_string(kv_capacity_) +
+                                  ", lanes " + std::to_string(lanes));
+  kv_shared_ = shared, kv_lanes_ = lanes;
+  // Private rows of lanes 1..: allocated once per (lanes, tail) and reused by later plans.
+  const size_t per = static_cast<size_t>((kv_capacity_ - shared) * kv_heads_ * kv_dim_);
+  for (auto* lanes_of : {&lane_k_, &lane_v_}) {
+    lanes_of->resize(static_cast<size_t>(lanes - 1));
+    for (auto& layers : *lanes_of) {
+      layers.resize(k_cache_.size());
+      for (HostFloats& rows : layers)
+        if (rows.size() < per) rows = HostFloats(per, 0.f);
+    }
+  }
+}
+
+void CpuOps::kv_write(int64_t layer, int64_t pos, const Value& k, const Value& v, int64_t lane) {
   const auto& ks = fl(k, "kv_write", "k");
   const auto& vs = fl(v, "kv_write", "v");
   if (layer < 0 || layer >= static_cast<int64_t>(k_cache_.size()))
@@ -492,20 +512,32 @@ void CpuOps::kv_write(int64_t layer, int64_t pos, const Value& k, const Value& v
   if (pos < 0 || pos + n > kv_capacity_)
     fail(ErrorCode::InvalidInput, "KV cache: positions [" + std::to_string(pos) + ", " + std::to_string(pos + n) +
                                       ") exceed the capacity " + std::to_string(kv_capacity_));
-  std::copy(ks.begin(), ks.end(), k_cache_[layer].begin() + pos * row);
-  std::copy(vs.begin(), vs.end(), v_cache_[layer].begin() + pos * row);
+  if (lane < 0 || lane >= kv_lanes_ || (lane > 0 && pos < kv_shared_))
+    fail(ErrorCode::Internal, "kv_write: lane " + std::to_string(lane) + " at position " + std::to_string(pos) + " (" +
+                                  std::to_string(kv_lanes_) + " lanes sharing " + std::to_string(kv_shared_) + " positions)");
+  HostFloats& kd = lane == 0 ? k_cache_[layer] : lane_k_[lane - 1][layer];
+  HostFloats& vd = lane == 0 ? v_cache_[layer] : lane_v_[lane - 1][layer];
+  const int64_t at = lane == 0 ? pos : pos - kv_shared_;
+  std::copy(ks.begin(), ks.end(), kd.begin() + at * row);
+  std::copy(vs.begin(), vs.end(), vd.begin() + at * row);
 }
 
-std::pair<Value, Value> CpuOps::kv_read(int64_t layer, int64_t len) {
-  if (layer < 0 || layer >= static_cast<int64_t>(k_cache_.size()) || len < 0 || len > kv_capacity_)
-    fail(ErrorCode::Internal, "kv_read: layer " + std::to_string(layer) + ", length " + std::to_string(len) + " outside the reserved cache");
+std::pair<Value, Value> CpuOps::kv_read(int64_t layer, int64_t len, int64_t lane) {
+  if (layer < 0 || layer >= static_cast<int64_t>(k_cache_.size()) || len < 0 || len > kv_capacity_ || lane < 0 || lane >= kv_lanes_)
+    fail(ErrorCode::Internal, "kv_read: layer " + std::to_string(layer) + ", length " + std::to_string(len) + ", lane " +
+                                  std::to_string(lane) + " outside the reserved cache");
   const int64_t row = kv_heads_ * kv_dim_;
-  auto part = [&](const HostFloats& c) {
+  const int64_t common = lane == 0 ? len : std::min(len, kv_shared_);
+  auto part = [&](const HostFloats& c, const std::vector<std::vector<HostFloats>>& lanes) {
     auto [v, o] = alloc(buffers_, {len, kv_heads_, kv_dim_});
-    std::copy(c.begin(), c.begin() + len * row, o.begin());
+    std::copy(c.begin(), c.begin() + common * row, o.begin());
+    if (common < len) {
+      const HostFloats& own = lanes[static_cast<size_t>(lane - 1)][static_cast<size_t>(layer)];
+      std::copy(own.begin(), own.begin() + (len - common) * row, o.begin() + common * row);
+    }
     return v;
   };
-  return {part(k_cache_[layer]), part(v_cache_[layer])};
+  return {part(k_cache_[layer], lane_k_), part(v_cache_[layer], lane_v_)};
 }
 
 uint64_t CpuOps::weight_bytes() const {
@@ -520,6 +552,8 @@ uint64_t CpuOps::weight_bytes() const {
 uint64_t CpuOps::cache_bytes() const {
   uint64_t b = 0;
   for (const auto& c : k_cache_) b += c.size() * sizeof(float);
+  for (const auto& lane : lane_k_)
+    for (const auto& c : lane) b += c.size() * sizeof(float);
   return 2 * b;
 }
 

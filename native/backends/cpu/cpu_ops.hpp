@@ -74,8 +74,9 @@ class CpuOps final : public model::Ops {
   model::Value expand_rows(const model::Value& x, int64_t n) override;
 
   void kv_reserve(int64_t layers, int64_t capacity, int64_t kv_heads, int64_t head_dim) override;
-  void kv_write(int64_t layer, int64_t pos, const model::Value& k, const model::Value& v) override;
-  std::pair<model::Value, model::Value> kv_read(int64_t layer, int64_t len) override;
+  void kv_share(int64_t shared, int64_t lanes) override;
+  void kv_write(int64_t layer, int64_t pos, const model::Value& k, const model::Value& v, int64_t lane = 0) override;
+  std::pair<model::Value, model::Value> kv_read(int64_t layer, int64_t len, int64_t lane = 0) override;
 
   Precision precision() const { return options_.precision; }
   int threads() const { return pool_.size(); }
@@ -96,8 +97,11 @@ class CpuOps final : public model::Ops {
   BufferPool buffers_;
   std::map<std::string, model::Value, std::less<>> weights_;
   std::set<std::string, std::less<>> requested_;
+  // Lane 0 (and the shared prefix) per layer; lanes 1.. own only positions [kv_shared_, capacity):
+  // lane_k_[lane - 1][layer] holds their rows from kv_shared_ on.
   std::vector<HostFloats> k_cache_, v_cache_;
-  int64_t kv_capacity_ = 0, kv_heads_ = 0, kv_dim_ = 0;
+  std::vector<std::vector<HostFloats>> lane_k_, lane_v_;
+  int64_t kv_capacity_ = 0, kv_heads_ = 0, kv_dim_ = 0, kv_shared_ = 0, kv_lanes_ = 1;
 };
 
 }  // namespace alp::cpu

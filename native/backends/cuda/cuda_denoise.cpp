@@ -22,14 +22,14 @@ struct DenoiseGraph {
 
 namespace {
 
-void enqueue_loop(CudaOps& ops, const model::ModelConfig& cfg, DenoiseGraph& g, int64_t offset, int64_t rope_delta) {
-  const int64_t n = cfg.action_space.n_waypoints, dims = cfg.action_dims;
+void enqueue_loop(CudaOps& ops, const model::ModelConfig& cfg, DenoiseGraph& g, std::span<const model::ExpertLane> lanes) {
+  const int64_t n = cfg.action_space.n_waypoints * static_cast<int64_t>(lanes.size()), dims = cfg.action_dims;
   const std::vector<float> ts = model::flow_time_steps(cfg.num_inference_steps);
   model::Value x = ops.wrap_device(g.x.as<float>(), {n, dims});
   for (int64_t i = 0; i < cfg.num_inference_steps; ++i) {
     const float t0 = ts[static_cast<size_t>(i)];
     model::Value t = ops.input("t", {1, 1}, std::span<const float>(&t0, 1));
-    model::Value v = model::expert_velocity(ops, cfg, x, t, offset, rope_delta);
+    model::Value v = model::expert_velocity(ops, cfg, x, t, lanes);
     launch_euler_update(g.x.as<float>(), ops.device_data(v), ts[static_cast<size_t>(i) + 1] - t0, n * dims, ops.stream());
   }
 }
@@ -38,7 +38,14 @@ void enqueue_loop(CudaOps& ops, const model::ModelConfig& cfg, DenoiseGraph& g, 
 
 std::vector<float> cuda_denoise(CudaOps& ops, const model::ModelConfig& cfg, std::span<const float> noise,
                                 int64_t offset, int64_t rope_delta) {
-  const int64_t n = cfg.action_space.n_waypoints * cfg.action_dims;
+  const model::ExpertLane one{0, offset, rope_delta};
+  return cuda_denoise(ops, cfg, noise, std::span<const model::ExpertLane>(&one, 1));
+}
+
+std::vector<float> cuda_denoise(CudaOps& ops, const model::ModelConfig& cfg, std::span<const float> noise,
+                                std::span<const model::ExpertLane> lanes) {
+  if (lanes.empty()) fail(ErrorCode::InvalidInput, "denoise: no samples");
+  const int64_t n = cfg.action_space.n_waypoints * cfg.action_dims * static_cast<int64_t>(lanes.size());
   if (static_cast<int64_t>(noise.size()) != n)
     fail(ErrorCode::InvalidInput, "denoise: noise has " + std::to_string(noise.size()) + " values, expected " + std::to_string(n));
   if (cfg.num_inference_steps < 1)
@@ -51,7 +58,10 @@ std::vector<float> cuda_denoise(CudaOps& ops, const model::ModelConfig& cfg, std
     ALP_CUDA(cudaMemcpyAsync(g.x.get(), g.host_x.get(), bytes, cudaMemcpyHostToDevice, ops.stream()));
   };
 
-  const auto key = std::make_tuple(offset, rope_delta, int64_t(cfg.num_inference_steps));
+  // Key: steps, the lanes' shared prefix, then (lane, offset, rope_delta) of every sample (the graph
+  // bakes in each lane's cache reads and rope tables).
+  std::vector<int64_t> key{cfg.num_inference_steps, ops.kv_shared()};
+  for (const model::ExpertLane& l : lanes) key.insert(key.end(), {l.lane, l.offset, l.rope_delta});
   std::shared_ptr<DenoiseGraph> slot;
   if (auto* found = ops.denoise_graphs().find(key)) slot = *found;
   if (!slot) {
@@ -65,14 +75,14 @@ std::vector<float> cuda_denoise(CudaOps& ops, const model::ModelConfig& cfg, std
       upload(*g);
       {
         CudaOps::MemoryScope scope(ops, g->arena, &warm, false);
-        enqueue_loop(ops, cfg, *g, offset, rope_delta);
+        enqueue_loop(ops, cfg, *g, lanes);
       }
       ops.synchronize();
       g->arena->reset();
       g->staging = std::make_unique<HostStaging>(std::max<size_t>(warm.demand(), 64));
       {
         CudaOps::MemoryScope scope(ops, g->arena, g->staging.get(), true);
-        g->exec = GraphExec::capture(ops.stream(), [&] { enqueue_loop(ops, cfg, *g, offset, rope_delta); });
+        g->exec = GraphExec::capture(ops.stream(), [&] { enqueue_loop(ops, cfg, *g, lanes); });
       }
     } catch (...) {
       ops.denoise_graphs().erase(key);

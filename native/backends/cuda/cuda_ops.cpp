@@ -965,6 +965,9 @@ void CudaOps::kv_reserve(int64_t layers, int64_t capacity, int64_t kv_heads, int
   const size_t bytes = fbytes(capacity * kv_heads * head_dim);
   k_cache_.clear();
   v_cache_.clear();
+  lane_k_.clear();
+  lane_v_.clear();
+  kv_shared_ = 0, kv_lanes_ = 1;
   for (int64_t l = 0; l < layers; ++l)
     for (auto* c : {&k_cache_, &v_cache_}) {
       c->push_back(std::make_shared<DeviceBuffer>(bytes));
@@ -972,7 +975,33 @@ void CudaOps::kv_reserve(int64_t layers, int64_t capacity, int64_t kv_heads, int
     }
 }
 
-void CudaOps::kv_write(int64_t layer, int64_t pos, const Value& k, const Value& v) {
+void CudaOps::kv_share(int64_t shared, int64_t lanes) {
+  if (k_cache_.empty()) fail(ErrorCode::Internal, "kv_share before kv_reserve");
+  if (shared < 0 || shared > kv_capacity_ || lanes < 1)
+    fail(ErrorCode::Internal, "kv_share: shared " + std::to_string(shared) + " of capacity " + std::to_string(kv_capacity_) +
+                                  ", lanes " + std::to_string(lanes));
+  if (capturing_) fail(ErrorCode::Internal, "kv_share during graph capture");
+  const size_t bytes = fbytes((kv_capacity_ - shared) * kv_heads_ * kv_dim_);
+  kv_shared_ = shared, kv_lanes_ = lanes;
+  // Lane buffers only grow; captured loops bake in their addresses (and the split, which is part of
+  // their key), so only a reallocation drops them.
+  bool moved = false;
+  for (auto* lanes_of : {&lane_k_, &lane_v_}) {
+    if (lanes_of->size() < static_cast<size_t>(lanes - 1)) lanes_of->resize(static_cast<size_t>(lanes - 1));
+    for (auto& layers : *lanes_of) {
+      layers.resize(k_cache_.size());
+      for (auto& b : layers)
+        if (!b || b->bytes() < bytes) {
+          if (!moved) stream_.synchronize();  // the old buffers may still be read
+          moved = true;
+          b = std::make_shared<DeviceBuffer>(std::max<size_t>(bytes, 4));
+        }
+    }
+  }
+  if (moved) graphs_.clear();
+}
+
+void CudaOps::kv_write(int64_t layer, int64_t pos, const Value& k, const Value& v, int64_t lane) {
   if (layer < 0 || layer >= static_cast<int64_t>(k_cache_.size()))
     fail(ErrorCode::Internal, "kv_write: layer " + std::to_string(layer) + " but the cache has " + std::to_string(k_cache_.size()) + " layers (kv_reserve first)");
   const int64_t row = kv_heads_ * kv_dim_;
@@ -982,24 +1011,53 @@ void CudaOps::kv_write(int64_t layer, int64_t pos, const Value& k, const Value& 
   if (pos < 0 || pos + n > kv_capacity_)
     fail(ErrorCode::InvalidInput, "KV cache: positions [" + std::to_string(pos) + ", " + std::to_string(pos + n) +
                                       ") exceed the capacity " + std::to_string(kv_capacity_));
+  if (lane < 0 || lane >= kv_lanes_ || (lane > 0 && pos < kv_shared_))
+    fail(ErrorCode::Internal, "kv_write: lane " + std::to_string(lane) + " at position " + std::to_string(pos) + " (" +
+                                  std::to_string(kv_lanes_) + " lanes sharing " + std::to_string(kv_shared_) + " positions)");
   auto [kk, kp] = dense(k, "kv_write", "k");
   auto [vk, vp] = dense(v, "kv_write", "v");
-  launch_token_to_head_major(kp, n, kv_heads_, kv_dim_, k_cache_[layer]->as<float>(), kv_capacity_, pos, stream());
-  launch_token_to_head_major(vp, n, kv_heads_, kv_dim_, v_cache_[layer]->as<float>(), kv_capacity_, pos, stream());
+  if (lane == 0) {
+    launch_token_to_head_major(kp, n, kv_heads_, kv_dim_, k_cache_[layer]->as<float>(), kv_capacity_, pos, stream());
+    launch_token_to_head_major(vp, n, kv_heads_, kv_dim_, v_cache_[layer]->as<float>(), kv_capacity_, pos, stream());
+  } else {
+    const int64_t tail = kv_capacity_ - kv_shared_, at = pos - kv_shared_;  // lane buffers hold >= tail rows
+    const size_t l = static_cast<size_t>(layer), ln = static_cast<size_t>(lane - 1);
+    launch_token_to_head_major(kp, n, kv_heads_, kv_dim_, lane_k_[ln][l]->as<float>(), tail, at, stream());
+    launch_token_to_head_major(vp, n, kv_heads_, kv_dim_, lane_v_[ln][l]->as<float>(), tail, at, stream());
+  }
 }
 
-std::pair<Value, Value> CudaOps::kv_read(int64_t layer, int64_t len) {
-  if (layer < 0 || layer >= static_cast<int64_t>(k_cache_.size()) || len < 0 || len > kv_capacity_)
-    fail(ErrorCode::Internal, "kv_read: layer " + std::to_string(layer) + ", length " + std::to_string(len) + " outside the reserved cache");
-  auto part = [&](const std::shared_ptr<DeviceBuffer>& c) {
-    auto o = std::make_shared<CudaValue>(Shape{len, kv_heads_, kv_dim_});
-    o->f = c->as<float>();
-    o->head_major = true;
-    o->capacity = kv_capacity_;
-    o->keep = c;
-    return o;
+std::pair<Value, Value> CudaOps::kv_read(int64_t layer, int64_t len, int64_t lane) {
+  if (layer < 0 || layer >= static_cast<int64_t>(k_cache_.size()) || len < 0 || len > kv_capacity_ || lane < 0 ||
+      lane >= kv_lanes_)
+    fail(ErrorCode::Internal, "kv_read: layer " + std::to_string(layer) + ", length " + std::to_string(len) + ", lane " +
+                                  std::to_string(lane) + " outside the reserved cache");
+  const int64_t common = lane == 0 ? len : std::min(len, kv_shared_);
+  auto part = [&](const std::shared_ptr<DeviceBuffer>& c, const std::vector<std::vector<std::shared_ptr<DeviceBuffer>>>& lanes) -> Value {
+    if (common == len) {
+      auto o = std::make_shared<CudaValue>(Shape{len, kv_heads_, kv_dim_});
+      o->f = c->as<float>();
+      o->head_major = true;
+      o->capacity = kv_capacity_;
+      o->keep = c;
+      return o;
+    }
+    // Head-major gather: per head, the shared rows then the lane's own rows (two strided copies).
+    Value y = alloc({len, kv_heads_, kv_dim_});
+    auto& o = static_cast<CudaValue&>(*y);
+    o.head_major = true;
+    o.capacity = len;
+    const size_t d = fbytes(kv_dim_);
+    const auto& own = lanes[static_cast<size_t>(lane - 1)][static_cast<size_t>(layer)];
+    const int64_t tail = kv_capacity_ - kv_shared_;
+    if (common > 0)
+      ALP_CUDA(cudaMemcpy2DAsync(o.f, len * d, c->get(), kv_capacity_ * d, common * d, kv_heads_,
+                                 cudaMemcpyDeviceToDevice, stream()));
+    ALP_CUDA(cudaMemcpy2DAsync(o.f + common * kv_dim_, len * d, own->get(), tail * d, (len - common) * d, kv_heads_,
+                               cudaMemcpyDeviceToDevice, stream()));
+    return y;
   };
-  return {part(k_cache_[layer]), part(v_cache_[layer])};
+  return {part(k_cache_[layer], lane_k_), part(v_cache_[layer], lane_v_)};
 }
 
 // ---- factory ---------------------------------------------------------------------------------

@@ -107,8 +107,10 @@ class CudaOps final : public model::Ops {
   model::Value expand_rows(const model::Value& x, int64_t n) override;
 
   void kv_reserve(int64_t layers, int64_t capacity, int64_t kv_heads, int64_t head_dim) override;
-  void kv_write(int64_t layer, int64_t pos, const model::Value& k, const model::Value& v) override;
-  std::pair<model::Value, model::Value> kv_read(int64_t layer, int64_t len) override;
+  void kv_share(int64_t shared, int64_t lanes) override;
+  void kv_write(int64_t layer, int64_t pos, const model::Value& k, const model::Value& v, int64_t lane = 0) override;
+  // Lane 0 reads are views; another lane's rows are gathered (shared prefix + its own) into the arena.
+  std::pair<model::Value, model::Value> kv_read(int64_t layer, int64_t len, int64_t lane = 0) override;
 
   // Uploads every listed weight now (load time) instead of at first use; then, in bf16/fp16 runs with
   // cuBLASLt, packs each layer's q/k/v and gate/up matrices into one matrix per group (the members
@@ -159,10 +161,12 @@ class CudaOps final : public model::Ops {
     bool prev_capturing_;
   };
   bool capturing() const { return capturing_; }
-  // Captured denoising loops by (offset, rope_delta, steps), at most options.max_graphs of them;
-  // cleared when memory they captured moves (kv_reserve, GEMM scratch growth).
-  using GraphCache = LruCache<std::tuple<int64_t, int64_t, int64_t>, std::shared_ptr<DenoiseGraph>>;
+  // Captured denoising loops by (steps, the lanes' shared prefix, then lane, offset, rope_delta per
+  // sample), at most options.max_graphs of them; cleared when memory they captured moves (kv_reserve,
+  // a kv_share that reallocates lane buffers, GEMM scratch growth).
+  using GraphCache = LruCache<std::vector<int64_t>, std::shared_ptr<DenoiseGraph>>;
   GraphCache& denoise_graphs() { return graphs_; }
+  int64_t kv_shared() const { return kv_shared_; }
 
  private:
   friend class MemoryScope;
@@ -219,7 +223,9 @@ class CudaOps final : public model::Ops {
   std::set<std::string, std::less<>> requested_;
   uint64_t weight_bytes_ = 0;
   std::vector<std::shared_ptr<DeviceBuffer>> k_cache_, v_cache_;  // kv_read views share them
-  int64_t kv_capacity_ = 0, kv_heads_ = 0, kv_dim_ = 0;
+  // Lanes 1..: [lane - 1][layer] K/V of positions [kv_shared_, capacity), head-major [Hkv, tail, D].
+  std::vector<std::vector<std::shared_ptr<DeviceBuffer>>> lane_k_, lane_v_;
+  int64_t kv_capacity_ = 0, kv_heads_ = 0, kv_dim_ = 0, kv_shared_ = 0, kv_lanes_ = 1;
   GraphCache graphs_;
 };
 

@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "model/expert.hpp"
 #include "model/rope_tables.hpp"
+#include "model/sampling.hpp"
 
 namespace alp::trt {
 namespace {
@@ -203,7 +204,8 @@ void TrtExecutor::grow_kv(int64_t rows) {
   kv_ = next;
 }
 
-void TrtExecutor::reserve(int64_t positions) {
+void TrtExecutor::reserve(int64_t positions, int lanes) {
+  if (lanes != 1) fail(ErrorCode::Internal, "reserve: the TensorRT engines run one lane, got " + std::to_string(lanes));
   const int64_t cap = manifest_.kv_cache.capacity;
   if (positions > cap)
     fail(ErrorCode::InvalidInput, "reserve: " + std::to_string(positions) + " cache positions, the engines were built for " +
@@ -360,7 +362,7 @@ std::vector<float> TrtExecutor::run_llm(std::span<const int64_t> ids, const mode
   if (k > 0 && k != image_rows_)
     fail(ErrorCode::InvalidInput, std::string(what) + ": " + std::to_string(k) + " <|image_pad|> tokens but encode_images produced " +
                                       std::to_string(image_rows_) + " image embeddings");
-  if (past_len + n > kv_.rows()) reserve(past_len + n);
+  if (past_len + n > kv_.rows()) reserve(past_len + n, 1);
   const engine::KvPingPong::LlmCall call = kv_.plan_llm(past_len, n);
 
   std::vector<float> cos, sin;
@@ -418,18 +420,32 @@ std::vector<float> TrtExecutor::run_llm(std::span<const int64_t> ids, const mode
   return std::vector<float>(lf, lf + vocab);
 }
 
-std::vector<float> TrtExecutor::prefill(std::span<const int32_t> ids, const pipeline::PositionIds& pos) {
+void TrtExecutor::prefill(std::span<const int32_t> ids, const pipeline::PositionIds& pos) {
   if (ids.empty()) fail(ErrorCode::InvalidInput, "prefill: empty token sequence");
   if (pos.size() != ids.size() || pos.h.size() != ids.size() || pos.w.size() != ids.size())
     fail(ErrorCode::InvalidInput, "prefill: " + std::to_string(pos.size()) + " positions for " + std::to_string(ids.size()) + " tokens");
   const std::vector<int64_t> ids64(ids.begin(), ids.end());
   kv_.clear();
-  return run_llm(ids64, pos, 0, /*prefill=*/true);
+  prompt_logits_ = run_llm(ids64, pos, 0, /*prefill=*/true);
+  prompt_len_ = static_cast<int64_t>(ids.size());
 }
 
-std::vector<float> TrtExecutor::decode(int32_t id, int64_t cache_pos, int64_t rope_pos) {
-  const int64_t one[1] = {id};
-  return run_llm(one, model::MropePositions::uniform(rope_pos, 1), cache_pos, /*prefill=*/false);
+std::vector<int32_t> TrtExecutor::start_lanes(std::span<model::TokenSampler* const> samplers, const model::SamplingParams& params) {
+  if (prompt_len_ == 0) fail(ErrorCode::Internal, "start_lanes before prefill");
+  if (samplers.size() != 1) fail(ErrorCode::Internal, "start_lanes: the TensorRT engines run one lane, got " + std::to_string(samplers.size()));
+  // The next decode appends at the prompt's end, which drops the previous lane's tokens.
+  if (!samplers[0]) return {-1};
+  return model::select_tokens(prompt_logits_, samplers, params);
+}
+
+std::vector<int32_t> TrtExecutor::decode(std::span<const pipeline::LaneStep> steps, const model::SamplingParams& params) {
+  if (steps.size() != 1 || steps[0].lane != 0)
+    fail(ErrorCode::Internal, "decode: the TensorRT engines run one lane, got " + std::to_string(steps.size()) + " steps");
+  const pipeline::LaneStep& s = steps[0];
+  const int64_t one[1] = {s.id};
+  const std::vector<float> logits = run_llm(one, model::MropePositions::uniform(s.rope_pos, 1), s.cache_pos, /*prefill=*/false);
+  model::TokenSampler* const draw[1] = {s.sampler};
+  return model::select_tokens(logits, draw, params);
 }
 
 // ---- expert ------------------------------------------------------------------------------------------
@@ -459,9 +475,12 @@ void TrtExecutor::upload_expert_rope(int64_t rope_base) {
   upload(expert_sin_, h + bytes_of(cos), bytes_of(sin), "upload expert_rope_sin");
 }
 
-void TrtExecutor::denoise(float* x, int n_samples, int steps, int64_t prefix_len, int64_t rope_base,
+void TrtExecutor::denoise(float* x, std::span<const pipeline::DenoiseLane> lanes, int steps,
                           const std::function<void()>& before_step) {
-  if (n_samples <= 0) fail(ErrorCode::InvalidInput, "denoise: n_samples must be positive");
+  if (lanes.size() != 1 || lanes[0].lane != 0)
+    fail(ErrorCode::Internal, "denoise: the TensorRT engines run one lane, got " + std::to_string(lanes.size()) + " samples");
+  const int n_samples = 1;
+  const int64_t prefix_len = lanes[0].prefix_len, rope_base = lanes[0].rope_base;
   if (steps <= 0) fail(ErrorCode::InvalidInput, "denoise: steps must be positive, got " + std::to_string(steps));
   // flow_time_steps is the schedule of model::denoise (torch.linspace); dt varies in the last bit.
   const std::vector<float> ts = model::flow_time_steps(steps);

@@ -46,11 +46,14 @@ class TrtExecutor final : public pipeline::Executor {
   TrtExecutor& operator=(const TrtExecutor&) = delete;
 
   pipeline::ExecutorInfo info() const override;
-  void reserve(int64_t positions) override;
+  // The engines carry one sequence (batch 1): one lane at a time.
+  int max_lanes() const override { return 1; }
+  void reserve(int64_t positions, int lanes) override;
   void encode_images(const pipeline::ImageBatch& images) override;
-  std::vector<float> prefill(std::span<const int32_t> ids, const pipeline::PositionIds& pos) override;
-  std::vector<float> decode(int32_t id, int64_t cache_pos, int64_t rope_pos) override;
-  void denoise(float* x, int n_samples, int steps, int64_t prefix_len, int64_t rope_base,
+  void prefill(std::span<const int32_t> ids, const pipeline::PositionIds& pos) override;
+  std::vector<int32_t> start_lanes(std::span<model::TokenSampler* const> samplers, const model::SamplingParams& params) override;
+  std::vector<int32_t> decode(std::span<const pipeline::LaneStep> steps, const model::SamplingParams& params) override;
+  void denoise(float* x, std::span<const pipeline::DenoiseLane> lanes, int steps,
                const std::function<void()>& before_step) override;
   uint64_t weight_bytes() const override;
   uint64_t cache_bytes() const override;
@@ -115,6 +118,8 @@ class TrtExecutor final : public pipeline::Executor {
   int64_t image_rows_ = 0;  // rows the last encode_images() produced; 0: none
   // llm
   cuda::DeviceBuffer ids_, rope_cos_, rope_sin_, image_positions_, logits_;
+  int64_t prompt_len_ = 0;
+  std::vector<float> prompt_logits_;  // the prompt's last logits, for start_lanes()
   // expert: bound once per denoise; `t` is one aligned element that each step fills from t_schedule_
   cuda::DeviceBuffer x_, v_, t_, t_schedule_, expert_cos_, expert_sin_;
   int t_schedule_steps_ = 0;  // steps t_schedule_ holds flow_time_steps(...) for
