@@ -317,7 +317,6 @@ PlanResult Planner::plan(const PlanRequest& req, const TokenSink& on_token, cons
   m.executor->prefill(req.prompt_ids, ri.pos);
   out.timings.prefill_ms = ms_since(t);
   check_abort_after();
-  require_finite_output(prompt_logits, "the prefill logits (vision encoder or backbone)");
 
   const double v0 = model::estimate_v0(history, cfg.action_space);
   if (!std::isfinite(v0) || std::fabs(v0) > 1e3)
