@@ -32,12 +32,12 @@ model::Value AmaxRecorder::linear(const model::Value& x, const model::Value& w, 
   return ForwardingOps::linear(x, w, b);
 }
 
-std::map<std::string, float> calibrate_activation_amax(const model::ModelConfig& cfg, const WeightSource& weights,
+std::map<std::string, float> calibrate_activation_amax(const model::ModelConfig& cfg, const model::WeightSource& weights,
                                                        int runs) {
   std::map<std::string, float> amax;
   for (int r = 0; r < runs; ++r) {
     // Fresh executor per run: weights are converted once per run, the cache starts empty.
-    cpu::CpuOps cpu(weights, cpu::CpuOptions{cpu::Precision::FP32, 0});
+    cpu::CpuOps cpu(weights, cpu::CpuOptions{Precision::FP32, 0});
     AmaxRecorder rec(cpu);
     const SampleScene s = sample_scene(cfg, {1, 4, 6 + 2 * r}, 12 + 3 * r, 0xCA1B0000u + static_cast<uint64_t>(r));
     const int64_t n = static_cast<int64_t>(s.ids.size());

@@ -32,7 +32,7 @@ class AmaxRecorder final : public ForwardingOps {
 
 // Runs vision, a prefill with image tokens, decode steps and expert steps `runs` times on the CPU
 // executor (fp32) with seeded synthetic inputs, and returns the per-linear input amax.
-std::map<std::string, float> calibrate_activation_amax(const model::ModelConfig& cfg, const WeightSource& weights,
+std::map<std::string, float> calibrate_activation_amax(const model::ModelConfig& cfg, const model::WeightSource& weights,
                                                        int runs);
 
 }  // namespace alp::exporter

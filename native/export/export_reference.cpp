@@ -99,7 +99,7 @@ void append_cache(cpu::CpuOps& cpu, const model::ModelConfig& cfg, int64_t layer
 
 }  // namespace
 
-void write_export_reference(const model::ModelConfig& cfg, const WeightSource& weights, cpu::Precision precision,
+void write_export_reference(const model::ModelConfig& cfg, const model::WeightSource& weights, Precision precision,
                             const std::string& dir) {
   cpu::CpuOps cpu(weights, cpu::CpuOptions{precision, 0});
   CaseWriter cases(dir);
@@ -136,7 +136,7 @@ void write_export_reference(const model::ModelConfig& cfg, const WeightSource& w
   expert_graph(ex, cfg, s.noise, 0.3f, n + 1, s.rope.rope_delta);
   cases.add("expert_step", "expert_step.onnx", ex.inputs, ex.outputs);
 
-  cases.save(std::string(cpu::precision_name(precision)));
+  cases.save(std::string(precision_name(precision)));
 }
 
 }  // namespace alp::exporter

@@ -17,21 +17,6 @@ using model::Value;
 using onnx::Attribute;
 using onnx::ElemType;
 
-const char* precision_name(WeightPrecision p) {
-  switch (p) {
-    case WeightPrecision::F32: return "fp32";
-    case WeightPrecision::F16: return "fp16";
-    case WeightPrecision::BF16: return "bf16";
-    case WeightPrecision::FP8: return "fp8";
-  }
-  return "?";
-}
-
-WeightSource checkpoint_weights(std::shared_ptr<const Checkpoint> checkpoint) {
-  require(checkpoint != nullptr, ErrorCode::InvalidInput, "checkpoint_weights: null checkpoint");
-  return [checkpoint](std::string_view name) { return checkpoint->tensor(name); };
-}
-
 namespace {
 
 // A recorded value: an ONNX tensor name plus per-axis symbols, or a checkpoint weight that is
@@ -64,7 +49,7 @@ OnnxValue& ov(const Value& v, const char* op, const char* arg) {
 
 struct OnnxOps::Impl {
   OnnxExportOptions opt;
-  WeightSource weights;
+  model::WeightSource weights;
   SymbolTable syms;
   std::map<std::string, std::string> mask_cache;
 
@@ -77,10 +62,10 @@ struct OnnxOps::Impl {
   SymPtr past_sym;
 };
 
-OnnxOps::OnnxOps(WeightSource weights, OnnxExportOptions options)
+OnnxOps::OnnxOps(model::WeightSource weights, OnnxExportOptions options)
     : g_(options.path, options.graph_name, options.opset), impl_(std::make_unique<Impl>()) {
   require(static_cast<bool>(weights), ErrorCode::InvalidInput, "OnnxOps: no weight source");
-  require(options.precision != WeightPrecision::FP8 || options.opset >= 19, ErrorCode::InvalidInput,
+  require(options.precision != Precision::FP8 || options.opset >= 19, ErrorCode::InvalidInput,
           "FP8 export needs opset >= 19 (float8 QuantizeLinear), got " + std::to_string(options.opset));
   impl_->opt = std::move(options);
   impl_->weights = std::move(weights);
@@ -96,12 +81,12 @@ Value make_value(Shape shape, std::string name, ElemType type, std::vector<SymPt
   return std::make_shared<OnnxValue>(std::move(shape), std::move(name), type, std::move(sym));
 }
 
-ElemType stored_type(WeightPrecision p) {
+ElemType stored_type(Precision p) {
   switch (p) {
-    case WeightPrecision::F32: return ElemType::Float;
-    case WeightPrecision::BF16: return ElemType::BFloat16;
-    case WeightPrecision::F16:
-    case WeightPrecision::FP8: return ElemType::Float16;  // FP8 quantises linears only
+    case Precision::FP32: return ElemType::Float;
+    case Precision::BF16: return ElemType::BFloat16;
+    case Precision::FP16:
+    case Precision::FP8: return ElemType::Float16;  // FP8 quantises linears only
   }
   return ElemType::Float;
 }
@@ -148,7 +133,7 @@ std::string write_weight(GraphBuilder& g, OnnxValue& w, WeightUse use, const Onn
   } else if (use == kFloat) {
     name = write_weight(g, w, kStored, opt);
     if (stored_type(opt.precision) != ElemType::Float) name = e.cast(name, ElemType::Float);
-  } else if (opt.precision == WeightPrecision::FP8) {
+  } else if (opt.precision == Precision::FP8) {
     auto enc = encode_weight(w.weight, ElemType::Float8E4M3FN, true, w.weight_name);
     const std::string q = g.external_initializer(w.weight_name + ".T.fp8", enc.type, enc.dims, enc.bytes);
     const std::string s = g.const_scalar_f32(enc.scale);
@@ -260,7 +245,7 @@ model::Value OnnxOps::linear(const model::Value& xv, const model::Value& wv, con
     wt = write_weight(g_, w, kLinear, opt);
     if (std::find(linear_names_.begin(), linear_names_.end(), w.weight_name) == linear_names_.end())
       linear_names_.push_back(w.weight_name);
-    if (opt.precision == WeightPrecision::FP8) {
+    if (opt.precision == Precision::FP8) {
       auto it = opt.activation_amax.find(w.weight_name);
       require(it != opt.activation_amax.end(), ErrorCode::InvalidInput,
               "FP8 export: no calibrated activation amax for the input of linear '" + w.weight_name + "'");

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/checkpoint.hpp"
+#include "core/precision.hpp"
 #include "core/tensor.hpp"
 #include "export/onnx_graph.hpp"
 #include "model/ops.hpp"
@@ -22,19 +23,14 @@ namespace alp::exporter {
 // F16/BF16 store weights narrowed and Cast them up; FP8 stores linear weights as float8e4m3fn with
 // a per-tensor scale (amax/448) behind DequantizeLinear, quantises each linear's input with a
 // calibrated QuantizeLinear/DequantizeLinear pair, and stores the other weights as fp16.
-enum class WeightPrecision { F32, F16, BF16, FP8 };
-const char* precision_name(WeightPrecision p);
+// (alp::Precision: the same spelling as the executors'.)
 
-// Where weights come from: the checkpoint in production, an in-memory map in tests. Must throw
-// Error(InvalidCheckpoint) naming the tensor when it is absent.
-using WeightSource = std::function<Tensor(std::string_view name)>;
-WeightSource checkpoint_weights(std::shared_ptr<const Checkpoint> checkpoint);
 
 struct OnnxExportOptions {
   std::string path;  // the .onnx file; weights go to `path + ".data"`
   std::string graph_name = "alpamayo";
   int64_t opset = 21;
-  WeightPrecision precision = WeightPrecision::F16;
+  Precision precision = Precision::FP16;
   // Graph input name -> one symbolic name per axis ("" = fixed). Axes with equal names share a size.
   std::map<std::string, std::vector<std::string>> dynamic_dims;
   // FP8 only: max |x| of each linear's input over calibration runs, keyed by the linear's weight name.
@@ -45,7 +41,7 @@ struct OnnxExportOptions {
 
 class OnnxOps final : public model::Ops {
  public:
-  OnnxOps(WeightSource weights, OnnxExportOptions options);
+  OnnxOps(model::WeightSource weights, OnnxExportOptions options);
   ~OnnxOps() override;
 
   model::Value input(std::string_view name, Shape shape, std::span<const float> data) override;

@@ -6,6 +6,7 @@
 // computed on the host by the model code and handed in through input()/input_index(), so every
 // executor sees identical tables.
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -15,7 +16,16 @@
 
 #include "core/tensor.hpp"
 
+namespace alp {
+class Checkpoint;
+}
+
 namespace alp::model {
+
+// Where an executor's weights come from: the checkpoint in production, an in-memory map in tests.
+// Returns the named tensor (any float dtype); must throw Error(InvalidCheckpoint) naming it when absent.
+using WeightSource = std::function<Tensor(std::string_view name)>;
+WeightSource checkpoint_weights(std::shared_ptr<const Checkpoint> checkpoint);
 
 // A backend-owned tensor. Model code only reads `shape`; the data lives wherever the backend keeps it.
 struct ValueImpl {

@@ -1,4 +1,4 @@
-#include "pipeline/ops_executor.hpp"
+#include "model/ops_executor.hpp"
 
 #include <algorithm>
 
@@ -7,7 +7,7 @@
 #include "model/expert.hpp"
 #include "model/rope_tables.hpp"
 
-namespace alp::pipeline {
+namespace alp::model {
 
 OpsExecutor::OpsExecutor(std::unique_ptr<model::Ops> ops, const model::ModelConfig& cfg, ExecutorInfo info,
                          OpsHooks hooks)
@@ -62,4 +62,4 @@ void OpsExecutor::denoise(float* x, int n_samples, int steps, int64_t prefix_len
   }
 }
 
-}  // namespace alp::pipeline
+}  // namespace alp::model

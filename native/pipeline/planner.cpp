@@ -15,7 +15,7 @@
 #include "model/sampling.hpp"
 #include "model/trajectory.hpp"
 #include "pipeline/backend_factory.hpp"
-#include "pipeline/ops_executor.hpp"
+#include "model/ops_executor.hpp"
 
 namespace alp::pipeline {
 
@@ -49,7 +49,7 @@ std::vector<model::Pose> ego_history_poses(std::span<const double> h) {
 struct Planner::Impl {
   std::shared_ptr<const Checkpoint> checkpoint;
   model::ModelConfig cfg;
-  std::unique_ptr<Executor> executor;
+  std::unique_ptr<model::Executor> executor;
   model::ImageSize image;
   int64_t grid_h = 0, grid_w = 0, tokens_per_image = 0;
   float mean[3] = {0.5f, 0.5f, 0.5f}, stdev[3] = {0.5f, 0.5f, 0.5f};  // Qwen3-VL processor
@@ -83,7 +83,7 @@ std::unique_ptr<Planner> Planner::load(const LoadOptions& options) {
   return std::unique_ptr<Planner>(new Planner(std::move(impl)));
 }
 
-ExecutorInfo Planner::info() const { return impl_->executor->info(); }
+model::ExecutorInfo Planner::info() const { return impl_->executor->info(); }
 const json::Value& Planner::config() const { return impl_->checkpoint->config(); }
 int64_t Planner::image_tokens_per_image() const { return impl_->tokens_per_image; }
 

@@ -28,7 +28,7 @@ namespace {
 
 using WeightMap = std::map<std::string, Tensor, std::less<>>;
 
-cpu::WeightSource source_of(const WeightMap* w) {
+model::WeightSource source_of(const WeightMap* w) {
   return [w](std::string_view n) {
     auto it = w->find(n);
     if (it == w->end()) fail(ErrorCode::InvalidCheckpoint, "missing tensor " + std::string(n));
@@ -36,7 +36,7 @@ cpu::WeightSource source_of(const WeightMap* w) {
   };
 }
 
-cuda::CudaOptions exact_options(cpu::Precision p = cpu::Precision::FP32) {
+cuda::CudaOptions exact_options(Precision p = Precision::FP32) {
   cuda::CudaOptions o;
   o.precision = p;
   o.use_cublaslt = false;  // the fallback GEMM keeps fp32 activations, as the CPU executor does
@@ -76,7 +76,7 @@ std::vector<float> random_vec(size_t n, uint64_t seed, float scale = 1.f) {
 // Runs one op on both executors with the same host inputs.
 struct Pair {
   WeightMap weights;
-  cpu::CpuOps cpu{source_of(&weights), cpu::CpuOptions{cpu::Precision::FP32, 1}};
+  cpu::CpuOps cpu{source_of(&weights), cpu::CpuOptions{Precision::FP32, 1}};
   cuda::CudaOps gpu{source_of(&weights), exact_options()};
   struct V {
     Value c, g;
@@ -276,7 +276,7 @@ Run run_tiny(Tiny& t, model::Ops& ops, cuda::CudaOps* gpu) {
 TEST(cuda_ops_tiny_network_matches_cpu) {
   REQUIRE_CUDA_DEVICE();
   Tiny t;
-  cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{cpu::Precision::FP32, 2});
+  cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{Precision::FP32, 2});
   cuda::CudaOps g(source_of(&t.weights), exact_options());
   const Run want = run_tiny(t, c, nullptr);
   const Run got = run_tiny(t, g, &g);
@@ -298,27 +298,32 @@ TEST(cuda_denoise_graph_matches_eager_and_replays) {
   std::vector<float> noise = random_vec(128, 99);
   g.reset();
   const auto eager = model::denoise(g, t.cfg, noise, offset, r.rope_delta);
-  const auto graphed = cuda::cuda_denoise(g, t.cfg, noise, offset, r.rope_delta);
+  cuda::CudaDenoiser d(g);
+  const auto graphed = d.denoise(t.cfg, noise, offset, r.rope_delta);
   CHECK(graphed == eager);  // same kernels in the same order: bit-identical
-  CHECK_EQ(g.denoise_graphs().size(), size_t(1));
+  CHECK_EQ(d.graph_count(), size_t(1));
   // A replay reads the new noise (not the noise baked at capture) and allocates nothing new.
   const size_t arena = g.arena_reserved_bytes();
   std::vector<float> other = random_vec(128, 100);
   const auto eager2 = model::denoise(g, t.cfg, other, offset, r.rope_delta);
-  const auto graphed2 = cuda::cuda_denoise(g, t.cfg, other, offset, r.rope_delta);
+  const auto graphed2 = d.denoise(t.cfg, other, offset, r.rope_delta);
   CHECK(graphed2 == eager2);
   CHECK(graphed2 != graphed);
-  CHECK_EQ(g.denoise_graphs().size(), size_t(1));
+  CHECK_EQ(d.graph_count(), size_t(1));
   CHECK_EQ(g.arena_reserved_bytes(), arena);
   // Replays read the cache at launch: a changed prefix changes the result.
   model::decode(g, t.cfg, 5, 2, 2 + r.rope_delta);  // overwrite cache position 2 (inside the prefix)
   g.reset();
   const auto eager3 = model::denoise(g, t.cfg, other, offset, r.rope_delta);
-  CHECK(cuda::cuda_denoise(g, t.cfg, other, offset, r.rope_delta) == eager3);
+  CHECK(d.denoise(t.cfg, other, offset, r.rope_delta) == eager3);
   CHECK(eager3 != eager2);
   // Another offset is another graph.
-  cuda::cuda_denoise(g, t.cfg, other, offset - 1, r.rope_delta);
-  CHECK_EQ(g.denoise_graphs().size(), size_t(2));
+  d.denoise(t.cfg, other, offset - 1, r.rope_delta);
+  CHECK_EQ(d.graph_count(), size_t(2));
+  // A new cache (kv_reserve) drops every graph: they read the old cache's addresses.
+  model::reserve_kv_cache(g, t.cfg, 64);
+  d.denoise(t.cfg, other, offset, r.rope_delta);
+  CHECK_EQ(d.graph_count(), size_t(1));
 }
 
 TEST(cuda_ops_precision_modes_match_cpu_modes) {
@@ -326,19 +331,19 @@ TEST(cuda_ops_precision_modes_match_cpu_modes) {
   Tiny t;
   // bf16/fp16: identical rounded weights, fp32 activations on both (fallback GEMM); fp8: the same
   // per-tensor e4m3 rule for weights and activations, so only summation order differs.
-  for (auto [prec, tol] : {std::pair{cpu::Precision::BF16, 1e-4}, {cpu::Precision::FP16, 1e-4}, {cpu::Precision::FP8, 1e-3}}) {
+  for (auto [prec, tol] : {std::pair{Precision::BF16, 1e-4}, {Precision::FP16, 1e-4}, {Precision::FP8, 1e-3}}) {
     cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{prec, 2});
     cuda::CudaOps g(source_of(&t.weights), exact_options(prec));
     const Run want = run_tiny(t, c, nullptr);
     const Run got = run_tiny(t, g, &g);
-    CHECK_CLOSE(cpu::precision_name(prec), got.prefill, want.prefill, tol);
-    CHECK_CLOSE(cpu::precision_name(prec), got.denoised, want.denoised, tol);
+    CHECK_CLOSE(precision_name(prec), got.prefill, want.prefill, tol);
+    CHECK_CLOSE(precision_name(prec), got.denoised, want.denoised, tol);
   }
 #if ALPAMAYO_HAVE_CUBLASLT
   // cuBLASLt casts activations to bf16: close to the CPU bf16 mode, not equal.
-  cuda::CudaOptions lt = exact_options(cpu::Precision::BF16);
+  cuda::CudaOptions lt = exact_options(Precision::BF16);
   lt.use_cublaslt = true;
-  cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{cpu::Precision::BF16, 2});
+  cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{Precision::BF16, 2});
   cuda::CudaOps g(source_of(&t.weights), lt);
   CHECK_CLOSE("bf16 cublaslt", run_tiny(t, g, &g).prefill, run_tiny(t, c, nullptr).prefill, 0.05);
 #endif

@@ -20,7 +20,7 @@ namespace {
 
 struct Fixture {
   std::shared_ptr<std::map<std::string, Tensor, std::less<>>> w = std::make_shared<std::map<std::string, Tensor, std::less<>>>();
-  WeightSource source() {
+  model::WeightSource source() {
     auto m = w;
     return [m](std::string_view name) {
       auto it = m->find(name);
@@ -30,7 +30,7 @@ struct Fixture {
   }
 };
 
-OnnxExportOptions opts(const test::TempDir& d, WeightPrecision p, int64_t opset = 21) {
+OnnxExportOptions opts(const test::TempDir& d, Precision p, int64_t opset = 21) {
   OnnxExportOptions o;
   o.path = d.path() + "/m.onnx";
   o.precision = p;
@@ -57,7 +57,7 @@ TEST(export_onnx_linear_fp16_stores_transposed_narrowed_weight) {
   const std::vector<float> w = {1.0f, 2.0f, 3.0f, 0.1f, -0.5f, 65504.0f};  // [M=2, K=3]
   fx.w->emplace("p.weight", Tensor::from_f32({2, 3}, w));
   fx.w->emplace("p.bias", Tensor::from_f32({2}, std::vector<float>{0.25f, -1.0f}));
-  OnnxOps ops(fx.source(), opts(dir, WeightPrecision::F16));
+  OnnxOps ops(fx.source(), opts(dir, Precision::FP16));
   const std::vector<float> x(12, 1.0f);
   auto y = ops.linear(ops.input("x", {4, 3}, x), ops.weight("p.weight", {2, 3}), ops.weight("p.bias", {}));
   CHECK((y->shape == Shape{4, 2}));
@@ -109,7 +109,7 @@ TEST(export_onnx_refuses_bad_requests) {
   Fixture fx;
   fx.w->emplace("p.weight", Tensor::from_f32({2, 3}, std::vector<float>(6, 0.5f)));
   {
-    OnnxOps ops(fx.source(), opts(dir, WeightPrecision::F32));
+    OnnxOps ops(fx.source(), opts(dir, Precision::FP32));
     CHECK_THROWS_CODE(ops.weight("p.weight", {3, 2}), ErrorCode::InvalidCheckpoint, "expected shape [3, 2]");
     CHECK_THROWS_CODE(ops.weight("nope", {}), ErrorCode::InvalidCheckpoint, "missing tensor nope");
     auto x = ops.input("x", {4, 5}, std::vector<float>(20, 0.0f));
@@ -123,15 +123,15 @@ TEST(export_onnx_refuses_bad_requests) {
     CHECK_THROWS_CODE(ops.kv_read(2, 1), ErrorCode::InvalidInput, "outside the reserved 2 layers");
   }
   {
-    auto o = opts(dir, WeightPrecision::FP8);
+    auto o = opts(dir, Precision::FP8);
     OnnxOps ops(fx.source(), o);
     auto x = ops.input("x", {4, 3}, std::vector<float>(12, 0.0f));
     CHECK_THROWS_CODE(ops.linear(x, ops.weight("p.weight", {}), nullptr), ErrorCode::InvalidInput,
                       "no calibrated activation amax for the input of linear 'p.weight'");
   }
-  CHECK_THROWS_CODE(OnnxOps(fx.source(), opts(dir, WeightPrecision::FP8, 17)), ErrorCode::InvalidInput, "opset >= 19");
+  CHECK_THROWS_CODE(OnnxOps(fx.source(), opts(dir, Precision::FP8, 17)), ErrorCode::InvalidInput, "opset >= 19");
   {
-    auto o = opts(dir, WeightPrecision::F32);
+    auto o = opts(dir, Precision::FP32);
     o.dynamic_dims["x"] = {"seq", ""};
     o.dynamic_dims["z"] = {"n", ""};
     OnnxOps ops(fx.source(), o);
@@ -149,7 +149,7 @@ TEST(export_onnx_refuses_bad_requests) {
 TEST(export_onnx_dynamic_dims_reach_graph_inputs_and_outputs) {
   test::TempDir dir;
   Fixture fx;
-  auto o = opts(dir, WeightPrecision::F32);
+  auto o = opts(dir, Precision::FP32);
   o.dynamic_dims["q"] = {"seq", "", ""};
   OnnxOps ops(fx.source(), o);
   ops.kv_reserve(1, 64, 2, 4);

@@ -83,24 +83,7 @@ Value binary(BufferPool& pool, const Value& a, const Value& b, const char* op, F
 
 }  // namespace
 
-Precision parse_precision(std::string_view n) {
-  if (n == "fp32") return Precision::FP32;
-  if (n == "bf16") return Precision::BF16;
-  if (n == "fp16") return Precision::FP16;
-  if (n == "fp8") return Precision::FP8;
-  fail(ErrorCode::InvalidInput, "precision: expected fp32, bf16, fp16 or fp8, got '" + std::string(n) + "'");
-}
-std::string_view precision_name(Precision p) {
-  switch (p) {
-    case Precision::FP32: return "fp32";
-    case Precision::BF16: return "bf16";
-    case Precision::FP16: return "fp16";
-    case Precision::FP8: return "fp8";
-  }
-  return "fp32";
-}
-
-CpuOps::CpuOps(WeightSource weights, CpuOptions options)
+CpuOps::CpuOps(model::WeightSource weights, CpuOptions options)
     : source_(std::move(weights)), options_(options), pool_(options.threads) {}
 CpuOps::~CpuOps() = default;
 

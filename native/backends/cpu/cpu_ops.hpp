@@ -19,27 +19,20 @@
 
 #include "backends/cpu/buffer_pool.hpp"
 #include "backends/cpu/thread_pool.hpp"
+#include "core/precision.hpp"
 #include "core/tensor.hpp"
 #include "model/ops.hpp"
 
 namespace alp::cpu {
-
-enum class Precision { FP32, BF16, FP16, FP8 };
-Precision parse_precision(std::string_view name);  // "fp32" | "bf16" | "fp16" | "fp8", else InvalidInput
-std::string_view precision_name(Precision p);
 
 struct CpuOptions {
   Precision precision = Precision::FP32;
   int threads = 0;  // <= 0: all hardware threads
 };
 
-// Returns the named checkpoint tensor (any float dtype); throws InvalidCheckpoint when absent.
-// alp::Checkpoint::tensor fits directly: [ckpt](std::string_view n) { return ckpt->tensor(n); }
-using WeightSource = std::function<Tensor(std::string_view name)>;
-
 class CpuOps final : public model::Ops {
  public:
-  explicit CpuOps(WeightSource weights, CpuOptions options = {});
+  explicit CpuOps(model::WeightSource weights, CpuOptions options = {});
   ~CpuOps() override;
 
   model::Value input(std::string_view name, Shape shape, std::span<const float> data) override;
@@ -86,7 +79,7 @@ class CpuOps final : public model::Ops {
   static std::vector<float> values(const model::Value& v);
 
  private:
-  WeightSource source_;
+  model::WeightSource source_;
   CpuOptions options_;
   ThreadPool pool_;
   // Every op output and scratch buffer: recycled across ops and plans (see buffer_pool.hpp).

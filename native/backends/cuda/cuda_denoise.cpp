@@ -36,8 +36,12 @@ void enqueue_loop(CudaOps& ops, const model::ModelConfig& cfg, DenoiseGraph& g, 
 
 }  // namespace
 
-std::vector<float> cuda_denoise(CudaOps& ops, const model::ModelConfig& cfg, std::span<const float> noise,
-                                int64_t offset, int64_t rope_delta) {
+CudaDenoiser::CudaDenoiser(CudaOps& ops) : ops_(ops), kv_generation_(ops.kv_generation()) {}
+CudaDenoiser::~CudaDenoiser() = default;
+
+std::vector<float> CudaDenoiser::denoise(const model::ModelConfig& cfg, std::span<const float> noise, int64_t offset,
+                                         int64_t rope_delta) {
+  CudaOps& ops = ops_;
   const int64_t n = cfg.action_space.n_waypoints * cfg.action_dims;
   if (static_cast<int64_t>(noise.size()) != n)
     fail(ErrorCode::InvalidInput, "denoise: noise has " + std::to_string(noise.size()) + " values, expected " + std::to_string(n));
@@ -51,7 +55,11 @@ std::vector<float> cuda_denoise(CudaOps& ops, const model::ModelConfig& cfg, std
     ALP_CUDA(cudaMemcpyAsync(g.x.get(), g.host_x.get(), bytes, cudaMemcpyHostToDevice, ops.stream()));
   };
 
-  std::shared_ptr<DenoiseGraph>& slot = ops.denoise_graphs()[{offset, rope_delta, cfg.num_inference_steps}];
+  if (kv_generation_ != ops.kv_generation()) {  // the cache the graphs read was replaced
+    graphs_.clear();
+    kv_generation_ = ops.kv_generation();
+  }
+  std::shared_ptr<DenoiseGraph>& slot = graphs_[{offset, rope_delta, cfg.num_inference_steps}];
   if (!slot) {
     auto g = std::make_shared<DenoiseGraph>();
     g->arena = std::make_shared<DeviceArena>(0, size_t(16) << 20);
@@ -73,7 +81,7 @@ std::vector<float> cuda_denoise(CudaOps& ops, const model::ModelConfig& cfg, std
         g->exec = GraphExec::capture(ops.stream(), [&] { enqueue_loop(ops, cfg, *g, offset, rope_delta); });
       }
     } catch (...) {
-      ops.denoise_graphs().erase({offset, rope_delta, cfg.num_inference_steps});
+      graphs_.erase({offset, rope_delta, cfg.num_inference_steps});
       throw;
     }
     slot = g;

@@ -96,7 +96,7 @@ int checked_device(int device) {
 }
 }  // namespace
 
-CudaOps::CudaOps(cpu::WeightSource weights, CudaOptions options)
+CudaOps::CudaOps(model::WeightSource weights, CudaOptions options)
     : source_(std::move(weights)), options_((checked_device(options.device), options)) {
   arena_ = std::make_shared<DeviceArena>(options_.arena_bytes);
   main_staging_ = std::make_unique<HostStaging>(std::max<size_t>(options_.staging_bytes, 4096));
@@ -701,7 +701,7 @@ void CudaOps::kv_reserve(int64_t layers, int64_t capacity, int64_t kv_heads, int
     fail(ErrorCode::InvalidInput, "kv_reserve: layers, capacity, kv_heads and head_dim must be > 0");
   if (capturing_) fail(ErrorCode::Internal, "kv_reserve during graph capture");
   stream_.synchronize();  // the old cache may still be read
-  graphs_.clear();        // captured loops read the old cache's addresses
+  ++kv_generation_;       // captured loops read the old cache's addresses
   kv_capacity_ = capacity, kv_heads_ = kv_heads, kv_dim_ = head_dim;
   const size_t bytes = fbytes(capacity * kv_heads * head_dim);
   k_cache_.clear();
@@ -748,7 +748,7 @@ std::pair<Value, Value> CudaOps::kv_read(int64_t layer, int64_t len) {
 std::unique_ptr<CudaOps> make_cuda_ops(std::shared_ptr<const Checkpoint> checkpoint, std::string_view precision, int device) {
   if (!checkpoint) fail(ErrorCode::InvalidInput, "make_cuda_ops: null checkpoint");
   CudaOptions o;
-  o.precision = cpu::parse_precision(precision);
+  o.precision = parse_precision(precision);
   o.device = device;
   return std::make_unique<CudaOps>([ck = std::move(checkpoint)](std::string_view n) { return ck->tensor(n); }, o);
 }

@@ -30,22 +30,19 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <tuple>
 #include <vector>
 
-#include "backends/cpu/cpu_ops.hpp"
 #include "backends/cuda/op_kernels.hpp"
 #include "backends/cuda/device_arena.hpp"
 #include "backends/cuda/gemm.hpp"
 #include "backends/cuda/host_staging.hpp"
 #include "backends/cuda/resources.hpp"
 #include "core/checkpoint.hpp"
+#include "core/precision.hpp"
 #include "model/ops.hpp"
 #include "model/param_specs.hpp"
 
 namespace alp::cuda {
-
-using cpu::Precision;
 
 struct CudaOptions {
   Precision precision = Precision::FP32;
@@ -55,12 +52,10 @@ struct CudaOptions {
   bool use_cublaslt = true;                 // ignored when built without cuBLASLt
 };
 
-struct DenoiseGraph;  // cuda_denoise.cpp
-
 class CudaOps final : public model::Ops {
  public:
   // Selects options.device; throws BackendUnavailable when there is no usable device.
-  explicit CudaOps(cpu::WeightSource weights, CudaOptions options = {});
+  explicit CudaOps(model::WeightSource weights, CudaOptions options = {});
   ~CudaOps() override;
   CudaOps(const CudaOps&) = delete;
   CudaOps& operator=(const CudaOps&) = delete;
@@ -115,7 +110,7 @@ class CudaOps final : public model::Ops {
   uint64_t weight_bytes() const { return weight_bytes_; }
   size_t arena_reserved_bytes() const { return arena_->reserved_bytes(); }
 
-  // ---- CUDA graph support (cuda_denoise) ----------------------------------------------------
+  // ---- CUDA graph support (cuda_denoise.hpp) ------------------------------------------------
   // Routes arena allocations and input staging to `arena`/`staging` while alive (a graph's private
   // memory, so replays never clash with Values of the caller). `capturing` forbids growth and syncs.
   class MemoryScope {
@@ -132,8 +127,8 @@ class CudaOps final : public model::Ops {
     bool prev_capturing_;
   };
   bool capturing() const { return capturing_; }
-  // Captured denoising loops by (offset, rope_delta, steps); cleared by kv_reserve (cache moved).
-  std::map<std::tuple<int64_t, int64_t, int64_t>, std::shared_ptr<DenoiseGraph>>& denoise_graphs() { return graphs_; }
+  // Bumped by every kv_reserve: graphs captured before it read a cache that is gone.
+  uint64_t kv_generation() const { return kv_generation_; }
 
  private:
   friend class MemoryScope;
@@ -148,7 +143,7 @@ class CudaOps final : public model::Ops {
   void ensure_decode_workspace(size_t bytes);
   const void* quantised_fp8(const model::Value& w, float& scale);
 
-  cpu::WeightSource source_;
+  model::WeightSource source_;
   CudaOptions options_;
   Stream stream_;
   std::shared_ptr<DeviceArena> arena_;
@@ -170,7 +165,7 @@ class CudaOps final : public model::Ops {
   uint64_t weight_bytes_ = 0;
   std::vector<std::shared_ptr<DeviceBuffer>> k_cache_, v_cache_;  // kv_read views share them
   int64_t kv_capacity_ = 0, kv_heads_ = 0, kv_dim_ = 0;
-  std::map<std::tuple<int64_t, int64_t, int64_t>, std::shared_ptr<DenoiseGraph>> graphs_;
+  uint64_t kv_generation_ = 0;
 };
 
 // The CUDA executor over a checkpoint: precision "fp32" | "bf16" | "fp16" | "fp8". Throws
