@@ -18,8 +18,6 @@ DeviceArena::Block DeviceArena::allocate(size_t bytes) {
   if (auto it = free_.lower_bound(need); it != free_.end() && it->first <= 2 * need) {
     Block b{it->second, it->first, epoch_};
     free_.erase(it);
-    in_use_ += b.bytes;
-    high_water_ = std::max(high_water_, in_use_);
     return b;
   }
   while (current_ < chunks_.size() && chunks_[current_].mem.bytes() - chunks_[current_].used < need) ++current_;
@@ -33,14 +31,11 @@ DeviceArena::Block DeviceArena::allocate(size_t bytes) {
   Chunk& c = chunks_[current_];
   Block b{static_cast<char*>(c.mem.get()) + c.used, need, epoch_};
   c.used += need;
-  in_use_ += need;
-  high_water_ = std::max(high_water_, in_use_);
   return b;
 }
 
 void DeviceArena::release(const Block& b) noexcept {
   if (!b.ptr || b.epoch != epoch_) return;
-  in_use_ -= b.bytes;
   try {
     free_.emplace(b.bytes, b.ptr);
   } catch (...) {
@@ -52,7 +47,6 @@ void DeviceArena::reset() noexcept {
   for (Chunk& c : chunks_) c.used = 0;
   current_ = 0;
   free_.clear();
-  in_use_ = 0;
   ++epoch_;
 }
 

@@ -34,7 +34,6 @@ class DeviceArena {
   void set_frozen(bool f) { frozen_ = f; }
   bool frozen() const { return frozen_; }
   size_t reserved_bytes() const;  // device memory held
-  size_t high_water_bytes() const { return high_water_; }
 
   static constexpr size_t kAlign = 256;
 
@@ -48,7 +47,6 @@ class DeviceArena {
   size_t chunk_bytes_;
   std::multimap<size_t, void*> free_;  // size -> block
   uint64_t epoch_ = 1;
-  size_t in_use_ = 0, high_water_ = 0;
   bool frozen_ = false;
 };
 

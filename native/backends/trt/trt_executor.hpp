@@ -54,7 +54,6 @@ class TrtExecutor final : public model::Executor {
   uint64_t cache_bytes() const override;
 
   const engine::EngineManifest& manifest() const { return manifest_; }
-  std::vector<std::string> warnings() const { return logger_.warnings(); }
 
  private:
   // A captured loop bakes in the past_* shapes (prefix length) and addresses (KV buffer) and the
