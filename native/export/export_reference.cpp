@@ -34,20 +34,22 @@ class RecordingOps final : public ForwardingOps {
   using ForwardingOps::ForwardingOps;
   std::vector<std::pair<std::string, Tensor>> inputs, outputs;
 
-  model::Value input(std::string_view n, Shape s, std::span<const float> d) override {
-    inputs.emplace_back(std::string(n), f32(s, d));
-    return ForwardingOps::input(n, std::move(s), d);
-  }
-  model::Value input_index(std::string_view n, Shape s, std::span<const int64_t> d) override {
-    Tensor t(DType::I64, s);
-    std::copy(d.begin(), d.end(), t.mutable_as<int64_t>());
-    inputs.emplace_back(std::string(n), std::move(t));
-    return ForwardingOps::input_index(n, std::move(s), d);
-  }
   std::vector<float> read(std::string_view n, const model::Value& v) override {
     std::vector<float> h = ForwardingOps::read(n, v);
     outputs.emplace_back(std::string(n), f32(v->shape, h));
     return h;
+  }
+
+ private:
+  model::Value input_impl(std::string_view n, Shape s, std::span<const float> d) override {
+    inputs.emplace_back(std::string(n), f32(s, d));
+    return ForwardingOps::input_impl(n, std::move(s), d);
+  }
+  model::Value input_index_impl(std::string_view n, Shape s, std::span<const int64_t> d) override {
+    Tensor t(DType::I64, s);
+    std::copy(d.begin(), d.end(), t.mutable_as<int64_t>());
+    inputs.emplace_back(std::string(n), std::move(t));
+    return ForwardingOps::input_index_impl(n, std::move(s), d);
   }
 };
 

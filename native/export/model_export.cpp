@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "core/fp8_scale.hpp"
 #include "core/checkpoint.hpp"
 #include "core/error.hpp"
 #include "export/activation_calibration.hpp"
@@ -106,7 +107,7 @@ OnnxExportOptions graph_options(const std::string& path, const std::string& name
 
 void add_fp8_scales(engine::EngineSpec& spec, const OnnxOps& ops, const std::map<std::string, float>& amax) {
   for (const std::string& w : ops.linear_weight_names())
-    if (auto it = amax.find(w); it != amax.end()) spec.fp8_scales[w + ":input"] = fp8_scale_for_amax(it->second);
+    if (auto it = amax.find(w); it != amax.end()) spec.fp8_scales[w + ":input"] = fp8_e4m3_scale(it->second);
 }
 
 }  // namespace
