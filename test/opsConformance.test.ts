@@ -28,7 +28,7 @@ t.test('executor backends match CpuOps fp32 on every row', { timeout: 600_000 },
     t.ok(m, `${backend}: printed its summary`);
     t.ok(Number(m?.[2]) >= 35, `${backend}: the table has its rows (${m?.[2]})`);
     t.equal(Number(m?.[4]), Number(m?.[2]) * Number(m?.[3]), `${backend}: every row ran at every precision`);
-    t.comment(r.stdout.split('\n').find((l) => l.includes('conformance ')) ?? '');
+    for (const line of r.stdout.split('\n').filter((l) => l.startsWith(`    ${backend} `) || l.includes('conformance '))) t.comment(line.trim());
   }
 });
 

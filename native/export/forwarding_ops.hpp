@@ -35,6 +35,7 @@ class ForwardingOps : public model::Ops {
   Value silu_impl(const Value& x) override { return in_.silu(x); }
   Value gelu_tanh_impl(const Value& x) override { return in_.gelu_tanh(x); }
   Value gelu_erf_impl(const Value& x) override { return in_.gelu_erf(x); }
+  Value swiglu_impl(const Value& x, const Shape&) override { return in_.swiglu(x); }
   Value add_impl(const Value& a, const Value& b) override { return in_.add(a, b); }
   Value mul_impl(const Value& a, const Value& b) override { return in_.mul(a, b); }
   Value scale_impl(const Value& x, float s) override { return in_.scale(x, s); }

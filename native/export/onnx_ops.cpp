@@ -384,6 +384,18 @@ std::string gelu(GraphBuilder& g, const std::string& x, bool tanh_approx) {
 }
 }  // namespace
 
+model::Value OnnxOps::swiglu_impl(const model::Value& xv, const Shape& out) {
+  auto& x = ov(xv, "swiglu", "gate_up");
+  Emit e{g_};
+  const int axis = static_cast<int>(x.shape.size()) - 1;
+  const int64_t inter = out.back();
+  const std::string xn = ref(g_, x, impl_->opt);
+  const std::string g = e.slice(xn, axis, g_.const_i64_1d({0}), g_.const_i64_1d({inter}));
+  const std::string u = e.slice(xn, axis, g_.const_i64_1d({inter}), g_.const_i64_1d({2 * inter}));
+  const std::string y = e.op("Mul", {e.op("Mul", {g, e.op("Sigmoid", {g})}), u});
+  return make_value(out, y, ElemType::Float, x.sym);
+}
+
 model::Value OnnxOps::gelu_tanh_impl(const model::Value& xv) {
   auto& x = ov(xv, "gelu_tanh", "x");
   return make_value(x.shape, gelu(g_, ref(g_, x, impl_->opt), true), ElemType::Float, x.sym);

@@ -70,6 +70,7 @@ class OnnxOps final : public model::Ops {
   model::Value silu_impl(const model::Value& x) override;
   model::Value gelu_tanh_impl(const model::Value& x) override;
   model::Value gelu_erf_impl(const model::Value& x) override;
+  model::Value swiglu_impl(const model::Value& gate_up, const Shape& out) override;
   model::Value add_impl(const model::Value& a, const model::Value& b) override;
   model::Value mul_impl(const model::Value& a, const model::Value& b) override;
   model::Value scale_impl(const model::Value& x, float s) override;

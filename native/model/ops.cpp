@@ -25,8 +25,6 @@ const Shape& need(const Value& v, const char* op, const char* arg) {
   return v->shape;
 }
 
-int64_t last(const Shape& s) { return s.empty() ? 1 : s.back(); }
-
 // w (a norm's gain or bias) is [D] for x[..., D].
 void norm_param(const char* op, const char* arg, const Shape& x, const Value& w) {
   const Shape& ws = need(w, op, arg);
@@ -135,6 +133,13 @@ Value Ops::gelu_tanh(const Value& x) {
 Value Ops::gelu_erf(const Value& x) {
   need(x, "gelu_erf", "x");
   return gelu_erf_impl(x);
+}
+Value Ops::swiglu(const Value& gate_up) {
+  const Shape& xs = need(gate_up, "swiglu", "gate_up");
+  if (xs.empty() || xs.back() % 2) bad("swiglu", "gate_up must be [..., 2I], got " + shape_str(xs));
+  Shape out = xs;
+  out.back() /= 2;
+  return swiglu_impl(gate_up, out);
 }
 Value Ops::scale(const Value& x, float s) {
   need(x, "scale", "x");

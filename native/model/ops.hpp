@@ -86,6 +86,8 @@ class Ops {
   Value silu(const Value& x);
   Value gelu_tanh(const Value& x);  // torch gelu(approximate="tanh")
   Value gelu_erf(const Value& x);   // torch nn.GELU()
+  // SwiGLU over a fused gate/up projection: x[..., 2I] -> [..., I], silu(x[..., :I]) * x[..., I:].
+  Value swiglu(const Value& gate_up);
   // b has a's shape, or is a row vector ([D] / [1, D], D = a's last axis) broadcast over a's rows.
   Value add(const Value& a, const Value& b);
   Value mul(const Value& a, const Value& b);
@@ -129,6 +131,7 @@ class Ops {
   virtual Value silu_impl(const Value& x) = 0;
   virtual Value gelu_tanh_impl(const Value& x) = 0;
   virtual Value gelu_erf_impl(const Value& x) = 0;
+  virtual Value swiglu_impl(const Value& gate_up, const Shape& out) = 0;
   virtual Value add_impl(const Value& a, const Value& b) = 0;
   virtual Value mul_impl(const Value& a, const Value& b) = 0;
   virtual Value scale_impl(const Value& x, float s) = 0;

@@ -221,6 +221,17 @@ Value CpuOps::gelu_tanh_impl(const Value& x) {
 Value CpuOps::gelu_erf_impl(const Value& x) {
   return unary(buffers_, x, "gelu_erf", [](float a) { return 0.5f * a * (1.0f + std::erf(a * 0.7071067811865476f)); });
 }
+Value CpuOps::swiglu_impl(const Value& gate_up, const Shape& out) {
+  const auto& a = fl(gate_up, "swiglu", "gate_up");
+  const int64_t inter = out.back(), rows = inter ? shape_numel(out) / inter : 0;
+  auto [v, o] = alloc(buffers_, out);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t i = 0; i < inter; ++i) {
+      const float g = a[r * 2 * inter + i];
+      o[r * inter + i] = (g / (1.0f + std::exp(-g))) * a[r * 2 * inter + inter + i];  // silu(g) * u, as silu() then mul()
+    }
+  return v;
+}
 Value CpuOps::add_impl(const Value& a, const Value& b) { return binary(buffers_, a, b, "add", [](float x, float y) { return x + y; }); }
 Value CpuOps::mul_impl(const Value& a, const Value& b) { return binary(buffers_, a, b, "mul", [](float x, float y) { return x * y; }); }
 Value CpuOps::scale_impl(const Value& x, float s) {

@@ -485,6 +485,13 @@ Value CudaOps::gelu_tanh_impl(const Value& x) {
   return y;
 }
 Value CudaOps::gelu_erf_impl(const Value& x) { return unary(UnaryOp::GeluErf, x, 0.f, "gelu_erf"); }
+Value CudaOps::swiglu_impl(const Value& gate_up, const Shape& out) {
+  auto [xk, xp] = dense(gate_up, "swiglu", "gate_up");
+  const int64_t inter = out.back(), rows = inter ? shape_numel(out) / inter : 0;
+  Value y = alloc(out);
+  launch_swiglu(xp, static_cast<CudaValue&>(*y).f, rows, static_cast<int>(inter), stream());
+  return y;
+}
 Value CudaOps::scale_impl(const Value& x, float s) { return unary(UnaryOp::Scale, x, s, "scale"); }
 
 Value CudaOps::add_impl(const Value& a, const Value& b) {
