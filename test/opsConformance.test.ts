@@ -18,7 +18,8 @@ t.test('executor backends match CpuOps fp32 on every row', { timeout: 600_000 },
   t.ok(existsSync(bin), `${bin} exists`);
   for (const backend of ['cpu', 'cuda']) {
     const r = runNative(`ops_conformance_${backend}`);
-    t.equal(r.status, 0, `${backend}: every row within tolerance\n${r.stdout.split('\n').filter((l) => l.includes(':')).slice(0, 40).join('\n')}`);
+    t.equal(r.status, 0, `${backend}: every row within tolerance`);
+    if (r.status !== 0) t.comment(r.stdout.split('\n').filter((l) => l.includes('.cpp:')).slice(0, 40).join('\n'));
     const skip = /^skip ops_conformance_\w+: (.*)$/m.exec(r.stdout);
     if (skip) {
       t.test(`conformance on ${backend}`, { skip: skip[1] }, () => {});
@@ -36,10 +37,12 @@ t.test('onnxruntime runs the exported rows like CpuOps fp32', { skip: python ? f
   const dir = mkdtempSync(join(tmpdir(), 'alpamayo-conformance-'));
   try {
     const rec = runNative('ops_conformance_onnx_export', { ALPAMAYO_CONFORMANCE_ONNX_DIR: dir });
-    t.equal(rec.status, 0, `recorded the table as ONNX graphs\n${rec.stdout.slice(-3000)}`);
+    t.equal(rec.status, 0, 'recorded the table as ONNX graphs');
+    if (rec.status !== 0) t.comment(rec.stdout.slice(-3000));
     const py = spawnSync(python!, ['test/fixtures/onnx/check_conformance.py', dir], { encoding: 'utf8', maxBuffer: 64 << 20 });
     const summary = /^(\d+) passed, (\d+) failed$/m.exec(py.stdout ?? '');
-    t.equal(py.status, 0, `every graph within tolerance\n${py.stdout.split('\n').filter((l) => l.startsWith('not ok')).join('\n')}${py.stderr.slice(-2000)}`);
+    t.equal(py.status, 0, 'every graph within tolerance');
+    if (py.status !== 0) t.comment(`${py.stdout.split('\n').filter((l) => l.startsWith('not ok')).join('\n')}${py.stderr.slice(-2000)}`);
     t.ok(Number(summary?.[1]) >= 4 * 30, `rows x precisions ran (${summary?.[1]})`);
     t.comment(`onnx: ${summary?.[0]}`);
   } finally {

@@ -15,6 +15,8 @@ class ForwardingOps : public model::Ops {
   explicit ForwardingOps(model::Ops& inner) : in_(inner) {}
 
   std::vector<float> read(std::string_view n, const model::Value& v) override { return in_.read(n, v); }
+  // The cache is the inner executor's (it may have been reserved there before this decorator existed).
+  const model::KvGeometry& kv_geometry() const override { return in_.kv_geometry(); }
 
  protected:
   using Value = model::Value;

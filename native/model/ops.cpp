@@ -266,23 +266,25 @@ void Ops::kv_reserve(int64_t layers, int64_t capacity, int64_t kv_heads, int64_t
 }
 
 void Ops::kv_write(int64_t layer, int64_t pos, const Value& k, const Value& v) {
+  const KvGeometry& g = kv_geometry();
   const Shape& ks = need(k, "kv_write", "k");
-  if (layer < 0 || layer >= kv_.layers)
-    bad("kv_write", "layer " + std::to_string(layer) + " but the cache has " + std::to_string(kv_.layers) + " layers (kv_reserve first)");
-  if (ks.size() != 3 || ks[1] != kv_.kv_heads || ks[2] != kv_.head_dim || need(v, "kv_write", "v") != ks)
-    bad("kv_write", "k/v must be [N, " + std::to_string(kv_.kv_heads) + ", " + std::to_string(kv_.head_dim) + "], got " +
+  if (layer < 0 || layer >= g.layers)
+    bad("kv_write", "layer " + std::to_string(layer) + " but the cache has " + std::to_string(g.layers) + " layers (kv_reserve first)");
+  if (ks.size() != 3 || ks[1] != g.kv_heads || ks[2] != g.head_dim || need(v, "kv_write", "v") != ks)
+    bad("kv_write", "k/v must be [N, " + std::to_string(g.kv_heads) + ", " + std::to_string(g.head_dim) + "], got " +
                         shape_str(ks) + " / " + shape_str(v->shape));
   // Past the capacity is the caller's too-long prompt or budget, not a shape bug.
-  if (pos < 0 || pos + ks[0] > kv_.capacity)
+  if (pos < 0 || pos + ks[0] > g.capacity)
     fail(ErrorCode::InvalidInput, "KV cache: positions [" + std::to_string(pos) + ", " + std::to_string(pos + ks[0]) +
-                                      ") exceed the capacity " + std::to_string(kv_.capacity));
+                                      ") exceed the capacity " + std::to_string(g.capacity));
   kv_write_impl(layer, pos, k, v);
 }
 
 std::pair<Value, Value> Ops::kv_read(int64_t layer, int64_t len) {
-  if (layer < 0 || layer >= kv_.layers || len < 0 || len > kv_.capacity)
+  const KvGeometry& g = kv_geometry();
+  if (layer < 0 || layer >= g.layers || len < 0 || len > g.capacity)
     bad("kv_read", "layer " + std::to_string(layer) + ", length " + std::to_string(len) + " outside the reserved " +
-                       std::to_string(kv_.layers) + " layers x " + std::to_string(kv_.capacity) + " positions");
+                       std::to_string(g.layers) + " layers x " + std::to_string(g.capacity) + " positions");
   return kv_read_impl(layer, len);
 }
 

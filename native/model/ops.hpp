@@ -114,7 +114,8 @@ class Ops {
   void kv_write(int64_t layer, int64_t pos, const Value& k, const Value& v);
   // Positions [0, len) of `layer` as k/v [len, Hkv, D].
   std::pair<Value, Value> kv_read(int64_t layer, int64_t len);
-  const KvGeometry& kv_geometry() const { return kv_; }
+  // What kv_reserve fixed; a decorator reports the cache of the executor it forwards to.
+  virtual const KvGeometry& kv_geometry() const { return kv_; }
 
  protected:
   // ---- the backend: called only by the front door above, with checked shapes -----------------
