@@ -6,7 +6,7 @@ import { buildPromptIds, HISTORY_TOKEN_COUNT } from '../lib/buildPrompt.js';
 import { loadCheckpointTokenizer } from '../lib/loadCheckpointTokenizer.js';
 import { loadNative } from '../lib/native.js';
 import { Planner } from '../lib/Planner.js';
-import { curvedEgoHistory, syntheticFrames } from '../lib/syntheticScene.js';
+import { curvedEgoHistory, syntheticFrames } from '../lib/cli/syntheticScene.js';
 import { validateEgoHistory } from '../lib/validateEgoHistory.js';
 import { validateFrames } from '../lib/validateFrames.js';
 import { validatePlanOptions } from '../lib/validatePlanOptions.js';

@@ -2,7 +2,7 @@
 // node --import=@tapjs/typescript/import bench/plan.ts [checkpointDir] [plans] [backend] [maxReasoningTokens] [threads]
 import { cpus, platform } from 'node:os';
 import { Planner } from '../lib/Planner.js';
-import { curvedEgoHistory, syntheticFrames } from '../lib/syntheticScene.js';
+import { curvedEgoHistory, syntheticFrames } from '../lib/cli/syntheticScene.js';
 import type { PlanTimings } from '../lib/types.js';
 
 const [dir = '.cache/tiny', nArg = '20', backend = 'cpu', tokArg = '32', thrArg = '0'] = process.argv.slice(2);

@@ -4,7 +4,7 @@
 // Run from the repo: CHECKPOINT=.cache/tiny node --import=@tapjs/typescript/import examples/ros2Publisher.ts [count]
 import { Planner, toNavPath } from '../lib/index.js';
 import type { RosPath } from '../lib/index.js';
-import { curvedEgoHistory, syntheticFrames } from '../lib/syntheticScene.js';
+import { curvedEgoHistory, syntheticFrames } from '../lib/cli/syntheticScene.js';
 
 type Publish = (msg: RosPath) => void;
 

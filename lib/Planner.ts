@@ -8,6 +8,7 @@ import { loadNative } from './native.js';
 import { defaultPrecision, resolveBackend } from './resolveBackend.js';
 import { decodeReasoning, TokenStreamDecoder } from './TokenStreamDecoder.js';
 import type { EgoPose, Frames, LoadOptions, PlanOptions, PlanResult } from './types.js';
+import { FRAMES_PER_CAMERA, MODEL_CAMERA_ORDER } from './types.js';
 import { validateEgoHistory, packEgoHistory } from './validateEgoHistory.js';
 import { packFrames, validateFrames } from './validateFrames.js';
 import { validateLoadOptions } from './validateLoadOptions.js';
@@ -51,11 +52,11 @@ export class Planner {
   readonly #tok: CheckpointTokenizer;
   readonly #modelConfigJson: string;
   readonly #vision: VisionTokenSettings;
-  readonly #imageTokensPerImage: number | undefined;
   readonly #maxQueue: number;
   readonly #vocabSize: number;
   readonly #stopIds: number[];
   readonly #futureStartId: number;
+  readonly #eosIds: number[];
   readonly #queue: QueuedJob[] = [];
   #active: Promise<void> | undefined;
   #disposing: Promise<void> | undefined;
@@ -68,7 +69,6 @@ export class Planner {
     precision: string;
     modelConfigJson: string;
     maxQueue: number;
-    imageTokensPerImage?: number | undefined;
   }) {
     this.#addon = init.addon;
     this.#native = init.native;
@@ -82,10 +82,13 @@ export class Planner {
       throw new AlpamayoError(`native load(): modelConfig is not JSON (${(err as Error).message})`, 'INTERNAL', { cause: err });
     }
     this.#vision = visionSettingsFromConfig(this.modelConfig);
-    this.#imageTokensPerImage = init.imageTokensPerImage;
     this.#maxQueue = init.maxQueue;
     const special = specialTokenIds(init.tok);
     this.#futureStartId = special.futureStart;
+    this.#eosIds = ['<|im_end|>', '<|endoftext|>'].flatMap((c) => {
+      const id = init.tok.addedTokens.get(c);
+      return id === undefined ? [] : [id];
+    });
     this.#stopIds = [special.cotEnd, special.futureStart];
     let maxId = 0;
     for (const id of init.tok.tokenizer.get_vocab(true).values()) maxId = Math.max(maxId, id);
@@ -131,7 +134,6 @@ export class Planner {
       precision: info.precision,
       modelConfigJson: info.modelConfig,
       maxQueue: opts.maxQueue,
-      imageTokensPerImage: info.imageTokensPerImage,
     });
   }
 
@@ -162,9 +164,16 @@ export class Planner {
     const history = packEgoHistory(poses);
     const historyIds = this.#addon.historyTokenIds(history, this.#modelConfigJson);
     const promptOpts: Parameters<typeof buildPromptIds>[1] = {
-      // The native preprocessor resamples every frame to the model's one input size, so its token count
-      // wins over the per-frame smart-resize estimate (which only agrees for camera-aspect frames).
-      imageTokenCounts: ordered.map((f) => this.#imageTokensPerImage ?? imageTokenCount(f.width, f.height, this.#vision)),
+      // As the official processor: each frame is sized from its own shape (smart_resize with the
+      // checkpoint's min/max pixels), so cameras of different sizes get different token counts.
+      imageTokenCounts: ordered.map((f, i) => {
+        try {
+          return imageTokenCount(f.width, f.height, this.#vision);
+        } catch (err) {
+          const field = `frames.${MODEL_CAMERA_ORDER[Math.floor(i / FRAMES_PER_CAMERA)]}[${i % FRAMES_PER_CAMERA}]`;
+          throw invalidInput(field, 'a size the Qwen3-VL processor accepts (aspect ratio at most 200)', `${f.width}x${f.height}`, (err as Error).message);
+        }
+      }),
       historyIds,
     };
     if (opts.command !== undefined) promptOpts.command = opts.command;
@@ -212,7 +221,11 @@ export class Planner {
     ids.forEach((id, i) => {
       if (id >= this.#vocabSize) throw invalidInput(`options.reasoningTokens[${i}]`, `a token id < ${this.#vocabSize}`, id);
     });
-    if (!ids.includes(this.#futureStartId)) ids.push(this.#futureStartId);
+    // A reasoning that ends the turn (<|im_end|>/<|endoftext|>) never reaches <|traj_future_start|> in the
+    // official rollout: the expert then reads the cache without it, so nothing is appended.
+    const last = ids[ids.length - 1];
+    const endsTurn = last !== undefined && this.#eosIds.includes(last);
+    if (!ids.includes(this.#futureStartId) && !endsTurn) ids.push(this.#futureStartId);
     return Int32Array.from(ids);
   }
 

@@ -1,4 +1,5 @@
 import type { Tokenizer } from '@huggingface/tokenizers';
+import { EdgeStripper, pyStrip } from './stripEdges.js';
 
 /**
  * Turns a growing list of generated token ids into text pieces for streaming. Byte-level BPE pieces can
@@ -8,6 +9,8 @@ import type { Tokenizer } from '@huggingface/tokenizers';
  * never decoded again, so a push costs O(new ids), not O(all ids): decoding everything on every token
  * made streaming quadratic and blocked the event loop for tens of milliseconds per token burst.
  * Reasoning ends at the first stop id (`<|cot_end|>` / `<|traj_future_start|>`); later ids are ignored.
+ * The pieces `push` returns hold back edge whitespace, so they concatenate to exactly the stripped
+ * reasoning ({@link decodeReasoning}); `text` is the raw decoded text.
  * @internal
  */
 export class TokenStreamDecoder {
@@ -19,6 +22,7 @@ export class TokenStreamDecoder {
   #pending: number[] = [];
   #pendingEmitted = 0;
   #stopped = false;
+  readonly #edges = new EdgeStripper();
 
   constructor(tokenizer: Tokenizer, stopIds: Iterable<number>) {
     this.#tokenizer = tokenizer;
@@ -52,7 +56,7 @@ export class TokenStreamDecoder {
     } else {
       this.#pendingEmitted = Math.max(this.#pendingEmitted, end);
     }
-    return piece;
+    return this.#edges.push(piece);
   }
 
   /** Everything decoded so far (including any held-back tail). */
@@ -65,9 +69,12 @@ export class TokenStreamDecoder {
   }
 }
 
-/** Reasoning text of a finished sample: ids up to the first stop id, special tokens removed, trimmed. @internal */
+/**
+ * Reasoning text of a finished sample: ids up to the first stop id, special tokens removed, edges
+ * stripped as Python's `str.strip()` does (the official `extract_between_special_tokens`). @internal
+ */
 export function decodeReasoning(tokenizer: Tokenizer, ids: ArrayLike<number>, stopIds: Iterable<number>): string {
   const decoder = new TokenStreamDecoder(tokenizer, stopIds);
   decoder.push(ids);
-  return decoder.text.trim();
+  return pyStrip(decoder.text);
 }

@@ -141,14 +141,17 @@ export interface NativeAddon {
     onProgress?: (message: string) => void,
   ): { manifest: string; built: boolean; trtexec: string[] };
   historyTokenIds(egoHistory: Float64Array, configJson: string): Int32Array;
-  estimateInitialSpeed(egoHistory: Float64Array, configJson: string): number;
-  actionsToTrajectory(accel: Float64Array, curvature: Float64Array, v0: number, configJson: string): NativeTrajectory;
+  /** The official processor's smart_resize: `[height, width]`; throws INVALID_INPUT where it raises. */
+  smartResize(height: number, width: number, factor: number, minPixels: number, maxPixels: number): [number, number];
+  /** `configJson` null: the release action space. */
+  estimateInitialSpeed(egoHistory: Float64Array, configJson: string | null): number;
+  actionsToTrajectory(accel: Float64Array, curvature: Float64Array, v0: number, configJson: string | null): NativeTrajectory;
   trajectoryToActions(
     positions: Float64Array,
     rotations: Float64Array,
     v0: number,
-    configJson: string,
-  ): { accel: Float64Array; curvature: Float64Array };
+    configJson: string | null,
+  ): { accel: Float64Array; curvature: Float64Array; normalized: Float32Array };
   /** glibc heap accounting (all arenas); undefined where the C library is not glibc. */
   nativeHeap(): NativeHeapStats | undefined;
   Planner: new (opts: NativePlannerOptions) => NativePlanner;

@@ -1,3 +1,5 @@
+import { loadNative } from './native.js';
+
 /** Vision settings that decide how many LLM tokens one image becomes. */
 export interface VisionTokenSettings {
   /** ViT patch side in pixels. Qwen3-VL: 16. */
@@ -13,31 +15,16 @@ export interface VisionTokenSettings {
 /** Alpamayo 1's settings (Qwen3-VL patch 16, merge 2; MIN/MAX_PIXELS of the official helper). */
 export const ALPAMAYO_VISION_SETTINGS: VisionTokenSettings = { patchSize: 16, mergeSize: 2, minPixels: 163840, maxPixels: 196608 };
 
-// Python's round(): ties to even. The image processor is Python, and a tie decides a whole patch row.
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
 /**
- * Qwen-VL "smart resize": the size an image is resampled to before patching: both sides multiples of
- * patch*merge, area within [minPixels, maxPixels], aspect ratio kept as closely as possible.
+ * Qwen-VL "smart resize" (the official processor's rule): the size an image is resampled to before
+ * patching: both sides multiples of patch*merge, area within [minPixels, maxPixels], aspect ratio kept as
+ * closely as possible. Runs the native implementation, the same one the planner preprocesses with.
  * @returns `[height, width]` in pixels.
+ * @throws AlpamayoError `INVALID_INPUT` where the official rule rejects the size (a side shorter than
+ *   patch*merge, aspect ratio over 200).
  */
 export function smartResize(height: number, width: number, s: VisionTokenSettings = ALPAMAYO_VISION_SETTINGS): [number, number] {
-  const factor = s.patchSize * s.mergeSize;
-  let h = roundHalfEven(height / factor) * factor;
-  let w = roundHalfEven(width / factor) * factor;
-  if (h * w > s.maxPixels) {
-    const beta = Math.sqrt((height * width) / s.maxPixels);
-    h = Math.max(factor, Math.floor(height / beta / factor) * factor);
-    w = Math.max(factor, Math.floor(width / beta / factor) * factor);
-  } else if (h * w < s.minPixels) {
-    const beta = Math.sqrt(s.minPixels / (height * width));
-    h = Math.ceil((height * beta) / factor) * factor;
-    w = Math.ceil((width * beta) / factor) * factor;
-  }
-  return [h, w];
+  return loadNative().smartResize(height, width, s.patchSize * s.mergeSize, s.minPixels, s.maxPixels);
 }
 
 /** LLM tokens (`<|image_pad|>` count) for one image of this size. 1080x1920 -> 320x576 -> 180. */

@@ -1,7 +1,7 @@
 // Research helpers: the official minADE, and validated wrappers over the native trajectory maths.
 import { AlpamayoError } from './AlpamayoError.js';
 import { loadNative } from './native.js';
-import type { EgoPose, Waypoints } from './types.js';
+import type { Actions, EgoPose, Waypoints } from './types.js';
 import { WAYPOINT_COUNT } from './types.js';
 import { checkFinite, checkFiniteVector, invalidInput } from './validateCommon.js';
 import { packEgoHistory, validateEgoHistory } from './validateEgoHistory.js';
@@ -90,42 +90,79 @@ function configJson(config: unknown): string {
   throw invalidInput('modelConfig', 'the model config (planner.modelConfig or parsed config.json) as an object or JSON text', config);
 }
 
+// The native helpers take null for "the release action space" (the official constants, model-spec §4).
+function actionSpaceJson(config: unknown): string | null {
+  return config === undefined ? null : configJson(config);
+}
+
 function vector(field: string, v: unknown, n: number): Float64Array {
   return Float64Array.from(checkFiniteVector(field, v, n));
 }
 
-/**
- * Integrates 64 (accel m/s^2, curvature 1/m) controls from speed `v0` with the unicycle model into 64 poses
- * in the t0 ego frame (native implementation).
- * @param modelConfig `planner.modelConfig` or the checkpoint's parsed config.json (action-space constants).
- */
-export function actionsToTrajectory(accel: ArrayLike<number>, curvature: ArrayLike<number>, v0: number, modelConfig: unknown): Waypoints {
-  const a = vector('accel', accel, WAYPOINT_COUNT);
-  const k = vector('curvature', curvature, WAYPOINT_COUNT);
-  checkFinite('v0', v0);
-  return loadNative().actionsToTrajectory(a, k, v0, configJson(modelConfig));
+function isPoseArray(v: unknown): v is readonly EgoPose[] {
+  return Array.isArray(v);
 }
 
 /**
- * Recovers the (accel, curvature) controls that best reproduce a 64-pose trajectory (the inverse of
- * {@link actionsToTrajectory}, regularised least squares in the native core).
+ * Integrates 64 (accel m/s^2, curvature 1/m) controls with the unicycle model into 64 poses in the t0 ego
+ * frame (native implementation), starting from the speed the model estimates from `egoHistory`.
+ * @param actions A plan result's `actions` (or any `{ accel, curvature }` of 64 values each).
+ * @param modelConfig `planner.modelConfig` or the checkpoint's parsed config.json; default: the release
+ *   action space.
  */
-export function trajectoryToActions(
-  waypoints: Pick<Waypoints, 'positions' | 'rotations'>,
-  v0: number,
-  modelConfig: unknown,
-): { accel: Float64Array; curvature: Float64Array } {
+export function actionsToTrajectory(actions: Pick<Actions, 'accel' | 'curvature'>, egoHistory: readonly EgoPose[], modelConfig?: unknown): Waypoints;
+/** Explicit form: controls as arrays and the initial speed `v0` in m/s. */
+export function actionsToTrajectory(accel: ArrayLike<number>, curvature: ArrayLike<number>, v0: number, modelConfig?: unknown): Waypoints;
+export function actionsToTrajectory(a0: unknown, a1: unknown, a2?: unknown, a3?: unknown): Waypoints {
+  let accel: unknown, curvature: unknown, v0: number, config: unknown;
+  if (isPoseArray(a1)) {
+    if (typeof a0 !== 'object' || a0 === null || !('accel' in a0) || !('curvature' in a0)) {
+      throw invalidInput('actions', 'an object { accel, curvature } (a plan result\'s actions)', a0);
+    }
+    accel = (a0 as Actions).accel;
+    curvature = (a0 as Actions).curvature;
+    config = a2;
+    v0 = estimateInitialSpeed(a1, config);
+  } else {
+    accel = a0;
+    curvature = a1;
+    checkFinite('v0', a2);
+    v0 = a2 as number;
+    config = a3;
+  }
+  const a = vector('accel', accel, WAYPOINT_COUNT);
+  const k = vector('curvature', curvature, WAYPOINT_COUNT);
+  return loadNative().actionsToTrajectory(a, k, v0, actionSpaceJson(config));
+}
+
+/**
+ * Recovers the controls that exactly reproduce a 64-pose trajectory (the inverse of
+ * {@link actionsToTrajectory}, in the native core), from the speed the model estimates from `egoHistory`.
+ * @returns `{ accel, curvature, normalized }` like a plan result's `actions`.
+ */
+export function trajectoryToActions(waypoints: Pick<Waypoints, 'positions' | 'rotations'>, egoHistory: readonly EgoPose[], modelConfig?: unknown): Actions;
+/** Explicit form: the initial speed `v0` in m/s. */
+export function trajectoryToActions(waypoints: Pick<Waypoints, 'positions' | 'rotations'>, v0: number, modelConfig?: unknown): Actions;
+export function trajectoryToActions(waypoints: Pick<Waypoints, 'positions' | 'rotations'>, from: readonly EgoPose[] | number, modelConfig?: unknown): Actions {
   if (typeof waypoints !== 'object' || waypoints === null) throw invalidInput('waypoints', 'an object { positions, rotations }', waypoints);
   const p = vector('waypoints.positions', waypoints.positions, WAYPOINT_COUNT * 3);
   const r = vector('waypoints.rotations', waypoints.rotations, WAYPOINT_COUNT * 9);
-  checkFinite('v0', v0);
-  return loadNative().trajectoryToActions(p, r, v0, configJson(modelConfig));
+  let v0: number;
+  if (isPoseArray(from)) v0 = estimateInitialSpeed(from, modelConfig);
+  else {
+    checkFinite('v0', from);
+    v0 = from;
+  }
+  return loadNative().trajectoryToActions(p, r, v0, actionSpaceJson(modelConfig));
 }
 
-/** Speed at t0 (m/s) estimated from 16 ego poses as the model does (smoothed least squares). */
-export function estimateInitialSpeed(egoHistory: readonly EgoPose[], modelConfig: unknown): number {
+/**
+ * Speed at t0 (m/s) estimated from 16 ego poses as the model does (smoothed least squares).
+ * @param modelConfig `planner.modelConfig` or parsed config.json; default: the release action space.
+ */
+export function estimateInitialSpeed(egoHistory: readonly EgoPose[], modelConfig?: unknown): number {
   const packed = packEgoHistory(validateEgoHistory(egoHistory));
-  return loadNative().estimateInitialSpeed(packed, configJson(modelConfig));
+  return loadNative().estimateInitialSpeed(packed, actionSpaceJson(modelConfig));
 }
 
 /** The 48 ego-history token ids (x, y, z per pose) that replace `<|traj_history|>` in the prompt. */

@@ -88,7 +88,8 @@ export interface PlanOptions {
   initialNoise?: Float32Array;
   /**
    * Skip generation and force this reasoning (teacher forcing): text is tokenized (literal special tokens
-   * recognised), ids are used as given; `<|traj_future_start|>` is appended when missing. Default: generate.
+   * recognised), ids are used as given; `<|traj_future_start|>` is appended when missing, unless the ids end
+   * the turn (`<|im_end|>`/`<|endoftext|>`, the official rollout's other stop). Default: generate.
    */
   reasoningTokens?: string | readonly number[] | Int32Array;
   /** Include `actions` (accel, curvature, normalized) in the result. Default false. */

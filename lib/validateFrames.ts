@@ -2,7 +2,9 @@ import { AlpamayoError } from './AlpamayoError.js';
 import { FRAMES_PER_CAMERA, MODEL_CAMERA_ORDER, type CameraName, type Frame, type Frames } from './types.js';
 import { checkFinite, closestName, describeValue, invalidInput, isDetached, isPlainObject } from './validateCommon.js';
 
-const MIN_SIDE = 64;
+// The smallest size the official processor accepts depends on the checkpoint (smart_resize's factor);
+// Planner.plan checks it per frame with the native smart_resize.
+const MIN_SIDE = 1;
 
 function validateFrame(field: string, frame: unknown): Frame {
   if (!isPlainObject(frame)) throw invalidInput(field, 'a frame object { data, width, height, timestampUs }', frame);

@@ -24,5 +24,5 @@ run([]);
 run(['--module', 'CommonJS', '--moduleResolution', 'Node10', '--outDir', join(root, 'dist/cjs')]);
 mkdirSync(join(root, 'dist/cjs'), { recursive: true });
 writeFileSync(join(root, 'dist/cjs/package.json'), '{ "type": "commonjs" }\n');
-const cli = join(root, 'dist/esm/cli.js');
+const cli = join(root, 'dist/esm/cli/cli.js');
 if (existsSync(cli)) chmodSync(cli, 0o755);

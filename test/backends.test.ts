@@ -10,7 +10,7 @@ import { Planner } from '../lib/Planner.js';
 // cannot run here.
 const report = backends();
 const dir = mkdtempSync(join(tmpdir(), 'alpamayo-backends-'));
-const made = spawnSync(process.execPath, ['dist/esm/cli.js', 'make-checkpoint', dir, '--preset', 'tiny', '--seed', '3'], { encoding: 'utf8' });
+const made = spawnSync(process.execPath, ['dist/esm/cli/cli.js', 'make-checkpoint', dir, '--preset', 'tiny', '--seed', '3'], { encoding: 'utf8' });
 
 t.test('backends() reports the compiled variant', async (t) => {
   t.equal(report.cpu, true);

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { egoHistory } from './fixtures/inputs.js';
 
 process.env.ALPAMAYO_TRT_NATIVE = resolve('test/fixtures/fakeAddon.cjs');
-const { runCli, CLI_USAGE } = await import('../lib/runCli.js');
+const { runCli, CLI_USAGE } = await import('../lib/cli/runCli.js');
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -22,8 +22,8 @@ t.test('--help prints usage with every command', async (t) => {
   t.equal((await cli()).code, 1, 'no command is an error (usage still printed)');
 });
 
-t.test('the built bin prints help', { skip: existsSync('dist/esm/cli.js') ? false : 'dist/ not built (npm test builds it first)' }, async (t) => {
-  const r = spawnSync(process.execPath, ['dist/esm/cli.js', '--help'], { encoding: 'utf8' });
+t.test('the built bin prints help', { skip: existsSync('dist/esm/cli/cli.js') ? false : 'dist/ not built (npm test builds it first)' }, async (t) => {
+  const r = spawnSync(process.execPath, ['dist/esm/cli/cli.js', '--help'], { encoding: 'utf8' });
   t.equal(r.status, 0);
   t.match(r.stdout, /^alpamayo-trt: run NVIDIA Alpamayo 1/);
 });

@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import { MODEL_CAMERA_ORDER } from '../lib/types.js';
 import { fixtureFrames, fixtureHistory, loadFixture, maxAbsDiff, realAddonSkip, REAL_ADDON } from './fixtures/parity/parityInputs.js';
 
-const CLI = resolve('dist/esm/cli.js');
+const CLI = resolve('dist/esm/cli/cli.js');
 const skip = realAddonSkip() || (existsSync(CLI) ? false : 'dist/ not built (npm test builds it first)');
 
 function cli(...argv: string[]): { status: number | null; stdout: string; stderr: string } {

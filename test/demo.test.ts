@@ -1,6 +1,6 @@
 import t from 'tap';
-import { curvedEgoHistory, syntheticFrames } from '../lib/syntheticScene.js';
-import { trajectorySvg } from '../lib/trajectorySvg.js';
+import { curvedEgoHistory, syntheticFrames } from '../lib/cli/syntheticScene.js';
+import { trajectorySvg } from '../lib/cli/trajectorySvg.js';
 import { packEgoHistory, validateEgoHistory } from '../lib/validateEgoHistory.js';
 import { validateFrames } from '../lib/validateFrames.js';
 

@@ -37,7 +37,7 @@ function tenStepTolerance(name: string): number | undefined {
 
 t.test('committed parity fixture is fresh', { skip, timeout: 300_000 }, async (t) => {
   process.env.ALPAMAYO_TRT_NATIVE = REAL_ADDON;
-  const { runCli } = await import('../lib/runCli.js');
+  const { runCli } = await import('../lib/cli/runCli.js');
   const dir = t.testdir();
   const ckpt = join(dir, 'ckpt');
   t.equal(await runCli(['make-checkpoint', ckpt, '--preset', 'tiny', '--seed', '0'], { out: () => {}, err: (s) => t.comment(s) }), 0);

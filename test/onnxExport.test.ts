@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { runCli } from '../lib/runCli.js';
+import { runCli } from '../lib/cli/runCli.js';
 
 // Export round trip: `build-engines` exports the tiny checkpoint's three graphs and the CPU executor's
 // reference cases; test/fixtures/onnx/check_model_export.py runs them in onnxruntime and compares.

@@ -11,7 +11,7 @@ if (skip) {
   t.test('reproducibility', { skip }, async () => {});
 } else {
   process.env.ALPAMAYO_TRT_NATIVE = REAL_ADDON;
-  const { runCli } = await import('../lib/runCli.js');
+  const { runCli } = await import('../lib/cli/runCli.js');
   const { Planner } = await import('../lib/Planner.js');
   const metrics = await import('../lib/metrics.js');
   const dir = t.testdir();
@@ -75,6 +75,19 @@ if (skip) {
     const back = metrics.trajectoryToActions(traj, r.v0!, planner.modelConfig);
     t.ok(maxAbsDiff(back.accel, a.accel) < 1e-9, `accel round trip ${maxAbsDiff(back.accel, a.accel)}`);
     t.ok(maxAbsDiff(back.curvature, a.curvature) < 1e-9, `curvature round trip ${maxAbsDiff(back.curvature, a.curvature)}`);
+    // The API's signatures: a result's actions object and the ego history; the explicit form above agrees.
+    const fromResult = metrics.actionsToTrajectory(a, history, planner.modelConfig);
+    t.equal(maxAbsDiff(fromResult.positions, r.waypoints.positions), 0, 'actionsToTrajectory(result.actions, egoHistory) == waypoints');
+    const inverse = metrics.trajectoryToActions(r.waypoints, history, planner.modelConfig);
+    t.ok(maxAbsDiff(inverse.accel, a.accel) < 1e-9, 'trajectoryToActions(waypoints, egoHistory) == actions');
+    t.ok(maxAbsDiff(inverse.normalized, a.normalized) < 1e-5, `normalized as the planner's (${maxAbsDiff(inverse.normalized, a.normalized)})`);
+    // Without a config: the release action space. v0 and the integration do not use the statistics.
+    t.equal(metrics.estimateInitialSpeed(history), r.v0);
+    t.equal(maxAbsDiff(metrics.actionsToTrajectory(a, history).positions, r.waypoints.positions), 0, 'default action space');
+    const rel = metrics.trajectoryToActions(r.waypoints, history);
+    t.ok(maxAbsDiff(rel.accel, a.accel) < 1e-9);
+    t.ok(Math.abs(rel.normalized[0]! - (a.accel[0]! - 0.02902694707164455) / 0.6810426736454882) < 1e-6, 'normalized with the release mean/std');
+    t.throws(() => metrics.actionsToTrajectory({ accel: a.accel } as never, history), { code: 'INVALID_INPUT' });
   });
 
   t.test('historyTokens are the 48 ids in the prompt', async (t) => {

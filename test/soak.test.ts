@@ -1,6 +1,6 @@
 // Memory behaviour over many real plans (tiny and small checkpoints, CPU) and proof that frames are read in place.
 import t from 'tap';
-import { formatSoak, runSoak } from '../lib/soak.js';
+import { formatSoak, runSoak } from '../lib/cli/soak.js';
 import { Planner } from '../lib/Planner.js';
 import type { Frames } from '../lib/types.js';
 import { egoHistory } from './fixtures/inputs.js';

@@ -52,8 +52,8 @@ t.test('frames: data type, length, detached', async (t) => {
 t.test('frames: width and height', async (t) => {
   const f = frames();
   const withFrame = (fr: unknown) => ({ ...f, cross_left: [fr, ...f.cross_left.slice(1)] });
-  bad(t, () => validateFrames(withFrame({ ...frame(1_000_000), width: 64.5 })), 'frames.cross_left[0].width', /integer >= 64, got 64.5/);
-  bad(t, () => validateFrames(withFrame({ ...frame(1_000_000), height: 32 })), 'frames.cross_left[0].height', /integer >= 64, got 32/);
+  bad(t, () => validateFrames(withFrame({ ...frame(1_000_000), width: 64.5 })), 'frames.cross_left[0].width', /integer >= 1, got 64.5/);
+  bad(t, () => validateFrames(withFrame({ ...frame(1_000_000), height: 0 })), 'frames.cross_left[0].height', /integer >= 1, got 0/);
   bad(t, () => validateFrames(withFrame({ ...frame(1_000_000), width: '64' })), 'frames.cross_left[0].width', /got "64"/);
 });
 

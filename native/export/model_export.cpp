@@ -11,6 +11,7 @@
 #include "export/sample_scene.hpp"
 #include "export/weight_encoding.hpp"
 #include "model/backbone.hpp"
+#include "model/buffers.hpp"
 #include "model/config.hpp"
 
 namespace alp::exporter {
@@ -133,7 +134,7 @@ std::pair<std::string, DimRange> parse_dim_range(const std::string& text) {
 ModelExportResult export_models(const std::string& checkpoint_dir, const std::string& out_dir, Precision precision,
                                 const ModelExportOptions& o) {
   auto ckpt = Checkpoint::open(checkpoint_dir);
-  const model::ModelConfig cfg = model::parse_model_config(ckpt->config());
+  const model::ModelConfig cfg = model::load_model_config(*ckpt);
   const model::WeightSource weights = model::checkpoint_weights(ckpt);
   fs::create_directories(out_dir);
   auto ranges = default_dim_ranges();

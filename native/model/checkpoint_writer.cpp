@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "core/json.hpp"
 #include "core/safetensors.hpp"
+#include "model/buffers.hpp"
 #include "model/config.hpp"
 #include "model/param_specs.hpp"
 #include "model/philox.hpp"
@@ -70,6 +71,17 @@ WrittenCheckpoint write_random_checkpoint(const std::string& dir, std::string_vi
     shards[shard].push_back({spec.name, random_tensor(spec, seed, stream++)});
     weight_map[spec.name] = json::Value(shard_names[shard]);
     out.parameters += shape_numel(spec.shape);
+    ++out.tensors;
+  }
+  // The persistent buffers, as a checkpoint saved from the official model holds them (bf16 like every
+  // other tensor here): the planner reads them instead of recomputing (model/buffers.hpp).
+  for (const BufferSpec& spec : buffer_specs(cfg)) {
+    const std::vector<float> v = buffer_values(cfg, spec);
+    Tensor t(DType::BF16, spec.shape);
+    auto* dst = t.mutable_as<uint16_t>();
+    for (size_t i = 0; i < v.size(); ++i) dst[i] = f32_to_bf16(v[i]);
+    shards[1].push_back({spec.name, std::move(t)});
+    weight_map[spec.name] = json::Value(shard_names[1]);
     ++out.tensors;
   }
   uint64_t total_bytes = 0;

@@ -1,6 +1,7 @@
 #pragma once
 // Writes a small checkpoint in the release layout (config.json, two safetensors shards, the index) with
-// seeded random weights for exactly parameter_specs(config). Tokenizer files are written by lib/.
+// seeded random weights for exactly parameter_specs(config), plus the official persistent buffers
+// (buffer_specs: Fourier freqs, action-space mean/std) in bf16. Tokenizer files are written by lib/.
 #include <cstdint>
 #include <string>
 #include <string_view>

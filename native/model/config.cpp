@@ -1,6 +1,10 @@
 #include "model/config.hpp"
 
 #include <cmath>
+#include <initializer_list>
+#include <numbers>
+#include <tuple>
+#include <utility>
 
 #include "core/error.hpp"
 #include "model/token_layout.hpp"
@@ -64,6 +68,75 @@ std::vector<int64_t> get_int_list(const Value& obj, std::string_view key, const 
     out.push_back(static_cast<int64_t>(e.as_number()));
   }
   return out;
+}
+
+// Every *_cfg is hydra-instantiated by the official code: `_target_` names the class and every other key
+// is a constructor argument. A key the class does not take would make instantiate() fail there, so it is
+// rejected here too (naming the accepted ones) instead of being silently ignored.
+void check_hydra_cfg(const Value& obj, const std::string& path, std::string_view cls,
+                     std::initializer_list<std::string_view> args) {
+  if (const Value* t = obj.find("_target_")) {
+    const std::string want = "." + std::string(cls);
+    if (!t->is_string() || t->as_string().size() < want.size() ||
+        t->as_string().compare(t->as_string().size() - want.size(), want.size(), want) != 0)
+      bad(path + "_target_", "expected a class path ending in '" + want + "'");
+  }
+  for (const auto& [key, value] : obj.as_object()) {
+    if (key == "_target_" || key == "_recursive_" || key == "_convert_") continue;
+    bool known = false;
+    for (std::string_view a : args) known = known || key == a;
+    if (!known) {
+      std::string list;
+      for (std::string_view a : args) list += (list.empty() ? "" : ", ") + std::string(a);
+      bad(path + key, "not an argument of " + std::string(cls) + " (takes " + list + ")");
+    }
+  }
+}
+
+std::array<double, 3> get_vec3_or(const Value& obj, std::string_view key, const std::string& path, std::array<double, 3> dflt) {
+  const Value* v = obj.find(key);
+  if (!v || v->is_null()) return dflt;
+  if (!v->is_array() || v->as_array().size() != 3) bad(path + std::string(key), "expected 3 numbers");
+  std::array<double, 3> out{};
+  for (size_t i = 0; i < 3; ++i) {
+    const Value& e = v->as_array()[i];
+    if (!e.is_number() || !std::isfinite(e.as_number())) bad(path + std::string(key), "expected 3 finite numbers");
+    out[i] = e.as_number();
+  }
+  return out;
+}
+
+std::pair<double, double> get_pair_or(const Value& obj, std::string_view key, const std::string& path, std::pair<double, double> dflt) {
+  const Value* v = obj.find(key);
+  if (!v || v->is_null()) return dflt;
+  if (!v->is_array() || v->as_array().size() != 2 || !v->as_array()[0].is_number() || !v->as_array()[1].is_number() ||
+      !(v->as_array()[0].as_number() <= v->as_array()[1].as_number()))
+    bad(path + std::string(key), "expected [min, max] with min <= max");
+  return {v->as_array()[0].as_number(), v->as_array()[1].as_number()};
+}
+
+// DeltaTrajectoryTokenizer(ego_xyz_min, ego_xyz_max, ego_yaw_min, ego_yaw_max, num_bins, predict_yaw,
+// load_weights), with the constructor's defaults.
+struct DeltaTokenizerArgs {
+  std::array<double, 3> xyz_min{-4, -4, -10}, xyz_max{4, 4, 10};
+  int64_t num_bins = 1000;
+};
+DeltaTokenizerArgs parse_delta_tokenizer(const Value& h, const std::string& p) {
+  check_hydra_cfg(h, p, "DeltaTrajectoryTokenizer",
+                  {"ego_xyz_min", "ego_xyz_max", "ego_yaw_min", "ego_yaw_max", "num_bins", "predict_yaw", "load_weights"});
+  DeltaTokenizerArgs a;
+  a.xyz_min = get_vec3_or(h, "ego_xyz_min", p, a.xyz_min);
+  a.xyz_max = get_vec3_or(h, "ego_xyz_max", p, a.xyz_max);
+  for (size_t i = 0; i < 3; ++i)
+    if (!(a.xyz_min[i] < a.xyz_max[i])) bad(p + "ego_xyz_max", "expected every entry > ego_xyz_min's");
+  // Yaw bounds only matter with predict_yaw; they must still be a usable range.
+  const double yaw_min = get_num_or(h, "ego_yaw_min", p, -std::numbers::pi), yaw_max = get_num_or(h, "ego_yaw_max", p, std::numbers::pi);
+  if (!(yaw_min < yaw_max)) bad(p + "ego_yaw_max", "expected > ego_yaw_min");
+  // predict_yaw adds a 4th token per pose; the prompt has 3 per pose (48 <|traj_history|> slots).
+  if (get_bool_or(h, "predict_yaw", p, false)) bad(p + "predict_yaw", "true is not supported (the prompt holds x, y, z tokens only)");
+  a.num_bins = get_positive_or(h, "num_bins", p, a.num_bins);
+  if (a.num_bins < 2) bad(p + "num_bins", "expected >= 2");
+  return a;
 }
 
 DecoderConfig parse_text(const Value& t, const std::string& p) {
@@ -181,22 +254,47 @@ ModelConfig parse_model_config(const json::Value& root) {
   if (c.expert.num_heads % c.expert.num_kv_heads) bad("expert_cfg.num_attention_heads", "must be a multiple of num_key_value_heads");
   c.expert_non_causal_attention = get_bool_or(root, "expert_non_causal_attention", "", true);
 
+  // PerWaypointActionInProjV2(in_dims, out_dim, num_enc_layers=4, hidden_size=1024, max_freq=100.0,
+  // num_fourier_feats=20); in_dims and out_dim are passed by the model, not the config.
   const Value& aip = get_obj(root, "action_in_proj_cfg", "");
-  c.action_in_proj.hidden_size = get_positive(aip, "hidden_size", "action_in_proj_cfg.");
+  check_hydra_cfg(aip, "action_in_proj_cfg.", "PerWaypointActionInProjV2", {"num_enc_layers", "hidden_size", "max_freq", "num_fourier_feats"});
+  c.action_in_proj.hidden_size = get_positive_or(aip, "hidden_size", "action_in_proj_cfg.", 1024);
   c.action_in_proj.num_enc_layers = get_int_or(aip, "num_enc_layers", "action_in_proj_cfg.", 4);
   c.action_in_proj.num_fourier_feats = get_int_or(aip, "num_fourier_feats", "action_in_proj_cfg.", 20);
   c.action_in_proj.max_freq = get_num_or(aip, "max_freq", "action_in_proj_cfg.", 100.0);
   if (c.action_in_proj.num_enc_layers < 1) bad("action_in_proj_cfg.num_enc_layers", "expected >= 1");
   if (c.action_in_proj.num_fourier_feats < 2 || c.action_in_proj.num_fourier_feats % 2)
     bad("action_in_proj_cfg.num_fourier_feats", "expected an even number >= 2");
+  if (!(c.action_in_proj.max_freq > 0) || !std::isfinite(c.action_in_proj.max_freq))
+    bad("action_in_proj_cfg.max_freq", "expected a positive number");
 
-  if (const Value* d = root.find("diffusion_cfg"); d && d->is_object())
+  // torch.nn.Linear(in_features, out_features, bias=True): the sizes come from the model; the stored
+  // action_out_proj.bias is read, so bias=false cannot be honoured.
+  if (const Value* o = root.find("action_out_proj_cfg"); o && o->is_object()) {
+    check_hydra_cfg(*o, "action_out_proj_cfg.", "Linear", {"bias", "device", "dtype"});
+    if (!get_bool_or(*o, "bias", "action_out_proj_cfg.", true)) bad("action_out_proj_cfg.bias", "false is not supported (a bias is read)");
+  }
+
+  // FlowMatching(int_method="euler", train_timestep_sampler, num_inference_steps=10,
+  // train_ignore_guidance_rate, inference_guidance_weight, **kwargs): only Euler sampling exists.
+  if (const Value* d = root.find("diffusion_cfg"); d && d->is_object()) {
+    if (const Value* t = d->find("_target_"); t && (!t->is_string() || !t->as_string().ends_with(".FlowMatching")))
+      bad("diffusion_cfg._target_", "expected a class path ending in '.FlowMatching'");
     c.num_inference_steps = get_int_or(*d, "num_inference_steps", "diffusion_cfg.", 10);
+    if (const Value* m = d->find("int_method"); m && (!m->is_string() || m->as_string() != "euler"))
+      bad("diffusion_cfg.int_method", "expected \"euler\" (the only integrator)");
+  }
   if (c.num_inference_steps < 1) bad("diffusion_cfg.num_inference_steps", "expected >= 1");
   if (const Value* a = root.find("action_space_cfg"); a && a->is_object()) {
     const std::string ap = "action_space_cfg.";
-    // Absent fields keep the release values (ActionSpaceConfig's defaults).
+    check_hydra_cfg(*a, ap, "UnicycleAccelCurvatureActionSpace",
+                    {"accel_mean", "accel_std", "curvature_mean", "curvature_std", "accel_bounds", "curvature_bounds", "dt",
+                     "n_waypoints", "theta_lambda", "theta_ridge", "v_lambda", "v_ridge", "a_lambda", "a_ridge",
+                     "kappa_lambda", "kappa_ridge"});
+    // An absent key takes the official constructor's default (mean 0, std 1, bounds +-9.8 / +-0.2), as
+    // hydra would; a config without action_space_cfg at all keeps the release values.
     auto& as = c.action_space;
+    as = official_action_space_defaults();
     as.dt = get_num_or(*a, "dt", ap, as.dt);
     as.n_waypoints = static_cast<int>(get_int_or(*a, "n_waypoints", ap, as.n_waypoints));
     for (auto [key, field] : {std::pair{"accel_mean", &as.accel_mean}, {"accel_std", &as.accel_std},
@@ -205,6 +303,8 @@ ModelConfig parse_model_config(const json::Value& root) {
                               {"theta_ridge", &as.theta_ridge}, {"a_lambda", &as.a_lambda}, {"a_ridge", &as.a_ridge},
                               {"kappa_lambda", &as.kappa_lambda}, {"kappa_ridge", &as.kappa_ridge}})
       *field = get_num_or(*a, key, ap, *field);
+    std::tie(as.accel_min, as.accel_max) = get_pair_or(*a, "accel_bounds", ap, {as.accel_min, as.accel_max});
+    std::tie(as.curvature_min, as.curvature_max) = get_pair_or(*a, "curvature_bounds", ap, {as.curvature_min, as.curvature_max});
     if (!(as.dt > 0) || as.n_waypoints < 1 || !(as.accel_std > 0) || !(as.curvature_std > 0))
       bad("action_space_cfg", "expected dt > 0, n_waypoints >= 1 and positive accel_std/curvature_std");
   }
@@ -217,16 +317,23 @@ ModelConfig parse_model_config(const json::Value& root) {
   c.min_pixels = get_num_or(root, "min_pixels", "", 163840);
   c.max_pixels = get_num_or(root, "max_pixels", "", 196608);
   if (const Value* h = root.find("hist_traj_tokenizer_cfg"); h && h->is_object()) {
-    c.hist_num_bins = get_int_or(*h, "num_bins", "hist_traj_tokenizer_cfg.", 1000);
-    if (h->find("dims_min")) {
-      auto mn = h->find("dims_min")->as_array();
-      auto mx = need(*h, "dims_max", "hist_traj_tokenizer_cfg.").as_array();
-      if (mn.size() != 3 || mx.size() != 3) bad("hist_traj_tokenizer_cfg.dims_min", "expected 3 entries");
-      for (int i = 0; i < 3; ++i) c.hist_dims_min[i] = mn[i].as_number(), c.hist_dims_max[i] = mx[i].as_number();
-    }
+    const DeltaTokenizerArgs a = parse_delta_tokenizer(*h, "hist_traj_tokenizer_cfg.");
+    c.hist_num_bins = a.num_bins;
+    c.hist_dims_min = a.xyz_min;
+    c.hist_dims_max = a.xyz_max;
   }
-  if (const Value* f = root.find("traj_tokenizer_cfg"); f && f->is_object())
-    c.future_num_bins = get_int_or(*f, "num_bins", "traj_tokenizer_cfg.", 3000);
+  // Only the future tokenizer's vocabulary size (its num_bins) is used: history ids start after it. The
+  // release's class is not pinned down, so another _target_ only has its num_bins read.
+  if (const Value* f = root.find("traj_tokenizer_cfg"); f && f->is_object()) {
+    const Value* t = f->find("_target_");
+    if (!t || (t->is_string() && t->as_string().ends_with(".DeltaTrajectoryTokenizer")))
+      c.future_num_bins = parse_delta_tokenizer(*f, "traj_tokenizer_cfg.").num_bins;
+    else
+      c.future_num_bins = get_positive(*f, "num_bins", "traj_tokenizer_cfg.");
+  }
+  if (c.future_num_bins + c.hist_num_bins > c.traj_vocab_size)
+    bad("traj_vocab_size", "expected >= traj_tokenizer_cfg.num_bins + hist_traj_tokenizer_cfg.num_bins (" +
+                               std::to_string(c.future_num_bins + c.hist_num_bins) + ")");
 
   // Special token ids: derived from the add order (what the release tokenizer does), then overridden
   // by whatever the config states explicitly.

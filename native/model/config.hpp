@@ -52,6 +52,8 @@ struct ActionInProjConfig {
   int64_t num_enc_layers = 2;
   int64_t num_fourier_feats = 20;
   double max_freq = 100.0;
+  // The checkpoint's stored Fourier frequencies (model/buffers.hpp); empty: recomputed from max_freq.
+  std::vector<float> freqs;
 };
 
 

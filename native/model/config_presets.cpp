@@ -111,6 +111,8 @@ json::Value preset_config(std::string_view preset) {
       {"vlm_name_or_path", "Qwen/Qwen3-VL-8B-Instruct"},
       {"vlm_backend", "qwenvl3"},
       {"model_dtype", "bfloat16"},
+      // The official config defaults to flash_attention_2 (GPU + flash-attn only); sdpa loads anywhere.
+      {"attn_implementation", "sdpa"},
       {"add_special_tokens", true},
       {"traj_vocab_size", kTrajVocabSize},
       {"traj_token_start_idx", traj_start},
@@ -131,12 +133,19 @@ json::Value preset_config(std::string_view preset) {
       {"action_out_proj_cfg", Object{{"_target_", "torch.nn.Linear"}}},
       {"diffusion_cfg", Object{{"_target_", "alpamayo_r1.diffusion.flow_matching.FlowMatching"},
                                {"int_method", "euler"}, {"num_inference_steps", int64_t{10}}}},
+      // The release's action space (model-spec §4), so demo trajectories have a realistic scale.
       {"action_space_cfg", Object{{"_target_", "alpamayo_r1.action_space.unicycle_accel_curvature.UnicycleAccelCurvatureActionSpace"},
-                                  {"dt", 0.1}, {"n_waypoints", int64_t{64}}, {"accel_mean", 0.0}, {"accel_std", 1.0},
-                                  {"curvature_mean", 0.0}, {"curvature_std", 1.0}}},
-      {"hist_traj_tokenizer_cfg", Object{{"num_bins", int64_t{1000}}, {"dims_min", Array{-4.0, -4.0, -10.0}},
-                                         {"dims_max", Array{4.0, 4.0, 10.0}}}},
-      {"traj_tokenizer_cfg", Object{{"num_bins", int64_t{3000}}}},
+                                  {"accel_mean", 0.02902694707164455}, {"accel_std", 0.6810426736454882},
+                                  {"curvature_mean", 0.0002692167976330542}, {"curvature_std", 0.026148280660833106},
+                                  {"accel_bounds", Array{-9.8, 9.8}}, {"curvature_bounds", Array{-0.33, 0.33}},
+                                  {"dt", 0.1}, {"n_waypoints", int64_t{64}}, {"theta_lambda", 1e-6}, {"theta_ridge", 1e-8},
+                                  {"v_lambda", 1e-6}, {"v_ridge", 1e-4}, {"a_lambda", 1e-4}, {"a_ridge", 1e-4},
+                                  {"kappa_lambda", 1e-4}, {"kappa_ridge", 1e-4}}},
+      {"hist_traj_tokenizer_cfg", Object{{"_target_", "alpamayo_r1.models.delta_tokenizer.DeltaTrajectoryTokenizer"},
+                                         {"ego_xyz_min", Array{-4.0, -4.0, -10.0}}, {"ego_xyz_max", Array{4.0, 4.0, 10.0}},
+                                         {"num_bins", int64_t{1000}}}},
+      {"traj_tokenizer_cfg", Object{{"_target_", "alpamayo_r1.models.delta_tokenizer.DeltaTrajectoryTokenizer"},
+                                    {"num_bins", int64_t{3000}}}},
       {"vlm_config", vlm_config(d)},
   };
 }

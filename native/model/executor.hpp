@@ -17,9 +17,8 @@ namespace alp::model {
 using PositionIds = model::MropePositions;
 
 struct ImageBatch {
-  const float* patches = nullptr;  // [n_images * patches_per_image, patch_dim], processor layout
-  int64_t n_images = 0;
-  int64_t grid_t = 1, grid_h = 0, grid_w = 0;  // per image, in patches (before spatial merge)
+  const float* patches = nullptr;           // [Σ grid.patches(), patch_dim], processor layout, image after image
+  std::span<const model::ImageGrid> grids;  // one per image: each is sized from its own frame (smart_resize)
 };
 
 struct ExecutorInfo {

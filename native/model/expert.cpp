@@ -10,6 +10,7 @@
 namespace alp::model {
 
 std::vector<float> fourier_freqs(const ActionInProjConfig& a) {
+  if (!a.freqs.empty()) return a.freqs;  // the checkpoint's buffers win (model/buffers.hpp)
   const int64_t half = a.num_fourier_feats / 2;
   std::vector<float> f(static_cast<size_t>(half));
   // torch.logspace(0, e, n) = 10 ** linspace(0, e, n) with torch's symmetric linspace (the first half

@@ -21,14 +21,12 @@ void OpsExecutor::reserve(int64_t positions) {
 }
 
 void OpsExecutor::encode_images(const ImageBatch& images) {
-  const int64_t per_image = images.grid_t * images.grid_h * images.grid_w;
-  const int64_t rows = per_image * images.n_images;
+  int64_t rows = 0;
+  for (const model::ImageGrid& g : images.grids) rows += g.patches();
   const int64_t dim = cfg_.vision.patch_dim();
   model::Value patches = ops_->input("pixel_values", {rows, dim},
                                      std::span<const float>(images.patches, static_cast<size_t>(rows * dim)));
-  std::vector<model::ImageGrid> grids(static_cast<size_t>(images.n_images),
-                                      model::ImageGrid{images.grid_t, images.grid_h, images.grid_w});
-  vision_ = model::run_vision(*ops_, cfg_, patches, grids);
+  vision_ = model::run_vision(*ops_, cfg_, patches, images.grids);
   if (hooks_.keep_vision) vision_ = hooks_.keep_vision(*vision_);
 }
 

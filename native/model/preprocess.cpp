@@ -44,6 +44,11 @@ ImageSize smart_resize(int height, int width, int factor, int64_t min_pixels, in
   require(height > 0 && width > 0 && factor > 0, ErrorCode::InvalidInput,
           "smart_resize: height, width and factor must be positive, got " + std::to_string(height) + ", " +
               std::to_string(width) + ", " + std::to_string(factor));
+  // The official processor (Qwen's rule, transformers 4.57 as pinned by Alpamayo) rejects a side shorter
+  // than the factor and an aspect ratio over 200.
+  require(height >= factor && width >= factor, ErrorCode::InvalidInput,
+          "smart_resize: height " + std::to_string(height) + " and width " + std::to_string(width) +
+              " must be at least the factor " + std::to_string(factor) + " (patch_size * merge_size)");
   const double ratio = static_cast<double>(std::max(height, width)) / std::min(height, width);
   require(ratio <= 200.0, ErrorCode::InvalidInput,
           "smart_resize: absolute aspect ratio must be smaller than 200, got " + std::to_string(ratio));
@@ -155,7 +160,17 @@ void preprocess_frame(const uint8_t* rgb, int h, int w, int out_h, int out_w, co
 
 void preprocess_frames(std::span<const FrameView> frames, int out_h, int out_w, const float mean[3],
                        const float std[3], float* out, const VisionPatchConfig& cfg, int max_threads) {
-  const size_t per_image = static_cast<size_t>(patches_per_image(out_h, out_w, cfg) * patch_dim(cfg));
+  const std::vector<ImageSize> sizes(frames.size(), ImageSize{out_h, out_w});
+  preprocess_frames(frames, sizes, mean, std, out, cfg, max_threads);
+}
+
+void preprocess_frames(std::span<const FrameView> frames, std::span<const ImageSize> sizes, const float mean[3],
+                       const float std[3], float* out, const VisionPatchConfig& cfg, int max_threads) {
+  require(sizes.size() == frames.size(), ErrorCode::InvalidInput,
+          "preprocess_frames: " + std::to_string(sizes.size()) + " sizes for " + std::to_string(frames.size()) + " frames");
+  std::vector<size_t> offset(frames.size() + 1, 0);
+  for (size_t i = 0; i < frames.size(); ++i)
+    offset[i + 1] = offset[i] + static_cast<size_t>(patches_per_image(sizes[i].height, sizes[i].width, cfg) * patch_dim(cfg));
   unsigned n_threads = max_threads > 0 ? static_cast<unsigned>(max_threads) : std::max(1u, std::thread::hardware_concurrency());
   n_threads = std::min<unsigned>(n_threads, static_cast<unsigned>(frames.size()));
   std::atomic<size_t> next{0};
@@ -166,7 +181,7 @@ void preprocess_frames(std::span<const FrameView> frames, int out_h, int out_w, 
       if (failed.load()) return;
       try {
         const FrameView& f = frames[i];
-        preprocess_frame(f.rgb, f.height, f.width, out_h, out_w, mean, std, out + i * per_image, cfg);
+        preprocess_frame(f.rgb, f.height, f.width, sizes[i].height, sizes[i].width, mean, std, out + offset[i], cfg);
       } catch (const Error& e) {
         if (!failed.exchange(true)) error = std::make_exception_ptr(Error(e.code(), "frame " + std::to_string(i) + ": " + e.what()));
         return;

@@ -61,5 +61,9 @@ struct FrameView {
 // patches_per_image * patch_dim floats.
 void preprocess_frames(std::span<const FrameView> frames, int out_h, int out_w, const float mean[3],
                        const float std[3], float* out, const VisionPatchConfig& cfg = {}, int max_threads = 0);
+// The same with one model input size per frame (sizes.size() == frames.size()), as the processor sizes
+// each image from its own shape: frame i's patches follow frame i-1's.
+void preprocess_frames(std::span<const FrameView> frames, std::span<const ImageSize> sizes, const float mean[3],
+                       const float std[3], float* out, const VisionPatchConfig& cfg = {}, int max_threads = 0);
 
 }  // namespace alp::model

@@ -131,6 +131,17 @@ static double to_bf16(double v) {
   return f;
 }
 
+ActionSpaceConfig official_action_space_defaults() {
+  ActionSpaceConfig c;
+  c.accel_mean = 0.0;
+  c.accel_std = 1.0;
+  c.curvature_mean = 0.0;
+  c.curvature_std = 1.0;
+  c.curvature_min = -0.2;
+  c.curvature_max = 0.2;
+  return c;
+}
+
 ActionSpaceConfig with_bf16_stats(const ActionSpaceConfig& cfg) {
   ActionSpaceConfig out = cfg;
   out.accel_mean = to_bf16(cfg.accel_mean);

@@ -27,6 +27,10 @@ struct ActionSpaceConfig {
   double kappa_lambda = 1e-4, kappa_ridge = 1e-4;
 };
 
+// UnicycleAccelCurvatureActionSpace's constructor defaults (what a config key left out means there):
+// mean 0, std 1, accel bounds +-9.8, curvature bounds +-0.2; the smoothing weights as above.
+ActionSpaceConfig official_action_space_defaults();
+
 // The official model is loaded with dtype=bfloat16, which (as HF sets the default dtype while
 // building the model) most likely stores accel/curvature mean and std as bfloat16 buffers, e.g.
 // accel_std 0.68104267 -> 0.6796875. Not verified against the checkpoint; when parity with the

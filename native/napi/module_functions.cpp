@@ -1,13 +1,17 @@
 #include "napi/module_functions.hpp"
 
+#include <cmath>
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
 
 #include "core/checkpoint.hpp"
+#include "model/buffers.hpp"
 #include "model/checkpoint_writer.hpp"
 #include "model/config.hpp"
 #include "model/history_tokens.hpp"
+#include "model/preprocess.hpp"
 #include "model/token_layout.hpp"
 #include "model/trajectory.hpp"
 #include "napi/convert.hpp"
@@ -22,6 +26,12 @@ namespace {
 model::ModelConfig config_arg(const Napi::CallbackInfo& info, size_t i) {
   if (info.Length() <= i || !info[i].IsString()) throw_error(info.Env(), ErrorCode::InvalidInput, "modelConfig: expected JSON text");
   return model::parse_model_config(json::parse(info[i].As<Napi::String>().Utf8Value()));
+}
+
+// The trajectory helpers' action space: the model config's, or the release constants for null/undefined.
+model::ActionSpaceConfig action_space_arg(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i || info[i].IsNull() || info[i].IsUndefined()) return model::ActionSpaceConfig{};
+  return config_arg(info, i).action_space;
 }
 
 std::vector<model::Pose> poses_arg(const Napi::CallbackInfo& info, size_t i) {
@@ -80,7 +90,7 @@ Napi::Value InspectCheckpoint(const Napi::CallbackInfo& info) {
   return guarded(env, [&]() -> Napi::Value {
     if (info.Length() < 1 || !info[0].IsString()) throw_error(env, ErrorCode::InvalidInput, "inspectCheckpoint(dir)");
     auto ckpt = Checkpoint::open(info[0].As<Napi::String>());
-    model::parse_model_config(ckpt->config());  // validates the config as a planner would
+    model::load_model_config(*ckpt);  // validates the config and stored buffers as a planner would
     Napi::Object o = Napi::Object::New(env);
     Napi::Object json_ns = env.Global().Get("JSON").As<Napi::Object>();
     o.Set("config", json_ns.Get("parse").As<Napi::Function>().Call(json_ns, {Napi::String::New(env, json::stringify(ckpt->config()))}));
@@ -120,44 +130,72 @@ Napi::Value HistoryTokenIds(const Napi::CallbackInfo& info) {
 Napi::Value EstimateInitialSpeed(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    const model::ModelConfig cfg = config_arg(info, 1);
-    return Napi::Number::New(env, model::estimate_v0(poses_arg(info, 0), cfg.action_space));
+    return Napi::Number::New(env, model::estimate_v0(poses_arg(info, 0), action_space_arg(info, 1)));
   });
 }
 
 Napi::Value ActionsToTrajectory(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    const model::ModelConfig cfg = config_arg(info, 3);
+    const model::ActionSpaceConfig as = action_space_arg(info, 3);
     model::Controls c{float64_vector(info[0], "accel"), float64_vector(info[1], "curvature")};
-    const size_t n = static_cast<size_t>(cfg.action_space.n_waypoints);
+    const size_t n = static_cast<size_t>(as.n_waypoints);
     if (c.accel.size() != n || c.curvature.size() != n)
       throw_error(env, ErrorCode::InvalidInput, "accel/curvature: expected " + std::to_string(n) + " values each");
-    return poses_to_js(env, model::integrate(c, info[2].As<Napi::Number>().DoubleValue(), cfg.action_space));
+    return poses_to_js(env, model::integrate(c, info[2].As<Napi::Number>().DoubleValue(), as));
   });
 }
 
 Napi::Value TrajectoryToActions(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    const model::ModelConfig cfg = config_arg(info, 3);
+    const model::ActionSpaceConfig as = action_space_arg(info, 3);
     const auto pos = float64_vector(info[0], "positions");
     const auto rot = float64_vector(info[1], "rotations");
-    const size_t n = static_cast<size_t>(cfg.action_space.n_waypoints);
+    const size_t n = static_cast<size_t>(as.n_waypoints);
     if (pos.size() != n * 3 || rot.size() != n * 9)
       throw_error(env, ErrorCode::InvalidInput, "positions/rotations: expected " + std::to_string(n) + " poses");
     std::vector<model::Pose> poses(n);
     for (size_t i = 0; i < n; ++i) {
-      poses[i].t = static_cast<double>(i + 1) * cfg.action_space.dt;
+      poses[i].t = static_cast<double>(i + 1) * as.dt;
       std::copy(pos.begin() + i * 3, pos.begin() + i * 3 + 3, poses[i].p);
       std::copy(rot.begin() + i * 9, rot.begin() + i * 9 + 9, poses[i].R);
     }
     // The exact inverse of integrate(): actionsToTrajectory -> trajectoryToActions round-trips.
-    const model::Controls c = model::poses_to_controls_exact(poses, info[2].As<Napi::Number>().DoubleValue(), cfg.action_space);
+    const model::Controls c = model::poses_to_controls_exact(poses, info[2].As<Napi::Number>().DoubleValue(), as);
     Napi::Object o = Napi::Object::New(env);
     o.Set("accel", to_float64_array(env, c.accel));
     o.Set("curvature", to_float64_array(env, c.curvature));
+    // As a plan result's actions.normalized: (control - mean) / std, interleaved, float32.
+    const std::vector<double> normalized = model::normalize_controls(c, as);
+    Napi::Float32Array f = Napi::Float32Array::New(env, normalized.size());
+    for (size_t i = 0; i < normalized.size(); ++i) f[i] = static_cast<float>(normalized[i]);
+    o.Set("normalized", f);
     return o;
+  });
+}
+
+// The official processor's smart_resize (model/preprocess.hpp): the one implementation the prompt's
+// image-token counts (lib/imageTokenCount.ts) and the planner's preprocessing share.
+Napi::Value SmartResize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    if (info.Length() < 5) throw_error(env, ErrorCode::InvalidInput, "smartResize(height, width, factor, minPixels, maxPixels)");
+    double a[5];
+    for (size_t i = 0; i < 5; ++i) {
+      if (!info[i].IsNumber()) throw_error(env, ErrorCode::InvalidInput, "smartResize: argument " + std::to_string(i) + " must be a number");
+      a[i] = info[i].As<Napi::Number>().DoubleValue();
+      if (!(a[i] >= 1 && a[i] <= 9.0e15 && a[i] == std::floor(a[i])))
+        throw_error(env, ErrorCode::InvalidInput, "smartResize: argument " + std::to_string(i) + " must be a positive integer");
+    }
+    if (a[0] > 1 << 30 || a[1] > 1 << 30 || a[2] > 1 << 20)
+      throw_error(env, ErrorCode::InvalidInput, "smartResize: height/width/factor out of range");
+    const model::ImageSize s = model::smart_resize(static_cast<int>(a[0]), static_cast<int>(a[1]), static_cast<int>(a[2]),
+                                                   static_cast<int64_t>(a[3]), static_cast<int64_t>(a[4]));
+    Napi::Array out = Napi::Array::New(env, 2);
+    out.Set(0u, static_cast<double>(s.height));
+    out.Set(1u, static_cast<double>(s.width));
+    return out;
   });
 }
 
@@ -186,6 +224,7 @@ void register_module_functions(Napi::Env env, Napi::Object exports) {
   exports.Set("makeCheckpoint", Napi::Function::New(env, MakeCheckpoint, "makeCheckpoint"));
   exports.Set("inspectCheckpoint", Napi::Function::New(env, InspectCheckpoint, "inspectCheckpoint"));
   exports.Set("historyTokenIds", Napi::Function::New(env, HistoryTokenIds, "historyTokenIds"));
+  exports.Set("smartResize", Napi::Function::New(env, SmartResize, "smartResize"));
   exports.Set("estimateInitialSpeed", Napi::Function::New(env, EstimateInitialSpeed, "estimateInitialSpeed"));
   exports.Set("actionsToTrajectory", Napi::Function::New(env, ActionsToTrajectory, "actionsToTrajectory"));
   exports.Set("exportEngines", Napi::Function::New(env, ExportEngines, "exportEngines"));

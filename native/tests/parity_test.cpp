@@ -22,6 +22,7 @@
 #include "core/sha256.hpp"
 #include "model/backbone.hpp"
 #include "model/checkpoint_writer.hpp"
+#include "model/buffers.hpp"
 #include "model/config.hpp"
 #include "model/expert.hpp"
 #include "model/rope_tables.hpp"
@@ -134,7 +135,7 @@ struct Parity {
     }
     write_random_checkpoint(dir.path(), "tiny", 0);
     ckpt = Checkpoint::open(dir.path());
-    cfg = parse_model_config(ckpt->config());
+    cfg = load_model_config(*ckpt);  // config.json + the stored buffers, as the planner runs it
     st = SafetensorsFile::open(prefix + ".safetensors");
     meta = json::parse(slurp(prefix + ".json"));
     ok = weights_match();

@@ -109,7 +109,10 @@ TEST(preprocess_smart_resize_matches_hf) {
   const ImageSize t = smart_resize(80, 112, 32, 1, 1 << 30);
   CHECK_EQ(t.height, 64);
   CHECK_EQ(t.width, 128);
-  CHECK_THROWS_CODE(smart_resize(10, 2500), code, "aspect ratio");
+  CHECK_THROWS_CODE(smart_resize(40, 8040), code, "aspect ratio");  // 201 > 200
+  CHECK_EQ(smart_resize(40, 8000, 32, 1, 1 << 30).width, 8000);       // exactly 200 is accepted
+  CHECK_THROWS_CODE(smart_resize(31, 640), code, "at least the factor");
+  CHECK_EQ(smart_resize(32, 640, 32, 4096, 12288).height, 32);
 }
 
 TEST(preprocess_resize_matches_torch_uint8_exactly) {

@@ -197,36 +197,64 @@ void TrtExecutor::reserve(int64_t positions) {
 // ---- vision -------------------------------------------------------------------------------------------
 
 void TrtExecutor::encode_images(const model::ImageBatch& images) {
-  const model::ImageGrid grid{images.grid_t, images.grid_h, images.grid_w};
-  const int64_t per = grid.patches(), pd = cfg_.vision.patch_dim(), merge = cfg_.vision.merge_unit();
-  if (images.n_images <= 0 || per <= 0 || !images.patches)
-    fail(ErrorCode::InvalidInput, "encode_images: empty image batch");
-  if (per % merge != 0)
-    fail(ErrorCode::InvalidInput, "encode_images: " + std::to_string(per) + " patches per image is not a multiple of " +
-                                      std::to_string(merge) + " (spatial merge)");
-  if (per < min_patches_ || per > max_patches_)
-    fail(ErrorCode::InvalidInput, "encode_images: " + std::to_string(per) + " patches per image, the vision engine's profile takes " +
-                                      std::to_string(min_patches_) + ".." + std::to_string(max_patches_));
-  const int64_t rows = per / merge, total = rows * images.n_images, H = manifest_.hidden_size;
+  const int64_t pd = cfg_.vision.patch_dim(), merge = cfg_.vision.merge_unit(), H = manifest_.hidden_size;
+  const int64_t n_images = static_cast<int64_t>(images.grids.size());
+  if (n_images <= 0 || !images.patches) fail(ErrorCode::InvalidInput, "encode_images: empty image batch");
+  // Each image has its own grid (the processor sizes every frame from its own shape); the graph attends
+  // within one image, so images run one per call with their own shapes and table slices.
+  std::vector<int64_t> per(static_cast<size_t>(n_images)), row_at(static_cast<size_t>(n_images) + 1, 0),
+      patch_at(static_cast<size_t>(n_images) + 1, 0);
+  for (int64_t i = 0; i < n_images; ++i) {
+    const int64_t p = images.grids[static_cast<size_t>(i)].patches();
+    if (p <= 0) fail(ErrorCode::InvalidInput, "encode_images: image " + std::to_string(i) + " has no patches");
+    if (p % merge != 0)
+      fail(ErrorCode::InvalidInput, "encode_images: " + std::to_string(p) + " patches per image is not a multiple of " +
+                                        std::to_string(merge) + " (spatial merge)");
+    if (p < min_patches_ || p > max_patches_)
+      fail(ErrorCode::InvalidInput, "encode_images: image " + std::to_string(i) + " has " + std::to_string(p) +
+                                        " patches, the vision engine's profile takes " + std::to_string(min_patches_) + ".." +
+                                        std::to_string(max_patches_));
+    per[static_cast<size_t>(i)] = p;
+    patch_at[static_cast<size_t>(i) + 1] = patch_at[static_cast<size_t>(i)] + p;
+    row_at[static_cast<size_t>(i) + 1] = row_at[static_cast<size_t>(i)] + p / merge;
+  }
+  const int64_t total = row_at.back(), total_patches = patch_at.back();
   if (total > max_image_rows_)
     fail(ErrorCode::InvalidInput, "encode_images: " + std::to_string(total) + " image tokens, the llm prefill profile takes at most " +
                                       std::to_string(max_image_rows_));
 
-  // One image's tables: every image of the batch has the same grid.
-  const model::ImageGrid grids[1] = {grid};
-  std::vector<int64_t> pos_idx;
-  std::vector<float> pos_w, cos, sin;
-  model::vision_pos_interp(cfg_.vision, grids, pos_idx, pos_w);
-  model::vision_rope_tables(cfg_.vision, grids, cos, sin);
-  const size_t px_bytes = static_cast<size_t>(images.n_images * per * pd) * 4;
-  const size_t row_block = static_cast<size_t>(rows * H) * act_size_;  // one image's rows of one feature layer
+  // Tables per image, each slice 256-byte aligned (TensorRT's requirement for tensor addresses).
+  struct TableAt {
+    size_t idx = 0, w = 0, cos = 0, sin = 0;
+  };
+  std::vector<TableAt> table_at(static_cast<size_t>(n_images));
+  std::vector<uint8_t> pos_idx, pos_w, cos, sin;
+  int64_t vhd = 0;
+  auto append = [](std::vector<uint8_t>& dst, const auto& v) {
+    const size_t start = (dst.size() + 255) & ~size_t{255};
+    dst.resize(start + v.size() * sizeof(v[0]));
+    std::memcpy(dst.data() + start, v.data(), v.size() * sizeof(v[0]));
+    return start;
+  };
+  for (int64_t i = 0; i < n_images; ++i) {
+    std::vector<int64_t> idx_i;
+    std::vector<float> w_i, cos_i, sin_i;
+    const std::span<const model::ImageGrid> one = images.grids.subspan(static_cast<size_t>(i), 1);
+    model::vision_pos_interp(cfg_.vision, one, idx_i, w_i);
+    model::vision_rope_tables(cfg_.vision, one, cos_i, sin_i);
+    vhd = static_cast<int64_t>(cos_i.size()) / per[static_cast<size_t>(i)];
+    table_at[static_cast<size_t>(i)] = {append(pos_idx, idx_i), append(pos_w, w_i), append(cos, cos_i), append(sin, sin_i)};
+  }
+  const size_t px_bytes = static_cast<size_t>(total_patches * pd) * 4;
+  const int64_t max_rows = *std::max_element(per.begin(), per.end()) / merge;
+  const size_t max_row_block = static_cast<size_t>(max_rows * H) * act_size_;  // one image's rows of one feature layer
 
   ensure(pixels_, px_bytes, "pixel_values");
   ensure(vision_pos_idx_, bytes_of(pos_idx), "vision_pos_idx");
   ensure(vision_pos_w_, bytes_of(pos_w), "vision_pos_w");
   ensure(vision_cos_, bytes_of(cos), "vision_rope_cos");
   ensure(vision_sin_, bytes_of(sin), "vision_rope_sin");
-  ensure(deepstack_scratch_, std::max<size_t>(static_cast<size_t>(deepstack_layers_) * row_block, act_size_), "deepstack scratch");
+  ensure(deepstack_scratch_, std::max<size_t>(static_cast<size_t>(deepstack_layers_) * max_row_block, act_size_), "deepstack scratch");
   ensure(image_embeds_, static_cast<size_t>(total * H) * act_size_, "image_embeds");
   ensure(deepstack_, std::max<size_t>(static_cast<size_t>(deepstack_layers_ * total * H) * act_size_, act_size_), "deepstack_embeds");
 
@@ -244,34 +272,36 @@ void TrtExecutor::encode_images(const model::ImageBatch& images) {
   stage_upload(vision_sin_, sin.data(), bytes_of(sin), "upload vision_rope_sin");
 
   const Ctx e = ctx(vision_);
-  const int64_t vhd = static_cast<int64_t>(cos.size()) / per;
-  set_shape(e, N::kPixelValues, {per, pd});
-  set_shape(e, N::kVisionPosIdx, {per, 4});
-  set_shape(e, N::kVisionPosW, {per, 4});
-  set_shape(e, N::kVisionRopeCos, {per, vhd});
-  set_shape(e, N::kVisionRopeSin, {per, vhd});
-  // Outputs follow from the input shapes; they must be what the buffers were sized for.
-  const Shape got = output_shape(e, N::kImageEmbeds), got_ds = output_shape(e, N::kDeepstackEmbeds);
-  if (got != Shape{rows, H} || got_ds != Shape{deepstack_layers_, rows, H})
-    fail(ErrorCode::InvalidEngine, "engine vision: outputs " + engine::dims_str(got) + " / " + engine::dims_str(got_ds) +
-                                       " for " + std::to_string(per) + " patches, expected " + engine::dims_str({rows, H}) +
-                                       " / " + engine::dims_str({deepstack_layers_, rows, H}));
-  set_address(e, N::kVisionPosIdx, vision_pos_idx_.get());
-  set_address(e, N::kVisionPosW, vision_pos_w_.get());
-  set_address(e, N::kVisionRopeCos, vision_cos_.get());
-  set_address(e, N::kVisionRopeSin, vision_sin_.get());
   set_address(e, N::kDeepstackEmbeds, deepstack_scratch_.get());
-  // The graph attends within one image, so images run one per call; image_embeds rows land in place,
-  // deepstack rows are scattered into the llm's [n_deepstack, all rows, hidden] layout.
-  for (int64_t i = 0; i < images.n_images; ++i) {
-    set_address(e, N::kPixelValues, pixels_.as<uint8_t>() + static_cast<size_t>(i * per * pd) * 4);
-    set_address(e, N::kImageEmbeds, image_embeds_.as<uint8_t>() + static_cast<size_t>(i) * row_block);
+  // image_embeds rows land in place; deepstack rows are scattered into the llm's
+  // [n_deepstack, all rows, hidden] layout.
+  const size_t all_rows_block = static_cast<size_t>(total * H) * act_size_;
+  for (int64_t i = 0; i < n_images; ++i) {
+    const int64_t p = per[static_cast<size_t>(i)], rows = p / merge, p0 = patch_at[static_cast<size_t>(i)];
+    const size_t row_block = static_cast<size_t>(rows * H) * act_size_;
+    const size_t row_offset = static_cast<size_t>(row_at[static_cast<size_t>(i)] * H) * act_size_;
+    set_shape(e, N::kPixelValues, {p, pd});
+    set_shape(e, N::kVisionPosIdx, {p, 4});
+    set_shape(e, N::kVisionPosW, {p, 4});
+    set_shape(e, N::kVisionRopeCos, {p, vhd});
+    set_shape(e, N::kVisionRopeSin, {p, vhd});
+    // Outputs follow from the input shapes; they must be what the buffers were sized for.
+    const Shape got = output_shape(e, N::kImageEmbeds), got_ds = output_shape(e, N::kDeepstackEmbeds);
+    if (got != Shape{rows, H} || got_ds != Shape{deepstack_layers_, rows, H})
+      fail(ErrorCode::InvalidEngine, "engine vision: outputs " + engine::dims_str(got) + " / " + engine::dims_str(got_ds) +
+                                         " for " + std::to_string(p) + " patches, expected " + engine::dims_str({rows, H}) +
+                                         " / " + engine::dims_str({deepstack_layers_, rows, H}));
+    const TableAt& ta = table_at[static_cast<size_t>(i)];
+    set_address(e, N::kVisionPosIdx, vision_pos_idx_.as<uint8_t>() + ta.idx);
+    set_address(e, N::kVisionPosW, vision_pos_w_.as<uint8_t>() + ta.w);
+    set_address(e, N::kVisionRopeCos, vision_cos_.as<uint8_t>() + ta.cos);
+    set_address(e, N::kVisionRopeSin, vision_sin_.as<uint8_t>() + ta.sin);
+    set_address(e, N::kPixelValues, pixels_.as<uint8_t>() + static_cast<size_t>(p0 * pd) * 4);
+    set_address(e, N::kImageEmbeds, image_embeds_.as<uint8_t>() + row_offset);
     enqueue(e, "encode_images");
     if (deepstack_layers_ > 0)
-      cuda::check(cudaMemcpy2DAsync(deepstack_.as<uint8_t>() + static_cast<size_t>(i) * row_block,
-                                    static_cast<size_t>(images.n_images) * row_block, deepstack_scratch_.get(), row_block,
-                                    row_block, static_cast<size_t>(deepstack_layers_), cudaMemcpyDeviceToDevice,
-                                    stream_.get()),
+      cuda::check(cudaMemcpy2DAsync(deepstack_.as<uint8_t>() + row_offset, all_rows_block, deepstack_scratch_.get(), row_block,
+                                    row_block, static_cast<size_t>(deepstack_layers_), cudaMemcpyDeviceToDevice, stream_.get()),
                   "encode_images: deepstack rows");
   }
   sync("encode_images");

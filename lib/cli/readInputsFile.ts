@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
-import { AlpamayoError } from './AlpamayoError.js';
-import type { EgoPose, Frame, Frames } from './types.js';
-import { invalidInput, isPlainObject } from './validateCommon.js';
+import { AlpamayoError } from '../AlpamayoError.js';
+import type { EgoPose, Frame, Frames } from '../types.js';
+import { invalidInput, isPlainObject } from '../validateCommon.js';
 
 /**
  * The CLI's `--inputs` JSON file. Paths are relative to the file.

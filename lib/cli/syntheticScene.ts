@@ -1,6 +1,6 @@
 // Synthetic inputs for the demo and smoke tests: no camera data ships with the package.
-import type { EgoPose, Frame, Frames } from './types.js';
-import { MODEL_CAMERA_ORDER } from './types.js';
+import type { EgoPose, Frame, Frames } from '../types.js';
+import { MODEL_CAMERA_ORDER } from '../types.js';
 
 /**
  * 4 frames for each camera: a sky/road gradient with a dark "vehicle" box that moves between frames,

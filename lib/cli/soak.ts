@@ -5,10 +5,10 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { loadNative } from './native.js';
-import { Planner } from './Planner.js';
+import { loadNative } from '../native.js';
+import { Planner } from '../Planner.js';
 import { curvedEgoHistory, syntheticFrames } from './syntheticScene.js';
-import { writeTokenizerFiles } from './tokenizerFiles.js';
+import { writeTokenizerFiles } from '../tokenizerFiles.js';
 
 export interface SoakOptions {
   checkpoint: string;

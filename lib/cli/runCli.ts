@@ -1,13 +1,13 @@
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { AlpamayoError } from './AlpamayoError.js';
+import { AlpamayoError } from '../AlpamayoError.js';
 import { formatPlan, planToJson } from './formatPlan.js';
-import { backends, loadNative, nativeBinaryPath } from './native.js';
-import { Planner } from './Planner.js';
+import { backends, loadNative, nativeBinaryPath } from '../native.js';
+import { Planner } from '../Planner.js';
 import { readInputsFile } from './readInputsFile.js';
-import { writeTokenizerFiles } from './tokenizerFiles.js';
-import type { LoadOptions, PlanOptions } from './types.js';
+import { writeTokenizerFiles } from '../tokenizerFiles.js';
+import type { LoadOptions, PlanOptions } from '../types.js';
 
 /** Where the CLI writes. @internal */
 export interface CliIo {

@@ -1,4 +1,4 @@
-import type { PlanResult } from './types.js';
+import type { PlanResult } from '../types.js';
 
 /** Human-readable plan summary: reasoning per sample, a waypoint table (every `every`-th pose) and timings. @internal */
 export function formatPlan(r: PlanResult, every = 8): string {

@@ -5,12 +5,12 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { formatPlan } from './formatPlan.js';
-import { loadNative } from './native.js';
-import { Planner } from './Planner.js';
+import { loadNative } from '../native.js';
+import { Planner } from '../Planner.js';
 import { curvedEgoHistory, syntheticFrames } from './syntheticScene.js';
-import { writeTokenizerFiles } from './tokenizerFiles.js';
+import { writeTokenizerFiles } from '../tokenizerFiles.js';
 import { trajectorySvg } from './trajectorySvg.js';
-import { packEgoHistory, validateEgoHistory } from './validateEgoHistory.js';
+import { packEgoHistory, validateEgoHistory } from '../validateEgoHistory.js';
 
 async function main(): Promise<void> {
   const dir = resolve('.cache', 'tiny');
