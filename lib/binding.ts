@@ -125,6 +125,8 @@ export interface NativePlanner {
 /** @internal */
 export interface NativeAddon {
   backends(): BackendsInfo;
+  /** `alp::error_code_name` of every `alp::ErrorCode`, in enum order. */
+  readonly errorCodes: readonly string[];
   setErrorClass(ctor: typeof AlpamayoError): void;
   tokenLayout(preset: string): NativeTokenLayoutEntry[];
   makeCheckpoint(dir: string, preset: 'tiny' | 'small', seed: number): void;

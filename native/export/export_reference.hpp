@@ -15,7 +15,7 @@ namespace alp::exporter {
 
 // Cases: vision (one image, grid other than the trace's), prefill with image rows at past_len 0,
 // one decode step (no image rows) over that cache, one expert step over the cache prefix.
-void write_export_reference(const model::ModelConfig& cfg, const WeightSource& weights, cpu::Precision precision,
+void write_export_reference(const model::ModelConfig& cfg, const model::WeightSource& weights, Precision precision,
                             const std::string& dir);
 
 }  // namespace alp::exporter

@@ -21,8 +21,6 @@ struct EncodedWeight {
 // `transpose` requires a 2-D tensor.
 EncodedWeight encode_weight(const Tensor& t, onnx::ElemType target, bool transpose, const std::string& name);
 
-// Per-tensor FP8 e4m3 scale: amax maps to the largest finite value (448). A zero amax gives 1 so
-// that all-zero tensors (and never-excited activations) quantise to zero without dividing by zero.
-float fp8_scale_for_amax(float amax);
+// The FP8 scale: core/fp8_scale.hpp (fp8_e4m3_scale).
 
 }  // namespace alp::exporter

@@ -16,7 +16,7 @@
 #include "model/sampling.hpp"
 #include "model/trajectory.hpp"
 #include "pipeline/backend_factory.hpp"
-#include "pipeline/ops_executor.hpp"
+#include "model/ops_executor.hpp"
 
 namespace alp::pipeline {
 
@@ -65,7 +65,7 @@ struct Planner::Impl {
   std::shared_ptr<const Checkpoint> checkpoint;
   json::Value config;  // config.json with the action-space statistics the planner actually uses
   model::ModelConfig cfg;
-  std::unique_ptr<Executor> executor;
+  std::unique_ptr<model::Executor> executor;
   int64_t tokens_per_image = 0;  // for a release-size (1080x1920) camera frame
   float mean[3] = {0.5f, 0.5f, 0.5f}, stdev[3] = {0.5f, 0.5f, 0.5f};  // Qwen3-VL processor
   int threads = 0;
@@ -108,7 +108,7 @@ std::unique_ptr<Planner> Planner::load(const LoadOptions& options) {
   return std::unique_ptr<Planner>(new Planner(std::move(impl)));
 }
 
-ExecutorInfo Planner::info() const { return impl_->executor->info(); }
+model::ExecutorInfo Planner::info() const { return impl_->executor->info(); }
 const json::Value& Planner::config() const { return impl_->config; }
 int64_t Planner::image_tokens_per_image() const { return impl_->tokens_per_image; }
 

@@ -16,7 +16,7 @@ TEST(export_models_manifest_and_fp8_scales) {
   model::write_random_checkpoint(dir.file("ckpt"), "tiny", 1);
   exporter::ModelExportOptions o;
   o.dim_ranges["seq"] = {1, 8, 32};
-  auto r = exporter::export_models(dir.file("ckpt"), dir.file("fp8"), exporter::WeightPrecision::FP8, o);
+  auto r = exporter::export_models(dir.file("ckpt"), dir.file("fp8"), Precision::FP8, o);
   const engine::EngineSpec& llm = r.manifest.engine("llm");
   CHECK_EQ(llm.io_tensor("input_ids").dtype, std::string("int64"));
   CHECK(llm.io_tensor("input_ids").shape == Shape{-1});
@@ -49,6 +49,6 @@ TEST(export_profile_and_precision_parsing) {
   CHECK_THROWS_CODE(exporter::parse_dim_range("seq=4:2:8"), ErrorCode::InvalidInput, "min <= opt <= max");
   CHECK_THROWS_CODE(exporter::parse_dim_range("seq=1:2"), ErrorCode::InvalidInput, "name=min:opt:max");
   CHECK_THROWS_CODE(exporter::parse_dim_range("seq=1:2:3x"), ErrorCode::InvalidInput, "--profile 'seq=1:2:3x'");
-  CHECK(exporter::parse_weight_precision("bf16") == exporter::WeightPrecision::BF16);
-  CHECK_THROWS_CODE(exporter::parse_weight_precision("int4"), ErrorCode::InvalidInput, "got 'int4'");
+  CHECK(parse_precision("bf16") == Precision::BF16);
+  CHECK_THROWS_CODE(parse_precision("int4"), ErrorCode::InvalidInput, "got 'int4'");
 }

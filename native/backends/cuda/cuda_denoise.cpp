@@ -36,8 +36,19 @@ void enqueue_loop(CudaOps& ops, const model::ModelConfig& cfg, DenoiseGraph& g, 
 
 }  // namespace
 
-std::vector<float> cuda_denoise(CudaOps& ops, const model::ModelConfig& cfg, std::span<const float> noise,
-                                int64_t offset, int64_t rope_delta) {
+CudaDenoiser::CudaDenoiser(CudaOps& ops)
+    : ops_(ops), memory_generation_(ops.memory_generation()), graphs_(ops.options().max_graphs) {}
+CudaDenoiser::~CudaDenoiser() = default;
+
+void CudaDenoiser::drop_stale() {
+  if (memory_generation_ == ops_.memory_generation()) return;
+  graphs_.clear();
+  memory_generation_ = ops_.memory_generation();
+}
+
+std::vector<float> CudaDenoiser::denoise(const model::ModelConfig& cfg, std::span<const float> noise, int64_t offset,
+                                         int64_t rope_delta) {
+  CudaOps& ops = ops_;
   const int64_t n = cfg.action_space.n_waypoints * cfg.action_dims;
   if (static_cast<int64_t>(noise.size()) != n)
     fail(ErrorCode::InvalidInput, "denoise: noise has " + std::to_string(noise.size()) + " values, expected " + std::to_string(n));
@@ -51,9 +62,10 @@ std::vector<float> cuda_denoise(CudaOps& ops, const model::ModelConfig& cfg, std
     ALP_CUDA(cudaMemcpyAsync(g.x.get(), g.host_x.get(), bytes, cudaMemcpyHostToDevice, ops.stream()));
   };
 
+  drop_stale();
   const auto key = std::make_tuple(offset, rope_delta, int64_t(cfg.num_inference_steps));
   std::shared_ptr<DenoiseGraph> slot;
-  if (auto* found = ops.denoise_graphs().find(key)) slot = *found;
+  if (auto* found = graphs_.find(key)) slot = *found;
   if (!slot) {
     auto g = std::make_shared<DenoiseGraph>();
     g->arena = std::make_shared<DeviceArena>(0, size_t(16) << 20);
@@ -75,12 +87,14 @@ std::vector<float> cuda_denoise(CudaOps& ops, const model::ModelConfig& cfg, std
         g->exec = GraphExec::capture(ops.stream(), [&] { enqueue_loop(ops, cfg, *g, offset, rope_delta); });
       }
     } catch (...) {
-      ops.denoise_graphs().erase(key);
+      graphs_.erase(key);
       throw;
     }
-    // Bounded: the least recently used loop (another prompt length) is dropped when full. The warm-up
-    // may itself have dropped graphs (GEMM scratch growth), so insert only now.
-    slot = ops.denoise_graphs().put(key, g);
+    // The warm-up may itself have moved captured memory (GEMM scratch growth): the other graphs are
+    // then stale, this one (captured after it) is not. Bounded: the least recently used loop (another
+    // prompt length) is dropped when full.
+    drop_stale();
+    slot = graphs_.put(key, g);
   }
   DenoiseGraph& g = *slot;
   upload(g);

@@ -196,7 +196,7 @@ void TrtExecutor::reserve(int64_t positions) {
 
 // ---- vision -------------------------------------------------------------------------------------------
 
-void TrtExecutor::encode_images(const pipeline::ImageBatch& images) {
+void TrtExecutor::encode_images(const model::ImageBatch& images) {
   const int64_t pd = cfg_.vision.patch_dim(), merge = cfg_.vision.merge_unit(), H = manifest_.hidden_size;
   const int64_t n_images = static_cast<int64_t>(images.grids.size());
   if (n_images <= 0 || !images.patches) fail(ErrorCode::InvalidInput, "encode_images: empty image batch");
@@ -391,7 +391,7 @@ std::vector<float> TrtExecutor::run_llm(std::span<const int64_t> ids, const mode
   return std::vector<float>(lf, lf + vocab);
 }
 
-std::vector<float> TrtExecutor::prefill(std::span<const int32_t> ids, const pipeline::PositionIds& pos) {
+std::vector<float> TrtExecutor::prefill(std::span<const int32_t> ids, const model::PositionIds& pos) {
   if (ids.empty()) fail(ErrorCode::InvalidInput, "prefill: empty token sequence");
   if (pos.size() != ids.size() || pos.h.size() != ids.size() || pos.w.size() != ids.size())
     fail(ErrorCode::InvalidInput, "prefill: " + std::to_string(pos.size()) + " positions for " + std::to_string(ids.size()) + " tokens");
@@ -488,7 +488,7 @@ void TrtExecutor::denoise(float* x, int n_samples, int steps, int64_t prefix_len
 
 // ---- accounting --------------------------------------------------------------------------------------
 
-pipeline::ExecutorInfo TrtExecutor::info() const {
+model::ExecutorInfo TrtExecutor::info() const {
   return {"tensorrt", llm_.spec->precision,
           gpu_.name + " (" + engine::sm_name(gpu_.cc) + "), TensorRT " + runtime_version_string()};
 }

@@ -18,7 +18,7 @@
 #include "core/engine_manifest.hpp"
 #include "model/config.hpp"
 #include "model/rope_tables.hpp"
-#include "pipeline/executor.hpp"
+#include "model/executor.hpp"
 
 namespace alp::trt {
 
@@ -35,7 +35,7 @@ struct TrtExecutorOptions {
   LogLevel log_level = LogLevel::Warning;
 };
 
-class TrtExecutor final : public pipeline::Executor {
+class TrtExecutor final : public model::Executor {
  public:
   // Loads and verifies every engine; throws InvalidEngine / BackendUnavailable (see engine_loader.hpp).
   explicit TrtExecutor(TrtExecutorOptions options);
@@ -43,10 +43,10 @@ class TrtExecutor final : public pipeline::Executor {
   TrtExecutor(const TrtExecutor&) = delete;
   TrtExecutor& operator=(const TrtExecutor&) = delete;
 
-  pipeline::ExecutorInfo info() const override;
+  model::ExecutorInfo info() const override;
   void reserve(int64_t positions) override;
-  void encode_images(const pipeline::ImageBatch& images) override;
-  std::vector<float> prefill(std::span<const int32_t> ids, const pipeline::PositionIds& pos) override;
+  void encode_images(const model::ImageBatch& images) override;
+  std::vector<float> prefill(std::span<const int32_t> ids, const model::PositionIds& pos) override;
   std::vector<float> decode(int32_t id, int64_t cache_pos, int64_t rope_pos) override;
   void denoise(float* x, int n_samples, int steps, int64_t prefix_len, int64_t rope_base,
                const std::function<void()>& before_step) override;
@@ -54,7 +54,6 @@ class TrtExecutor final : public pipeline::Executor {
   uint64_t cache_bytes() const override;
 
   const engine::EngineManifest& manifest() const { return manifest_; }
-  std::vector<std::string> warnings() const { return logger_.warnings(); }
 
  private:
   // A captured loop bakes in the past_* shapes (prefix length) and addresses (KV buffer) and the

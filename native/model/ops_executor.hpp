@@ -9,9 +9,9 @@
 #include "model/config.hpp"
 #include "model/ops.hpp"
 #include "model/vision.hpp"
-#include "pipeline/executor.hpp"
+#include "model/executor.hpp"
 
-namespace alp::pipeline {
+namespace alp::model {
 
 // Device-specific hooks: a GPU executor keeps the vision output outside its per-phase arena and
 // replays the denoising loop as a captured graph; the CPU needs neither.
@@ -49,4 +49,4 @@ class OpsExecutor final : public Executor {
   int64_t cache_capacity_ = 0;
 };
 
-}  // namespace alp::pipeline
+}  // namespace alp::model

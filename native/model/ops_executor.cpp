@@ -1,4 +1,4 @@
-#include "pipeline/ops_executor.hpp"
+#include "model/ops_executor.hpp"
 
 #include <algorithm>
 #include <utility>
@@ -8,7 +8,7 @@
 #include "model/expert.hpp"
 #include "model/rope_tables.hpp"
 
-namespace alp::pipeline {
+namespace alp::model {
 
 OpsExecutor::OpsExecutor(std::unique_ptr<model::Ops> ops, const model::ModelConfig& cfg, ExecutorInfo info,
                          OpsHooks hooks)
@@ -74,4 +74,4 @@ void OpsExecutor::denoise(float* x, int n_samples, int steps, int64_t prefix_len
   }
 }
 
-}  // namespace alp::pipeline
+}  // namespace alp::model
