@@ -120,7 +120,7 @@ std::vector<float> pseudo(size_t n, uint64_t seed, float amp = 1.f) {
 
 cuda::CudaOptions options_for(const std::string& precision) {
   cuda::CudaOptions o;
-  o.precision = cpu::parse_precision(precision);
+  o.precision = parse_precision(precision);
   o.arena_bytes = size_t(1) << 30;
   return o;
 }
@@ -130,7 +130,7 @@ struct Stages {
 };
 
 // Weights by name for a network of any depth up to 2 (shapes from the single parameter list).
-cpu::WeightSource source_for(RandomWeights& rw) {
+model::WeightSource source_for(RandomWeights& rw) {
   auto shapes = std::make_shared<std::map<std::string, Shape, std::less<>>>();
   for (const auto& s : model::parameter_specs(release_config(2))) shapes->emplace(s.name, s.shape);
   return [&rw, shapes](std::string_view n) {
@@ -178,9 +178,10 @@ Stages run_stages(const model::ModelConfig& cfg, const std::string& precision, R
   model::ModelConfig c = cfg;
   c.num_inference_steps = kSteps;
   const std::vector<float> noise = pseudo(size_t(c.action_space.n_waypoints * c.action_dims), 2);
-  cuda::cuda_denoise(ops, c, noise, pos, ri.rope_delta);  // warm-up + capture
+  cuda::CudaDenoiser denoiser(ops);
+  denoiser.denoise(c, noise, pos, ri.rope_delta);  // warm-up + capture
   const auto t1 = std::chrono::steady_clock::now();
-  for (int i = 0; i < reps; ++i) cuda::cuda_denoise(ops, c, noise, pos, ri.rope_delta);
+  for (int i = 0; i < reps; ++i) denoiser.denoise(c, noise, pos, ri.rope_delta);
   st.expert_step = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t1).count() / reps / kSteps;
   return st;
 }

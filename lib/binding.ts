@@ -130,9 +130,9 @@ export interface NativePlanner {
 /** @internal */
 export interface NativeAddon {
   backends(): BackendsInfo;
+  /** `alp::error_code_name` of every `alp::ErrorCode`, in enum order. */
+  readonly errorCodes: readonly string[];
   setErrorClass(ctor: typeof AlpamayoError): void;
-  /** Every error code the native core can raise, in `alp::ErrorCode` order. */
-  errorCodes: readonly string[];
   tokenLayout(preset: string): NativeTokenLayoutEntry[];
   makeCheckpoint(dir: string, preset: 'tiny' | 'small', seed: number): void;
   inspectCheckpoint(dir: string): NativeInspectResult;

@@ -38,20 +38,11 @@ t.test('cause is kept', async (t) => {
   t.equal(e.cause, cause);
 });
 
-t.test('the code list matches the native enum order', async (t) => {
-  // The addon exports alp::ErrorCode's names in enum order (native/core/error.hpp).
+t.test('the code list is the native one, in alp::ErrorCode order', async (t) => {
+  // Read from the addon (alp::kErrorCodes through alp::error_code_name), not restated here.
   t.same(ALPAMAYO_ERROR_CODES, loadNative().errorCodes);
-  t.same(ALPAMAYO_ERROR_CODES, [
-    'INVALID_INPUT',
-    'INVALID_CHECKPOINT',
-    'INVALID_ENGINE',
-    'BACKEND_UNAVAILABLE',
-    'ABORTED',
-    'DISPOSED',
-    'BUSY',
-    'RESOURCE_EXHAUSTED',
-    'INTERNAL',
-  ]);
+  // Issue 19's code is one of them (memory ran out, or would at load).
+  t.ok(ALPAMAYO_ERROR_CODES.includes('RESOURCE_EXHAUSTED'));
 });
 
 t.test('one AlpamayoError across two copies of the class (the ESM and CJS builds)', { skip: existsSync('dist/cjs/AlpamayoError.js') ? false : 'dist/ not built (npm test builds it first)' }, async (t) => {

@@ -5,6 +5,7 @@
 #include <set>
 
 #include "core/error.hpp"
+#include "core/precision.hpp"
 
 namespace alp::engine {
 namespace {
@@ -177,9 +178,7 @@ ComputeCapability parse_compute_capability(std::string_view sm, std::string_view
 
 std::string sm_name(ComputeCapability cc) { return "sm_" + std::to_string(cc.value()); }
 
-bool is_known_precision(std::string_view p) noexcept {
-  return p == "fp32" || p == "fp16" || p == "bf16" || p == "fp8";
-}
+bool is_known_precision(std::string_view p) noexcept { return find_precision(p).has_value(); }
 
 ComputeCapability min_compute_capability(std::string_view precision) {
   if (precision == "fp8") return {8, 9};

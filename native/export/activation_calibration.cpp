@@ -10,34 +10,34 @@
 
 namespace alp::exporter {
 
-model::Value AmaxRecorder::weight(std::string_view name, const Shape& expected) {
-  model::Value v = ForwardingOps::weight(name, expected);
+model::Value AmaxRecorder::weight_impl(std::string_view name) {
+  model::Value v = ForwardingOps::weight_impl(name);
   names_[v.get()] = std::string(name);
   return v;
 }
 
-model::Value AmaxRecorder::reshape(const model::Value& x, Shape shape) {
-  model::Value y = ForwardingOps::reshape(x, std::move(shape));
+model::Value AmaxRecorder::reshape_impl(const model::Value& x, const Shape& target, const Shape& out) {
+  model::Value y = ForwardingOps::reshape_impl(x, target, out);
   if (auto it = names_.find(x.get()); it != names_.end()) names_[y.get()] = it->second;
   return y;
 }
 
-model::Value AmaxRecorder::linear(const model::Value& x, const model::Value& w, const model::Value& b) {
+model::Value AmaxRecorder::linear_impl(const model::Value& x, const model::Value& w, const model::Value& b, const Shape& out) {
   if (auto it = names_.find(w.get()); it != names_.end()) {
     float m = 0.0f;
     for (float v : cpu::CpuOps::values(x)) m = std::max(m, std::fabs(v));
     float& slot = amax_[it->second];
     slot = std::max(slot, m);
   }
-  return ForwardingOps::linear(x, w, b);
+  return ForwardingOps::linear_impl(x, w, b, out);
 }
 
-std::map<std::string, float> calibrate_activation_amax(const model::ModelConfig& cfg, const WeightSource& weights,
+std::map<std::string, float> calibrate_activation_amax(const model::ModelConfig& cfg, const model::WeightSource& weights,
                                                        int runs) {
   std::map<std::string, float> amax;
   for (int r = 0; r < runs; ++r) {
     // Fresh executor per run: weights are converted once per run, the cache starts empty.
-    cpu::CpuOps cpu(weights, cpu::CpuOptions{cpu::Precision::FP32, 0});
+    cpu::CpuOps cpu(weights, cpu::CpuOptions{Precision::FP32, 0});
     AmaxRecorder rec(cpu);
     const SampleScene s = sample_scene(cfg, {1, 4, 6 + 2 * r}, 12 + 3 * r, 0xCA1B0000u + static_cast<uint64_t>(r));
     const int64_t n = static_cast<int64_t>(s.ids.size());

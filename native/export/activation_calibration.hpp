@@ -18,13 +18,13 @@ class AmaxRecorder final : public ForwardingOps {
  public:
   explicit AmaxRecorder(model::Ops& cpu) : ForwardingOps(cpu) {}
 
-  model::Value weight(std::string_view name, const Shape& expected) override;
-  model::Value reshape(const model::Value& x, Shape shape) override;
-  model::Value linear(const model::Value& x, const model::Value& w, const model::Value& b) override;
-
   const std::map<std::string, float>& amax() const { return amax_; }
 
  private:
+  model::Value weight_impl(std::string_view name) override;
+  model::Value reshape_impl(const model::Value& x, const Shape& target, const Shape& out) override;
+  model::Value linear_impl(const model::Value& x, const model::Value& w, const model::Value& b, const Shape& out) override;
+
   // Weight values by identity -> checkpoint name; a reshaped weight (vision patch embed) keeps its name.
   std::map<const model::ValueImpl*, std::string> names_;
   std::map<std::string, float> amax_;
@@ -32,7 +32,7 @@ class AmaxRecorder final : public ForwardingOps {
 
 // Runs vision, a prefill with image tokens, decode steps and expert steps `runs` times on the CPU
 // executor (fp32) with seeded synthetic inputs, and returns the per-linear input amax.
-std::map<std::string, float> calibrate_activation_amax(const model::ModelConfig& cfg, const WeightSource& weights,
+std::map<std::string, float> calibrate_activation_amax(const model::ModelConfig& cfg, const model::WeightSource& weights,
                                                        int runs);
 
 }  // namespace alp::exporter

@@ -34,20 +34,22 @@ class RecordingOps final : public ForwardingOps {
   using ForwardingOps::ForwardingOps;
   std::vector<std::pair<std::string, Tensor>> inputs, outputs;
 
-  model::Value input(std::string_view n, Shape s, std::span<const float> d) override {
-    inputs.emplace_back(std::string(n), f32(s, d));
-    return ForwardingOps::input(n, std::move(s), d);
-  }
-  model::Value input_index(std::string_view n, Shape s, std::span<const int64_t> d) override {
-    Tensor t(DType::I64, s);
-    std::copy(d.begin(), d.end(), t.mutable_as<int64_t>());
-    inputs.emplace_back(std::string(n), std::move(t));
-    return ForwardingOps::input_index(n, std::move(s), d);
-  }
   std::vector<float> read(std::string_view n, const model::Value& v) override {
     std::vector<float> h = ForwardingOps::read(n, v);
     outputs.emplace_back(std::string(n), f32(v->shape, h));
     return h;
+  }
+
+ private:
+  model::Value input_impl(std::string_view n, Shape s, std::span<const float> d) override {
+    inputs.emplace_back(std::string(n), f32(s, d));
+    return ForwardingOps::input_impl(n, std::move(s), d);
+  }
+  model::Value input_index_impl(std::string_view n, Shape s, std::span<const int64_t> d) override {
+    Tensor t(DType::I64, s);
+    std::copy(d.begin(), d.end(), t.mutable_as<int64_t>());
+    inputs.emplace_back(std::string(n), std::move(t));
+    return ForwardingOps::input_index_impl(n, std::move(s), d);
   }
 };
 
@@ -169,7 +171,7 @@ void add_real_shape_cases(cpu::CpuOps& cpu, const model::ModelConfig& cfg, CaseW
 
 }  // namespace
 
-void write_export_reference(const model::ModelConfig& cfg, const WeightSource& weights, cpu::Precision precision,
+void write_export_reference(const model::ModelConfig& cfg, const model::WeightSource& weights, Precision precision,
                             const std::string& dir, bool real_shapes) {
   cpu::CpuOps cpu(weights, cpu::CpuOptions{precision, 0});
   CaseWriter cases(dir);
@@ -207,7 +209,7 @@ void write_export_reference(const model::ModelConfig& cfg, const WeightSource& w
   cases.add("expert_step", "expert_step.onnx", ex.inputs, ex.outputs);
 
   if (real_shapes) add_real_shape_cases(cpu, cfg, cases);
-  cases.save(std::string(cpu::precision_name(precision)));
+  cases.save(std::string(precision_name(precision)));
 }
 
 }  // namespace alp::exporter

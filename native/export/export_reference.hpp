@@ -17,7 +17,7 @@ namespace alp::exporter {
 // one decode step (no image rows) over that cache, one expert step over the cache prefix. With
 // `real_shapes`, also the planner's real sequence shapes (vision_720, prefill_3300 with 2,880 image
 // rows, decode_3600, expert_prefix1 / expert_prefix3600) at the checkpoint's own layer dims.
-void write_export_reference(const model::ModelConfig& cfg, const WeightSource& weights, cpu::Precision precision,
+void write_export_reference(const model::ModelConfig& cfg, const model::WeightSource& weights, Precision precision,
                             const std::string& dir, bool real_shapes = false);
 
 }  // namespace alp::exporter

@@ -1,7 +1,8 @@
 #pragma once
 // An Ops decorator that hands every call to another executor unchanged. Export tooling derives from it
 // to observe a real run (activation calibration, recording a reference case) without a second copy of
-// any layer: the inner executor computes, the subclass only watches the calls it overrides.
+// any layer: the inner executor computes, the subclass only watches the calls it overrides. The calls
+// arrive here through this object's checked front door and go on through the inner one's.
 #include <utility>
 #include <vector>
 
@@ -13,56 +14,55 @@ class ForwardingOps : public model::Ops {
  public:
   explicit ForwardingOps(model::Ops& inner) : in_(inner) {}
 
-  model::Value input(std::string_view n, Shape s, std::span<const float> d) override { return in_.input(n, std::move(s), d); }
-  model::Value input_index(std::string_view n, Shape s, std::span<const int64_t> d) override {
-    return in_.input_index(n, std::move(s), d);
-  }
-  model::Value weight(std::string_view n, const Shape& e) override { return in_.weight(n, e); }
   std::vector<float> read(std::string_view n, const model::Value& v) override { return in_.read(n, v); }
-
-  model::Value linear(const model::Value& x, const model::Value& w, const model::Value& b) override { return in_.linear(x, w, b); }
-  model::Value rms_norm(const model::Value& x, const model::Value& w, float eps) override { return in_.rms_norm(x, w, eps); }
-  model::Value layer_norm(const model::Value& x, const model::Value& w, const model::Value& b, float eps) override {
-    return in_.layer_norm(x, w, b, eps);
-  }
-  model::Value rope(const model::Value& x, const model::Value& c, const model::Value& s) override { return in_.rope(x, c, s); }
-  model::Value attention(const model::Value& q, const model::Value& k, const model::Value& v, model::AttentionMask m,
-                         float scale) override {
-    return in_.attention(q, k, v, m, scale);
-  }
-  model::Value silu(const model::Value& x) override { return in_.silu(x); }
-  model::Value gelu_tanh(const model::Value& x) override { return in_.gelu_tanh(x); }
-  model::Value gelu_erf(const model::Value& x) override { return in_.gelu_erf(x); }
-  model::Value add(const model::Value& a, const model::Value& b) override { return in_.add(a, b); }
-  model::Value mul(const model::Value& a, const model::Value& b) override { return in_.mul(a, b); }
-  model::Value scale(const model::Value& x, float s) override { return in_.scale(x, s); }
-  model::Value fourier_features(const model::Value& x, std::span<const float> f) override { return in_.fourier_features(x, f); }
-  model::Value embedding(const model::Value& t, const model::Value& i) override { return in_.embedding(t, i); }
-  model::Value interp_rows(const model::Value& t, const model::Value& i, const model::Value& w) override {
-    return in_.interp_rows(t, i, w);
-  }
-  model::Value scatter_rows(const model::Value& x, const model::Value& i, const model::Value& s) override {
-    return in_.scatter_rows(x, i, s);
-  }
-  model::Value index_add_rows(const model::Value& x, const model::Value& i, const model::Value& s) override {
-    return in_.index_add_rows(x, i, s);
-  }
-  model::Value slice(const model::Value& x, int axis, int64_t b, int64_t e) override { return in_.slice(x, axis, b, e); }
-  model::Value concat(const std::vector<model::Value>& xs, int axis) override { return in_.concat(xs, axis); }
-  model::Value reshape(const model::Value& x, Shape s) override { return in_.reshape(x, std::move(s)); }
-  model::Value transpose(const model::Value& x, std::vector<int> p) override { return in_.transpose(x, std::move(p)); }
-  model::Value expand_rows(const model::Value& x, int64_t n) override { return in_.expand_rows(x, n); }
-
-  void kv_reserve(int64_t l, int64_t c, int64_t h, int64_t d) override { in_.kv_reserve(l, c, h, d); }
-  void kv_share(int64_t shared, int64_t lanes) override { in_.kv_share(shared, lanes); }
-  void kv_write(int64_t l, int64_t p, const model::Value& k, const model::Value& v, int64_t lane = 0) override {
-    in_.kv_write(l, p, k, v, lane);
-  }
-  std::pair<model::Value, model::Value> kv_read(int64_t l, int64_t len, int64_t lane = 0) override {
-    return in_.kv_read(l, len, lane);
-  }
+  // The cache is the inner executor's (it may have been reserved there before this decorator existed).
+  const model::KvGeometry& kv_geometry() const override { return in_.kv_geometry(); }
 
  protected:
+  using Value = model::Value;
+  Value input_impl(std::string_view n, Shape s, std::span<const float> d) override { return in_.input(n, std::move(s), d); }
+  Value input_index_impl(std::string_view n, Shape s, std::span<const int64_t> d) override {
+    return in_.input_index(n, std::move(s), d);
+  }
+  Value weight_impl(std::string_view n) override { return in_.weight(n, {}); }
+  Value linear_impl(const Value& x, const Value& w, const Value& b, const Shape&) override { return in_.linear(x, w, b); }
+  Value rms_norm_impl(const Value& x, const Value& w, float eps) override { return in_.rms_norm(x, w, eps); }
+  Value layer_norm_impl(const Value& x, const Value& w, const Value& b, float eps) override {
+    return in_.layer_norm(x, w, b, eps);
+  }
+  Value rope_impl(const Value& x, const Value& c, const Value& s) override { return in_.rope(x, c, s); }
+  Value attention_impl(const Value& q, const Value& k, const Value& v, model::AttentionMask m, float scale) override {
+    return in_.attention(q, k, v, m, scale);
+  }
+  Value silu_impl(const Value& x) override { return in_.silu(x); }
+  Value gelu_tanh_impl(const Value& x) override { return in_.gelu_tanh(x); }
+  Value gelu_erf_impl(const Value& x) override { return in_.gelu_erf(x); }
+  Value swiglu_impl(const Value& x, const Shape&) override { return in_.swiglu(x); }
+  Value add_impl(const Value& a, const Value& b) override { return in_.add(a, b); }
+  Value mul_impl(const Value& a, const Value& b) override { return in_.mul(a, b); }
+  Value scale_impl(const Value& x, float s) override { return in_.scale(x, s); }
+  Value fourier_features_impl(const Value& x, std::span<const float> f, const Shape&) override {
+    return in_.fourier_features(x, f);
+  }
+  Value embedding_impl(const Value& t, const Value& i, const Shape&) override { return in_.embedding(t, i); }
+  Value interp_rows_impl(const Value& t, const Value& i, const Value& w, const Shape&) override {
+    return in_.interp_rows(t, i, w);
+  }
+  Value scatter_rows_impl(const Value& x, const Value& i, const Value& s) override { return in_.scatter_rows(x, i, s); }
+  Value index_add_rows_impl(const Value& x, const Value& i, const Value& s) override { return in_.index_add_rows(x, i, s); }
+  Value slice_impl(const Value& x, int axis, int64_t b, int64_t e, const Shape&) override { return in_.slice(x, axis, b, e); }
+  Value concat_impl(const std::vector<Value>& xs, int axis, const Shape&) override { return in_.concat(xs, axis); }
+  Value reshape_impl(const Value& x, const Shape& target, const Shape&) override { return in_.reshape(x, target); }
+  Value transpose_impl(const Value& x, const std::vector<int>& p, const Shape&) override { return in_.transpose(x, p); }
+  Value expand_rows_impl(const Value& x, int64_t n, const Shape&) override { return in_.expand_rows(x, n); }
+
+  void kv_reserve_impl(const model::KvGeometry& g) override { in_.kv_reserve(g.layers, g.capacity, g.kv_heads, g.head_dim); }
+  void kv_share_impl(int64_t shared, int64_t lanes) override { in_.kv_share(shared, lanes); }
+  void kv_write_impl(int64_t l, int64_t p, const Value& k, const Value& v, int64_t lane) override {
+    in_.kv_write(l, p, k, v, lane);
+  }
+  std::pair<Value, Value> kv_read_impl(int64_t l, int64_t len, int64_t lane) override { return in_.kv_read(l, len, lane); }
+
   model::Ops& inner() { return in_; }
 
  private:

@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "core/fp8_scale.hpp"
 #include "core/checkpoint.hpp"
 #include "core/error.hpp"
 #include "export/activation_calibration.hpp"
@@ -44,7 +45,7 @@ struct Traced {
   std::map<std::string, std::vector<std::string>> dims;  // I/O name -> per-axis symbol ("" fixed)
 };
 
-Traced describe(const OnnxOps& ops, const std::string& name, WeightPrecision precision) {
+Traced describe(const OnnxOps& ops, const std::string& name, Precision precision) {
   Traced t;
   // Every weight is external data in the graph's own types: what the plan will hold besides kernels.
   const std::string data = ops.graph().path() + ".data";
@@ -97,7 +98,7 @@ void note(const ModelExportOptions& o, const std::string& m) {
   if (o.progress) o.progress(m);
 }
 
-OnnxExportOptions graph_options(const std::string& path, const std::string& name, WeightPrecision precision,
+OnnxExportOptions graph_options(const std::string& path, const std::string& name, Precision precision,
                                 const ModelExportOptions& o, const std::map<std::string, float>& amax, Dyn dyn) {
   OnnxExportOptions g;
   g.path = path;
@@ -110,10 +111,10 @@ OnnxExportOptions graph_options(const std::string& path, const std::string& name
 }
 
 void add_fp8_scales(engine::EngineSpec& spec, const OnnxOps& ops, const std::map<std::string, float>& amax) {
-  const onnx::ElemType ct = compute_type(WeightPrecision::FP8);
+  const onnx::ElemType ct = compute_type(Precision::FP8);
   for (const std::string& w : ops.linear_weight_names()) {
     if (keeps_high_precision(w)) continue;
-    if (auto it = amax.find(w); it != amax.end()) spec.fp8_scales[w + ":input"] = scale_in(fp8_scale_for_amax(it->second), ct);
+    if (auto it = amax.find(w); it != amax.end()) spec.fp8_scales[w + ":input"] = scale_in(fp8_e4m3_scale(it->second), ct);
   }
 }
 
@@ -153,25 +154,17 @@ std::pair<std::string, DimRange> parse_dim_range(const std::string& text) {
   return {text.substr(0, eq), r};
 }
 
-WeightPrecision parse_weight_precision(std::string_view name) {
-  if (name == "fp32") return WeightPrecision::F32;
-  if (name == "fp16") return WeightPrecision::F16;
-  if (name == "bf16") return WeightPrecision::BF16;
-  if (name == "fp8") return WeightPrecision::FP8;
-  fail(ErrorCode::InvalidInput, "precision: expected fp32, fp16, bf16 or fp8, got '" + std::string(name) + "'");
-}
-
-ModelExportResult export_models(const std::string& checkpoint_dir, const std::string& out_dir, WeightPrecision precision,
+ModelExportResult export_models(const std::string& checkpoint_dir, const std::string& out_dir, Precision precision,
                                 const ModelExportOptions& o) {
   auto ckpt = Checkpoint::open(checkpoint_dir);
   const model::ModelConfig cfg = model::load_model_config(*ckpt);
-  const WeightSource weights = checkpoint_weights(ckpt);
+  const model::WeightSource weights = model::checkpoint_weights(ckpt);
   fs::create_directories(out_dir);
   auto ranges = planner_dim_ranges(cfg);
   for (const auto& [k, v] : o.dim_ranges) ranges[k] = v;
 
   std::map<std::string, float> amax;
-  if (precision == WeightPrecision::FP8) {
+  if (precision == Precision::FP8) {
     note(o, "calibrating fp8 activation scales on the CPU executor (" + std::to_string(o.calibration_runs) + " runs)");
     amax = calibrate_activation_amax(cfg, weights, o.calibration_runs);
   }
@@ -243,11 +236,7 @@ ModelExportResult export_models(const std::string& checkpoint_dir, const std::st
 
   if (!o.reference_dir.empty()) {
     note(o, "writing CPU-executor reference cases to " + o.reference_dir);
-    const cpu::Precision cp = precision == WeightPrecision::F32   ? cpu::Precision::FP32
-                              : precision == WeightPrecision::F16 ? cpu::Precision::FP16
-                              : precision == WeightPrecision::BF16 ? cpu::Precision::BF16
-                                                                   : cpu::Precision::FP8;
-    write_export_reference(cfg, weights, cp, o.reference_dir, /*real_shapes=*/true);
+    write_export_reference(cfg, weights, precision, o.reference_dir, /*real_shapes=*/true);
   }
   return res;
 }

@@ -49,7 +49,6 @@ PlannerLayout planner_layout(const model::ModelConfig& cfg);
 std::map<std::string, DimRange> planner_dim_ranges(const model::ModelConfig& cfg);
 // "name=min:opt:max" -> (name, range); InvalidInput naming the text otherwise.
 std::pair<std::string, DimRange> parse_dim_range(const std::string& text);
-WeightPrecision parse_weight_precision(std::string_view name);  // fp32 | fp16 | bf16 | fp8
 
 struct ModelExportResult {
   // Engines described from the graphs (io, profiles, precision, fp8 scales); tensorrt_version,
@@ -60,6 +59,6 @@ struct ModelExportResult {
 
 // Writes out_dir/{vision,llm,expert_step}.onnx (+ .onnx.data). Does not write manifest.json.
 ModelExportResult export_models(const std::string& checkpoint_dir, const std::string& out_dir,
-                                WeightPrecision precision, const ModelExportOptions& options = {});
+                                Precision precision, const ModelExportOptions& options = {});
 
 }  // namespace alp::exporter

@@ -6,6 +6,7 @@
 #include <limits>
 #include <numbers>
 
+#include "core/fp8_scale.hpp"
 #include "core/engine_manifest.hpp"
 #include "core/error.hpp"
 #include "export/symbolic_dims.hpp"
@@ -17,12 +18,12 @@ using model::Value;
 using onnx::Attribute;
 using onnx::ElemType;
 
-onnx::ElemType compute_type(WeightPrecision p) {
+onnx::ElemType compute_type(Precision p) {
   switch (p) {
-    case WeightPrecision::F32: return ElemType::Float;
-    case WeightPrecision::BF16: return ElemType::BFloat16;
-    case WeightPrecision::F16:
-    case WeightPrecision::FP8: return ElemType::Float16;  // FP8 GEMMs between fp16 activations
+    case Precision::FP32: return ElemType::Float;
+    case Precision::BF16: return ElemType::BFloat16;
+    case Precision::FP16:
+    case Precision::FP8: return ElemType::Float16;  // FP8 GEMMs between fp16 activations
   }
   return ElemType::Float;
 }
@@ -30,21 +31,6 @@ onnx::ElemType compute_type(WeightPrecision p) {
 bool keeps_high_precision(std::string_view w) {
   return w.starts_with("vlm.model.visual.") || w == "vlm.lm_head.weight" || w.starts_with("action_in_proj.") ||
          w.starts_with("action_out_proj.");
-}
-
-const char* precision_name(WeightPrecision p) {
-  switch (p) {
-    case WeightPrecision::F32: return "fp32";
-    case WeightPrecision::F16: return "fp16";
-    case WeightPrecision::BF16: return "bf16";
-    case WeightPrecision::FP8: return "fp8";
-  }
-  return "?";
-}
-
-WeightSource checkpoint_weights(std::shared_ptr<const Checkpoint> checkpoint) {
-  require(checkpoint != nullptr, ErrorCode::InvalidInput, "checkpoint_weights: null checkpoint");
-  return [checkpoint](std::string_view name) { return checkpoint->tensor(name); };
 }
 
 namespace {
@@ -80,7 +66,7 @@ OnnxValue& ov(const Value& v, const char* op, const char* arg) {
 
 struct OnnxOps::Impl {
   OnnxExportOptions opt;
-  WeightSource weights;
+  model::WeightSource weights;
   SymbolTable syms;
   std::map<std::string, std::string> mask_cache;
 
@@ -89,15 +75,14 @@ struct OnnxOps::Impl {
     bool written = false;
   };
   ElemType ct = ElemType::Float;  // compute type of every activation, weight and the KV cache
-  int64_t kv_layers = -1, kv_capacity = 0, kv_heads = 0, kv_head_dim = 0;
   std::map<int64_t, KvLayer> kv;
   SymPtr past_sym;
 };
 
-OnnxOps::OnnxOps(WeightSource weights, OnnxExportOptions options)
+OnnxOps::OnnxOps(model::WeightSource weights, OnnxExportOptions options)
     : g_(options.path, options.graph_name, options.opset), impl_(std::make_unique<Impl>()) {
   require(static_cast<bool>(weights), ErrorCode::InvalidInput, "OnnxOps: no weight source");
-  require(options.precision != WeightPrecision::FP8 || options.opset >= 19, ErrorCode::InvalidInput,
+  require(options.precision != Precision::FP8 || options.opset >= 19, ErrorCode::InvalidInput,
           "FP8 export needs opset >= 19 (float8 QuantizeLinear), got " + std::to_string(options.opset));
   impl_->ct = compute_type(options.precision);
   impl_->opt = std::move(options);
@@ -159,7 +144,7 @@ std::string write_weight(GraphBuilder& g, OnnxValue& w, WeightUse use, const Onn
   if (use == kStored) {
     auto enc = encode_weight(w.weight, ct, false, w.weight_name);
     name = g.external_initializer(w.weight_name, enc.type, enc.dims, enc.bytes);
-  } else if (opt.precision == WeightPrecision::FP8 && !keeps_high_precision(w.weight_name)) {
+  } else if (opt.precision == Precision::FP8 && !keeps_high_precision(w.weight_name)) {
     auto enc = encode_weight(w.weight, ElemType::Float8E4M3FN, true, w.weight_name, ct);
     const std::string q = g.external_initializer(w.weight_name + ".T.fp8", enc.type, enc.dims, enc.bytes);
     name = e.op("DequantizeLinear", {q, g.const_scalar(ct, enc.scale)});
@@ -179,11 +164,8 @@ std::string ref(GraphBuilder& g, OnnxValue& v, const OnnxExportOptions& opt) {
 
 }  // namespace
 
-model::Value OnnxOps::weight(std::string_view name, const Shape& expected) {
+model::Value OnnxOps::weight_impl(std::string_view name) {
   Tensor t = impl_->weights(name);
-  require(expected.empty() || t.shape() == expected, ErrorCode::InvalidCheckpoint,
-          "weight '" + std::string(name) + "': expected shape " + shape_str(expected) + ", checkpoint has " +
-              shape_str(t.shape()));
   auto v = std::make_shared<OnnxValue>(t.shape(), std::string(), impl_->ct, std::vector<SymPtr>{});
   v->weight_name = std::string(name);
   v->weight = std::move(t);
@@ -232,10 +214,8 @@ void graph_output(GraphBuilder& g, const OnnxExportOptions& opt, const std::stri
 
 }  // namespace
 
-model::Value OnnxOps::input(std::string_view name_sv, Shape shape, std::span<const float> data) {
+model::Value OnnxOps::input_impl(std::string_view name_sv, Shape shape, std::span<const float> data) {
   const std::string name(name_sv);
-  require(static_cast<int64_t>(data.size()) == shape_numel(shape), ErrorCode::InvalidInput,
-          "input '" + name + "': " + std::to_string(data.size()) + " values for shape " + shape_str(shape));
   auto sym = input_syms(impl_->syms, impl_->opt, name, shape);
   // Host tables and results cross the boundary as float32; the graph computes in its compute type.
   g_.add_input(value_info(name, ElemType::Float, shape, sym));
@@ -247,10 +227,8 @@ model::Value OnnxOps::input(std::string_view name_sv, Shape shape, std::span<con
   return v;
 }
 
-model::Value OnnxOps::input_index(std::string_view name_sv, Shape shape, std::span<const int64_t> data) {
+model::Value OnnxOps::input_index_impl(std::string_view name_sv, Shape shape, std::span<const int64_t> data) {
   const std::string name(name_sv);
-  require(static_cast<int64_t>(data.size()) == shape_numel(shape), ErrorCode::InvalidInput,
-          "input '" + name + "': " + std::to_string(data.size()) + " indices for shape " + shape_str(shape));
   auto sym = input_syms(impl_->syms, impl_->opt, name, shape);
   g_.add_input(value_info(name, ElemType::Int64, shape, sym));
   Tensor t(DType::I64, shape);
@@ -268,11 +246,9 @@ std::vector<float> OnnxOps::read(std::string_view name_sv, const model::Value& v
 
 // ---- dense maths ------------------------------------------------------------------------------
 
-model::Value OnnxOps::linear(const model::Value& xv, const model::Value& wv, const model::Value& bv) {
+model::Value OnnxOps::linear_impl(const model::Value& xv, const model::Value& wv, const model::Value& bv, const Shape& out) {
   auto& x = ov(xv, "linear", "x");
   auto& w = ov(wv, "linear", "w");
-  require(w.shape.size() == 2 && !x.shape.empty() && x.shape.back() == w.shape[1], ErrorCode::InvalidInput,
-          "linear: x " + shape_str(x.shape) + " does not match w " + shape_str(w.shape) + " (expected x[..., K], w[M, K])");
   Emit e{g_};
   const auto& opt = impl_->opt;
   std::string wt;
@@ -281,11 +257,11 @@ model::Value OnnxOps::linear(const model::Value& xv, const model::Value& wv, con
     wt = write_weight(g_, w, kLinear, opt);
     if (std::find(linear_names_.begin(), linear_names_.end(), w.weight_name) == linear_names_.end())
       linear_names_.push_back(w.weight_name);
-    if (opt.precision == WeightPrecision::FP8 && !keeps_high_precision(w.weight_name)) {
+    if (opt.precision == Precision::FP8 && !keeps_high_precision(w.weight_name)) {
       auto it = opt.activation_amax.find(w.weight_name);
       require(it != opt.activation_amax.end(), ErrorCode::InvalidInput,
               "FP8 export: no calibrated activation amax for the input of linear '" + w.weight_name + "'");
-      const std::string s = g_.const_scalar(impl_->ct, scale_in(fp8_scale_for_amax(it->second), impl_->ct));
+      const std::string s = g_.const_scalar(impl_->ct, scale_in(fp8_e4m3_scale(it->second), impl_->ct));
       const std::string zp = g_.const_raw(ElemType::Float8E4M3FN, std::string(1, '\0'), {}, "fp8_zero");
       xin = e.op("DequantizeLinear", {e.op("QuantizeLinear", {xin, s, zp}), s, zp});
     }
@@ -295,28 +271,16 @@ model::Value OnnxOps::linear(const model::Value& xv, const model::Value& wv, con
   std::string y = e.op("MatMul", {xin, wt});
   if (bv) {
     auto& b = ov(bv, "linear", "b");
-    require(b.shape == Shape{w.shape[0]}, ErrorCode::InvalidInput,
-            "linear: bias " + shape_str(b.shape) + " does not match w " + shape_str(w.shape));
     y = e.op("Add", {y, ref(g_, b, opt)});
   }
-  Shape out = x.shape;
-  out.back() = w.shape[0];
   auto sym = x.sym;
   sym.back() = nullptr;
-  return make_value(std::move(out), y, x.type, std::move(sym));
+  return make_value(out, y, x.type, std::move(sym));
 }
 
-namespace {
-void require_norm_weight(const char* op, const OnnxValue& x, const OnnxValue& w) {
-  require(!x.shape.empty() && w.shape == Shape{x.shape.back()}, ErrorCode::InvalidInput,
-          std::string(op) + ": weight " + shape_str(w.shape) + " does not match the last axis of x " + shape_str(x.shape));
-}
-}  // namespace
-
-model::Value OnnxOps::rms_norm(const model::Value& xv, const model::Value& wv, float eps) {
+model::Value OnnxOps::rms_norm_impl(const model::Value& xv, const model::Value& wv, float eps) {
   auto& x = ov(xv, "rms_norm", "x");
   auto& w = ov(wv, "rms_norm", "w");
-  require_norm_weight("rms_norm", x, w);
   Emit e{g_};
   // The reduction and the normalisation run in fp32 (as HF's Qwen RMSNorm); the result goes back to
   // the compute type before the weight multiplies it.
@@ -330,31 +294,21 @@ model::Value OnnxOps::rms_norm(const model::Value& xv, const model::Value& wv, f
   return make_value(x.shape, y, x.type, x.sym);
 }
 
-model::Value OnnxOps::layer_norm(const model::Value& xv, const model::Value& wv, const model::Value& bv, float eps) {
+model::Value OnnxOps::layer_norm_impl(const model::Value& xv, const model::Value& wv, const model::Value& bv, float eps) {
   auto& x = ov(xv, "layer_norm", "x");
   auto& w = ov(wv, "layer_norm", "w");
-  require_norm_weight("layer_norm", x, w);
-  std::vector<std::string> in{ref(g_, x, impl_->opt), ref(g_, w, impl_->opt)};
-  if (bv) {
-    auto& b = ov(bv, "layer_norm", "b");
-    require_norm_weight("layer_norm", x, b);
-    in.push_back(ref(g_, b, impl_->opt));
-  }
+  auto& b = ov(bv, "layer_norm", "b");
+  std::vector<std::string> in{ref(g_, x, impl_->opt), ref(g_, w, impl_->opt), ref(g_, b, impl_->opt)};
   // stash_type 1 (the default): mean and variance in fp32 whatever the compute type.
   const std::string y = g_.op("LayerNormalization", in,
                               {Attribute::of_int("axis", -1), Attribute::of_float("epsilon", eps)});
   return make_value(x.shape, y, x.type, x.sym);
 }
 
-model::Value OnnxOps::rope(const model::Value& xv, const model::Value& cv, const model::Value& sv) {
+model::Value OnnxOps::rope_impl(const model::Value& xv, const model::Value& cv, const model::Value& sv) {
   auto& x = ov(xv, "rope", "x");
   auto& c = ov(cv, "rope", "cos");
   auto& s = ov(sv, "rope", "sin");
-  require(x.shape.size() == 3 && x.shape[2] % 2 == 0, ErrorCode::InvalidInput,
-          "rope: x must be [N, H, D] with even D, got " + shape_str(x.shape));
-  const Shape cs{x.shape[0], x.shape[2]};
-  require(c.shape == cs && s.shape == cs, ErrorCode::InvalidInput,
-          "rope: cos " + shape_str(c.shape) + " / sin " + shape_str(s.shape) + " must be " + shape_str(cs));
   Emit e{g_};
   const int64_t half = x.shape[2] / 2;
   const std::string xn = ref(g_, x, impl_->opt);
@@ -367,16 +321,11 @@ model::Value OnnxOps::rope(const model::Value& xv, const model::Value& cv, const
   return make_value(x.shape, y, x.type, x.sym);
 }
 
-model::Value OnnxOps::attention(const model::Value& qv, const model::Value& kv, const model::Value& vv,
-                                model::AttentionMask mask, float scale) {
+model::Value OnnxOps::attention_impl(const model::Value& qv, const model::Value& kv, const model::Value& vv,
+                                     model::AttentionMask mask, float scale) {
   auto& q = ov(qv, "attention", "q");
   auto& k = ov(kv, "attention", "k");
   auto& v = ov(vv, "attention", "v");
-  require(q.shape.size() == 3 && k.shape.size() == 3 && k.shape == v.shape && q.shape[2] == k.shape[2] &&
-              k.shape[1] > 0 && q.shape[1] % k.shape[1] == 0,
-          ErrorCode::InvalidInput,
-          "attention: expected q[Nq, Hq, D], k/v[Nk, Hkv, D] with Hq % Hkv == 0, got q " + shape_str(q.shape) +
-              ", k " + shape_str(k.shape) + ", v " + shape_str(v.shape));
   Emit e{g_};
   const int64_t hq = q.shape[1], hkv = k.shape[1], d = q.shape[2], rep = hq / hkv;
   const auto& opt = impl_->opt;
@@ -445,7 +394,7 @@ model::Value OnnxOps::attention(const model::Value& qv, const model::Value& kv, 
 
 // ---- elementwise ------------------------------------------------------------------------------
 
-model::Value OnnxOps::silu(const model::Value& xv) {
+model::Value OnnxOps::silu_impl(const model::Value& xv) {
   auto& x = ov(xv, "silu", "x");
   Emit e{g_};
   const std::string xn = ref(g_, x, impl_->opt);
@@ -472,52 +421,50 @@ std::string gelu(GraphBuilder& g, const std::string& x, ElemType t, bool tanh_ap
 }
 }  // namespace
 
-model::Value OnnxOps::gelu_tanh(const model::Value& xv) {
+model::Value OnnxOps::swiglu_impl(const model::Value& xv, const Shape& out) {
+  auto& x = ov(xv, "swiglu", "gate_up");
+  Emit e{g_};
+  const int axis = static_cast<int>(x.shape.size()) - 1;
+  const int64_t inter = out.back();
+  const std::string xn = ref(g_, x, impl_->opt);
+  const std::string g = e.slice(xn, axis, g_.const_i64_1d({0}), g_.const_i64_1d({inter}));
+  const std::string u = e.slice(xn, axis, g_.const_i64_1d({inter}), g_.const_i64_1d({2 * inter}));
+  const std::string y = e.op("Mul", {e.op("Mul", {g, e.op("Sigmoid", {g})}), u});
+  return make_value(out, y, x.type, x.sym);
+}
+
+model::Value OnnxOps::gelu_tanh_impl(const model::Value& xv) {
   auto& x = ov(xv, "gelu_tanh", "x");
   return make_value(x.shape, gelu(g_, ref(g_, x, impl_->opt), x.type, true), x.type, x.sym);
 }
 
-model::Value OnnxOps::gelu_erf(const model::Value& xv) {
+model::Value OnnxOps::gelu_erf_impl(const model::Value& xv) {
   auto& x = ov(xv, "gelu_erf", "x");
   return make_value(x.shape, gelu(g_, ref(g_, x, impl_->opt), x.type, false), x.type, x.sym);
 }
 
-namespace {
-void require_broadcastable(const char* op, const OnnxValue& a, const OnnxValue& b) {
-  const bool row = !a.shape.empty() &&
-                   (b.shape == Shape{a.shape.back()} || b.shape == Shape{1, a.shape.back()});
-  require(b.shape == a.shape || row, ErrorCode::InvalidInput,
-          std::string(op) + ": b " + shape_str(b.shape) + " must equal a " + shape_str(a.shape) + " or be a row vector");
-}
-}  // namespace
-
-model::Value OnnxOps::add(const model::Value& av, const model::Value& bv) {
+model::Value OnnxOps::add_impl(const model::Value& av, const model::Value& bv) {
   auto& a = ov(av, "add", "a");
   auto& b = ov(bv, "add", "b");
-  require_broadcastable("add", a, b);
   const std::string y = g_.op("Add", {ref(g_, a, impl_->opt), ref(g_, b, impl_->opt)});
   return make_value(a.shape, y, a.type, a.sym);
 }
 
-model::Value OnnxOps::mul(const model::Value& av, const model::Value& bv) {
+model::Value OnnxOps::mul_impl(const model::Value& av, const model::Value& bv) {
   auto& a = ov(av, "mul", "a");
   auto& b = ov(bv, "mul", "b");
-  require_broadcastable("mul", a, b);
   const std::string y = g_.op("Mul", {ref(g_, a, impl_->opt), ref(g_, b, impl_->opt)});
   return make_value(a.shape, y, a.type, a.sym);
 }
 
-model::Value OnnxOps::scale(const model::Value& xv, float s) {
+model::Value OnnxOps::scale_impl(const model::Value& xv, float s) {
   auto& x = ov(xv, "scale", "x");
   const std::string y = g_.op("Mul", {ref(g_, x, impl_->opt), g_.const_scalar(x.type, s)});
   return make_value(x.shape, y, x.type, x.sym);
 }
 
-model::Value OnnxOps::fourier_features(const model::Value& xv, std::span<const float> freqs) {
+model::Value OnnxOps::fourier_features_impl(const model::Value& xv, std::span<const float> freqs, const Shape& out) {
   auto& x = ov(xv, "fourier_features", "x");
-  require(x.shape.size() == 2 && !freqs.empty(), ErrorCode::InvalidInput,
-          "fourier_features: x must be [N, C] and freqs non-empty, got x " + shape_str(x.shape) + ", " +
-              std::to_string(freqs.size()) + " freqs");
   Emit e{g_};
   const int64_t f = static_cast<int64_t>(freqs.size());
   // In fp32 whatever the compute type: the arguments reach hundreds of radians, where fp16 keeps no
@@ -534,8 +481,8 @@ model::Value OnnxOps::fourier_features(const model::Value& xv, std::span<const f
   const std::string sc = e.op("Concat", {e.op("Sin", {arg}), e.op("Cos", {arg})}, {Attribute::of_int("axis", 2)});
   std::string y = e.op("Mul", {sc, g_.const_scalar_f32(std::numbers::sqrt2_v<float>)});
   if (narrow) y = e.cast(y, x.type);
-  const std::string shape = shape_tensor(g_, impl_->syms, {{x.shape[0], x.sym[0]}, {x.shape[1] * 2 * f, nullptr}});
-  return make_value({x.shape[0], x.shape[1] * 2 * f}, e.op("Reshape", {y, shape}), x.type,
+  const std::string shape = shape_tensor(g_, impl_->syms, {{out[0], x.sym[0]}, {out[1], nullptr}});
+  return make_value(out, e.op("Reshape", {y, shape}), x.type,
                     {x.sym[0], nullptr});
 }
 
@@ -550,28 +497,25 @@ std::string gather_rows(GraphBuilder& g, OnnxValue& table, const std::string& id
 }
 }  // namespace
 
-model::Value OnnxOps::embedding(const model::Value& tv, const model::Value& iv) {
+model::Value OnnxOps::embedding_impl(const model::Value& tv, const model::Value& iv, const Shape& out) {
   auto& table = ov(tv, "embedding", "table");
   auto& ids = ov(iv, "embedding", "ids");
-  require(table.shape.size() == 2 && ids.shape.size() == 1 && ids.type == ElemType::Int64, ErrorCode::InvalidInput,
-          "embedding: expected table[V, D] and int64 ids[N], got " + shape_str(table.shape) + ", " + shape_str(ids.shape));
+  require(ids.type == ElemType::Int64, ErrorCode::Internal, "embedding: ids must be an index value");
   const std::string y = gather_rows(g_, table, ids.name, impl_->opt);
-  return make_value({ids.shape[0], table.shape[1]}, y, table.type, {ids.sym[0], nullptr});
+  return make_value(out, y, table.type, {ids.sym[0], nullptr});
 }
 
-model::Value OnnxOps::interp_rows(const model::Value& tv, const model::Value& iv, const model::Value& wv) {
+model::Value OnnxOps::interp_rows_impl(const model::Value& tv, const model::Value& iv, const model::Value& wv,
+                                       const Shape& out) {
   auto& table = ov(tv, "interp_rows", "table");
   auto& idx = ov(iv, "interp_rows", "idx");
   auto& w = ov(wv, "interp_rows", "w");
-  require(table.shape.size() == 2 && idx.shape.size() == 2 && idx.shape == w.shape && idx.type == ElemType::Int64,
-          ErrorCode::InvalidInput,
-          "interp_rows: expected table[V, D], int64 idx[N, T], w[N, T], got " + shape_str(table.shape) + ", " +
-              shape_str(idx.shape) + ", " + shape_str(w.shape));
+  require(idx.type == ElemType::Int64, ErrorCode::Internal, "interp_rows: idx must be an index value");
   Emit e{g_};
   const std::string rows = gather_rows(g_, table, idx.name, impl_->opt);  // [N, T, D]
   const std::string wu = e.unsqueeze(ref(g_, w, impl_->opt), {2});       // [N, T, 1]
   const std::string y = e.reduce("ReduceSum", e.op("Mul", {rows, wu}), {1}, false);
-  return make_value({idx.shape[0], table.shape[1]}, y, table.type, {idx.sym[0], nullptr});
+  return make_value(out, y, table.type, {idx.sym[0], nullptr});
 }
 
 namespace {
@@ -580,11 +524,7 @@ model::Value scatter(GraphBuilder& g, const OnnxExportOptions& opt, const model:
   auto& x = ov(xv, op, "x");
   auto& idx = ov(iv, op, "idx");
   auto& src = ov(sv, op, "src");
-  require(x.shape.size() == 2 && idx.shape.size() == 1 && idx.type == ElemType::Int64 &&
-              src.shape == Shape{idx.shape[0], x.shape[1]},
-          ErrorCode::InvalidInput,
-          std::string(op) + ": expected x[R, D], int64 idx[M], src[M, D], got " + shape_str(x.shape) + ", " +
-              shape_str(idx.shape) + ", " + shape_str(src.shape));
+  require(idx.type == ElemType::Int64, ErrorCode::Internal, std::string(op) + ": idx must be an index value");
   Emit e{g};
   const std::string xn = ref(g, x, opt), ix = e.unsqueeze(idx.name, {1});
   std::string upd = ref(g, src, opt);
@@ -597,11 +537,11 @@ model::Value scatter(GraphBuilder& g, const OnnxExportOptions& opt, const model:
 }
 }  // namespace
 
-model::Value OnnxOps::scatter_rows(const model::Value& x, const model::Value& idx, const model::Value& src) {
+model::Value OnnxOps::scatter_rows_impl(const model::Value& x, const model::Value& idx, const model::Value& src) {
   return scatter(g_, impl_->opt, x, idx, src, "scatter_rows", false);
 }
 
-model::Value OnnxOps::index_add_rows(const model::Value& x, const model::Value& idx, const model::Value& src) {
+model::Value OnnxOps::index_add_rows_impl(const model::Value& x, const model::Value& idx, const model::Value& src) {
   // The graph form (Gather + Add + ScatterND "none") is exact only for distinct rows; the traced
   // indices are the evidence available here, so a repeated one is refused rather than exported wrong.
   const std::string& idx_name = ov(idx, "index_add_rows", "idx").name;
@@ -616,13 +556,8 @@ model::Value OnnxOps::index_add_rows(const model::Value& x, const model::Value& 
   return scatter(g_, impl_->opt, x, idx, src, "index_add_rows", true);
 }
 
-model::Value OnnxOps::slice(const model::Value& xv, int axis, int64_t begin, int64_t end) {
+model::Value OnnxOps::slice_impl(const model::Value& xv, int axis, int64_t begin, int64_t end, const Shape& out) {
   auto& x = ov(xv, "slice", "x");
-  const int rank = static_cast<int>(x.shape.size());
-  if (axis < 0) axis += rank;
-  require(axis >= 0 && axis < rank && 0 <= begin && begin <= end && end <= x.shape[axis], ErrorCode::InvalidInput,
-          "slice: axis " + std::to_string(axis) + " [" + std::to_string(begin) + ", " + std::to_string(end) +
-              ") out of range for " + shape_str(x.shape));
   auto& syms = impl_->syms;
   const SymPtr& full = x.sym[axis];
   // A bound is dynamic when it is the whole (dynamic) axis or equals a dynamic size's trace value.
@@ -640,8 +575,6 @@ model::Value OnnxOps::slice(const model::Value& xv, int axis, int64_t begin, int
                                                       : g_.const_i64_1d({end});
   Emit e{g_};
   const std::string y = e.slice(ref(g_, x, impl_->opt), axis, b, en);
-  Shape shape = x.shape;
-  shape[axis] = end - begin;
   auto sym = x.sym;
   if (!begin_sym && begin == 0) sym[axis] = end_sym;
   else if (last_row) sym[axis] = nullptr;
@@ -650,60 +583,31 @@ model::Value OnnxOps::slice(const model::Value& xv, int axis, int64_t begin, int
                                 (begin_sym ? begin_sym->label : std::to_string(begin)),
                             y, axis, end - begin);
   else sym[axis] = nullptr;
-  return make_value(std::move(shape), y, x.type, std::move(sym));
+  return make_value(out, y, x.type, std::move(sym));
 }
 
-model::Value OnnxOps::concat(const std::vector<model::Value>& xs, int axis) {
-  require(!xs.empty(), ErrorCode::InvalidInput, "concat: no inputs");
+model::Value OnnxOps::concat_impl(const std::vector<model::Value>& xs, int axis, const Shape& out) {
   auto& x0 = ov(xs[0], "concat", "xs[0]");
-  const int rank = static_cast<int>(x0.shape.size());
-  if (axis < 0) axis += rank;
-  require(axis >= 0 && axis < rank, ErrorCode::InvalidInput,
-          "concat: axis " + std::to_string(axis) + " out of range for " + shape_str(x0.shape));
   std::vector<std::string> names;
-  int64_t total = 0;
   std::string label;
   bool dynamic = false;
   for (size_t i = 0; i < xs.size(); ++i) {
     auto& x = ov(xs[i], "concat", "xs[i]");
-    Shape a = x.shape, b = x0.shape;
-    require(a.size() == b.size(), ErrorCode::InvalidInput,
-            "concat: xs[" + std::to_string(i) + "] " + shape_str(x.shape) + " vs xs[0] " + shape_str(x0.shape));
-    a[axis] = b[axis] = 0;
-    require(a == b, ErrorCode::InvalidInput,
-            "concat: xs[" + std::to_string(i) + "] " + shape_str(x.shape) + " differs from xs[0] " +
-                shape_str(x0.shape) + " off axis " + std::to_string(axis));
     names.push_back(ref(g_, x, impl_->opt));
-    total += x.shape[axis];
     dynamic = dynamic || x.sym[axis];
     label += (i ? "+" : "") + (x.sym[axis] ? x.sym[axis]->label : std::to_string(x.shape[axis]));
   }
   const std::string y = g_.op("Concat", names, {Attribute::of_int("axis", axis)});
-  Shape shape = x0.shape;
-  shape[axis] = total;
   auto sym = x0.sym;
-  sym[axis] = dynamic ? impl_->syms.intern(label, y, axis, total) : nullptr;
-  return make_value(std::move(shape), y, x0.type, std::move(sym));
+  sym[axis] = dynamic ? impl_->syms.intern(label, y, axis, out[static_cast<size_t>(axis)]) : nullptr;
+  return make_value(out, y, x0.type, std::move(sym));
 }
 
-model::Value OnnxOps::reshape(const model::Value& xv, Shape target) {
+model::Value OnnxOps::reshape_impl(const model::Value& xv, const Shape& target, const Shape& out) {
   auto& x = ov(xv, "reshape", "x");
-  const int64_t numel = shape_numel(x.shape);
-  int infer = -1;
-  int64_t known = 1;
-  for (size_t i = 0; i < target.size(); ++i) {
-    if (target[i] == -1) {
-      require(infer < 0, ErrorCode::InvalidInput, "reshape: more than one -1 in " + shape_str(target));
-      infer = static_cast<int>(i);
-    } else {
-      require(target[i] >= 0, ErrorCode::InvalidInput, "reshape: negative dim in " + shape_str(target));
-      known *= target[i];
-    }
-  }
-  Shape out = target;
-  if (infer >= 0) out[infer] = known ? numel / known : 0;
-  require(shape_numel(out) == numel, ErrorCode::InvalidInput,
-          "reshape: " + shape_str(x.shape) + " has " + std::to_string(numel) + " elements, target " + shape_str(target));
+  int infer = -1;  // the front door allowed at most one -1
+  for (size_t i = 0; i < target.size(); ++i)
+    if (target[i] == -1) infer = static_cast<int>(i);
   // Each dynamic axis of x must reappear as a target dim of the same size, unless a -1 absorbs it.
   std::vector<SymPtr> sym(out.size());
   std::vector<SymPtr> unmatched;
@@ -743,61 +647,40 @@ model::Value OnnxOps::reshape(const model::Value& xv, Shape target) {
     // A new size (a product of dynamic and fixed sizes); named after the value that carries it.
     sym[infer] = impl_->syms.intern("dim(" + y + ")[" + std::to_string(infer) + "]", y, infer, out[infer]);
   }
-  return make_value(std::move(out), y, x.type, std::move(sym));
+  return make_value(out, y, x.type, std::move(sym));
 }
 
-model::Value OnnxOps::transpose(const model::Value& xv, std::vector<int> perm) {
+model::Value OnnxOps::transpose_impl(const model::Value& xv, const std::vector<int>& perm, const Shape& out) {
   auto& x = ov(xv, "transpose", "x");
-  require(perm.size() == x.shape.size(), ErrorCode::InvalidInput,
-          "transpose: perm of size " + std::to_string(perm.size()) + " for " + shape_str(x.shape));
-  std::vector<int64_t> p;
-  Shape shape;
+  std::vector<int64_t> p(perm.begin(), perm.end());
   std::vector<SymPtr> sym;
-  std::vector<bool> seen(perm.size(), false);
-  for (int a : perm) {
-    require(a >= 0 && a < static_cast<int>(perm.size()) && !seen[a], ErrorCode::InvalidInput,
-            "transpose: invalid permutation for " + shape_str(x.shape));
-    seen[a] = true;
-    p.push_back(a);
-    shape.push_back(x.shape[a]);
-    sym.push_back(x.sym[a]);
-  }
+  for (int a : perm) sym.push_back(x.sym[static_cast<size_t>(a)]);
   const std::string y = g_.op("Transpose", {ref(g_, x, impl_->opt)}, {Attribute::of_ints("perm", p)});
-  return make_value(std::move(shape), y, x.type, std::move(sym));
+  return make_value(out, y, x.type, std::move(sym));
 }
 
-model::Value OnnxOps::expand_rows(const model::Value& xv, int64_t n) {
+model::Value OnnxOps::expand_rows_impl(const model::Value& xv, int64_t n, const Shape& out) {
   auto& x = ov(xv, "expand_rows", "x");
-  require(x.shape.size() == 2 && x.shape[0] == 1 && n >= 0, ErrorCode::InvalidInput,
-          "expand_rows: expected x[1, D] and n >= 0, got " + shape_str(x.shape) + ", n=" + std::to_string(n));
   SymPtr s = impl_->syms.resolve(n, "expand_rows n");
   // Expand broadcasts [1, D] against [n, 1].
   const std::string shape = shape_tensor(g_, impl_->syms, {{n, s}, {1, nullptr}});
   const std::string y = g_.op("Expand", {ref(g_, x, impl_->opt), shape});
-  return make_value({n, x.shape[1]}, y, x.type, {s, nullptr});
+  return make_value(out, y, x.type, {s, nullptr});
 }
 
 // ---- KV cache -----------------------------------------------------------------------------------
 
-void OnnxOps::kv_reserve(int64_t layers, int64_t capacity, int64_t kv_heads, int64_t head_dim) {
-  require(layers > 0 && capacity > 0 && kv_heads > 0 && head_dim > 0, ErrorCode::InvalidInput,
-          "kv_reserve: layers, capacity, kv_heads, head_dim must be positive");
-  impl_->kv_layers = layers;
-  impl_->kv_capacity = capacity;
-  impl_->kv_heads = kv_heads;
-  impl_->kv_head_dim = head_dim;
-}
+void OnnxOps::kv_reserve_impl(const model::KvGeometry&) {}
 
-void OnnxOps::kv_share(int64_t, int64_t lanes) {
+void OnnxOps::kv_share_impl(int64_t, int64_t lanes) {
   require(lanes == 1, ErrorCode::InvalidInput,
           "kv_share: an exported graph holds one sequence's KV cache, got " + std::to_string(lanes) + " lanes");
 }
 
-std::pair<model::Value, model::Value> OnnxOps::kv_read(int64_t layer, int64_t len, int64_t lane) {
+std::pair<model::Value, model::Value> OnnxOps::kv_read_impl(int64_t layer, int64_t len, int64_t lane) {
   auto& I = *impl_;
   require(lane == 0, ErrorCode::InvalidInput, "kv_read: an exported graph holds one lane, got lane " + std::to_string(lane));
-  require(I.kv_layers > 0 && layer >= 0 && layer < I.kv_layers, ErrorCode::InvalidInput,
-          "kv_read: layer " + std::to_string(layer) + " outside the reserved " + std::to_string(I.kv_layers) + " layers");
+  const model::KvGeometry& kv = kv_geometry();
   auto it = I.kv.find(layer);
   if (it == I.kv.end()) {
     // First touch of this layer: the cache so far is the graph input past_key/past_value.<layer>.
@@ -806,7 +689,7 @@ std::pair<model::Value, model::Value> OnnxOps::kv_read(int64_t layer, int64_t le
     require(I.past_sym->trace == len, ErrorCode::InvalidInput,
             "KV cache of layer " + std::to_string(layer) + " first touched at length " + std::to_string(len) +
                 ", other layers at " + std::to_string(I.past_sym->trace));
-    const Shape shape{len, I.kv_heads, I.kv_head_dim};
+    const Shape shape{len, kv.kv_heads, kv.head_dim};
     const std::vector<SymPtr> sym{I.past_sym, nullptr, nullptr};
     // The cache is in the compute type: the runner binds the engine's own present rows as past.
     for (const auto& n : {kname, vname}) {
@@ -825,23 +708,14 @@ std::pair<model::Value, model::Value> OnnxOps::kv_read(int64_t layer, int64_t le
   return {slice(it->second.k, 0, 0, len), slice(it->second.v, 0, 0, len)};
 }
 
-void OnnxOps::kv_write(int64_t layer, int64_t pos, const model::Value& k, const model::Value& v, int64_t lane) {
+void OnnxOps::kv_write_impl(int64_t layer, int64_t pos, const model::Value& k, const model::Value& v, int64_t lane) {
   auto& I = *impl_;
   require(lane == 0, ErrorCode::InvalidInput, "kv_write: an exported graph holds one lane, got lane " + std::to_string(lane));
-  auto& kk = ov(k, "kv_write", "k");
-  auto& vv = ov(v, "kv_write", "v");
-  require(kk.shape.size() == 3 && kk.shape == vv.shape && kk.shape[1] == I.kv_heads && kk.shape[2] == I.kv_head_dim,
-          ErrorCode::InvalidInput,
-          "kv_write: k/v must be [N, " + std::to_string(I.kv_heads) + ", " + std::to_string(I.kv_head_dim) +
-              "], got " + shape_str(kk.shape) + " / " + shape_str(vv.shape));
   if (!I.kv.count(layer)) kv_read(layer, pos);
   auto& L = I.kv.at(layer);
   require(pos == L.k->shape[0], ErrorCode::InvalidInput,
           "kv_write: the ONNX graph can only append: layer " + std::to_string(layer) + " write at " +
               std::to_string(pos) + " but the cache holds " + std::to_string(L.k->shape[0]) + " positions");
-  require(pos + kk.shape[0] <= I.kv_capacity, ErrorCode::InvalidInput,
-          "kv_write: layer " + std::to_string(layer) + " positions [" + std::to_string(pos) + ", " +
-              std::to_string(pos + kk.shape[0]) + ") exceed capacity " + std::to_string(I.kv_capacity));
   L.k = concat({L.k, k}, 0);
   L.v = concat({L.v, v}, 0);
   L.written = true;

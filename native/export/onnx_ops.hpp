@@ -12,36 +12,31 @@
 #include <vector>
 
 #include "core/checkpoint.hpp"
+#include "core/precision.hpp"
 #include "core/tensor.hpp"
 #include "export/onnx_graph.hpp"
 #include "model/ops.hpp"
 
 namespace alp::exporter {
 
-// The graph's precision, typed into the graph itself (TensorRT builds it strongly typed): F32, F16
-// and BF16 hold activations, weights and the KV cache in that type, with fp32 only where numerics
-// need it (the RMSNorm reduction, LayerNormalization's stash, Fourier features) and at the float32
-// host boundary (graph inputs are Cast in, outputs Cast out). FP8 computes in fp16 and stores each
-// linear weight as float8e4m3fn with a per-tensor scale behind DequantizeLinear, quantising the
-// linear's input with a calibrated QuantizeLinear/DequantizeLinear pair; linears for which
-// keeps_high_precision() holds stay fp16.
-enum class WeightPrecision { F32, F16, BF16, FP8 };
-const char* precision_name(WeightPrecision p);
-onnx::ElemType compute_type(WeightPrecision p);
+// The graph's precision (alp::Precision, the executors' spelling), typed into the graph itself
+// (TensorRT builds it strongly typed): FP32, FP16 and BF16 hold activations, weights and the KV cache
+// in that type, with fp32 only where numerics need it (the RMSNorm reduction, LayerNormalization's
+// stash, Fourier features) and at the float32 host boundary (graph inputs are Cast in, outputs Cast
+// out). FP8 computes in fp16 and stores each linear weight as float8e4m3fn with a per-tensor scale
+// behind DequantizeLinear, quantising the linear's input with a calibrated QuantizeLinear/
+// DequantizeLinear pair; linears for which keeps_high_precision() holds stay fp16.
+onnx::ElemType compute_type(Precision p);
 // FP8 exclusions, as NVIDIA ModelOpt quantises Alpamayo: the vision tower, lm_head and the action
 // in/out projections stay in the compute type.
 bool keeps_high_precision(std::string_view weight_name);
 
-// Where weights come from: the checkpoint in production, an in-memory map in tests. Must throw
-// Error(InvalidCheckpoint) naming the tensor when it is absent.
-using WeightSource = std::function<Tensor(std::string_view name)>;
-WeightSource checkpoint_weights(std::shared_ptr<const Checkpoint> checkpoint);
 
 struct OnnxExportOptions {
   std::string path;  // the .onnx file; weights go to `path + ".data"`
   std::string graph_name = "alpamayo";
   int64_t opset = 21;
-  WeightPrecision precision = WeightPrecision::F16;
+  Precision precision = Precision::FP16;
   // Graph input name -> one symbolic name per axis ("" = fixed). Axes with equal names share a size.
   std::map<std::string, std::vector<std::string>> dynamic_dims;
   // FP8 only: max |x| of each linear's input over calibration runs, keyed by the linear's weight name.
@@ -52,44 +47,10 @@ struct OnnxExportOptions {
 
 class OnnxOps final : public model::Ops {
  public:
-  OnnxOps(WeightSource weights, OnnxExportOptions options);
+  OnnxOps(model::WeightSource weights, OnnxExportOptions options);
   ~OnnxOps() override;
 
-  model::Value input(std::string_view name, Shape shape, std::span<const float> data) override;
-  model::Value input_index(std::string_view name, Shape shape, std::span<const int64_t> data) override;
-  model::Value weight(std::string_view name, const Shape& expected) override;
   std::vector<float> read(std::string_view name, const model::Value& v) override;
-
-  model::Value linear(const model::Value& x, const model::Value& w, const model::Value& b) override;
-  model::Value rms_norm(const model::Value& x, const model::Value& w, float eps) override;
-  model::Value layer_norm(const model::Value& x, const model::Value& w, const model::Value& b, float eps) override;
-  model::Value rope(const model::Value& x, const model::Value& cos, const model::Value& sin) override;
-  model::Value attention(const model::Value& q, const model::Value& k, const model::Value& v,
-                         model::AttentionMask mask, float scale) override;
-
-  model::Value silu(const model::Value& x) override;
-  model::Value gelu_tanh(const model::Value& x) override;
-  model::Value gelu_erf(const model::Value& x) override;
-  model::Value add(const model::Value& a, const model::Value& b) override;
-  model::Value mul(const model::Value& a, const model::Value& b) override;
-  model::Value scale(const model::Value& x, float s) override;
-  model::Value fourier_features(const model::Value& x, std::span<const float> freqs) override;
-
-  model::Value embedding(const model::Value& table, const model::Value& ids) override;
-  model::Value interp_rows(const model::Value& table, const model::Value& idx, const model::Value& w) override;
-  model::Value scatter_rows(const model::Value& x, const model::Value& idx, const model::Value& src) override;
-  model::Value index_add_rows(const model::Value& x, const model::Value& idx, const model::Value& src) override;
-  model::Value slice(const model::Value& x, int axis, int64_t begin, int64_t end) override;
-  model::Value concat(const std::vector<model::Value>& xs, int axis) override;
-  model::Value reshape(const model::Value& x, Shape shape) override;
-  model::Value transpose(const model::Value& x, std::vector<int> perm) override;
-  model::Value expand_rows(const model::Value& x, int64_t n) override;
-
-  void kv_reserve(int64_t layers, int64_t capacity, int64_t kv_heads, int64_t head_dim) override;
-  // The graphs carry one sequence's cache (past_* inputs); reasoning lanes are the runner's business.
-  void kv_share(int64_t shared, int64_t lanes) override;
-  void kv_write(int64_t layer, int64_t pos, const model::Value& k, const model::Value& v, int64_t lane = 0) override;
-  std::pair<model::Value, model::Value> kv_read(int64_t layer, int64_t len, int64_t lane = 0) override;
 
   // Adds the present_key/value outputs and writes `path` and `path.data`. Call once, after tracing.
   void save();
@@ -102,6 +63,40 @@ class OnnxOps final : public model::Ops {
   const GraphBuilder& graph() const { return g_; }
 
  private:
+  // ---- model::Ops: the backend behind the checked front door (shapes already validated) ----
+  model::Value input_impl(std::string_view name, Shape shape, std::span<const float> data) override;
+  model::Value input_index_impl(std::string_view name, Shape shape, std::span<const int64_t> data) override;
+  model::Value weight_impl(std::string_view name) override;
+  model::Value linear_impl(const model::Value& x, const model::Value& w, const model::Value& b, const Shape& out) override;
+  model::Value rms_norm_impl(const model::Value& x, const model::Value& w, float eps) override;
+  model::Value layer_norm_impl(const model::Value& x, const model::Value& w, const model::Value& b, float eps) override;
+  model::Value rope_impl(const model::Value& x, const model::Value& cos, const model::Value& sin) override;
+  model::Value attention_impl(const model::Value& q, const model::Value& k, const model::Value& v, model::AttentionMask mask,
+                              float scale) override;
+  model::Value silu_impl(const model::Value& x) override;
+  model::Value gelu_tanh_impl(const model::Value& x) override;
+  model::Value gelu_erf_impl(const model::Value& x) override;
+  model::Value swiglu_impl(const model::Value& gate_up, const Shape& out) override;
+  model::Value add_impl(const model::Value& a, const model::Value& b) override;
+  model::Value mul_impl(const model::Value& a, const model::Value& b) override;
+  model::Value scale_impl(const model::Value& x, float s) override;
+  model::Value fourier_features_impl(const model::Value& x, std::span<const float> freqs, const Shape& out) override;
+  model::Value embedding_impl(const model::Value& table, const model::Value& ids, const Shape& out) override;
+  model::Value interp_rows_impl(const model::Value& table, const model::Value& idx, const model::Value& w,
+                                const Shape& out) override;
+  model::Value scatter_rows_impl(const model::Value& x, const model::Value& idx, const model::Value& src) override;
+  model::Value index_add_rows_impl(const model::Value& x, const model::Value& idx, const model::Value& src) override;
+  model::Value slice_impl(const model::Value& x, int axis, int64_t begin, int64_t end, const Shape& out) override;
+  model::Value concat_impl(const std::vector<model::Value>& xs, int axis, const Shape& out) override;
+  model::Value reshape_impl(const model::Value& x, const Shape& target, const Shape& out) override;
+  model::Value transpose_impl(const model::Value& x, const std::vector<int>& perm, const Shape& out) override;
+  model::Value expand_rows_impl(const model::Value& x, int64_t n, const Shape& out) override;
+  void kv_reserve_impl(const model::KvGeometry& g) override;
+  // The graphs carry one sequence's cache (past_* inputs); reasoning lanes are the runner's business.
+  void kv_share_impl(int64_t shared, int64_t lanes) override;
+  void kv_write_impl(int64_t layer, int64_t pos, const model::Value& k, const model::Value& v, int64_t lane) override;
+  std::pair<model::Value, model::Value> kv_read_impl(int64_t layer, int64_t len, int64_t lane) override;
+
   struct Impl;
   GraphBuilder g_;
   std::unique_ptr<Impl> impl_;

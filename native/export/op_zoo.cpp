@@ -27,7 +27,7 @@ class ZooCase {
  public:
   struct Config {
     std::string op;
-    WeightPrecision precision = WeightPrecision::F32;
+    Precision precision = Precision::FP32;
     int64_t opset = 21;
     std::map<std::string, std::vector<std::string>> dynamic_dims = {};
     std::map<std::string, float> activation_amax = {};
@@ -88,13 +88,13 @@ class ZooCase {
     for (size_t i = 0; i < params_.size(); ++i)
       params += (i ? ", " : "") + json_str(params_[i].first) + ": " + params_[i].second;
     return "{\"name\": " + json_str(name_) + ", \"op\": " + json_str(cfg_.op) + ", \"model\": " +
-           json_str(name_ + ".onnx") + ", \"precision\": " + json_str(precision_name(cfg_.precision)) +
+           json_str(name_ + ".onnx") + ", \"precision\": " + json_str(std::string(precision_name(cfg_.precision))) +
            ", \"opset\": " + std::to_string(cfg_.opset) + ", \"weights\": " + weights + "}, \"inputs\": " + inputs +
            "}, \"outputs\": " + outputs + "], \"params\": " + params + "}, \"alt_sizes\": " + alt_ + "}";
   }
 
  private:
-  static WeightSource source(std::shared_ptr<Weights> w) {
+  static model::WeightSource source(std::shared_ptr<Weights> w) {
     return [w](std::string_view name) {
       auto it = w->find(name);
       require(it != w->end(), ErrorCode::InvalidCheckpoint, "missing tensor " + std::string(name));
@@ -136,7 +136,7 @@ struct Entry {
 };
 
 std::vector<Entry> zoo() {
-  using P = WeightPrecision;
+  using P = Precision;
   std::vector<Entry> e;
   auto linear = [](bool bias) {
     return [bias](ZooCase& c) {
@@ -148,14 +148,14 @@ std::vector<Entry> zoo() {
   };
   e.push_back({"linear", {"linear"}, linear(true)});
   e.push_back({"linear_nobias", {"linear"}, linear(false)});
-  e.push_back({"linear_fp16", {"linear", P::F16}, linear(true)});
+  e.push_back({"linear_fp16", {"linear", P::FP16}, linear(true)});
   e.push_back({"linear_bf16", {"linear", P::BF16}, linear(true)});
   e.push_back({"linear_fp8", {"linear", P::FP8, 21, {}, {{"proj.weight", 0.8f}}}, [](ZooCase& c) {
                  c.param("act_amax", 0.8);  // below max|x| (~1) so saturation is exercised too
                  auto x = c.input("x", {5, 8});
                  c.output("y", c.ops().linear(x, c.weight("proj.weight", {6, 8}), c.weight("proj.bias", {6})));
                }});
-  e.push_back({"linear_dynamic", {"linear", P::F32, 21, {{"x", {"seq", ""}}}}, [](ZooCase& c) {
+  e.push_back({"linear_dynamic", {"linear", P::FP32, 21, {{"x", {"seq", ""}}}}, [](ZooCase& c) {
                  c.alt_sizes("[{\"seq\": 1}, {\"seq\": 11}]");
                  auto x = c.input("x", {7, 8});
                  c.output("y", c.ops().linear(x, c.weight("proj.weight", {6, 8}), c.weight("proj.bias", {6})));
@@ -164,7 +164,7 @@ std::vector<Entry> zoo() {
                  c.param("eps", 1e-6);
                  c.output("y", c.ops().rms_norm(c.input("x", {4, 16}), c.weight("norm.weight", {16}), 1e-6f));
                }});
-  e.push_back({"rms_norm_opset17", {"rms_norm", P::F32, 17}, [](ZooCase& c) {
+  e.push_back({"rms_norm_opset17", {"rms_norm", P::FP32, 17}, [](ZooCase& c) {
                  c.param("eps", 1e-5);
                  c.output("y", c.ops().rms_norm(c.input("x", {4, 16}), c.weight("norm.weight", {16}), 1e-5f));
                }});
@@ -191,7 +191,7 @@ std::vector<Entry> zoo() {
   e.push_back({"attention_gqa", {"attention"}, attention(model::AttentionMask::none(), 5, 7)});
   e.push_back({"attention_causal", {"attention"}, attention(model::AttentionMask::causal(2), 5, 7)});
   e.push_back({"attention_causal_dynamic",
-               {"attention", P::F32, 21, {{"q", {"q_len", "", ""}}, {"k", {"k_len", "", ""}}, {"v", {"k_len", "", ""}}}},
+               {"attention", P::FP32, 21, {{"q", {"q_len", "", ""}}, {"k", {"k_len", "", ""}}, {"v", {"k_len", "", ""}}}},
                [attention](ZooCase& c) {
                  c.alt_sizes("[{\"q_len\": 3, \"k_len\": 3}, {\"q_len\": 1, \"k_len\": 10}, {\"q_len\": 6, \"k_len\": 9}]");
                  attention(model::AttentionMask::causal(4), 5, 9)(c);
@@ -202,8 +202,8 @@ std::vector<Entry> zoo() {
   e.push_back({"silu", {"silu"}, unary(&model::Ops::silu)});
   e.push_back({"gelu_tanh", {"gelu_tanh"}, unary(&model::Ops::gelu_tanh)});
   e.push_back({"gelu_erf", {"gelu_erf"}, unary(&model::Ops::gelu_erf)});
-  e.push_back({"gelu_tanh_opset17", {"gelu_tanh", P::F32, 17}, unary(&model::Ops::gelu_tanh)});
-  e.push_back({"gelu_erf_opset17", {"gelu_erf", P::F32, 17}, unary(&model::Ops::gelu_erf)});
+  e.push_back({"gelu_tanh_opset17", {"gelu_tanh", P::FP32, 17}, unary(&model::Ops::gelu_tanh)});
+  e.push_back({"gelu_erf_opset17", {"gelu_erf", P::FP32, 17}, unary(&model::Ops::gelu_erf)});
   e.push_back({"add_row", {"add"}, [](ZooCase& c) {
                  c.output("y", c.ops().add(c.input("a", {4, 6}), c.weight("bias", {6})));
                }});
@@ -212,7 +212,7 @@ std::vector<Entry> zoo() {
                  c.param("s", -1.25);
                  c.output("y", c.ops().scale(c.input("x", {4, 6}), -1.25f));
                }});
-  e.push_back({"fourier_features", {"fourier_features", P::F32, 21, {{"x", {"n", ""}}}}, [](ZooCase& c) {
+  e.push_back({"fourier_features", {"fourier_features", P::FP32, 21, {{"x", {"n", ""}}}}, [](ZooCase& c) {
                  std::vector<float> freqs;
                  std::string list = "[";
                  for (int k = 0; k < 10; ++k) {
@@ -230,7 +230,7 @@ std::vector<Entry> zoo() {
     c.output("y", c.ops().embedding(c.weight("embed.weight", {10, 6}), c.index("ids", {4}, {3, 0, 9, 3})));
   };
   e.push_back({"embedding", {"embedding"}, embedding});
-  e.push_back({"embedding_fp16", {"embedding", P::F16}, embedding});
+  e.push_back({"embedding_fp16", {"embedding", P::FP16}, embedding});
   e.push_back({"interp_rows", {"interp_rows"}, [](ZooCase& c) {
                  auto idx = c.index("idx", {3, 4}, {0, 1, 5, 6, 7, 7, 2, 3, 9, 8, 1, 0});
                  c.output("y", c.ops().interp_rows(c.weight("pos.weight", {10, 6}), idx, c.input("w", {3, 4})));
@@ -251,7 +251,7 @@ std::vector<Entry> zoo() {
                  c.param("end", 5.0);
                  c.output("y", c.ops().slice(c.input("x", {4, 6}), 1, 2, 5));
                }});
-  e.push_back({"slice_dynamic", {"slice", P::F32, 21, {{"x", {"seq", ""}}}}, [](ZooCase& c) {
+  e.push_back({"slice_dynamic", {"slice", P::FP32, 21, {{"x", {"seq", ""}}}}, [](ZooCase& c) {
                  c.param("axis", 0.0);
                  c.param("begin", 2.0);
                  c.param("end", "null");  // to the end of the dynamic axis
@@ -262,7 +262,7 @@ std::vector<Entry> zoo() {
                  c.param("axis", 1.0);
                  c.output("y", c.ops().concat({c.input("a", {3, 2}), c.input("b", {3, 4}), c.input("c", {3, 1})}, 1));
                }});
-  e.push_back({"reshape_transpose", {"reshape_transpose", P::F32, 21, {{"x", {"seq", ""}}}}, [](ZooCase& c) {
+  e.push_back({"reshape_transpose", {"reshape_transpose", P::FP32, 21, {{"x", {"seq", ""}}}}, [](ZooCase& c) {
                  c.alt_sizes("[{\"seq\": 2}, {\"seq\": 13}]");
                  auto& o = c.ops();
                  auto x = c.input("x", {7, 6});
@@ -270,13 +270,13 @@ std::vector<Entry> zoo() {
                  auto t = o.transpose(r, {1, 0, 2});
                  c.output("y", o.reshape(t, {2, -1}));
                }});
-  e.push_back({"expand_rows", {"expand_rows", P::F32, 21, {{"y", {"seq", ""}}}}, [](ZooCase& c) {
+  e.push_back({"expand_rows", {"expand_rows", P::FP32, 21, {{"y", {"seq", ""}}}}, [](ZooCase& c) {
                  c.alt_sizes("[{\"seq\": 2}, {\"seq\": 9}]");
                  auto x = c.input("x", {1, 4});
                  auto y = c.input("y", {5, 4});
                  c.output("out", c.ops().add(c.ops().expand_rows(x, 5), y));
                }});
-  e.push_back({"kv_decode", {"kv_decode", P::F32, 21, {{"q", {"seq", "", ""}}, {"k", {"seq", "", ""}}, {"v", {"seq", "", ""}}}},
+  e.push_back({"kv_decode", {"kv_decode", P::FP32, 21, {{"q", {"seq", "", ""}}, {"k", {"seq", "", ""}}, {"v", {"seq", "", ""}}}},
                [](ZooCase& c) {
                  c.param("scale", 0.35);
                  c.alt_sizes("[{\"seq\": 5, \"past_len\": 0}, {\"seq\": 1, \"past_len\": 9}, {\"seq\": 4, \"past_len\": 6}]");

@@ -6,6 +6,7 @@
 
 #include "core/dtype.hpp"
 #include "core/error.hpp"
+#include "core/fp8_scale.hpp"
 
 namespace alp::exporter {
 
@@ -32,8 +33,6 @@ void for_each_f32(const Tensor& t, Fn&& fn) {
 }
 
 }  // namespace
-
-float fp8_scale_for_amax(float amax) { return amax > 0.0f && std::isfinite(amax) ? amax / 448.0f : 1.0f; }
 
 float scale_in(float scale, onnx::ElemType type) {
   switch (type) {
@@ -76,7 +75,7 @@ EncodedWeight encode_weight(const Tensor& t, onnx::ElemType target, bool transpo
     float amax = 0.0f;
     for_each_f32(t, [&](size_t, float v) { amax = std::max(amax, std::fabs(v)); });
     require(std::isfinite(amax), ErrorCode::InvalidCheckpoint, "weight '" + name + "' holds inf or NaN");
-    out.scale = scale_in(fp8_scale_for_amax(amax), scale_type);
+    out.scale = scale_in(fp8_e4m3_scale(amax), scale_type);
     inv_scale_div = out.scale;
   }
   // Source element (r, c) of the [rows, cols] view goes to (c, r) when transposing.

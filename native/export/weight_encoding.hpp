@@ -24,9 +24,7 @@ struct EncodedWeight {
 EncodedWeight encode_weight(const Tensor& t, onnx::ElemType target, bool transpose, const std::string& name,
                             onnx::ElemType scale_type = onnx::ElemType::Float);
 
-// Per-tensor FP8 e4m3 scale: amax maps to the largest finite value (448). A zero amax gives 1 so
-// that all-zero tensors (and never-excited activations) quantise to zero without dividing by zero.
-float fp8_scale_for_amax(float amax);
+// The per-tensor FP8 scale rule is core/fp8_scale.hpp (fp8_e4m3_scale).
 // `scale` rounded to `type` (Float, Float16, BFloat16) and raised to its smallest normal value.
 float scale_in(float scale, onnx::ElemType type);
 

@@ -14,11 +14,13 @@ std::vector<float> fourier_freqs(const ActionInProjConfig& a) {
   if (!a.freqs.empty()) return a.freqs;  // the checkpoint's buffers win (model/buffers.hpp)
   const int64_t half = a.num_fourier_feats / 2;
   std::vector<float> f(static_cast<size_t>(half));
-  // torch.logspace(0, e, n) = 10 ** linspace(0, e, n), evaluated in double and rounded once to fp32
-  // (matches torch's values bit for bit for max_freq = 100).
+  // torch.logspace(0, e, n) = 10 ** linspace(0, e, n) with torch's symmetric linspace (the first half
+  // steps up from 0, the second half down from e), exponent and pow in double, rounded once to fp32:
+  // torch's values bit for bit (checked for max_freq = 100 against torch in the tests).
   const double end = std::log10(a.max_freq);
+  const double step = half > 1 ? end / static_cast<double>(half - 1) : 0.0;
   for (int64_t i = 0; i < half; ++i) {
-    const double e = half > 1 ? end * static_cast<double>(i) / static_cast<double>(half - 1) : 0.0;
+    const double e = i < half / 2 ? step * static_cast<double>(i) : end - step * static_cast<double>(half - 1 - i);
     f[static_cast<size_t>(i)] = static_cast<float>(std::pow(10.0, e));
   }
   return f;

@@ -10,6 +10,7 @@
 
 #include "core/cancel.hpp"
 #include "core/error.hpp"
+#include "model/bicubic_taps.hpp"
 
 namespace alp::model {
 namespace {
@@ -19,63 +20,6 @@ double py_round(double x) {
   const double r = std::round(x);  // ties away from zero
   if (std::fabs(x - std::trunc(x)) == 0.5) return 2.0 * std::round(x / 2.0);
   return r;
-}
-
-// Keys cubic convolution with a = -0.5, the filter PIL and torch's antialiased bicubic use.
-double cubic(double x) {
-  constexpr double a = -0.5;
-  x = std::fabs(x);
-  if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0;
-  if (x < 2.0) return (((x - 5.0) * x + 8.0) * x - 4.0) * a;
-  return 0.0;
-}
-
-// Per output index: first input index and int16 fixed-point taps, all sharing one precision.
-struct Taps {
-  std::vector<int> first;
-  std::vector<int> count;
-  std::vector<int16_t> k;  // count[i] taps of output i at offset i * max_count
-  int max_count = 0;
-  int precision = 0;
-};
-
-Taps make_taps(int in_size, int out_size) {
-  const double scale = static_cast<double>(in_size) / out_size;
-  // Downscaling widens the kernel by the scale (antialiasing); upscaling keeps support 2.
-  const double support = scale >= 1.0 ? 2.0 * scale : 2.0;
-  const double inv = scale >= 1.0 ? 1.0 / scale : 1.0;
-  Taps t;
-  t.max_count = static_cast<int>(std::ceil(support)) * 2 + 1;
-  t.first.resize(out_size);
-  t.count.resize(out_size);
-  std::vector<double> w(static_cast<size_t>(out_size) * t.max_count, 0.0);
-  double w_max = 0.0;
-  for (int i = 0; i < out_size; ++i) {
-    const double center = scale * (i + 0.5);
-    // Truncating casts (not floor), as in the reference kernels.
-    const int lo = std::max(static_cast<int>(center - support + 0.5), 0);
-    const int n = std::min(static_cast<int>(center + support + 0.5), in_size) - lo;
-    t.first[i] = lo;
-    t.count[i] = n;
-    double* wi = &w[static_cast<size_t>(i) * t.max_count];
-    double total = 0.0;
-    for (int j = 0; j < n; ++j) total += wi[j] = cubic((j + lo - center + 0.5) * inv);
-    for (int j = 0; j < n; ++j) {
-      if (total != 0.0) wi[j] /= total;
-      w_max = std::max(w_max, wi[j]);
-    }
-  }
-  // Largest precision whose biggest weight still fits int16 with headroom for the madd pairs.
-  int p = 0;
-  for (; p < 22; ++p)
-    if (static_cast<int>(0.5 + w_max * static_cast<double>(1 << (p + 1))) >= (1 << 15)) break;
-  t.precision = p;
-  t.k.resize(w.size());
-  for (size_t q = 0; q < w.size(); ++q) {
-    const double v = w[q] * static_cast<double>(1 << p);
-    t.k[q] = static_cast<int16_t>(v < 0.0 ? static_cast<int>(-0.5 + v) : static_cast<int>(0.5 + v));
-  }
-  return t;
 }
 
 inline uint8_t clamp_u8(int32_t acc, int precision) {
@@ -133,7 +77,7 @@ void resize_bicubic_aa_u8(const uint8_t* src, int h, int w, int channels, int ou
   std::vector<uint8_t> mid;
   const uint8_t* rows = src;
   if (out_w != w) {
-    const Taps t = make_taps(w, out_w);
+    const BicubicTaps t = bicubic_taps(w, out_w);
     mid.resize(static_cast<size_t>(h) * out_w * c);
     for (int y = 0; y < h; ++y) {
       const uint8_t* in = src + static_cast<size_t>(y) * w * c;
@@ -155,7 +99,7 @@ void resize_bicubic_aa_u8(const uint8_t* src, int h, int w, int channels, int ou
     std::copy(rows, rows + static_cast<size_t>(h) * row_len, dst);
     return;
   }
-  const Taps t = make_taps(h, out_h);
+  const BicubicTaps t = bicubic_taps(h, out_h);
   for (int y = 0; y < out_h; ++y) {
     const int16_t* k = &t.k[static_cast<size_t>(y) * t.max_count];
     const uint8_t* base = rows + static_cast<size_t>(t.first[y]) * row_len;

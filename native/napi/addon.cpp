@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include "backends/registry.hpp"
+#include "core/error.hpp"
 #include "napi/errors.hpp"
 #include "napi/module_functions.hpp"
 #include "napi/planner_wrap.hpp"
@@ -30,15 +31,16 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   env.SetInstanceData(new alp::napi::AddonData());  // deleted by N-API at env teardown
   exports.Set("backends", Napi::Function::New(env, Backends, "backends"));
+  Napi::Array codes = Napi::Array::New(env);
+  // Every alp::ErrorCode in enum order (Internal is the last enumerator; error_code_name's switch
+  // names each one, -Wswitch keeps it complete). lib/'s ALPAMAYO_ERROR_CODES is tested against this.
+  for (int c = 0; c <= static_cast<int>(alp::ErrorCode::Internal); ++c)
+    codes.Set(codes.Length(), alp::error_code_name(static_cast<alp::ErrorCode>(c)));
+  exports.Set("errorCodes", codes);
   exports.Set("setErrorClass", Napi::Function::New(env, [](const Napi::CallbackInfo& info) {
                 alp::napi::set_error_class(info);
               }));
   exports.Set("Planner", alp::napi::PlannerWrap::define(env));
-  // Every code the core can raise, in enum order: lib/ checks its AlpamayoErrorCode list against it.
-  Napi::Array codes = Napi::Array::New(env);
-  for (int c = 0; c <= static_cast<int>(alp::ErrorCode::Internal); ++c)
-    codes.Set(static_cast<uint32_t>(c), alp::error_code_name(static_cast<alp::ErrorCode>(c)));
-  exports.Set("errorCodes", codes);
   alp::napi::register_module_functions(env, exports);
   return exports;
 }

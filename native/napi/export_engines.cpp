@@ -49,7 +49,7 @@ Napi::Value ExportEngines(const Napi::CallbackInfo& info) {
   return guarded(env, [&]() -> Napi::Value {
     const std::string checkpoint = string_arg(info, 0, "checkpoint");
     const std::string out = string_arg(info, 1, "outDir");
-    const exporter::WeightPrecision precision = exporter::parse_weight_precision(string_arg(info, 2, "precision"));
+    const Precision precision = parse_precision(string_arg(info, 2, "precision"));
     exporter::ModelExportOptions o;
     if (info.Length() > 3 && info[3].IsArray()) {
       const Napi::Array a = info[3].As<Napi::Array>();

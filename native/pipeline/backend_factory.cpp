@@ -3,7 +3,7 @@
 #include "backends/cpu/cpu_ops.hpp"
 #include "backends/registry.hpp"
 #include "core/error.hpp"
-#include "pipeline/ops_executor.hpp"
+#include "model/ops_executor.hpp"
 #include "model/param_specs.hpp"
 #if ALPAMAYO_HAVE_CUDA
 #include "backends/cuda/cuda_denoise.hpp"
@@ -19,31 +19,31 @@ namespace alp::pipeline {
 
 namespace {
 
-std::unique_ptr<Executor> make_cpu(const LoadOptions& o, std::shared_ptr<const Checkpoint> ckpt,
+std::unique_ptr<model::Executor> make_cpu(const LoadOptions& o, std::shared_ptr<const Checkpoint> ckpt,
                                    const model::ModelConfig& cfg) {
   cpu::CpuOptions co;
-  co.precision = cpu::parse_precision(o.precision);
+  co.precision = parse_precision(o.precision);
   co.threads = o.threads;
   // Weights are converted on first use, during a plan: read them with pread, not through the mapping,
   // so a shard truncated after load fails that plan with INVALID_CHECKPOINT instead of SIGBUS.
   auto ops = std::make_unique<cpu::CpuOps>([ckpt](std::string_view n) { return ckpt->read_tensor(n); }, co);
   cpu::CpuOps* raw = ops.get();
-  ExecutorInfo info{"cpu", std::string(cpu::precision_name(co.precision)),
+  model::ExecutorInfo info{"cpu", std::string(precision_name(co.precision)),
                     "cpu (" + std::to_string(raw->threads()) + " threads)"};
-  OpsHooks hooks;
+  model::OpsHooks hooks;
   hooks.weight_bytes = [raw] { return raw->weight_bytes(); };
   hooks.cache_bytes = [raw] { return raw->cache_bytes(); };
-  return std::make_unique<OpsExecutor>(std::move(ops), cfg, info, std::move(hooks));
+  return std::make_unique<model::OpsExecutor>(std::move(ops), cfg, info, std::move(hooks));
 }
 
 #if ALPAMAYO_HAVE_CUDA
-std::unique_ptr<Executor> make_cuda(const LoadOptions& o, std::shared_ptr<const Checkpoint> ckpt,
+std::unique_ptr<model::Executor> make_cuda(const LoadOptions& o, std::shared_ptr<const Checkpoint> ckpt,
                                     const model::ModelConfig& cfg) {
   std::unique_ptr<cuda::CudaOps> ops = cuda::make_cuda_ops(ckpt, o.precision, o.device);
   cuda::CudaOps* raw = ops.get();
   raw->preload(model::parameter_specs(cfg));  // weights uploaded once, at load
-  ExecutorInfo info{"cuda", o.precision, "cuda:" + std::to_string(o.device) + " (" + raw->libraries() + ")"};
-  OpsHooks hooks;
+  model::ExecutorInfo info{"cuda", o.precision, "cuda:" + std::to_string(o.device) + " (" + raw->libraries() + ")"};
+  model::OpsHooks hooks;
   hooks.weight_bytes = [raw] { return raw->weight_bytes(); };
   hooks.cache_bytes = [raw] { return raw->arena_reserved_bytes(); };
   hooks.keep_vision = [raw](const model::VisionOutput& v) {
@@ -51,12 +51,14 @@ std::unique_ptr<Executor> make_cuda(const LoadOptions& o, std::shared_ptr<const 
     for (const auto& d : v.deepstack) kept.deepstack.push_back(raw->persist(d));
     return kept;
   };
-  hooks.denoise = [raw](const model::ModelConfig& c, std::span<const float> noise, std::span<const model::ExpertLane> lanes) {
-    return cuda::cuda_denoise(*raw, c, noise, lanes);
+  // Declared after the ops in OpsExecutor, the hooks (and this denoiser) go first.
+  hooks.denoise = [d = std::make_shared<cuda::CudaDenoiser>(*raw)](const model::ModelConfig& c, std::span<const float> noise,
+                                                                  std::span<const model::ExpertLane> lanes) {
+    return d->denoise(c, noise, lanes);
   };
   // Frames -> patch rows on the GPU (pinned staging, one launch sequence for all 16 frames), the
   // processor's normalisation; bit-identical to the host path it replaces.
-  hooks.preprocess = [raw, cfg, staging = std::shared_ptr<cuda::FrameStaging>()](const FrameBatch& f) mutable {
+  hooks.preprocess = [raw, cfg, staging = std::shared_ptr<cuda::FrameStaging>()](const model::FrameBatch& f) mutable {
     cuda::PreprocessConfig pc;
     pc.patch = static_cast<int>(cfg.vision.patch_size);
     pc.temporal = static_cast<int>(cfg.vision.temporal_patch_size);
@@ -65,13 +67,13 @@ std::unique_ptr<Executor> make_cuda(const LoadOptions& o, std::shared_ptr<const 
     if (!staging) staging = std::make_shared<cuda::FrameStaging>(pc);
     return staging->run(*raw, f.rgb, f.height, f.width, f.out_height, f.out_width);
   };
-  return std::make_unique<OpsExecutor>(std::move(ops), cfg, info, std::move(hooks));
+  return std::make_unique<model::OpsExecutor>(std::move(ops), cfg, info, std::move(hooks));
 }
 #endif
 
 }  // namespace
 
-std::unique_ptr<Executor> make_executor(const LoadOptions& o, std::shared_ptr<const Checkpoint> ckpt,
+std::unique_ptr<model::Executor> make_executor(const LoadOptions& o, std::shared_ptr<const Checkpoint> ckpt,
                                         const model::ModelConfig& cfg) {
   if (o.backend == "cpu") return make_cpu(o, std::move(ckpt), cfg);
   const BackendReport report = probe_backends();

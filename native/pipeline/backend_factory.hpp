@@ -4,10 +4,10 @@
 
 #include "core/checkpoint.hpp"
 #include "model/config.hpp"
-#include "pipeline/executor.hpp"
+#include "model/executor.hpp"
 #include "pipeline/planner.hpp"
 
 namespace alp::pipeline {
-std::unique_ptr<Executor> make_executor(const LoadOptions& options, std::shared_ptr<const Checkpoint> checkpoint,
+std::unique_ptr<model::Executor> make_executor(const LoadOptions& options, std::shared_ptr<const Checkpoint> checkpoint,
                                         const model::ModelConfig& cfg);
 }

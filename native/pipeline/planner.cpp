@@ -20,7 +20,7 @@
 #include "model/sampling.hpp"
 #include "model/trajectory.hpp"
 #include "pipeline/backend_factory.hpp"
-#include "pipeline/ops_executor.hpp"
+#include "model/ops_executor.hpp"
 
 namespace alp::pipeline {
 
@@ -80,10 +80,10 @@ void check_no_unused_tensors(const Checkpoint& ck, const model::ModelConfig& cfg
 // activations (vision MLP over every patch, decoder MLP over the prompt). An estimate to fail fast on,
 // not an exact account.
 uint64_t cpu_plan_bytes(const Checkpoint& ck, const model::ModelConfig& cfg, const std::string& precision, int64_t image_tokens) {
-  const cpu::Precision p = cpu::parse_precision(precision);
+  const alp::Precision p = alp::parse_precision(precision);
   uint64_t weights = 0;
   for (const model::ParamSpec& spec : model::parameter_specs(cfg)) {
-    const uint64_t per = cpu::keeps_bf16(ck.info(spec.name).dtype, spec.shape.size(), p) ? 2 : p == cpu::Precision::FP8 ? 8 : 4;
+    const uint64_t per = cpu::keeps_bf16(ck.info(spec.name).dtype, spec.shape.size(), p) ? 2 : p == alp::Precision::FP8 ? 8 : 4;
     weights += static_cast<uint64_t>(shape_numel(spec.shape)) * per;
   }
   const uint64_t positions = static_cast<uint64_t>(kImages * image_tokens + 512 + 256);
@@ -146,7 +146,7 @@ struct Planner::Impl {
   std::shared_ptr<const Checkpoint> checkpoint;
   json::Value config;  // config.json with the action-space statistics the planner actually uses
   model::ModelConfig cfg;
-  std::unique_ptr<Executor> executor;
+  std::unique_ptr<model::Executor> executor;
   int64_t tokens_per_image = 0;  // for a release-size (1080x1920) camera frame
   float mean[3] = {0.5f, 0.5f, 0.5f}, stdev[3] = {0.5f, 0.5f, 0.5f};  // Qwen3-VL processor
   int threads = 0;
@@ -199,7 +199,7 @@ std::unique_ptr<Planner> Planner::load(const LoadOptions& options) {
   return std::unique_ptr<Planner>(new Planner(std::move(impl)));
 }
 
-ExecutorInfo Planner::info() const { return impl_->executor->info(); }
+model::ExecutorInfo Planner::info() const { return impl_->executor->info(); }
 const json::Value& Planner::config() const { return impl_->config; }
 int64_t Planner::image_tokens_per_image() const { return impl_->tokens_per_image; }
 int64_t Planner::max_positions() const { return impl_->cfg.text.max_position_embeddings; }
@@ -347,7 +347,7 @@ PlanResult Planner::plan(const PlanRequest& req, const TokenSink& on_token, cons
     std::vector<int32_t> next = m.executor->start_lanes(draw, sp);
     std::vector<int64_t> cache_pos(static_cast<size_t>(lanes), n_prompt);
     std::vector<bool> done(static_cast<size_t>(lanes), false);
-    std::vector<LaneStep> steps;
+    std::vector<model::LaneStep> steps;
     for (int i = 0; i < limit; ++i) {
       check_abort();
       steps.clear();
@@ -381,7 +381,7 @@ PlanResult Planner::plan(const PlanRequest& req, const TokenSink& on_token, cons
       if (!running) break;
     }
     // The rollout stops at the first <|traj_future_start|>, so both official offsets are the length.
-    std::vector<DenoiseLane> dl;
+    std::vector<model::DenoiseLane> dl;
     for (int k = 0; k < lanes; ++k) {
       const int64_t offset = n_prompt + static_cast<int64_t>(out.tokens[static_cast<size_t>(g0 + k)].size());
       dl.push_back({k, cache_pos[static_cast<size_t>(k)], offset + ri.rope_delta});

@@ -15,7 +15,7 @@
 
 #include "core/checkpoint.hpp"
 #include "model/trajectory.hpp"
-#include "pipeline/executor.hpp"
+#include "model/executor.hpp"
 
 namespace alp::pipeline {
 
@@ -78,7 +78,7 @@ class Planner {
 
   PlanResult plan(const PlanRequest& request, const TokenSink& on_token, const std::atomic<bool>& abort);
 
-  ExecutorInfo info() const;
+  model::ExecutorInfo info() const;
   const json::Value& config() const;
   int64_t image_tokens_per_image() const;
   int64_t max_positions() const;  // the backbone's context: prompt + reasoning must fit

@@ -15,7 +15,7 @@
 #include "model/rope_tables.hpp"
 #include "model/sampling.hpp"
 #include "model/token_layout.hpp"
-#include "pipeline/ops_executor.hpp"
+#include "model/ops_executor.hpp"
 #include "tests/check.hpp"
 #include "tests/model_test_weights.hpp"
 
@@ -35,7 +35,7 @@ struct Fixture {
           if (it == w->end()) fail(ErrorCode::InvalidCheckpoint, "missing tensor " + std::string(n));
           return it->second;
         },
-        cpu::CpuOptions{cpu::Precision::FP32, 2});
+        cpu::CpuOptions{alp::Precision::FP32, 2});
   }
   std::vector<int32_t> ids() const {
     const int32_t img = static_cast<int32_t>(token_layout_id("<|image_pad|>"));
@@ -49,14 +49,14 @@ struct Fixture {
     for (size_t i = 0; i < p.size(); ++i) p[i] = static_cast<float>(std::sin(0.013 * static_cast<double>(i)));
     return p;
   }
-  std::unique_ptr<pipeline::OpsExecutor> executor() {
+  std::unique_ptr<model::OpsExecutor> executor() {
     cpu::CpuOps* raw = nullptr;
     auto ops = make_ops();
     raw = ops.get();
-    pipeline::OpsHooks hooks;
+    model::OpsHooks hooks;
     hooks.weight_bytes = [raw] { return raw->weight_bytes(); };
     hooks.cache_bytes = [raw] { return raw->cache_bytes(); };
-    return std::make_unique<pipeline::OpsExecutor>(std::move(ops), cfg, pipeline::ExecutorInfo{"cpu", "fp32", "cpu"}, hooks);
+    return std::make_unique<model::OpsExecutor>(std::move(ops), cfg, model::ExecutorInfo{"cpu", "fp32", "cpu"}, hooks);
   }
 };
 
@@ -166,7 +166,7 @@ void check_executor_lanes(float temperature) {
     std::vector<int32_t> next = exec->start_lanes(draw, sp);
     // Lane k stops after kSteps - k tokens (ragged), so later steps carry fewer lanes.
     for (int i = 0; i < kSteps; ++i) {
-      std::vector<pipeline::LaneStep> steps;
+      std::vector<model::LaneStep> steps;
       for (int k = 0; k < lanes; ++k) {
         if (i >= kSteps - (first + k)) continue;
         tokens[static_cast<size_t>(first + k)].push_back(next[static_cast<size_t>(k)]);
@@ -178,7 +178,7 @@ void check_executor_lanes(float temperature) {
       CHECK_EQ(got.size(), steps.size());
       for (size_t j = 0; j < steps.size(); ++j) next[static_cast<size_t>(steps[j].lane)] = got[j];
     }
-    std::vector<pipeline::DenoiseLane> dl;
+    std::vector<model::DenoiseLane> dl;
     for (int k = 0; k < lanes; ++k) {
       const int64_t offset = n + kSteps - (first + k);
       dl.push_back({k, offset, offset + ri.rope_delta});

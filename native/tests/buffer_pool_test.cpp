@@ -57,7 +57,7 @@ TEST(buffer_pool_reuses_zeroes_and_outlives_itself) {
 
 TEST(cpu_ops_repeated_work_allocates_no_new_activations) {
   cpu::CpuOps ops([](std::string_view n) -> Tensor { fail(ErrorCode::InvalidCheckpoint, "missing tensor " + std::string(n)); },
-                  cpu::CpuOptions{cpu::Precision::FP32, 1});
+                  cpu::CpuOptions{Precision::FP32, 1});
   auto pass = [&](int64_t rows) {
     std::vector<float> data(static_cast<size_t>(rows * 64), 0.5f);
     model::Value x = ops.input("x", {rows, 64}, data);

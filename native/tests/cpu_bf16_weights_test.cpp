@@ -73,7 +73,7 @@ TEST(cpu_ops_keep_bf16_matrices_and_match_fp32_copies) {
       return Tensor::from_f32(s, is_emb ? emb : lin);
     };
   };
-  for (cpu::Precision p : {cpu::Precision::FP32, cpu::Precision::BF16}) {
+  for (alp::Precision p : {alp::Precision::FP32, alp::Precision::BF16}) {
     cpu::CpuOps a(source(true), cpu::CpuOptions{p, 2});
     cpu::CpuOps b(source(false), cpu::CpuOptions{p, 2});
     const std::vector<int64_t> ids = {3, 0, 10, 3};
@@ -87,10 +87,10 @@ TEST(cpu_ops_keep_bf16_matrices_and_match_fp32_copies) {
     CHECK_EQ(a.weight_bytes(), uint64_t((vocab + out) * d * 2));  // bf16 kept
     CHECK_EQ(b.weight_bytes(), uint64_t((vocab + out) * d * 4));  // fp32 source: fp32 copies
   }
-  CHECK(cpu::keeps_bf16(DType::BF16, 2, cpu::Precision::FP32));
-  CHECK(!cpu::keeps_bf16(DType::BF16, 1, cpu::Precision::FP32));  // norms and biases: fp32
-  CHECK(!cpu::keeps_bf16(DType::BF16, 2, cpu::Precision::FP16));  // rounded to fp16: fp32 copy
-  CHECK(!cpu::keeps_bf16(DType::F32, 2, cpu::Precision::FP32));
+  CHECK(cpu::keeps_bf16(DType::BF16, 2, alp::Precision::FP32));
+  CHECK(!cpu::keeps_bf16(DType::BF16, 1, alp::Precision::FP32));  // norms and biases: fp32
+  CHECK(!cpu::keeps_bf16(DType::BF16, 2, alp::Precision::FP16));  // rounded to fp16: fp32 copy
+  CHECK(!cpu::keeps_bf16(DType::F32, 2, alp::Precision::FP32));
 }
 
 TEST(cpu_ops_name_non_finite_weights_at_first_read) {
@@ -99,8 +99,8 @@ TEST(cpu_ops_name_non_finite_weights_at_first_read) {
   random_bf16(4, 8, 7, bits, f);
   bits[13] = 0x7fc0;  // bf16 NaN
   f[13] = NAN;
-  cpu::CpuOps a([&](std::string_view) { return bf16_tensor({4, 8}, bits); }, cpu::CpuOptions{cpu::Precision::FP32, 1});
+  cpu::CpuOps a([&](std::string_view) { return bf16_tensor({4, 8}, bits); }, cpu::CpuOptions{alp::Precision::FP32, 1});
   CHECK_THROWS_CODE(a.weight("w.bf16", {4, 8}), ErrorCode::InvalidCheckpoint, "tensor w.bf16: non-finite value nan at element 13");
-  cpu::CpuOps b([&](std::string_view) { return Tensor::from_f32({4, 8}, f); }, cpu::CpuOptions{cpu::Precision::FP32, 1});
+  cpu::CpuOps b([&](std::string_view) { return Tensor::from_f32({4, 8}, f); }, cpu::CpuOptions{alp::Precision::FP32, 1});
   CHECK_THROWS_CODE(b.weight("w.f32", {4, 8}), ErrorCode::InvalidCheckpoint, "tensor w.f32: non-finite value nan at element 13");
 }

@@ -15,7 +15,7 @@ using namespace alp;
 using model::Value;
 
 namespace {
-cpu::CpuOps make_ops(int threads = 2, cpu::Precision p = cpu::Precision::FP32) {
+cpu::CpuOps make_ops(int threads = 2, Precision p = Precision::FP32) {
   return cpu::CpuOps([](std::string_view n) -> Tensor { fail(ErrorCode::InvalidCheckpoint, "missing tensor " + std::string(n)); },
                      cpu::CpuOptions{p, threads});
 }
@@ -103,7 +103,7 @@ TEST(cpu_fp8_emulation_error_bounds) {
   const size_t imax = std::max_element(x.begin(), x.end(), [](float a, float b) { return std::fabs(a) < std::fabs(b); }) - x.begin();
   CHECK_NEAR(q[imax], x[imax], 1e-6);
   // linear() in fp8 mode: per-tensor weight and activation quantisation, within a few percent here.
-  auto ops8 = make_ops(2, cpu::Precision::FP8);
+  auto ops8 = make_ops(2, Precision::FP8);
   auto ops32 = make_ops();
   std::vector<float> xv(64), wv(32 * 64);
   for (size_t i = 0; i < xv.size(); ++i) xv[i] = static_cast<float>(std::cos(0.3 * i));
@@ -141,5 +141,5 @@ TEST(cpu_layout_ops_and_kv_cache) {
   CHECK(k->shape == (Shape{3, 1, 3}));
   CHECK(cpu::CpuOps::values(v) == (std::vector<float>{0, 0, 0, 0, 0, 0, 20, 40, 60}));
   CHECK_THROWS_CODE(ops.kv_write(1, 4, ops.reshape(src, {1, 1, 3}), ops.reshape(src, {1, 1, 3})), ErrorCode::InvalidInput, "capacity 4");
-  CHECK_THROWS_CODE(cpu::parse_precision("int4"), ErrorCode::InvalidInput, "int4");
+  CHECK_THROWS_CODE(parse_precision("int4"), ErrorCode::InvalidInput, "int4");
 }

@@ -11,11 +11,17 @@
 #include "backends/cuda/philox.cuh"
 #include "backends/cuda/resources.hpp"
 #include "core/error.hpp"
+#include "model/expert.hpp"
 #include "model/philox.hpp"
 #include "tests/check.hpp"
 #include "tests/cuda_test_util.hpp"
 
 using namespace alp::cuda;
+
+namespace {
+// The model's frequencies (model::fourier_freqs, the one formula): 10 of them up to 100.
+std::vector<float> fourier_freqs_10_100() { return alp::model::fourier_freqs(alp::model::ActionInProjConfig{0, 2, 20, 100.0}); }
+}  // namespace
 
 TEST(cuda_philox_kat) {
   struct Kat {
@@ -115,7 +121,7 @@ TEST(cuda_noise_device_matches_host) {
 TEST(cuda_fourier_freqs_match_torch_logspace) {
   const float golden[10] = {1.0f, 1.6681006f, 2.78255939f, 4.64158869f, 7.74263668f,
                             12.9154968f, 21.5443478f, 35.9381371f, 59.9484253f, 100.0f};
-  const std::vector<float> f = fourier_freqs(10, 100.0f);
+  const std::vector<float> f = fourier_freqs_10_100();
   CHECK_EQ(f.size(), size_t(10));
   for (int i = 0; i < 10; ++i) CHECK_EQ(f[size_t(i)], golden[i]);
 }
@@ -143,7 +149,7 @@ TEST(cuda_fourier_host_matches_torch) {
       -1.37679064f, 0.277573079f, 1.40753627f, 1.41421354f};
   const std::vector<float> x = fourier_inputs();
   std::vector<float> out(3 * 60);
-  action_fourier_host(x.data(), 3, 2, 0.3f, fourier_freqs(10, 100.0f), out.data());
+  action_fourier_host(x.data(), 3, 2, 0.3f, fourier_freqs_10_100(), out.data());
   for (int i = 0; i < 60; ++i) CHECK_NEAR(out[size_t(2 * 60 + i)], golden[i], 2e-6);
   CHECK_THROWS_CODE(action_fourier_host(x.data(), 3, 2, 0.3f, {}, out.data()), alp::ErrorCode::InvalidInput, "freqs");
 }
@@ -154,7 +160,7 @@ TEST(cuda_fourier_device_matches_host) {
   alp::test::Lcg g(7);
   std::vector<float> x(size_t(rows) * 2);
   for (float& v : x) v = g.uniform() * 5.0f;
-  const std::vector<float> freqs = fourier_freqs(10, 100.0f);
+  const std::vector<float> freqs = fourier_freqs_10_100();
   Stream s;
   DeviceBuffer dx(x.size() * 4), dout(size_t(rows) * 60 * 4);
   dx.upload(x.data(), x.size() * 4);

@@ -32,7 +32,7 @@ namespace {
 
 using WeightMap = std::map<std::string, Tensor, std::less<>>;
 
-cpu::WeightSource source_of(const WeightMap* w) {
+model::WeightSource source_of(const WeightMap* w) {
   return [w](std::string_view n) {
     auto it = w->find(n);
     if (it == w->end()) fail(ErrorCode::InvalidCheckpoint, "missing tensor " + std::string(n));
@@ -40,7 +40,7 @@ cpu::WeightSource source_of(const WeightMap* w) {
   };
 }
 
-cuda::CudaOptions exact_options(cpu::Precision p = cpu::Precision::FP32) {
+cuda::CudaOptions exact_options(Precision p = Precision::FP32) {
   cuda::CudaOptions o;
   o.precision = p;
   o.use_cublaslt = false;  // the fallback GEMM keeps fp32 activations, as the CPU executor does
@@ -81,7 +81,7 @@ std::vector<float> random_vec(size_t n, uint64_t seed, float scale = 1.f) {
 // Runs one op on both executors with the same host inputs.
 struct Pair {
   WeightMap weights;
-  cpu::CpuOps cpu{source_of(&weights), cpu::CpuOptions{cpu::Precision::FP32, 1}};
+  cpu::CpuOps cpu{source_of(&weights), cpu::CpuOptions{Precision::FP32, 1}};
   cuda::CudaOps gpu{source_of(&weights), exact_options()};
   struct V {
     Value c, g;
@@ -281,7 +281,7 @@ Run run_tiny(Tiny& t, model::Ops& ops, cuda::CudaOps* gpu) {
 TEST(cuda_ops_tiny_network_matches_cpu) {
   REQUIRE_CUDA_DEVICE();
   Tiny t;
-  cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{cpu::Precision::FP32, 2});
+  cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{Precision::FP32, 2});
   cuda::CudaOps g(source_of(&t.weights), exact_options());
   const Run want = run_tiny(t, c, nullptr);
   const Run got = run_tiny(t, g, &g);
@@ -303,27 +303,32 @@ TEST(cuda_denoise_graph_matches_eager_and_replays) {
   std::vector<float> noise = random_vec(128, 99);
   g.reset();
   const auto eager = model::denoise(g, t.cfg, noise, offset, r.rope_delta);
-  const auto graphed = cuda::cuda_denoise(g, t.cfg, noise, offset, r.rope_delta);
+  cuda::CudaDenoiser d(g);
+  const auto graphed = d.denoise(t.cfg, noise, offset, r.rope_delta);
   CHECK(graphed == eager);  // same kernels in the same order: bit-identical
-  CHECK_EQ(g.denoise_graphs().size(), size_t(1));
+  CHECK_EQ(d.graph_count(), size_t(1));
   // A replay reads the new noise (not the noise baked at capture) and allocates nothing new.
   const size_t arena = g.arena_reserved_bytes();
   std::vector<float> other = random_vec(128, 100);
   const auto eager2 = model::denoise(g, t.cfg, other, offset, r.rope_delta);
-  const auto graphed2 = cuda::cuda_denoise(g, t.cfg, other, offset, r.rope_delta);
+  const auto graphed2 = d.denoise(t.cfg, other, offset, r.rope_delta);
   CHECK(graphed2 == eager2);
   CHECK(graphed2 != graphed);
-  CHECK_EQ(g.denoise_graphs().size(), size_t(1));
+  CHECK_EQ(d.graph_count(), size_t(1));
   CHECK_EQ(g.arena_reserved_bytes(), arena);
   // Replays read the cache at launch: a changed prefix changes the result.
   model::decode(g, t.cfg, 5, 2, 2 + r.rope_delta);  // overwrite cache position 2 (inside the prefix)
   g.reset();
   const auto eager3 = model::denoise(g, t.cfg, other, offset, r.rope_delta);
-  CHECK(cuda::cuda_denoise(g, t.cfg, other, offset, r.rope_delta) == eager3);
+  CHECK(d.denoise(t.cfg, other, offset, r.rope_delta) == eager3);
   CHECK(eager3 != eager2);
   // Another offset is another graph.
-  cuda::cuda_denoise(g, t.cfg, other, offset - 1, r.rope_delta);
-  CHECK_EQ(g.denoise_graphs().size(), size_t(2));
+  d.denoise(t.cfg, other, offset - 1, r.rope_delta);
+  CHECK_EQ(d.graph_count(), size_t(2));
+  // A new cache (kv_reserve) drops every graph: they read the old cache's addresses.
+  model::reserve_kv_cache(g, t.cfg, 64);
+  d.denoise(t.cfg, other, offset, r.rope_delta);
+  CHECK_EQ(d.graph_count(), size_t(1));
 }
 
 // K samples in one pass on the device: lanes over the shared prompt KV (kv_share, lane buffers gathered
@@ -367,11 +372,12 @@ TEST(cuda_lanes_decode_and_denoise_match_cpu) {
     o.eager = model::denoise(ops, t.cfg, noise, lanes);
     if (gpu) {
       gpu->reset();
-      o.graphed = cuda::cuda_denoise(*gpu, t.cfg, noise, lanes);
+      cuda::CudaDenoiser d(*gpu);
+      o.graphed = d.denoise(t.cfg, noise, lanes);
     }
     return o;
   };
-  cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{cpu::Precision::FP32, 2});
+  cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{alp::Precision::FP32, 2});
   cuda::CudaOps g(source_of(&t.weights), exact_options());
   const Out want = run(c, nullptr);
   const Out got = run(g, &g);
@@ -386,19 +392,19 @@ TEST(cuda_ops_precision_modes_match_cpu_modes) {
   Tiny t;
   // bf16/fp16: identical rounded weights, fp32 activations on both (fallback GEMM); fp8: the same
   // per-tensor e4m3 rule for weights and activations, so only summation order differs.
-  for (auto [prec, tol] : {std::pair{cpu::Precision::BF16, 1e-4}, {cpu::Precision::FP16, 1e-4}, {cpu::Precision::FP8, 1e-3}}) {
+  for (auto [prec, tol] : {std::pair{Precision::BF16, 1e-4}, {Precision::FP16, 1e-4}, {Precision::FP8, 1e-3}}) {
     cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{prec, 2});
     cuda::CudaOps g(source_of(&t.weights), exact_options(prec));
     const Run want = run_tiny(t, c, nullptr);
     const Run got = run_tiny(t, g, &g);
-    CHECK_CLOSE(cpu::precision_name(prec), got.prefill, want.prefill, tol);
-    CHECK_CLOSE(cpu::precision_name(prec), got.denoised, want.denoised, tol);
+    CHECK_CLOSE(precision_name(prec), got.prefill, want.prefill, tol);
+    CHECK_CLOSE(precision_name(prec), got.denoised, want.denoised, tol);
   }
 #if ALPAMAYO_HAVE_CUBLASLT
   // cuBLASLt casts activations to bf16: close to the CPU bf16 mode, not equal.
-  cuda::CudaOptions lt = exact_options(cpu::Precision::BF16);
+  cuda::CudaOptions lt = exact_options(Precision::BF16);
   lt.use_cublaslt = true;
-  cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{cpu::Precision::BF16, 2});
+  cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{Precision::BF16, 2});
   cuda::CudaOps g(source_of(&t.weights), lt);
   CHECK_CLOSE("bf16 cublaslt", run_tiny(t, g, &g).prefill, run_tiny(t, c, nullptr).prefill, 0.05);
 #endif
@@ -430,7 +436,7 @@ TEST(cuda_gemm_scratch_growth_after_capture_keeps_replays_valid) {
   REQUIRE_CUDA_DEVICE();
 #if ALPAMAYO_HAVE_CUBLASLT
   Tiny t;
-  cuda::CudaOptions o = exact_options(cpu::Precision::BF16);
+  cuda::CudaOptions o = exact_options(Precision::BF16);
   o.use_cublaslt = true;
   cuda::CudaOps g(source_of(&t.weights), o);
   CHECK(g.libraries().find("cuBLASLt 13.") == 0);
@@ -438,20 +444,22 @@ TEST(cuda_gemm_scratch_growth_after_capture_keeps_replays_valid) {
   const int64_t offset = r.n + 1;
   const std::vector<float> noise = random_vec(128, 7);
   g.reset();
-  const auto first = cuda::cuda_denoise(g, t.cfg, noise, offset, r.rope_delta);
-  CHECK_EQ(g.denoise_graphs().size(), size_t(1));
+  cuda::CudaDenoiser d(g);
+  const auto first = d.denoise(t.cfg, noise, offset, r.rope_delta);
+  CHECK_EQ(d.graph_count(), size_t(1));
   const size_t scratch = g.gemm_scratch_bytes();
+  const uint64_t generation = g.memory_generation();
   // A GEMM far larger than anything the loop ran: the scratch must grow.
   const int64_t rows = 4096, k = t.cfg.text.hidden_size;
   Value big = g.input("big", {rows, k}, random_vec(size_t(rows * k), 8));
   Value w = g.weight("vlm.lm_head.weight", {});
   g.read("y", g.linear(big, w, nullptr));
   CHECK(g.gemm_scratch_bytes() > scratch);
-  CHECK_EQ(g.denoise_graphs().size(), size_t(0));  // graphs over the old scratch are gone
+  CHECK(g.memory_generation() != generation);  // graphs over the old scratch are stale
   g.reset();
-  const auto again = cuda::cuda_denoise(g, t.cfg, noise, offset, r.rope_delta);
+  const auto again = d.denoise(t.cfg, noise, offset, r.rope_delta);
   CHECK(again == first);  // recaptured over the new scratch: same kernels, same result
-  CHECK_EQ(g.denoise_graphs().size(), size_t(1));
+  CHECK_EQ(d.graph_count(), size_t(1));
 #else
   SKIP("built without cuBLASLt headers");
 #endif
@@ -467,11 +475,12 @@ TEST(cuda_two_planners_capture_at_the_same_time) {
   auto worker = [&](int id) {
     try {
       cuda::CudaOps g(source_of(&t.weights), exact_options());
+      cuda::CudaDenoiser d(g);
       const Run r = run_tiny(t, g, &g);
       for (int i = 0; i < 6; ++i) {
         g.reset();
         // Different offsets force fresh captures while the other thread allocates and syncs.
-        results[id] = cuda::cuda_denoise(g, t.cfg, random_vec(128, 40 + id), r.n + 1 - (i % 3), r.rope_delta);
+        results[id] = d.denoise(t.cfg, random_vec(128, 40 + id), r.n + 1 - (i % 3), r.rope_delta);
         cuda::DeviceBuffer churn(size_t(1) << 20);  // cudaMalloc + cudaFree on this thread
         g.synchronize();
       }
@@ -495,24 +504,25 @@ TEST(cuda_denoise_graph_cache_is_bounded) {
   cuda::CudaOptions o = exact_options();
   o.max_graphs = 2;
   cuda::CudaOps g(source_of(&t.weights), o);
+  cuda::CudaDenoiser d(g);
   const Run r = run_tiny(t, g, &g);
   const auto noise = random_vec(128, 3);
   for (int64_t off = r.n + 1; off > r.n - 4; --off) {
     g.reset();
     const auto eager = model::denoise(g, t.cfg, noise, off, r.rope_delta);
-    CHECK(cuda::cuda_denoise(g, t.cfg, noise, off, r.rope_delta) == eager);
-    CHECK(g.denoise_graphs().size() <= size_t(2));
+    CHECK(d.denoise(t.cfg, noise, off, r.rope_delta) == eager);
+    CHECK(d.graph_count() <= size_t(2));
   }
-  CHECK_EQ(g.denoise_graphs().size(), size_t(2));
-  CHECK(g.denoise_graphs().evictions() >= size_t(3));
+  CHECK_EQ(d.graph_count(), size_t(2));
+  CHECK(d.graph_evictions() >= size_t(3));
 }
 
 TEST(cuda_fp8_weights_are_quantised_on_the_device_without_a_bf16_copy) {
   // Was: e4m3 copies made on the host at first use, the bf16 copies kept beside them.
   REQUIRE_CUDA_DEVICE();
   Tiny t;
-  cuda::CudaOps g8(source_of(&t.weights), exact_options(cpu::Precision::FP8));
-  cuda::CudaOps g16(source_of(&t.weights), exact_options(cpu::Precision::BF16));
+  cuda::CudaOps g8(source_of(&t.weights), exact_options(Precision::FP8));
+  cuda::CudaOps g16(source_of(&t.weights), exact_options(Precision::BF16));
   g8.preload(model::parameter_specs(t.cfg));
   g16.preload(model::parameter_specs(t.cfg));
   // Matrices take 1 byte per value instead of 2 (tables and rank-1 weights are the same in both).
@@ -521,7 +531,7 @@ TEST(cuda_fp8_weights_are_quantised_on_the_device_without_a_bf16_copy) {
   const Run r = run_tiny(t, g8, &g8);
   CHECK_EQ(g8.weight_bytes(), loaded);  // nothing quantised later, at first use
   // Same per-tensor rule as the CPU executor.
-  cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{cpu::Precision::FP8, 2});
+  cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{Precision::FP8, 2});
   CHECK_CLOSE("fp8 prefill", r.prefill, run_tiny(t, c, nullptr).prefill, 1e-3);
 }
 
@@ -535,7 +545,7 @@ TEST(cuda_executor_moves_between_threads) {
   Run got;
   std::thread([&] { got = run_tiny(t, *g, g.get()); }).join();
   std::thread([&] { g.reset(); }).join();
-  cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{cpu::Precision::FP32, 2});
+  cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{Precision::FP32, 2});
   CHECK_CLOSE("prefill across threads", got.prefill, run_tiny(t, c, nullptr).prefill, 1e-4);
 }
 TEST(cuda_cudnn_attention_matches_builtin_for_every_mask) {
@@ -545,7 +555,7 @@ TEST(cuda_cudnn_attention_matches_builtin_for_every_mask) {
   REQUIRE_CUDA_DEVICE();
 #if ALPAMAYO_HAVE_CUDNN
   WeightMap none;
-  cuda::CudaOptions with = exact_options(cpu::Precision::BF16), without = with;
+  cuda::CudaOptions with = exact_options(Precision::BF16), without = with;
   with.use_cudnn = true;
   cuda::CudaOps a(source_of(&none), with), b(source_of(&none), without);
   CHECK(a.libraries().find("cuDNN 9.") != std::string::npos);
@@ -587,7 +597,7 @@ TEST(cuda_cudnn_attention_matches_builtin_for_every_mask) {
   // The tiny network end to end in bf16 with cuDNN attention stays close to the CPU bf16 mode.
   Tiny t;
   cuda::CudaOps g(source_of(&t.weights), with);
-  cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{cpu::Precision::BF16, 2});
+  cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{Precision::BF16, 2});
   CHECK_CLOSE("bf16 cudnn network", run_tiny(t, g, &g).prefill, run_tiny(t, c, nullptr).prefill, 0.05);
 #else
   SKIP("built without cuDNN headers");
@@ -631,7 +641,7 @@ TEST(cuda_fused_projections_match_separate_gemms) {
   REQUIRE_CUDA_DEVICE();
 #if ALPAMAYO_HAVE_CUBLASLT
   Tiny t;
-  cuda::CudaOptions fused = exact_options(cpu::Precision::BF16);
+  cuda::CudaOptions fused = exact_options(Precision::BF16);
   fused.use_cublaslt = true;
   cuda::CudaOptions apart = fused;
   apart.fuse_projections = false;

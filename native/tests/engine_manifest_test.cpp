@@ -340,7 +340,7 @@ TEST(engine_manifest_exported_models_pass_validation) {
   o.dim_ranges["image_tokens"] = {0, 16, 32};
   o.dim_ranges["seq"] = {1, 16, 48};
   o.dim_ranges["past_len"] = {0, 32, 80};
-  exporter::ModelExportResult r = exporter::export_models(dir.file("ckpt"), dir.file("out"), exporter::WeightPrecision::F32, o);
+  exporter::ModelExportResult r = exporter::export_models(dir.file("ckpt"), dir.file("out"), Precision::FP32, o);
   EngineManifest& m = r.manifest;
   validate_manifest(m);
   CHECK_EQ(m.kv_cache.update, std::string("concat"));

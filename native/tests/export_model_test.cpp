@@ -17,7 +17,7 @@ TEST(export_models_manifest_and_fp8_scales) {
   model::write_random_checkpoint(dir.file("ckpt"), "tiny", 1);
   exporter::ModelExportOptions o;
   o.dim_ranges["seq"] = {1, 8, 32};
-  auto r = exporter::export_models(dir.file("ckpt"), dir.file("fp8"), exporter::WeightPrecision::FP8, o);
+  auto r = exporter::export_models(dir.file("ckpt"), dir.file("fp8"), Precision::FP8, o);
   const engine::EngineSpec& llm = r.manifest.engine("llm");
   CHECK_EQ(llm.io_tensor("input_ids").dtype, std::string("int64"));
   CHECK(llm.io_tensor("input_ids").shape == Shape{-1});
@@ -56,8 +56,8 @@ TEST(export_profile_and_precision_parsing) {
   CHECK_THROWS_CODE(exporter::parse_dim_range("seq=4:2:8"), ErrorCode::InvalidInput, "min <= opt <= max");
   CHECK_THROWS_CODE(exporter::parse_dim_range("seq=1:2"), ErrorCode::InvalidInput, "name=min:opt:max");
   CHECK_THROWS_CODE(exporter::parse_dim_range("seq=1:2:3x"), ErrorCode::InvalidInput, "--profile 'seq=1:2:3x'");
-  CHECK(exporter::parse_weight_precision("bf16") == exporter::WeightPrecision::BF16);
-  CHECK_THROWS_CODE(exporter::parse_weight_precision("int4"), ErrorCode::InvalidInput, "got 'int4'");
+  CHECK(parse_precision("bf16") == Precision::BF16);
+  CHECK_THROWS_CODE(parse_precision("int4"), ErrorCode::InvalidInput, "got 'int4'");
 }
 
 // Audit of the default engine profiles against the planner's real layout: the release (16 frames of
@@ -84,7 +84,7 @@ TEST(export_profiles_audit_planner_layout) {
   pipeline::LoadOptions lo;
   lo.checkpoint = dir.file("ckpt");
   const auto planner = pipeline::Planner::load(lo);
-  const auto res = exporter::export_models(dir.file("ckpt"), dir.file("out"), exporter::WeightPrecision::F32);
+  const auto res = exporter::export_models(dir.file("ckpt"), dir.file("out"), Precision::FP32);
   const engine::EngineSpec& llm = res.manifest.engine("llm");
   const engine::EngineSpec& vision = res.manifest.engine("vision");
   const int64_t image_tokens = 16 * planner->image_tokens_per_image();
@@ -97,7 +97,7 @@ TEST(export_profiles_audit_planner_layout) {
   CHECK_EQ(patches.opt[0], image_tokens / 16 * 4);  // merge 2x2 in the tiny preset
   CHECK_EQ(patches.min[0], patches.max[0]);
   // The manifest's weight bytes per precision: fp16 halves fp32 (up to 64-byte alignment padding).
-  const auto f16 = exporter::export_models(dir.file("ckpt"), dir.file("out16"), exporter::WeightPrecision::F16);
+  const auto f16 = exporter::export_models(dir.file("ckpt"), dir.file("out16"), Precision::FP16);
   for (const char* name : {"vision", "llm", "expert_step"}) {
     const uint64_t b32 = res.manifest.engine(name).weight_bytes, b16 = f16.manifest.engine(name).weight_bytes;
     CHECK(b32 > 0 && b16 > 0);

@@ -6,6 +6,7 @@
 #include <map>
 #include <memory>
 
+#include "core/fp8_scale.hpp"
 #include "core/dtype.hpp"
 #include "core/error.hpp"
 #include "export/onnx_ops.hpp"
@@ -20,7 +21,7 @@ namespace {
 
 struct Fixture {
   std::shared_ptr<std::map<std::string, Tensor, std::less<>>> w = std::make_shared<std::map<std::string, Tensor, std::less<>>>();
-  WeightSource source() {
+  model::WeightSource source() {
     auto m = w;
     return [m](std::string_view name) {
       auto it = m->find(name);
@@ -30,7 +31,7 @@ struct Fixture {
   }
 };
 
-OnnxExportOptions opts(const test::TempDir& d, WeightPrecision p, int64_t opset = 21) {
+OnnxExportOptions opts(const test::TempDir& d, Precision p, int64_t opset = 21) {
   OnnxExportOptions o;
   o.path = d.path() + "/m.onnx";
   o.precision = p;
@@ -57,7 +58,7 @@ TEST(export_onnx_linear_fp16_stores_transposed_narrowed_weight) {
   const std::vector<float> w = {1.0f, 2.0f, 3.0f, 0.1f, -0.5f, 65504.0f};  // [M=2, K=3]
   fx.w->emplace("p.weight", Tensor::from_f32({2, 3}, w));
   fx.w->emplace("p.bias", Tensor::from_f32({2}, std::vector<float>{0.25f, -1.0f}));
-  OnnxOps ops(fx.source(), opts(dir, WeightPrecision::F16));
+  OnnxOps ops(fx.source(), opts(dir, Precision::FP16));
   const std::vector<float> x(12, 1.0f);
   auto y = ops.linear(ops.input("x", {4, 3}, x), ops.weight("p.weight", {2, 3}), ops.weight("p.bias", {}));
   CHECK((y->shape == Shape{4, 2}));
@@ -100,8 +101,10 @@ TEST(export_onnx_fp8_weight_scale_and_bytes) {
   CHECK_NEAR(fp8e4m3_to_f32(static_cast<uint8_t>(enc.bytes[1])), 0.5, 0.0);
   CHECK_NEAR(fp8e4m3_to_f32(static_cast<uint8_t>(enc.bytes[2])), -448.0, 0.0);
   CHECK_NEAR(fp8e4m3_to_f32(static_cast<uint8_t>(enc.bytes[3])), 0.0, 0.0);
-  CHECK_NEAR(fp8_scale_for_amax(0.0f), 1.0, 0.0);
-  CHECK_NEAR(fp8_scale_for_amax(44.8f), 0.1, 1e-7);
+  CHECK_NEAR(fp8_e4m3_scale(0.0f), 1.0, 0.0);
+  CHECK_NEAR(fp8_e4m3_scale(44.8f), 0.1, 1e-7);
+  CHECK_NEAR(fp8_e4m3_scale(INFINITY), 1.0, 0.0);  // never an Inf/NaN scale
+  CHECK_NEAR(fp8_e4m3_scale(NAN), 1.0, 0.0);
 }
 
 TEST(export_onnx_refuses_bad_requests) {
@@ -109,18 +112,19 @@ TEST(export_onnx_refuses_bad_requests) {
   Fixture fx;
   fx.w->emplace("p.weight", Tensor::from_f32({2, 3}, std::vector<float>(6, 0.5f)));
   {
-    OnnxOps ops(fx.source(), opts(dir, WeightPrecision::F32));
+    OnnxOps ops(fx.source(), opts(dir, Precision::FP32));
     CHECK_THROWS_CODE(ops.weight("p.weight", {3, 2}), ErrorCode::InvalidCheckpoint, "expected shape [3, 2]");
     CHECK_THROWS_CODE(ops.weight("nope", {}), ErrorCode::InvalidCheckpoint, "missing tensor nope");
     auto x = ops.input("x", {4, 5}, std::vector<float>(20, 0.0f));
-    CHECK_THROWS_CODE(ops.linear(x, ops.weight("p.weight", {}), nullptr), ErrorCode::InvalidInput, "[4, 5]");
+    // A shape violation is the front door's (model/ops.cpp): Internal, as on every backend.
+    CHECK_THROWS_CODE(ops.linear(x, ops.weight("p.weight", {}), nullptr), ErrorCode::Internal, "[4, 5]");
     CHECK_THROWS_CODE(ops.input("x", {1}, std::vector<float>(1, 0.0f)), ErrorCode::InvalidInput, "duplicate");
     ops.kv_reserve(2, 16, 1, 4);
     auto k = ops.input("k", {2, 1, 4}, std::vector<float>(8, 0.0f));
     ops.kv_write(0, 3, k, k);
     CHECK_THROWS_CODE(ops.kv_write(0, 3, k, k), ErrorCode::InvalidInput, "can only append");
     CHECK_THROWS_CODE(ops.kv_write(1, 4, k, k), ErrorCode::InvalidInput, "first touched at length 4");
-    CHECK_THROWS_CODE(ops.kv_read(2, 1), ErrorCode::InvalidInput, "outside the reserved 2 layers");
+    CHECK_THROWS_CODE(ops.kv_read(2, 1), ErrorCode::Internal, "outside the reserved 2 layers");
     // index_add_rows exports as Gather + Add + ScatterND "none": exact for distinct rows only.
     auto rows = ops.input("rows", {3, 2}, std::vector<float>(6, 0.0f));
     auto src = ops.input("src", {2, 2}, std::vector<float>(4, 1.0f));
@@ -129,15 +133,15 @@ TEST(export_onnx_refuses_bad_requests) {
     ops.index_add_rows(rows, ops.input_index("distinct", {2}, std::vector<int64_t>{2, 0}), src);
   }
   {
-    auto o = opts(dir, WeightPrecision::FP8);
+    auto o = opts(dir, Precision::FP8);
     OnnxOps ops(fx.source(), o);
     auto x = ops.input("x", {4, 3}, std::vector<float>(12, 0.0f));
     CHECK_THROWS_CODE(ops.linear(x, ops.weight("p.weight", {}), nullptr), ErrorCode::InvalidInput,
                       "no calibrated activation amax for the input of linear 'p.weight'");
   }
-  CHECK_THROWS_CODE(OnnxOps(fx.source(), opts(dir, WeightPrecision::FP8, 17)), ErrorCode::InvalidInput, "opset >= 19");
+  CHECK_THROWS_CODE(OnnxOps(fx.source(), opts(dir, Precision::FP8, 17)), ErrorCode::InvalidInput, "opset >= 19");
   {
-    auto o = opts(dir, WeightPrecision::F32);
+    auto o = opts(dir, Precision::FP32);
     o.dynamic_dims["x"] = {"seq", ""};
     o.dynamic_dims["z"] = {"n", ""};
     OnnxOps ops(fx.source(), o);
@@ -155,7 +159,7 @@ TEST(export_onnx_refuses_bad_requests) {
 TEST(export_onnx_dynamic_dims_reach_graph_inputs_and_outputs) {
   test::TempDir dir;
   Fixture fx;
-  auto o = opts(dir, WeightPrecision::F32);
+  auto o = opts(dir, Precision::FP32);
   o.dynamic_dims["q"] = {"seq", "", ""};
   OnnxOps ops(fx.source(), o);
   ops.kv_reserve(1, 64, 2, 4);

@@ -26,7 +26,7 @@ namespace {
 struct Fixture {
   ModelConfig cfg = parse_model_config(preset_config("tiny"));
   std::map<std::string, Tensor, std::less<>> weights = test::formula_weights(cfg);
-  std::unique_ptr<cpu::CpuOps> make_ops(int threads = 2, cpu::Precision prec = cpu::Precision::FP32) {
+  std::unique_ptr<cpu::CpuOps> make_ops(int threads = 2, Precision prec = Precision::FP32) {
     auto* w = &weights;
     return std::make_unique<cpu::CpuOps>(
         [w](std::string_view n) {
@@ -196,7 +196,7 @@ TEST(model_precision_modes_stay_close_to_fp32) {
   const auto base = run_prompt(f, *ref).prefill_logits;
   double scale = 0;
   for (float v : base) scale = std::max(scale, double(std::fabs(v)));
-  for (auto [prec, tol] : {std::pair{cpu::Precision::BF16, 0.03}, {cpu::Precision::FP16, 0.003}, {cpu::Precision::FP8, 0.25}}) {
+  for (auto [prec, tol] : {std::pair{Precision::BF16, 0.03}, {Precision::FP16, 0.003}, {Precision::FP8, 0.25}}) {
     auto ops = f.make_ops(2, prec);
     const auto got = run_prompt(f, *ops).prefill_logits;
     double worst = 0;

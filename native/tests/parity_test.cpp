@@ -168,7 +168,7 @@ struct Parity {
   std::unique_ptr<cpu::CpuOps> make_ops() const {
     auto c = ckpt;
     return std::make_unique<cpu::CpuOps>([c](std::string_view n) { return c->tensor(n); },
-                                         cpu::CpuOptions{cpu::Precision::FP32, 2});
+                                         cpu::CpuOptions{Precision::FP32, 2});
   }
 };
 

@@ -135,8 +135,8 @@ TEST(trtexec_grammar_rejects_what_trtexec_rejects) {
 TEST(trtexec_commands_of_an_export_parse_for_10_16_and_11_1) {
   test::TempDir dir;
   model::write_random_checkpoint(dir.file("ckpt"), "tiny", 1);
-  for (auto p : {exporter::WeightPrecision::F16, exporter::WeightPrecision::FP8}) {
-    const auto r = exporter::export_models(dir.file("ckpt"), dir.file(exporter::precision_name(p)), p);
+  for (auto p : {Precision::FP16, Precision::FP8}) {
+    const auto r = exporter::export_models(dir.file("ckpt"), dir.file(std::string(precision_name(p))), p);
     const auto cmds = exporter::trtexec_commands(r.manifest, "E");
     CHECK_EQ(cmds.size(), 3u);
     for (const auto& c : cmds) {

@@ -7,6 +7,7 @@
 
 #include "core/cancel.hpp"
 #include "core/dtype.hpp"
+#include "core/fp8_scale.hpp"
 
 namespace alp::cpu {
 namespace {
@@ -128,7 +129,7 @@ void attention(ThreadPool& pool, const float* q, const float* k, const float* v,
 float fp8_round_trip(const float* x, float* out, int64_t n) {
   float amax = 0.f;
   for (int64_t i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[i]));
-  const float scale = amax > 0.f ? amax / 448.f : 1.f;
+  const float scale = fp8_e4m3_scale(amax);
   for (int64_t i = 0; i < n; ++i) out[i] = fp8e4m3_to_f32(f32_to_fp8e4m3(x[i] / scale)) * scale;
   return scale;
 }

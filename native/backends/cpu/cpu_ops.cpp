@@ -1,4 +1,3 @@
-#include "model/shape_rules.hpp"
 #include "backends/cpu/cpu_ops.hpp"
 
 #include <algorithm>
@@ -67,8 +66,6 @@ const std::vector<int64_t>& ix(const Value& v, const char* op, const char* arg) 
   if (!c.idx) fail(ErrorCode::Internal, std::string("cpu ") + op + ": " + arg + " is a float value, expected indices");
   return *c.idx;
 }
-[[noreturn]] void shape_error(const char* op, const std::string& what) { fail(ErrorCode::Internal, std::string("cpu ") + op + ": " + what); }
-
 int64_t last_dim(const Value& v) { return v->shape.empty() ? 1 : v->shape.back(); }
 
 Value unary(BufferPool& pool, const Value& x, const char* op, float (*f)(float)) {
@@ -83,40 +80,22 @@ Value binary(BufferPool& pool, const Value& a, const Value& b, const char* op, F
   const auto& x = fl(a, op, "a");
   const auto& y = fl(b, op, "b");
   auto [v, o] = alloc(pool, a->shape);
+  // The front door allows b == a's shape or a row vector of a's last axis.
   if (y.size() == x.size()) {
     for (size_t i = 0; i < x.size(); ++i) o[i] = f(x[i], y[i]);
-  } else if (!y.empty() && static_cast<int64_t>(y.size()) == last_dim(a)) {
-    for (size_t i = 0; i < x.size(); ++i) o[i] = f(x[i], y[i % y.size()]);
   } else {
-    shape_error(op, "shapes " + shape_str(a->shape) + " and " + shape_str(b->shape) + " do not broadcast");
+    for (size_t i = 0; i < x.size(); ++i) o[i] = f(x[i], y[i % y.size()]);
   }
   return v;
 }
 
 }  // namespace
 
-Precision parse_precision(std::string_view n) {
-  if (n == "fp32") return Precision::FP32;
-  if (n == "bf16") return Precision::BF16;
-  if (n == "fp16") return Precision::FP16;
-  if (n == "fp8") return Precision::FP8;
-  fail(ErrorCode::InvalidInput, "precision: expected fp32, bf16, fp16 or fp8, got '" + std::string(n) + "'");
-}
-std::string_view precision_name(Precision p) {
-  switch (p) {
-    case Precision::FP32: return "fp32";
-    case Precision::BF16: return "bf16";
-    case Precision::FP16: return "fp16";
-    case Precision::FP8: return "fp8";
-  }
-  return "fp32";
-}
-
 bool keeps_bf16(DType stored, size_t rank, Precision precision) {
   return stored == DType::BF16 && rank == 2 && (precision == Precision::FP32 || precision == Precision::BF16);
 }
 
-CpuOps::CpuOps(WeightSource weights, CpuOptions options)
+CpuOps::CpuOps(model::WeightSource weights, CpuOptions options)
     : source_(std::move(weights)), options_(options), pool_(options.threads) {}
 CpuOps::~CpuOps() = default;
 
@@ -129,30 +108,20 @@ std::vector<float> CpuOps::values(const Value& v) {
   return std::vector<float>(c.idx->begin(), c.idx->end());
 }
 
-Value CpuOps::input(std::string_view name, Shape shape, std::span<const float> data) {
-  if (shape_numel(shape) != static_cast<int64_t>(data.size()))
-    fail(ErrorCode::InvalidInput, "input " + std::string(name) + ": " + std::to_string(data.size()) + " values for shape " + shape_str(shape));
+Value CpuOps::input_impl(std::string_view, Shape shape, std::span<const float> data) {
   auto [v, o] = alloc(buffers_, std::move(shape));
   std::copy(data.begin(), data.end(), o.begin());
   return v;
 }
 
-Value CpuOps::input_index(std::string_view name, Shape shape, std::span<const int64_t> data) {
-  if (shape_numel(shape) != static_cast<int64_t>(data.size()))
-    fail(ErrorCode::InvalidInput, "input " + std::string(name) + ": " + std::to_string(data.size()) + " indices for shape " + shape_str(shape));
+Value CpuOps::input_index_impl(std::string_view, Shape shape, std::span<const int64_t> data) {
   return std::make_shared<CpuValue>(std::move(shape), std::make_shared<std::vector<int64_t>>(data.begin(), data.end()));
 }
 
-Value CpuOps::weight(std::string_view name, const Shape& expected) {
+Value CpuOps::weight_impl(std::string_view name) {
   requested_.emplace(name);
-  if (auto it = weights_.find(name); it != weights_.end()) {
-    if (!expected.empty() && it->second->shape != expected)
-      fail(ErrorCode::InvalidCheckpoint, "tensor " + std::string(name) + ": shape " + shape_str(it->second->shape) + ", expected " + shape_str(expected));
-    return it->second;
-  }
+  if (auto it = weights_.find(name); it != weights_.end()) return it->second;
   Tensor t = source_(name);
-  if (!expected.empty() && t.shape() != expected)
-    fail(ErrorCode::InvalidCheckpoint, "tensor " + std::string(name) + ": shape " + shape_str(t.shape()) + ", expected " + shape_str(expected));
   if (t.dtype() != DType::F32 && t.dtype() != DType::BF16 && t.dtype() != DType::F16 && t.dtype() != DType::F8E4M3)
     fail(ErrorCode::InvalidCheckpoint, "tensor " + std::string(name) + ": dtype " + std::string(dtype_name(t.dtype())) + " is not a float type");
   if (keeps_bf16(t.dtype(), t.rank(), options_.precision)) {
@@ -187,20 +156,13 @@ Value CpuOps::weight(std::string_view name, const Shape& expected) {
 
 std::vector<float> CpuOps::read(std::string_view, const Value& v) { return values(v); }
 
-Value CpuOps::linear(const Value& x, const Value& w, const Value& b) {
+Value CpuOps::linear_impl(const Value& x, const Value& w, const Value& b, const Shape& out) {
   const auto& xs = fl(x, "linear", "x");
   const CpuValue& wv = cv(w, "linear", "w");
   const HostBf16* w16 = wv.bf16 && options_.precision != Precision::FP8 ? wv.bf16.get() : nullptr;
-  if (w->shape.size() != 2) shape_error("linear", "weight shape " + shape_str(w->shape) + " is not 2-D");
   const int64_t m = w->shape[0], k = w->shape[1];
-  if (last_dim(x) != k) shape_error("linear", "x " + shape_str(x->shape) + " vs weight " + shape_str(w->shape));
-  const int64_t n = static_cast<int64_t>(xs.size()) / k;
-  const float* bias = nullptr;
-  if (b) {
-    const auto& bs = fl(b, "linear", "b");
-    if (static_cast<int64_t>(bs.size()) != m) shape_error("linear", "bias " + shape_str(b->shape) + " for " + std::to_string(m) + " outputs");
-    bias = bs.data();
-  }
+  const int64_t n = k ? static_cast<int64_t>(xs.size()) / k : 0;
+  const float* bias = b ? fl(b, "linear", "b").data() : nullptr;
   const float* wp = w16 ? nullptr : fl(w, "linear", "w").data();
   const float* xp = xs.data();
   BufferPool::Buffer xq;
@@ -217,9 +179,7 @@ Value CpuOps::linear(const Value& x, const Value& w, const Value& b) {
     fp8_round_trip(xs.data(), xq->data(), static_cast<int64_t>(xs.size()));
     xp = xq->data();
   }
-  Shape s = x->shape;
-  s.back() = m;
-  auto [v, y] = alloc(buffers_, std::move(s));
+  auto [v, y] = alloc(buffers_, out);
   if (w16)
     gemm_nt_bf16(pool_, xp, w16->data(), bias, y.data(), n, m, k);
   else
@@ -228,11 +188,10 @@ Value CpuOps::linear(const Value& x, const Value& w, const Value& b) {
   return v;
 }
 
-Value CpuOps::rms_norm(const Value& x, const Value& w, float eps) {
+Value CpuOps::rms_norm_impl(const Value& x, const Value& w, float eps) {
   const auto& a = fl(x, "rms_norm", "x");
   const auto& g = fl(w, "rms_norm", "w");
   const int64_t d = last_dim(x);
-  if (static_cast<int64_t>(g.size()) != d) shape_error("rms_norm", "weight " + shape_str(w->shape) + " for x " + shape_str(x->shape));
   auto [v, o] = alloc(buffers_, x->shape);
   for (size_t r = 0; r < a.size() / d; ++r) {
     const float* xr = a.data() + r * d;
@@ -244,13 +203,11 @@ Value CpuOps::rms_norm(const Value& x, const Value& w, float eps) {
   return v;
 }
 
-Value CpuOps::layer_norm(const Value& x, const Value& w, const Value& b, float eps) {
+Value CpuOps::layer_norm_impl(const Value& x, const Value& w, const Value& b, float eps) {
   const auto& a = fl(x, "layer_norm", "x");
   const auto& g = fl(w, "layer_norm", "w");
   const auto& be = fl(b, "layer_norm", "b");
   const int64_t d = last_dim(x);
-  if (static_cast<int64_t>(g.size()) != d || static_cast<int64_t>(be.size()) != d)
-    shape_error("layer_norm", "weight/bias " + shape_str(w->shape) + " for x " + shape_str(x->shape));
   auto [v, o] = alloc(buffers_, x->shape);
   for (size_t r = 0; r < a.size() / d; ++r) {
     const float* xr = a.data() + r * d;
@@ -265,14 +222,11 @@ Value CpuOps::layer_norm(const Value& x, const Value& w, const Value& b, float e
   return v;
 }
 
-Value CpuOps::rope(const Value& x, const Value& cos, const Value& sin) {
+Value CpuOps::rope_impl(const Value& x, const Value& cos, const Value& sin) {
   const auto& a = fl(x, "rope", "x");
   const auto& c = fl(cos, "rope", "cos");
   const auto& s = fl(sin, "rope", "sin");
-  if (x->shape.size() != 3) shape_error("rope", "x " + shape_str(x->shape) + " is not [N, H, D]");
   const int64_t n = x->shape[0], h = x->shape[1], d = x->shape[2], half = d / 2;
-  if (cos->shape != Shape{n, d} || sin->shape != Shape{n, d})
-    shape_error("rope", "cos/sin " + shape_str(cos->shape) + " for x " + shape_str(x->shape));
   auto [v, o] = alloc(buffers_, x->shape);
   for (int64_t i = 0; i < n; ++i)
     for (int64_t hh = 0; hh < h; ++hh) {
@@ -288,13 +242,10 @@ Value CpuOps::rope(const Value& x, const Value& cos, const Value& sin) {
   return v;
 }
 
-Value CpuOps::attention(const Value& q, const Value& k, const Value& v, model::AttentionMask mask, float scale) {
+Value CpuOps::attention_impl(const Value& q, const Value& k, const Value& v, model::AttentionMask mask, float scale) {
   const auto& qs = fl(q, "attention", "q");
   const auto& ks = fl(k, "attention", "k");
   const auto& vs = fl(v, "attention", "v");
-  if (q->shape.size() != 3 || k->shape.size() != 3 || k->shape != v->shape || q->shape[2] != k->shape[2] ||
-      k->shape[1] == 0 || q->shape[1] % k->shape[1])
-    shape_error("attention", "q " + shape_str(q->shape) + ", k " + shape_str(k->shape) + ", v " + shape_str(v->shape));
   const int64_t nq = q->shape[0], hq = q->shape[1], d = q->shape[2], nk = k->shape[0], hkv = k->shape[1];
   auto [out, o] = alloc(buffers_, q->shape);
   cpu::attention(pool_, qs.data(), ks.data(), vs.data(), o.data(), nq, nk, hq, hkv, d, scale,
@@ -303,34 +254,44 @@ Value CpuOps::attention(const Value& q, const Value& k, const Value& v, model::A
   return out;
 }
 
-Value CpuOps::silu(const Value& x) {
+Value CpuOps::silu_impl(const Value& x) {
   return unary(buffers_, x, "silu", [](float a) { return a / (1.0f + std::exp(-a)); });
 }
-Value CpuOps::gelu_tanh(const Value& x) {
+Value CpuOps::gelu_tanh_impl(const Value& x) {
   return unary(buffers_, x, "gelu_tanh", [](float a) {
     const float k = 0.7978845608028654f;  // sqrt(2 / pi)
     return 0.5f * a * (1.0f + std::tanh(k * (a + 0.044715f * a * a * a)));
   });
 }
-Value CpuOps::gelu_erf(const Value& x) {
+Value CpuOps::gelu_erf_impl(const Value& x) {
   return unary(buffers_, x, "gelu_erf", [](float a) { return 0.5f * a * (1.0f + std::erf(a * 0.7071067811865476f)); });
 }
-Value CpuOps::add(const Value& a, const Value& b) { return binary(buffers_, a, b, "add", [](float x, float y) { return x + y; }); }
-Value CpuOps::mul(const Value& a, const Value& b) { return binary(buffers_, a, b, "mul", [](float x, float y) { return x * y; }); }
-Value CpuOps::scale(const Value& x, float s) {
+Value CpuOps::swiglu_impl(const Value& gate_up, const Shape& out) {
+  const auto& a = fl(gate_up, "swiglu", "gate_up");
+  const int64_t inter = out.back(), rows = inter ? shape_numel(out) / inter : 0;
+  auto [v, o] = alloc(buffers_, out);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t i = 0; i < inter; ++i) {
+      const float g = a[r * 2 * inter + i];
+      o[r * inter + i] = (g / (1.0f + std::exp(-g))) * a[r * 2 * inter + inter + i];  // silu(g) * u, as silu() then mul()
+    }
+  return v;
+}
+Value CpuOps::add_impl(const Value& a, const Value& b) { return binary(buffers_, a, b, "add", [](float x, float y) { return x + y; }); }
+Value CpuOps::mul_impl(const Value& a, const Value& b) { return binary(buffers_, a, b, "mul", [](float x, float y) { return x * y; }); }
+Value CpuOps::scale_impl(const Value& x, float s) {
   const auto& a = fl(x, "scale", "x");
   auto [v, o] = alloc(buffers_, x->shape);
   for (size_t i = 0; i < a.size(); ++i) o[i] = a[i] * s;
   return v;
 }
 
-Value CpuOps::fourier_features(const Value& x, std::span<const float> freqs) {
+Value CpuOps::fourier_features_impl(const Value& x, std::span<const float> freqs, const Shape& out_shape) {
   const auto& a = fl(x, "fourier_features", "x");
-  if (x->shape.size() != 2) shape_error("fourier_features", "x " + shape_str(x->shape) + " is not [N, C]");
   const int64_t n = x->shape[0], c = x->shape[1], f = static_cast<int64_t>(freqs.size());
   const float two_pi_scale = static_cast<float>(std::numbers::pi);
   const float root2 = static_cast<float>(std::numbers::sqrt2);
-  auto [v, o] = alloc(buffers_, {n, c * 2 * f});
+  auto [v, o] = alloc(buffers_, out_shape);
   for (int64_t i = 0; i < n; ++i)
     for (int64_t ch = 0; ch < c; ++ch) {
       float* out = o.data() + (i * c + ch) * 2 * f;
@@ -344,11 +305,11 @@ Value CpuOps::fourier_features(const Value& x, std::span<const float> freqs) {
   return v;
 }
 
-Value CpuOps::embedding(const Value& table, const Value& ids) {
+Value CpuOps::embedding_impl(const Value& table, const Value& ids, const Shape& out) {
   const CpuValue& tv = cv(table, "embedding", "table");
   const auto& id = ix(ids, "embedding", "ids");
-  const int64_t v = table->shape.at(0), d = table->shape.at(1);
-  auto [v_out, o] = alloc(buffers_, {static_cast<int64_t>(id.size()), d});
+  const int64_t v = table->shape[0], d = table->shape[1];
+  auto [v_out, o] = alloc(buffers_, out);
   for (size_t i = 0; i < id.size(); ++i) {
     if (id[i] < 0 || id[i] >= v) fail(ErrorCode::InvalidInput, "embedding: id " + std::to_string(id[i]) + " outside [0, " + std::to_string(v) + ")");
     if (tv.bf16 && !tv.f) {  // rows widened as they are gathered: the table itself stays bf16
@@ -360,17 +321,16 @@ Value CpuOps::embedding(const Value& table, const Value& ids) {
   return v_out;
 }
 
-Value CpuOps::interp_rows(const Value& table, const Value& idx, const Value& w) {
+Value CpuOps::interp_rows_impl(const Value& table, const Value& idx, const Value& w, const Shape& out) {
   const auto& t = fl(table, "interp_rows", "table");
   const auto& id = ix(idx, "interp_rows", "idx");
   const auto& ws = fl(w, "interp_rows", "w");
-  if (idx->shape != w->shape || idx->shape.size() != 2) shape_error("interp_rows", "idx " + shape_str(idx->shape) + " vs w " + shape_str(w->shape));
-  const int64_t n = idx->shape[0], taps = idx->shape[1], v = table->shape.at(0), d = table->shape.at(1);
-  auto [v_out, o] = alloc(buffers_, {n, d});
+  const int64_t n = idx->shape[0], taps = idx->shape[1], v = table->shape[0], d = table->shape[1];
+  auto [v_out, o] = alloc(buffers_, out);
   for (int64_t i = 0; i < n; ++i)
     for (int64_t tp = 0; tp < taps; ++tp) {
       const int64_t r = id[i * taps + tp];
-      if (r < 0 || r >= v) shape_error("interp_rows", "row " + std::to_string(r) + " outside the table");
+      if (r < 0 || r >= v) fail(ErrorCode::Internal, "cpu interp_rows: row " + std::to_string(r) + " outside the table");
       for (int64_t e = 0; e < d; ++e) o[i * d + e] += t[r * d + e] * ws[i * taps + tp];
     }
   return v_out;
@@ -383,11 +343,10 @@ Value row_update(BufferPool& pool, const Value& x, const Value& idx, const Value
   std::copy(a.begin(), a.end(), o.begin());
   const auto& id = ix(idx, op, "idx");
   const auto& s = fl(src, op, "src");
-  const int64_t d = last_dim(x), rows = static_cast<int64_t>(o.size()) / d;
-  if (static_cast<int64_t>(s.size()) != static_cast<int64_t>(id.size()) * d)
-    shape_error(op, "src " + shape_str(src->shape) + " for " + std::to_string(id.size()) + " rows of width " + std::to_string(d));
+  const int64_t rows = x->shape[0], d = x->shape[1];
   for (size_t i = 0; i < id.size(); ++i) {
-    if (id[i] < 0 || id[i] >= rows) shape_error(op, "row " + std::to_string(id[i]) + " outside [0, " + std::to_string(rows) + ")");
+    if (id[i] < 0 || id[i] >= rows)
+      fail(ErrorCode::Internal, std::string("cpu ") + op + ": row " + std::to_string(id[i]) + " outside [0, " + std::to_string(rows) + ")");
     for (int64_t e = 0; e < d; ++e) {
       float& dst = o[id[i] * d + e];
       dst = accumulate ? dst + s[i * d + e] : s[i * d + e];
@@ -397,27 +356,22 @@ Value row_update(BufferPool& pool, const Value& x, const Value& idx, const Value
 }
 }  // namespace
 
-Value CpuOps::scatter_rows(const Value& x, const Value& idx, const Value& src) { return row_update(buffers_, x, idx, src, "scatter_rows", false); }
-Value CpuOps::index_add_rows(const Value& x, const Value& idx, const Value& src) { return row_update(buffers_, x, idx, src, "index_add_rows", true); }
+Value CpuOps::scatter_rows_impl(const Value& x, const Value& idx, const Value& src) { return row_update(buffers_, x, idx, src, "scatter_rows", false); }
+Value CpuOps::index_add_rows_impl(const Value& x, const Value& idx, const Value& src) { return row_update(buffers_, x, idx, src, "index_add_rows", true); }
 
-Value CpuOps::slice(const Value& x, int axis, int64_t begin, int64_t end) {
+Value CpuOps::slice_impl(const Value& x, int axis, int64_t begin, int64_t end, const Shape& out) {
   const auto& a = fl(x, "slice", "x");
   const Shape& s = x->shape;
-  if (axis < 0 || axis >= static_cast<int>(s.size()) || begin < 0 || end > s[axis] || begin > end)
-    shape_error("slice", "axis " + std::to_string(axis) + " [" + std::to_string(begin) + ", " + std::to_string(end) + ") of " + shape_str(s));
   int64_t outer = 1, inner = 1;
   for (int i = 0; i < axis; ++i) outer *= s[i];
   for (size_t i = axis + 1; i < s.size(); ++i) inner *= s[i];
-  Shape os = s;
-  os[axis] = end - begin;
-  auto [v, o] = alloc(buffers_, std::move(os));
+  auto [v, o] = alloc(buffers_, out);
   for (int64_t r = 0; r < outer; ++r)
     std::copy_n(a.data() + (r * s[axis] + begin) * inner, (end - begin) * inner, o.data() + r * (end - begin) * inner);
   return v;
 }
 
-Value CpuOps::concat(const std::vector<Value>& xs, int axis) {
-  const Shape os = model::concat_shape(xs, axis, "cpu");
+Value CpuOps::concat_impl(const std::vector<Value>& xs, int axis, const Shape& os) {
   int64_t outer = 1, inner = 1;
   for (int i = 0; i < axis; ++i) outer *= os[i];
   for (size_t i = axis + 1; i < os.size(); ++i) inner *= os[i];
@@ -432,22 +386,18 @@ Value CpuOps::concat(const std::vector<Value>& xs, int axis) {
   return out;
 }
 
-Value CpuOps::reshape(const Value& x, Shape shape) {
+Value CpuOps::reshape_impl(const Value& x, const Shape&, const Shape& out) {
   const CpuValue& c = cv(x, "reshape", "x");
-  shape = model::reshape_shape(x->shape, std::move(shape), "cpu");
   // Row-major data is unchanged: share the buffer.
-  if (c.bf16 && !c.f) return std::make_shared<CpuValue>(std::move(shape), c.bf16);
-  if (c.f) return std::make_shared<CpuValue>(std::move(shape), c.f);
-  return std::make_shared<CpuValue>(std::move(shape), c.idx);
+  if (c.bf16 && !c.f) return std::make_shared<CpuValue>(out, c.bf16);
+  if (c.f) return std::make_shared<CpuValue>(out, c.f);
+  return std::make_shared<CpuValue>(out, c.idx);
 }
 
-Value CpuOps::transpose(const Value& x, std::vector<int> perm) {
+Value CpuOps::transpose_impl(const Value& x, const std::vector<int>& perm, const Shape& os) {
   const auto& a = fl(x, "transpose", "x");
   const Shape& s = x->shape;
   const size_t r = s.size();
-  if (perm.size() != r) shape_error("transpose", "perm rank " + std::to_string(perm.size()) + " for " + shape_str(s));
-  Shape os(r);
-  for (size_t i = 0; i < r; ++i) os[i] = s.at(static_cast<size_t>(perm[i]));
   std::vector<int64_t> in_stride(r, 1);
   for (size_t i = r; i-- > 1;) in_stride[i - 1] = in_stride[i] * s[i];
   auto [v, o] = alloc(buffers_, os);
@@ -464,32 +414,24 @@ Value CpuOps::transpose(const Value& x, std::vector<int> perm) {
   return v;
 }
 
-Value CpuOps::expand_rows(const Value& x, int64_t n) {
+Value CpuOps::expand_rows_impl(const Value& x, int64_t n, const Shape& out) {
   const auto& a = fl(x, "expand_rows", "x");
-  if (x->shape.size() != 2 || x->shape[0] != 1) shape_error("expand_rows", "x " + shape_str(x->shape) + " is not [1, D]");
-  auto [v, o] = alloc(buffers_, {n, x->shape[1]});
+  auto [v, o] = alloc(buffers_, out);
   for (int64_t i = 0; i < n; ++i) std::copy(a.begin(), a.end(), o.begin() + i * static_cast<int64_t>(a.size()));
   return v;
 }
 
-void CpuOps::kv_reserve(int64_t layers, int64_t capacity, int64_t kv_heads, int64_t head_dim) {
-  if (layers <= 0 || capacity <= 0) fail(ErrorCode::InvalidInput, "kv_reserve: layers and capacity must be > 0");
-  kv_capacity_ = capacity, kv_heads_ = kv_heads, kv_dim_ = head_dim;
-  const size_t per = static_cast<size_t>(capacity * kv_heads * head_dim);
-  k_cache_.assign(static_cast<size_t>(layers), HostFloats(per, 0.f));
-  v_cache_.assign(static_cast<size_t>(layers), HostFloats(per, 0.f));
+void CpuOps::kv_reserve_impl(const model::KvGeometry& g) {
+  const size_t per = static_cast<size_t>(g.capacity * g.kv_heads * g.head_dim);
+  k_cache_.assign(static_cast<size_t>(g.layers), HostFloats(per, 0.f));
+  v_cache_.assign(static_cast<size_t>(g.layers), HostFloats(per, 0.f));
   lane_k_.clear(), lane_v_.clear();
-  kv_shared_ = 0, kv_lanes_ = 1;
 }
 
-void CpuOps::kv_share(int64_t shared, int64_t lanes) {
-  if (k_cache_.empty()) fail(ErrorCode::Internal, "kv_share before kv_reserve");
-  if (shared < 0 || shared > kv_capacity_ || lanes < 1)
-    fail(ErrorCode::Internal, "kv_share: shared " + std::to_string(shared) + " of capacity " + std::to_string(kv_capacity_) +
-                                  ", lanes " + std::to_string(lanes));
-  kv_shared_ = shared, kv_lanes_ = lanes;
+void CpuOps::kv_share_impl(int64_t shared, int64_t lanes) {
+  const model::KvGeometry& g = kv_geometry();
   // Private rows of lanes 1..: allocated once per (lanes, tail) and reused by later plans.
-  const size_t per = static_cast<size_t>((kv_capacity_ - shared) * kv_heads_ * kv_dim_);
+  const size_t per = static_cast<size_t>((g.capacity - shared) * g.kv_heads * g.head_dim);
   for (auto* lanes_of : {&lane_k_, &lane_v_}) {
     lanes_of->resize(static_cast<size_t>(lanes - 1));
     for (auto& layers : *lanes_of) {
@@ -500,36 +442,24 @@ void CpuOps::kv_share(int64_t shared, int64_t lanes) {
   }
 }
 
-void CpuOps::kv_write(int64_t layer, int64_t pos, const Value& k, const Value& v, int64_t lane) {
+void CpuOps::kv_write_impl(int64_t layer, int64_t pos, const Value& k, const Value& v, int64_t lane) {
   const auto& ks = fl(k, "kv_write", "k");
   const auto& vs = fl(v, "kv_write", "v");
-  if (layer < 0 || layer >= static_cast<int64_t>(k_cache_.size()))
-    fail(ErrorCode::Internal, "kv_write: layer " + std::to_string(layer) + " but the cache has " + std::to_string(k_cache_.size()) + " layers (kv_reserve first)");
-  const int64_t row = kv_heads_ * kv_dim_;
-  if (k->shape.size() != 3 || k->shape[1] * k->shape[2] != row || k->shape != v->shape)
-    shape_error("kv_write", "k " + shape_str(k->shape) + " for cache rows of " + std::to_string(row));
-  const int64_t n = k->shape[0];
-  if (pos < 0 || pos + n > kv_capacity_)
-    fail(ErrorCode::InvalidInput, "KV cache: positions [" + std::to_string(pos) + ", " + std::to_string(pos + n) +
-                                      ") exceed the capacity " + std::to_string(kv_capacity_));
-  if (lane < 0 || lane >= kv_lanes_ || (lane > 0 && pos < kv_shared_))
-    fail(ErrorCode::Internal, "kv_write: lane " + std::to_string(lane) + " at position " + std::to_string(pos) + " (" +
-                                  std::to_string(kv_lanes_) + " lanes sharing " + std::to_string(kv_shared_) + " positions)");
+  const model::KvGeometry& g = kv_geometry();
+  const int64_t row = g.kv_heads * g.head_dim;
   HostFloats& kd = lane == 0 ? k_cache_[layer] : lane_k_[lane - 1][layer];
   HostFloats& vd = lane == 0 ? v_cache_[layer] : lane_v_[lane - 1][layer];
-  const int64_t at = lane == 0 ? pos : pos - kv_shared_;
+  const int64_t at = lane == 0 ? pos : pos - g.shared;
   std::copy(ks.begin(), ks.end(), kd.begin() + at * row);
   std::copy(vs.begin(), vs.end(), vd.begin() + at * row);
 }
 
-std::pair<Value, Value> CpuOps::kv_read(int64_t layer, int64_t len, int64_t lane) {
-  if (layer < 0 || layer >= static_cast<int64_t>(k_cache_.size()) || len < 0 || len > kv_capacity_ || lane < 0 || lane >= kv_lanes_)
-    fail(ErrorCode::Internal, "kv_read: layer " + std::to_string(layer) + ", length " + std::to_string(len) + ", lane " +
-                                  std::to_string(lane) + " outside the reserved cache");
-  const int64_t row = kv_heads_ * kv_dim_;
-  const int64_t common = lane == 0 ? len : std::min(len, kv_shared_);
+std::pair<Value, Value> CpuOps::kv_read_impl(int64_t layer, int64_t len, int64_t lane) {
+  const model::KvGeometry& g = kv_geometry();
+  const int64_t row = g.kv_heads * g.head_dim;
+  const int64_t common = lane == 0 ? len : std::min(len, g.shared);
   auto part = [&](const HostFloats& c, const std::vector<std::vector<HostFloats>>& lanes) {
-    auto [v, o] = alloc(buffers_, {len, kv_heads_, kv_dim_});
+    auto [v, o] = alloc(buffers_, {len, g.kv_heads, g.head_dim});
     std::copy(c.begin(), c.begin() + common * row, o.begin());
     if (common < len) {
       const HostFloats& own = lanes[static_cast<size_t>(lane - 1)][static_cast<size_t>(layer)];

@@ -20,63 +20,26 @@
 
 #include "backends/cpu/buffer_pool.hpp"
 #include "backends/cpu/thread_pool.hpp"
+#include "core/precision.hpp"
 #include "core/tensor.hpp"
 #include "model/ops.hpp"
 
 namespace alp::cpu {
 
-enum class Precision { FP32, BF16, FP16, FP8 };
-Precision parse_precision(std::string_view name);  // "fp32" | "bf16" | "fp16" | "fp8", else InvalidInput
 // Whether a weight stored as `stored` with `rank` dims is kept in bf16 (not widened) in `precision` mode.
 bool keeps_bf16(DType stored, size_t rank, Precision precision);
-std::string_view precision_name(Precision p);
 
 struct CpuOptions {
   Precision precision = Precision::FP32;
   int threads = 0;  // <= 0: all hardware threads
 };
 
-// Returns the named checkpoint tensor (any float dtype); throws InvalidCheckpoint when absent.
-// alp::Checkpoint::tensor fits directly: [ckpt](std::string_view n) { return ckpt->tensor(n); }
-using WeightSource = std::function<Tensor(std::string_view name)>;
-
 class CpuOps final : public model::Ops {
  public:
-  explicit CpuOps(WeightSource weights, CpuOptions options = {});
+  explicit CpuOps(model::WeightSource weights, CpuOptions options = {});
   ~CpuOps() override;
 
-  model::Value input(std::string_view name, Shape shape, std::span<const float> data) override;
-  model::Value input_index(std::string_view name, Shape shape, std::span<const int64_t> data) override;
-  model::Value weight(std::string_view name, const Shape& expected) override;
   std::vector<float> read(std::string_view name, const model::Value& v) override;
-
-  model::Value linear(const model::Value& x, const model::Value& w, const model::Value& b) override;
-  model::Value rms_norm(const model::Value& x, const model::Value& w, float eps) override;
-  model::Value layer_norm(const model::Value& x, const model::Value& w, const model::Value& b, float eps) override;
-  model::Value rope(const model::Value& x, const model::Value& cos, const model::Value& sin) override;
-  model::Value attention(const model::Value& q, const model::Value& k, const model::Value& v, model::AttentionMask mask,
-                         float scale) override;
-  model::Value silu(const model::Value& x) override;
-  model::Value gelu_tanh(const model::Value& x) override;
-  model::Value gelu_erf(const model::Value& x) override;
-  model::Value add(const model::Value& a, const model::Value& b) override;
-  model::Value mul(const model::Value& a, const model::Value& b) override;
-  model::Value scale(const model::Value& x, float s) override;
-  model::Value fourier_features(const model::Value& x, std::span<const float> freqs) override;
-  model::Value embedding(const model::Value& table, const model::Value& ids) override;
-  model::Value interp_rows(const model::Value& table, const model::Value& idx, const model::Value& w) override;
-  model::Value scatter_rows(const model::Value& x, const model::Value& idx, const model::Value& src) override;
-  model::Value index_add_rows(const model::Value& x, const model::Value& idx, const model::Value& src) override;
-  model::Value slice(const model::Value& x, int axis, int64_t begin, int64_t end) override;
-  model::Value concat(const std::vector<model::Value>& xs, int axis) override;
-  model::Value reshape(const model::Value& x, Shape shape) override;
-  model::Value transpose(const model::Value& x, std::vector<int> perm) override;
-  model::Value expand_rows(const model::Value& x, int64_t n) override;
-
-  void kv_reserve(int64_t layers, int64_t capacity, int64_t kv_heads, int64_t head_dim) override;
-  void kv_share(int64_t shared, int64_t lanes) override;
-  void kv_write(int64_t layer, int64_t pos, const model::Value& k, const model::Value& v, int64_t lane = 0) override;
-  std::pair<model::Value, model::Value> kv_read(int64_t layer, int64_t len, int64_t lane = 0) override;
 
   Precision precision() const { return options_.precision; }
   int threads() const { return pool_.size(); }
@@ -90,18 +53,50 @@ class CpuOps final : public model::Ops {
   static std::vector<float> values(const model::Value& v);
 
  private:
-  WeightSource source_;
+  // ---- model::Ops: the backend behind the checked front door (shapes already validated) ----
+  model::Value input_impl(std::string_view name, Shape shape, std::span<const float> data) override;
+  model::Value input_index_impl(std::string_view name, Shape shape, std::span<const int64_t> data) override;
+  model::Value weight_impl(std::string_view name) override;
+  model::Value linear_impl(const model::Value& x, const model::Value& w, const model::Value& b, const Shape& out) override;
+  model::Value rms_norm_impl(const model::Value& x, const model::Value& w, float eps) override;
+  model::Value layer_norm_impl(const model::Value& x, const model::Value& w, const model::Value& b, float eps) override;
+  model::Value rope_impl(const model::Value& x, const model::Value& cos, const model::Value& sin) override;
+  model::Value attention_impl(const model::Value& q, const model::Value& k, const model::Value& v, model::AttentionMask mask,
+                              float scale) override;
+  model::Value silu_impl(const model::Value& x) override;
+  model::Value gelu_tanh_impl(const model::Value& x) override;
+  model::Value gelu_erf_impl(const model::Value& x) override;
+  model::Value swiglu_impl(const model::Value& gate_up, const Shape& out) override;
+  model::Value add_impl(const model::Value& a, const model::Value& b) override;
+  model::Value mul_impl(const model::Value& a, const model::Value& b) override;
+  model::Value scale_impl(const model::Value& x, float s) override;
+  model::Value fourier_features_impl(const model::Value& x, std::span<const float> freqs, const Shape& out) override;
+  model::Value embedding_impl(const model::Value& table, const model::Value& ids, const Shape& out) override;
+  model::Value interp_rows_impl(const model::Value& table, const model::Value& idx, const model::Value& w,
+                                const Shape& out) override;
+  model::Value scatter_rows_impl(const model::Value& x, const model::Value& idx, const model::Value& src) override;
+  model::Value index_add_rows_impl(const model::Value& x, const model::Value& idx, const model::Value& src) override;
+  model::Value slice_impl(const model::Value& x, int axis, int64_t begin, int64_t end, const Shape& out) override;
+  model::Value concat_impl(const std::vector<model::Value>& xs, int axis, const Shape& out) override;
+  model::Value reshape_impl(const model::Value& x, const Shape& target, const Shape& out) override;
+  model::Value transpose_impl(const model::Value& x, const std::vector<int>& perm, const Shape& out) override;
+  model::Value expand_rows_impl(const model::Value& x, int64_t n, const Shape& out) override;
+  void kv_reserve_impl(const model::KvGeometry& g) override;
+  void kv_share_impl(int64_t shared, int64_t lanes) override;
+  void kv_write_impl(int64_t layer, int64_t pos, const model::Value& k, const model::Value& v, int64_t lane) override;
+  std::pair<model::Value, model::Value> kv_read_impl(int64_t layer, int64_t len, int64_t lane) override;
+
+  model::WeightSource source_;
   CpuOptions options_;
   ThreadPool pool_;
   // Every op output and scratch buffer: recycled across ops and plans (see buffer_pool.hpp).
   BufferPool buffers_;
   std::map<std::string, model::Value, std::less<>> weights_;
   std::set<std::string, std::less<>> requested_;
-  // Lane 0 (and the shared prefix) per layer; lanes 1.. own only positions [kv_shared_, capacity):
-  // lane_k_[lane - 1][layer] holds their rows from kv_shared_ on.
+  // Lane 0 (and the shared prefix) per layer; lanes 1.. own only positions [shared, capacity):
+  // lane_k_[lane - 1][layer] holds their rows from shared on. Geometry: model::Ops::kv_geometry().
   std::vector<HostFloats> k_cache_, v_cache_;
   std::vector<std::vector<HostFloats>> lane_k_, lane_v_;
-  int64_t kv_capacity_ = 0, kv_heads_ = 0, kv_dim_ = 0, kv_shared_ = 0, kv_lanes_ = 1;
 };
 
 }  // namespace alp::cpu

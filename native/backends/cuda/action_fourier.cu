@@ -44,20 +44,6 @@ void check_args(int n_channels, const std::vector<float>& freqs) {
 
 }  // namespace
 
-std::vector<float> fourier_freqs(int half, float max_freq) {
-  // torch.logspace(0, log10(max_freq), half) for fp32 output: exponents and pow in double, rounded once
-  // to fp32; the first half counts up from the start, the second half down from the end (torch's
-  // symmetric linspace). Verified bit-exact against torch for (10, 100) in the tests.
-  std::vector<float> f(static_cast<size_t>(half));
-  const double start = 0.0, end = std::log10(double(max_freq));
-  const double step = half > 1 ? (end - start) / double(half - 1) : 0.0;
-  const int halfway = half / 2;
-  for (int i = 0; i < half; ++i) {
-    const double e = i < halfway ? start + step * i : end - step * (half - i - 1);
-    f[static_cast<size_t>(i)] = static_cast<float>(std::pow(10.0, e));
-  }
-  return f;
-}
 
 void launch_action_fourier(const float* x, int64_t rows, int n_channels, float t, const std::vector<float>& freqs,
                            float* out, cudaStream_t s) {

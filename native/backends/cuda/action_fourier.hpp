@@ -13,9 +13,6 @@ namespace alp::cuda {
 
 inline constexpr int kMaxFourierHalf = 32;
 
-// f_k = logspace(0, log10(max_freq), half) as torch.logspace produces it in fp32.
-std::vector<float> fourier_freqs(int half, float max_freq);
-
 // x: [rows, n_channels] fp32 (device). out: [rows, (n_channels + 1) * 2 * half] fp32 (device).
 // t: the flow time shared by every row of this call.
 void launch_action_fourier(const float* x, int64_t rows, int n_channels, float t, const std::vector<float>& freqs,

@@ -36,14 +36,25 @@ void enqueue_loop(CudaOps& ops, const model::ModelConfig& cfg, DenoiseGraph& g, 
 
 }  // namespace
 
-std::vector<float> cuda_denoise(CudaOps& ops, const model::ModelConfig& cfg, std::span<const float> noise,
-                                int64_t offset, int64_t rope_delta) {
-  const model::ExpertLane one{0, offset, rope_delta};
-  return cuda_denoise(ops, cfg, noise, std::span<const model::ExpertLane>(&one, 1));
+CudaDenoiser::CudaDenoiser(CudaOps& ops)
+    : ops_(ops), memory_generation_(ops.memory_generation()), graphs_(ops.options().max_graphs) {}
+CudaDenoiser::~CudaDenoiser() = default;
+
+void CudaDenoiser::drop_stale() {
+  if (memory_generation_ == ops_.memory_generation()) return;
+  graphs_.clear();
+  memory_generation_ = ops_.memory_generation();
 }
 
-std::vector<float> cuda_denoise(CudaOps& ops, const model::ModelConfig& cfg, std::span<const float> noise,
-                                std::span<const model::ExpertLane> lanes) {
+std::vector<float> CudaDenoiser::denoise(const model::ModelConfig& cfg, std::span<const float> noise, int64_t offset,
+                                         int64_t rope_delta) {
+  const model::ExpertLane one{0, offset, rope_delta};
+  return denoise(cfg, noise, std::span<const model::ExpertLane>(&one, 1));
+}
+
+std::vector<float> CudaDenoiser::denoise(const model::ModelConfig& cfg, std::span<const float> noise,
+                                         std::span<const model::ExpertLane> lanes) {
+  CudaOps& ops = ops_;
   if (lanes.empty()) fail(ErrorCode::InvalidInput, "denoise: no samples");
   const int64_t n = cfg.action_space.n_waypoints * cfg.action_dims * static_cast<int64_t>(lanes.size());
   if (static_cast<int64_t>(noise.size()) != n)
@@ -58,12 +69,13 @@ std::vector<float> cuda_denoise(CudaOps& ops, const model::ModelConfig& cfg, std
     ALP_CUDA(cudaMemcpyAsync(g.x.get(), g.host_x.get(), bytes, cudaMemcpyHostToDevice, ops.stream()));
   };
 
+  drop_stale();
   // Key: steps, the lanes' shared prefix, then (lane, offset, rope_delta) of every sample (the graph
   // bakes in each lane's cache reads and rope tables).
   std::vector<int64_t> key{cfg.num_inference_steps, ops.kv_shared()};
   for (const model::ExpertLane& l : lanes) key.insert(key.end(), {l.lane, l.offset, l.rope_delta});
   std::shared_ptr<DenoiseGraph> slot;
-  if (auto* found = ops.denoise_graphs().find(key)) slot = *found;
+  if (auto* found = graphs_.find(key)) slot = *found;
   if (!slot) {
     auto g = std::make_shared<DenoiseGraph>();
     g->arena = std::make_shared<DeviceArena>(0, size_t(16) << 20);
@@ -85,12 +97,14 @@ std::vector<float> cuda_denoise(CudaOps& ops, const model::ModelConfig& cfg, std
         g->exec = GraphExec::capture(ops.stream(), [&] { enqueue_loop(ops, cfg, *g, lanes); });
       }
     } catch (...) {
-      ops.denoise_graphs().erase(key);
+      graphs_.erase(key);
       throw;
     }
-    // Bounded: the least recently used loop (another prompt length) is dropped when full. The warm-up
-    // may itself have dropped graphs (GEMM scratch growth), so insert only now.
-    slot = ops.denoise_graphs().put(key, g);
+    // The warm-up may itself have moved captured memory (GEMM scratch growth): the other graphs are
+    // then stale, this one (captured after it) is not. Bounded: the least recently used loop (another
+    // prompt length) is dropped when full.
+    drop_stale();
+    slot = graphs_.put(key, g);
   }
   DenoiseGraph& g = *slot;
   upload(g);

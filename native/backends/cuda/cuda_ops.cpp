@@ -1,4 +1,3 @@
-#include "model/shape_rules.hpp"
 #include "backends/cuda/cuda_ops.hpp"
 
 #include <algorithm>
@@ -17,6 +16,7 @@
 #include "backends/cuda/op_kernels.hpp"
 #include "core/dtype.hpp"
 #include "core/error.hpp"
+#include "core/fp8_scale.hpp"
 
 namespace alp::cuda {
 
@@ -65,7 +65,8 @@ const CudaValue& cv(const Value& v, const char* op, const char* arg) {
     fail(ErrorCode::Internal, std::string("cuda ") + op + ": " + arg + " was made before CudaOps::reset() and is gone");
   return *c;
 }
-[[noreturn]] void shape_error(const char* op, const std::string& what) {
+// Device limits and index values: what the front door (model/ops.cpp) cannot check.
+[[noreturn]] void device_error(const char* op, const std::string& what) {
   fail(ErrorCode::Internal, std::string("cuda ") + op + ": " + what);
 }
 int64_t last_dim(const Value& v) { return v->shape.empty() ? 1 : v->shape.back(); }
@@ -123,8 +124,8 @@ void CudaOps::bind_device() const {
   }
 }
 
-CudaOps::CudaOps(cpu::WeightSource weights, CudaOptions options)
-    : source_(std::move(weights)), options_((checked_device(options.device), options)), graphs_(options.max_graphs) {
+CudaOps::CudaOps(model::WeightSource weights, CudaOptions options)
+    : source_(std::move(weights)), options_((checked_device(options.device), options)) {
   t_bound_device = options_.device;  // checked_device made it current on this thread
   arena_ = std::make_shared<DeviceArena>(options_.arena_bytes);
   main_staging_ = std::make_unique<HostStaging>(std::max<size_t>(options_.staging_bytes, 4096));
@@ -149,7 +150,6 @@ CudaOps::~CudaOps() {
   if (cudaSetDevice(options_.device) == cudaSuccess) t_bound_device = options_.device;
   // Work still queued may read buffers about to be freed.
   cudaStreamSynchronize(stream_.get());
-  graphs_.clear();
 #if ALPAMAYO_HAVE_CUBLASLT
   lt_.reset();
 #endif
@@ -214,7 +214,7 @@ void CudaOps::ensure_decode_workspace(size_t bytes) {
   if (capturing_)
     fail(ErrorCode::Internal, "cuda attention: decode workspace of " + std::to_string(bytes) + " bytes needed during graph capture");
   stream_.synchronize();  // the old workspace may still be in use
-  graphs_.clear();        // ... and captured graphs hold its address
+  ++memory_generation_;   // ... and captured graphs hold its address
   decode_ws_ = DeviceBuffer(bytes);
 }
 
@@ -225,10 +225,10 @@ bool CudaOps::gemm_lt(const GemmArgs& a) {
     if (capturing_)
       fail(ErrorCode::Internal, "cuda linear: GEMM scratch for [" + std::to_string(a.m) + ", " + std::to_string(a.k) +
                                     "] needed during graph capture (the warm-up pass must run the same work first)");
-    // Captured graphs hold the old scratch address: drop them before it is freed (cudaFree waits
-    // for queued work), the next denoise recaptures.
+    // Captured graphs hold the old scratch address: they are stale once it is freed (cudaFree waits
+    // for queued work); the next denoise drops and recaptures them.
     stream_.synchronize();
-    graphs_.clear();
+    ++memory_generation_;
     lt_->reserve(a.m, a.k);
   }
   return lt_->run(a, stream());
@@ -282,10 +282,8 @@ std::pair<Value, WeightRef> CudaOps::weight_operand(const Value& v, const char* 
 
 // ---- data in / out ---------------------------------------------------------------------------
 
-Value CudaOps::input(std::string_view name, Shape shape, std::span<const float> data) {
+Value CudaOps::input_impl(std::string_view, Shape shape, std::span<const float> data) {
   bind_device();
-  if (shape_numel(shape) != static_cast<int64_t>(data.size()))
-    fail(ErrorCode::InvalidInput, "input " + std::string(name) + ": " + std::to_string(data.size()) + " values for shape " + shape_str(shape));
   Value v = alloc(std::move(shape));
   if (!data.empty()) {
     void* src = staging_->stage(data.data(), data.size_bytes(), stream());
@@ -294,10 +292,8 @@ Value CudaOps::input(std::string_view name, Shape shape, std::span<const float> 
   return v;
 }
 
-Value CudaOps::input_index(std::string_view name, Shape shape, std::span<const int64_t> data) {
+Value CudaOps::input_index_impl(std::string_view name, Shape shape, std::span<const int64_t> data) {
   bind_device();
-  if (shape_numel(shape) != static_cast<int64_t>(data.size()))
-    fail(ErrorCode::InvalidInput, "input " + std::string(name) + ": " + std::to_string(data.size()) + " indices for shape " + shape_str(shape));
   std::vector<int32_t> narrow(data.size());
   for (size_t i = 0; i < data.size(); ++i) {
     // Every index is a row of some table; int32 covers any table the device could hold rows of.
@@ -324,19 +320,13 @@ bool read_as_table(std::string_view name) {
 }
 }  // namespace
 
-Value CudaOps::weight(std::string_view name, const Shape& expected) {
+Value CudaOps::weight_impl(std::string_view name) {
   requested_.emplace(name);
-  if (auto it = weights_.find(name); it != weights_.end()) {
-    if (!expected.empty() && it->second->shape != expected)
-      fail(ErrorCode::InvalidCheckpoint, "tensor " + std::string(name) + ": shape " + shape_str(it->second->shape) + ", expected " + shape_str(expected));
-    return it->second;
-  }
+  if (auto it = weights_.find(name); it != weights_.end()) return it->second;
   if (capturing_)
     fail(ErrorCode::Internal, "cuda weight " + std::string(name) + ": first requested during graph capture (run the work once first)");
   bind_device();
   Tensor t = source_(name);
-  if (!expected.empty() && t.shape() != expected)
-    fail(ErrorCode::InvalidCheckpoint, "tensor " + std::string(name) + ": shape " + shape_str(t.shape()) + ", expected " + shape_str(expected));
   const DType dt = t.dtype();
   if (dt != DType::F32 && dt != DType::BF16 && dt != DType::F16 && dt != DType::F8E4M3)
     fail(ErrorCode::InvalidCheckpoint, "tensor " + std::string(name) + ": dtype " + std::string(dtype_name(dt)) + " is not a float type");
@@ -479,20 +469,13 @@ Value CudaOps::persist(const Value& v) {
 
 // ---- dense maths -----------------------------------------------------------------------------
 
-Value CudaOps::linear(const Value& x, const Value& w, const Value& b) {
-  if (w->shape.size() != 2) shape_error("linear", "weight shape " + shape_str(w->shape) + " is not 2-D");
+Value CudaOps::linear_impl(const Value& x, const Value& w, const Value& b, const Shape& out) {
   const int64_t m = w->shape[0], k = w->shape[1];
-  if (last_dim(x) != k) shape_error("linear", "x " + shape_str(x->shape) + " vs weight " + shape_str(w->shape));
   auto [xk, xp] = dense(x, "linear", "x");
   const int64_t n = shape_numel(x->shape) / std::max<int64_t>(k, 1);
   std::pair<Value, float*> bias{nullptr, nullptr};
-  if (b) {
-    if (shape_numel(b->shape) != m) shape_error("linear", "bias " + shape_str(b->shape) + " for " + std::to_string(m) + " outputs");
-    bias = dense(b, "linear", "b");
-  }
-  Shape os = x->shape;
-  os.back() = m;
-  Value y = alloc(std::move(os));
+  if (b) bias = dense(b, "linear", "b");
+  Value y = alloc(out);
   float* yp = static_cast<CudaValue&>(*y).f;
 
   const bool fp8 = options_.precision == Precision::FP8;
@@ -566,9 +549,8 @@ Value CudaOps::linear(const Value& x, const Value& w, const Value& b) {
   return y;
 }
 
-Value CudaOps::rms_norm(const Value& x, const Value& w, float eps) {
+Value CudaOps::rms_norm_impl(const Value& x, const Value& w, float eps) {
   const int64_t d = last_dim(x);
-  if (shape_numel(w->shape) != d) shape_error("rms_norm", "weight " + shape_str(w->shape) + " for x " + shape_str(x->shape));
   auto [xk, xp] = dense(x, "rms_norm", "x");
   auto [wk, wr] = weight_operand(w, "rms_norm", "w");
   Value y = alloc(x->shape);
@@ -576,10 +558,8 @@ Value CudaOps::rms_norm(const Value& x, const Value& w, float eps) {
   return y;
 }
 
-Value CudaOps::layer_norm(const Value& x, const Value& w, const Value& b, float eps) {
+Value CudaOps::layer_norm_impl(const Value& x, const Value& w, const Value& b, float eps) {
   const int64_t d = last_dim(x);
-  if (shape_numel(w->shape) != d || shape_numel(b->shape) != d)
-    shape_error("layer_norm", "weight/bias " + shape_str(w->shape) + " for x " + shape_str(x->shape));
   auto [xk, xp] = dense(x, "layer_norm", "x");
   auto [wk, wr] = weight_operand(w, "layer_norm", "w");
   auto [bk, br] = weight_operand(b, "layer_norm", "b");
@@ -588,11 +568,8 @@ Value CudaOps::layer_norm(const Value& x, const Value& w, const Value& b, float 
   return y;
 }
 
-Value CudaOps::rope(const Value& x, const Value& cos, const Value& sin) {
-  if (x->shape.size() != 3) shape_error("rope", "x " + shape_str(x->shape) + " is not [N, H, D]");
+Value CudaOps::rope_impl(const Value& x, const Value& cos, const Value& sin) {
   const int64_t n = x->shape[0], h = x->shape[1], d = x->shape[2];
-  if (cos->shape != Shape{n, d} || sin->shape != Shape{n, d})
-    shape_error("rope", "cos/sin " + shape_str(cos->shape) + " for x " + shape_str(x->shape));
   auto [xk, xp] = dense(x, "rope", "x");
   auto [ck, cp] = dense(cos, "rope", "cos");
   auto [sk, sp] = dense(sin, "rope", "sin");
@@ -679,7 +656,7 @@ Value CudaOps::attention_cudnn(const Value& q, const Value& k, const Value& v, m
   if (sdpa_->reserve_workspace(c, !capturing_)) {
     // Captured graphs hold the old workspace address.
     stream_.synchronize();
-    graphs_.clear();
+    ++memory_generation_;
   }
   sdpa_->run(c, s);
   Value o = alloc(q->shape);
@@ -692,12 +669,9 @@ Value CudaOps::attention_cudnn(const Value& q, const Value& k, const Value& v, m
 #endif
 }
 
-Value CudaOps::attention(const Value& q, const Value& k, const Value& v, model::AttentionMask mask, float scale) {
-  if (q->shape.size() != 3 || k->shape.size() != 3 || k->shape != v->shape || q->shape[2] != k->shape[2] ||
-      k->shape[1] == 0 || q->shape[1] % k->shape[1])
-    shape_error("attention", "q " + shape_str(q->shape) + ", k " + shape_str(k->shape) + ", v " + shape_str(v->shape));
+Value CudaOps::attention_impl(const Value& q, const Value& k, const Value& v, model::AttentionMask mask, float scale) {
   const int64_t nq = q->shape[0], hq = q->shape[1], d = q->shape[2], nk = k->shape[0], hkv = k->shape[1];
-  if (d > 256) shape_error("attention", "head_dim " + std::to_string(d) + " > 256");
+  if (d > 256) device_error("attention", "head_dim " + std::to_string(d) + " > 256 (the kernels' limit)");
   if (sdpa_)
     if (Value o = attention_cudnn(q, k, v, mask, scale)) return o;
   auto [qk, qp] = dense(q, "attention", "q");
@@ -760,34 +734,31 @@ Value CudaOps::unary(UnaryOp op, const Value& x, float arg, const char* name) {
   launch_unary(op, xp, static_cast<CudaValue&>(*y).f, shape_numel(x->shape), arg, stream());
   return y;
 }
-Value CudaOps::silu(const Value& x) { return unary(UnaryOp::Silu, x, 0.f, "silu"); }
-Value CudaOps::gelu_tanh(const Value& x) {
+Value CudaOps::silu_impl(const Value& x) { return unary(UnaryOp::Silu, x, 0.f, "silu"); }
+Value CudaOps::gelu_tanh_impl(const Value& x) {
   auto [xk, xp] = dense(x, "gelu_tanh", "x");
   Value y = alloc(x->shape);
   launch_gelu_tanh(xp, static_cast<CudaValue&>(*y).f, shape_numel(x->shape), stream());
   return y;
 }
-Value CudaOps::gelu_erf(const Value& x) { return unary(UnaryOp::GeluErf, x, 0.f, "gelu_erf"); }
-Value CudaOps::scale(const Value& x, float s) { return unary(UnaryOp::Scale, x, s, "scale"); }
-
-namespace {
-void check_broadcast(const Value& a, const Value& b, const char* op) {
-  const int64_t na = shape_numel(a->shape), nb = shape_numel(b->shape);
-  if (!(nb == na || (nb > 0 && nb == last_dim(a))))
-    shape_error(op, "shapes " + shape_str(a->shape) + " and " + shape_str(b->shape) + " do not broadcast");
+Value CudaOps::gelu_erf_impl(const Value& x) { return unary(UnaryOp::GeluErf, x, 0.f, "gelu_erf"); }
+Value CudaOps::swiglu_impl(const Value& gate_up, const Shape& out) {
+  auto [xk, xp] = dense(gate_up, "swiglu", "gate_up");
+  const int64_t inter = out.back(), rows = inter ? shape_numel(out) / inter : 0;
+  Value y = alloc(out);
+  launch_swiglu(xp, static_cast<CudaValue&>(*y).f, rows, static_cast<int>(inter), stream());
+  return y;
 }
-}  // namespace
+Value CudaOps::scale_impl(const Value& x, float s) { return unary(UnaryOp::Scale, x, s, "scale"); }
 
-Value CudaOps::add(const Value& a, const Value& b) {
-  check_broadcast(a, b, "add");
+Value CudaOps::add_impl(const Value& a, const Value& b) {
   auto [ak, ap] = dense(a, "add", "a");
   auto [bk, bp] = dense(b, "add", "b");
   Value y = alloc(a->shape);
   launch_binary(BinaryOp::Add, ap, bp, static_cast<CudaValue&>(*y).f, shape_numel(a->shape), shape_numel(b->shape), stream());
   return y;
 }
-Value CudaOps::mul(const Value& a, const Value& b) {
-  check_broadcast(a, b, "mul");
+Value CudaOps::mul_impl(const Value& a, const Value& b) {
   auto [ak, ap] = dense(a, "mul", "a");
   auto [bk, bp] = dense(b, "mul", "b");
   Value y = alloc(a->shape);
@@ -795,39 +766,35 @@ Value CudaOps::mul(const Value& a, const Value& b) {
   return y;
 }
 
-Value CudaOps::fourier_features(const Value& x, std::span<const float> freqs) {
-  if (x->shape.size() != 2) shape_error("fourier_features", "x " + shape_str(x->shape) + " is not [N, C]");
+Value CudaOps::fourier_features_impl(const Value& x, std::span<const float> freqs, const Shape& out) {
   const int64_t n = x->shape[0], c = x->shape[1], f = static_cast<int64_t>(freqs.size());
   auto [xk, xp] = dense(x, "fourier_features", "x");
-  Value y = alloc({n, c * 2 * f});
+  Value y = alloc(out);
   launch_fourier_features(xp, n, c, freqs.data(), static_cast<int>(f), static_cast<CudaValue&>(*y).f, stream());
   return y;
 }
 
 // ---- indexing / layout -----------------------------------------------------------------------
 
-Value CudaOps::embedding(const Value& table, const Value& ids) {
-  if (table->shape.size() != 2) shape_error("embedding", "table " + shape_str(table->shape) + " is not [V, D]");
+Value CudaOps::embedding_impl(const Value& table, const Value& ids, const Shape& out) {
   const int64_t v = table->shape[0], d = table->shape[1];
   const auto& id = host_ix(ids, "embedding", "ids");
   for (int64_t i : id)
     if (i < 0 || i >= v) fail(ErrorCode::InvalidInput, "embedding: id " + std::to_string(i) + " outside [0, " + std::to_string(v) + ")");
   auto [tk, tr] = weight_operand(table, "embedding", "table");
   const int64_t n = static_cast<int64_t>(id.size());
-  Value y = alloc({n, d});
+  Value y = alloc(out);
   launch_embedding_gather(cv(ids, "embedding", "ids").idx, n, tr, v, static_cast<int>(d), static_cast<CudaValue&>(*y).f, stream());
   return y;
 }
 
-Value CudaOps::interp_rows(const Value& table, const Value& idx, const Value& w) {
-  if (idx->shape != w->shape || idx->shape.size() != 2 || table->shape.size() != 2)
-    shape_error("interp_rows", "idx " + shape_str(idx->shape) + " vs w " + shape_str(w->shape) + ", table " + shape_str(table->shape));
+Value CudaOps::interp_rows_impl(const Value& table, const Value& idx, const Value& w, const Shape& out) {
   const int64_t n = idx->shape[0], taps = idx->shape[1], v = table->shape[0], d = table->shape[1];
   for (int64_t r : host_ix(idx, "interp_rows", "idx"))
-    if (r < 0 || r >= v) shape_error("interp_rows", "row " + std::to_string(r) + " outside the table");
+    if (r < 0 || r >= v) device_error("interp_rows", "row " + std::to_string(r) + " outside the table");
   auto [tk, tr] = weight_operand(table, "interp_rows", "table");
   auto [wk, wp] = dense(w, "interp_rows", "w");
-  Value y = alloc({n, d});
+  Value y = alloc(out);
   launch_interp_rows(tr, cv(idx, "interp_rows", "idx").idx, wp, n, taps, d, static_cast<CudaValue&>(*y).f, stream());
   return y;
 }
@@ -836,18 +803,17 @@ namespace {
 struct RowUpdate {
   int64_t d, rows, n_idx;
 };
-RowUpdate check_row_update(const Value& x, const std::vector<int64_t>& id, const Value& src, const char* op) {
-  const int64_t d = last_dim(x), rows = shape_numel(x->shape) / std::max<int64_t>(d, 1);
-  if (shape_numel(src->shape) != static_cast<int64_t>(id.size()) * d)
-    shape_error(op, "src " + shape_str(src->shape) + " for " + std::to_string(id.size()) + " rows of width " + std::to_string(d));
+// The row indices (values, which the front door cannot see) against x[R, D].
+RowUpdate check_row_update(const Value& x, const std::vector<int64_t>& id, const char* op) {
+  const int64_t rows = x->shape[0], d = x->shape[1];
   for (int64_t r : id)
-    if (r < 0 || r >= rows) shape_error(op, "row " + std::to_string(r) + " outside [0, " + std::to_string(rows) + ")");
+    if (r < 0 || r >= rows) device_error(op, "row " + std::to_string(r) + " outside [0, " + std::to_string(rows) + ")");
   return {d, rows, static_cast<int64_t>(id.size())};
 }
 }  // namespace
 
-Value CudaOps::scatter_rows(const Value& x, const Value& idx, const Value& src) {
-  const RowUpdate r = check_row_update(x, host_ix(idx, "scatter_rows", "idx"), src, "scatter_rows");
+Value CudaOps::scatter_rows_impl(const Value& x, const Value& idx, const Value& src) {
+  const RowUpdate r = check_row_update(x, host_ix(idx, "scatter_rows", "idx"), "scatter_rows");
   auto [xk, xp] = dense(x, "scatter_rows", "x");
   auto [sk, sp] = dense(src, "scatter_rows", "src");
   Value y = alloc(x->shape);
@@ -857,8 +823,8 @@ Value CudaOps::scatter_rows(const Value& x, const Value& idx, const Value& src) 
   return y;
 }
 
-Value CudaOps::index_add_rows(const Value& x, const Value& idx, const Value& src) {
-  const RowUpdate r = check_row_update(x, host_ix(idx, "index_add_rows", "idx"), src, "index_add_rows");
+Value CudaOps::index_add_rows_impl(const Value& x, const Value& idx, const Value& src) {
+  const RowUpdate r = check_row_update(x, host_ix(idx, "index_add_rows", "idx"), "index_add_rows");
   auto [xk, xp] = dense(x, "index_add_rows", "x");
   auto [sk, sp] = dense(src, "index_add_rows", "src");
   Value y = alloc(x->shape);
@@ -868,19 +834,15 @@ Value CudaOps::index_add_rows(const Value& x, const Value& idx, const Value& src
   return y;
 }
 
-Value CudaOps::slice(const Value& x, int axis, int64_t begin, int64_t end) {
+Value CudaOps::slice_impl(const Value& x, int axis, int64_t begin, int64_t end, const Shape& os) {
   const Shape& s = x->shape;
-  if (axis < 0 || axis >= static_cast<int>(s.size()) || begin < 0 || end > s[axis] || begin > end)
-    shape_error("slice", "axis " + std::to_string(axis) + " [" + std::to_string(begin) + ", " + std::to_string(end) + ") of " + shape_str(s));
   int64_t outer = 1, inner = 1;
   for (int i = 0; i < axis; ++i) outer *= s[i];
   for (size_t i = axis + 1; i < s.size(); ++i) inner *= s[i];
-  Shape os = s;
-  os[axis] = end - begin;
   const CudaValue& c = cv(x, "slice", "x");
   if (outer == 1 && c.f && !c.head_major && !c.host_idx) {
     // A contiguous range: a view sharing the storage.
-    auto o = view_of(c, std::move(os));
+    auto o = view_of(c, os);
     o->f = c.f + begin * inner;
     o->is_weight = false;
     o->name.clear();
@@ -888,7 +850,7 @@ Value CudaOps::slice(const Value& x, int axis, int64_t begin, int64_t end) {
     return o;
   }
   auto [xk, xp] = dense(x, "slice", "x");
-  Value y = alloc(std::move(os));
+  Value y = alloc(os);
   const size_t width = fbytes((end - begin) * inner);
   if (width && outer)
     ALP_CUDA(cudaMemcpy2DAsync(static_cast<CudaValue&>(*y).f, width, xp + begin * inner, fbytes(s[axis] * inner), width,
@@ -896,8 +858,7 @@ Value CudaOps::slice(const Value& x, int axis, int64_t begin, int64_t end) {
   return y;
 }
 
-Value CudaOps::concat(const std::vector<Value>& xs, int axis) {
-  const Shape os = model::concat_shape(xs, axis, "cuda");
+Value CudaOps::concat_impl(const std::vector<Value>& xs, int axis, const Shape& os) {
   int64_t outer = 1, inner = 1;
   for (int i = 0; i < axis; ++i) outer *= os[i];
   for (size_t i = axis + 1; i < os.size(); ++i) inner *= os[i];
@@ -915,52 +876,42 @@ Value CudaOps::concat(const std::vector<Value>& xs, int axis) {
   return y;
 }
 
-Value CudaOps::reshape(const Value& x, Shape shape) {
-  shape = model::reshape_shape(x->shape, std::move(shape), "cuda");
+Value CudaOps::reshape_impl(const Value& x, const Shape&, const Shape& shape) {
   const CudaValue& c = cv(x, "reshape", "x");
   if (c.head_major) {
     // A cache view's storage is not row-major in its logical shape.
     auto [keep, p] = dense(x, "reshape", "x");
-    return view_of(static_cast<const CudaValue&>(*keep), std::move(shape));
+    return view_of(static_cast<const CudaValue&>(*keep), shape);
   }
-  return view_of(c, std::move(shape));
+  return view_of(c, shape);
 }
 
-Value CudaOps::transpose(const Value& x, std::vector<int> perm) {
+Value CudaOps::transpose_impl(const Value& x, const std::vector<int>& perm, const Shape& os) {
   const Shape& s = x->shape;
   const size_t r = s.size();
-  if (perm.size() != r || r == 0 || r > static_cast<size_t>(kMaxRank))
-    shape_error("transpose", "perm rank " + std::to_string(perm.size()) + " for " + shape_str(s));
-  std::vector<bool> seen(r, false);
-  for (int p : perm) {
-    if (p < 0 || p >= static_cast<int>(r) || seen[static_cast<size_t>(p)]) shape_error("transpose", "perm is not a permutation");
-    seen[static_cast<size_t>(p)] = true;
-  }
-  Shape os(r);
-  for (size_t i = 0; i < r; ++i) os[i] = s[static_cast<size_t>(perm[i])];
+  if (r == 0 || r > static_cast<size_t>(kMaxRank))
+    device_error("transpose", "rank " + std::to_string(r) + " outside the kernel's [1, " + std::to_string(kMaxRank) + "]");
   auto [xk, xp] = dense(x, "transpose", "x");
-  Value y = alloc(std::move(os));
+  Value y = alloc(os);
   launch_transpose(xp, s.data(), perm.data(), static_cast<int>(r), static_cast<CudaValue&>(*y).f, stream());
   return y;
 }
 
-Value CudaOps::expand_rows(const Value& x, int64_t n) {
-  if (x->shape.size() != 2 || x->shape[0] != 1) shape_error("expand_rows", "x " + shape_str(x->shape) + " is not [1, D]");
+Value CudaOps::expand_rows_impl(const Value& x, int64_t n, const Shape& out) {
   auto [xk, xp] = dense(x, "expand_rows", "x");
-  Value y = alloc({n, x->shape[1]});
+  Value y = alloc(out);
   launch_expand_rows(xp, n, x->shape[1], static_cast<CudaValue&>(*y).f, stream());
   return y;
 }
 
 // ---- KV cache --------------------------------------------------------------------------------
 
-void CudaOps::kv_reserve(int64_t layers, int64_t capacity, int64_t kv_heads, int64_t head_dim) {
-  if (layers <= 0 || capacity <= 0 || kv_heads <= 0 || head_dim <= 0)
-    fail(ErrorCode::InvalidInput, "kv_reserve: layers, capacity, kv_heads and head_dim must be > 0");
+void CudaOps::kv_reserve_impl(const model::KvGeometry& g) {
+  const int64_t layers = g.layers, capacity = g.capacity, kv_heads = g.kv_heads, head_dim = g.head_dim;
   if (capturing_) fail(ErrorCode::Internal, "kv_reserve during graph capture");
   bind_device();
   stream_.synchronize();  // the old cache may still be read
-  graphs_.clear();        // captured loops read the old cache's addresses
+  ++memory_generation_;   // captured loops read the old cache's addresses
   kv_capacity_ = capacity, kv_heads_ = kv_heads, kv_dim_ = head_dim;
   const size_t bytes = fbytes(capacity * kv_heads * head_dim);
   k_cache_.clear();
@@ -975,12 +926,9 @@ void CudaOps::kv_reserve(int64_t layers, int64_t capacity, int64_t kv_heads, int
     }
 }
 
-void CudaOps::kv_share(int64_t shared, int64_t lanes) {
-  if (k_cache_.empty()) fail(ErrorCode::Internal, "kv_share before kv_reserve");
-  if (shared < 0 || shared > kv_capacity_ || lanes < 1)
-    fail(ErrorCode::Internal, "kv_share: shared " + std::to_string(shared) + " of capacity " + std::to_string(kv_capacity_) +
-                                  ", lanes " + std::to_string(lanes));
+void CudaOps::kv_share_impl(int64_t shared, int64_t lanes) {
   if (capturing_) fail(ErrorCode::Internal, "kv_share during graph capture");
+  bind_device();
   const size_t bytes = fbytes((kv_capacity_ - shared) * kv_heads_ * kv_dim_);
   kv_shared_ = shared, kv_lanes_ = lanes;
   // Lane buffers only grow; captured loops bake in their addresses (and the split, which is part of
@@ -998,22 +946,11 @@ void CudaOps::kv_share(int64_t shared, int64_t lanes) {
         }
     }
   }
-  if (moved) graphs_.clear();
+  if (moved) ++memory_generation_;
 }
 
-void CudaOps::kv_write(int64_t layer, int64_t pos, const Value& k, const Value& v, int64_t lane) {
-  if (layer < 0 || layer >= static_cast<int64_t>(k_cache_.size()))
-    fail(ErrorCode::Internal, "kv_write: layer " + std::to_string(layer) + " but the cache has " + std::to_string(k_cache_.size()) + " layers (kv_reserve first)");
-  const int64_t row = kv_heads_ * kv_dim_;
-  if (k->shape.size() != 3 || k->shape[1] != kv_heads_ || k->shape[2] != kv_dim_ || k->shape != v->shape)
-    shape_error("kv_write", "k " + shape_str(k->shape) + " for cache rows of " + std::to_string(row));
+void CudaOps::kv_write_impl(int64_t layer, int64_t pos, const Value& k, const Value& v, int64_t lane) {
   const int64_t n = k->shape[0];
-  if (pos < 0 || pos + n > kv_capacity_)
-    fail(ErrorCode::InvalidInput, "KV cache: positions [" + std::to_string(pos) + ", " + std::to_string(pos + n) +
-                                      ") exceed the capacity " + std::to_string(kv_capacity_));
-  if (lane < 0 || lane >= kv_lanes_ || (lane > 0 && pos < kv_shared_))
-    fail(ErrorCode::Internal, "kv_write: lane " + std::to_string(lane) + " at position " + std::to_string(pos) + " (" +
-                                  std::to_string(kv_lanes_) + " lanes sharing " + std::to_string(kv_shared_) + " positions)");
   auto [kk, kp] = dense(k, "kv_write", "k");
   auto [vk, vp] = dense(v, "kv_write", "v");
   if (lane == 0) {
@@ -1027,11 +964,7 @@ void CudaOps::kv_write(int64_t layer, int64_t pos, const Value& k, const Value& 
   }
 }
 
-std::pair<Value, Value> CudaOps::kv_read(int64_t layer, int64_t len, int64_t lane) {
-  if (layer < 0 || layer >= static_cast<int64_t>(k_cache_.size()) || len < 0 || len > kv_capacity_ || lane < 0 ||
-      lane >= kv_lanes_)
-    fail(ErrorCode::Internal, "kv_read: layer " + std::to_string(layer) + ", length " + std::to_string(len) + ", lane " +
-                                  std::to_string(lane) + " outside the reserved cache");
+std::pair<Value, Value> CudaOps::kv_read_impl(int64_t layer, int64_t len, int64_t lane) {
   const int64_t common = lane == 0 ? len : std::min(len, kv_shared_);
   auto part = [&](const std::shared_ptr<DeviceBuffer>& c, const std::vector<std::vector<std::shared_ptr<DeviceBuffer>>>& lanes) -> Value {
     if (common == len) {
@@ -1065,7 +998,7 @@ std::pair<Value, Value> CudaOps::kv_read(int64_t layer, int64_t len, int64_t lan
 std::unique_ptr<CudaOps> make_cuda_ops(std::shared_ptr<const Checkpoint> checkpoint, std::string_view precision, int device) {
   if (!checkpoint) fail(ErrorCode::InvalidInput, "make_cuda_ops: null checkpoint");
   CudaOptions o;
-  o.precision = cpu::parse_precision(precision);
+  o.precision = parse_precision(precision);
   o.device = device;
   return std::make_unique<CudaOps>([ck = std::move(checkpoint)](std::string_view n) { return ck->tensor(n); }, o);
 }

@@ -38,23 +38,19 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <tuple>
 #include <vector>
 
-#include "backends/cpu/cpu_ops.hpp"
 #include "backends/cuda/op_kernels.hpp"
 #include "backends/cuda/device_arena.hpp"
 #include "backends/cuda/gemm.hpp"
 #include "backends/cuda/host_staging.hpp"
-#include "backends/cuda/lru_cache.hpp"
 #include "backends/cuda/resources.hpp"
 #include "core/checkpoint.hpp"
+#include "core/precision.hpp"
 #include "model/ops.hpp"
 #include "model/param_specs.hpp"
 
 namespace alp::cuda {
-
-using cpu::Precision;
 
 struct CudaOptions {
   Precision precision = Precision::FP32;
@@ -67,50 +63,17 @@ struct CudaOptions {
   bool use_cudnn = true;                    // cuDNN SDPA for bf16/fp16/fp8 runs, where cuDNN opens
 };
 
-struct DenoiseGraph;  // cuda_denoise.cpp
-class CudnnSdpa;      // cudnn_sdpa.hpp
+class CudnnSdpa;  // cudnn_sdpa.hpp
 
 class CudaOps final : public model::Ops {
  public:
   // Selects options.device; throws BackendUnavailable when there is no usable device.
-  explicit CudaOps(cpu::WeightSource weights, CudaOptions options = {});
+  explicit CudaOps(model::WeightSource weights, CudaOptions options = {});
   ~CudaOps() override;
   CudaOps(const CudaOps&) = delete;
   CudaOps& operator=(const CudaOps&) = delete;
 
-  model::Value input(std::string_view name, Shape shape, std::span<const float> data) override;
-  model::Value input_index(std::string_view name, Shape shape, std::span<const int64_t> data) override;
-  model::Value weight(std::string_view name, const Shape& expected) override;
   std::vector<float> read(std::string_view name, const model::Value& v) override;
-
-  model::Value linear(const model::Value& x, const model::Value& w, const model::Value& b) override;
-  model::Value rms_norm(const model::Value& x, const model::Value& w, float eps) override;
-  model::Value layer_norm(const model::Value& x, const model::Value& w, const model::Value& b, float eps) override;
-  model::Value rope(const model::Value& x, const model::Value& cos, const model::Value& sin) override;
-  model::Value attention(const model::Value& q, const model::Value& k, const model::Value& v, model::AttentionMask mask,
-                         float scale) override;
-  model::Value silu(const model::Value& x) override;
-  model::Value gelu_tanh(const model::Value& x) override;
-  model::Value gelu_erf(const model::Value& x) override;
-  model::Value add(const model::Value& a, const model::Value& b) override;
-  model::Value mul(const model::Value& a, const model::Value& b) override;
-  model::Value scale(const model::Value& x, float s) override;
-  model::Value fourier_features(const model::Value& x, std::span<const float> freqs) override;
-  model::Value embedding(const model::Value& table, const model::Value& ids) override;
-  model::Value interp_rows(const model::Value& table, const model::Value& idx, const model::Value& w) override;
-  model::Value scatter_rows(const model::Value& x, const model::Value& idx, const model::Value& src) override;
-  model::Value index_add_rows(const model::Value& x, const model::Value& idx, const model::Value& src) override;
-  model::Value slice(const model::Value& x, int axis, int64_t begin, int64_t end) override;
-  model::Value concat(const std::vector<model::Value>& xs, int axis) override;
-  model::Value reshape(const model::Value& x, Shape shape) override;
-  model::Value transpose(const model::Value& x, std::vector<int> perm) override;
-  model::Value expand_rows(const model::Value& x, int64_t n) override;
-
-  void kv_reserve(int64_t layers, int64_t capacity, int64_t kv_heads, int64_t head_dim) override;
-  void kv_share(int64_t shared, int64_t lanes) override;
-  void kv_write(int64_t layer, int64_t pos, const model::Value& k, const model::Value& v, int64_t lane = 0) override;
-  // Lane 0 reads are views; another lane's rows are gathered (shared prefix + its own) into the arena.
-  std::pair<model::Value, model::Value> kv_read(int64_t layer, int64_t len, int64_t lane = 0) override;
 
   // Uploads every listed weight now (load time) instead of at first use; then, in bf16/fp16 runs with
   // cuBLASLt, packs each layer's q/k/v and gate/up matrices into one matrix per group (the members
@@ -144,7 +107,7 @@ class CudaOps final : public model::Ops {
   uint64_t weight_bytes() const { return weight_bytes_; }
   size_t arena_reserved_bytes() const { return arena_->reserved_bytes(); }
 
-  // ---- CUDA graph support (cuda_denoise) ----------------------------------------------------
+  // ---- CUDA graph support (cuda_denoise.hpp) ------------------------------------------------
   // Routes arena allocations and input staging to `arena`/`staging` while alive (a graph's private
   // memory, so replays never clash with Values of the caller). `capturing` forbids growth and syncs.
   class MemoryScope {
@@ -161,15 +124,49 @@ class CudaOps final : public model::Ops {
     bool prev_capturing_;
   };
   bool capturing() const { return capturing_; }
-  // Captured denoising loops by (steps, the lanes' shared prefix, then lane, offset, rope_delta per
-  // sample), at most options.max_graphs of them; cleared when memory they captured moves (kv_reserve,
-  // a kv_share that reallocates lane buffers, GEMM scratch growth).
-  using GraphCache = LruCache<std::vector<int64_t>, std::shared_ptr<DenoiseGraph>>;
-  GraphCache& denoise_graphs() { return graphs_; }
+  // Bumped whenever device memory a captured graph may have baked in moves: kv_reserve (a new cache),
+  // a kv_share that reallocates lane buffers, growth of the decode workspace, the cuBLASLt GEMM
+  // scratch or the cuDNN workspace. CudaDenoiser drops its graphs when it changes.
+  uint64_t memory_generation() const { return memory_generation_; }
+  const CudaOptions& options() const { return options_; }
   int64_t kv_shared() const { return kv_shared_; }
 
  private:
   friend class MemoryScope;
+  // ---- model::Ops: the backend behind the checked front door (shapes already validated) ----
+  model::Value input_impl(std::string_view name, Shape shape, std::span<const float> data) override;
+  model::Value input_index_impl(std::string_view name, Shape shape, std::span<const int64_t> data) override;
+  model::Value weight_impl(std::string_view name) override;
+  model::Value linear_impl(const model::Value& x, const model::Value& w, const model::Value& b, const Shape& out) override;
+  model::Value rms_norm_impl(const model::Value& x, const model::Value& w, float eps) override;
+  model::Value layer_norm_impl(const model::Value& x, const model::Value& w, const model::Value& b, float eps) override;
+  model::Value rope_impl(const model::Value& x, const model::Value& cos, const model::Value& sin) override;
+  model::Value attention_impl(const model::Value& q, const model::Value& k, const model::Value& v, model::AttentionMask mask,
+                              float scale) override;
+  model::Value silu_impl(const model::Value& x) override;
+  model::Value gelu_tanh_impl(const model::Value& x) override;
+  model::Value gelu_erf_impl(const model::Value& x) override;
+  model::Value swiglu_impl(const model::Value& gate_up, const Shape& out) override;
+  model::Value add_impl(const model::Value& a, const model::Value& b) override;
+  model::Value mul_impl(const model::Value& a, const model::Value& b) override;
+  model::Value scale_impl(const model::Value& x, float s) override;
+  model::Value fourier_features_impl(const model::Value& x, std::span<const float> freqs, const Shape& out) override;
+  model::Value embedding_impl(const model::Value& table, const model::Value& ids, const Shape& out) override;
+  model::Value interp_rows_impl(const model::Value& table, const model::Value& idx, const model::Value& w,
+                                const Shape& out) override;
+  model::Value scatter_rows_impl(const model::Value& x, const model::Value& idx, const model::Value& src) override;
+  model::Value index_add_rows_impl(const model::Value& x, const model::Value& idx, const model::Value& src) override;
+  model::Value slice_impl(const model::Value& x, int axis, int64_t begin, int64_t end, const Shape& out) override;
+  model::Value concat_impl(const std::vector<model::Value>& xs, int axis, const Shape& out) override;
+  model::Value reshape_impl(const model::Value& x, const Shape& target, const Shape& out) override;
+  model::Value transpose_impl(const model::Value& x, const std::vector<int>& perm, const Shape& out) override;
+  model::Value expand_rows_impl(const model::Value& x, int64_t n, const Shape& out) override;
+  void kv_reserve_impl(const model::KvGeometry& g) override;
+  void kv_share_impl(int64_t shared, int64_t lanes) override;
+  void kv_write_impl(int64_t layer, int64_t pos, const model::Value& k, const model::Value& v, int64_t lane) override;
+  // Lane 0 reads are views; another lane's rows are gathered (shared prefix + its own) into the arena.
+  std::pair<model::Value, model::Value> kv_read_impl(int64_t layer, int64_t len, int64_t lane) override;
+
   model::Value alloc(Shape shape);
   // Elementwise x -> y through op_kernels' launch_unary (silu, gelu_erf, scale).
   model::Value unary(UnaryOp op, const model::Value& x, float arg, const char* name);
@@ -197,7 +194,7 @@ class CudaOps final : public model::Ops {
   // Makes options.device current on the calling thread (cached per thread).
   void bind_device() const;
 
-  cpu::WeightSource source_;
+  model::WeightSource source_;
   CudaOptions options_;
   Stream stream_;
   std::shared_ptr<DeviceArena> arena_;
@@ -226,7 +223,7 @@ class CudaOps final : public model::Ops {
   // Lanes 1..: [lane - 1][layer] K/V of positions [kv_shared_, capacity), head-major [Hkv, tail, D].
   std::vector<std::vector<std::shared_ptr<DeviceBuffer>>> lane_k_, lane_v_;
   int64_t kv_capacity_ = 0, kv_heads_ = 0, kv_dim_ = 0, kv_shared_ = 0, kv_lanes_ = 1;
-  GraphCache graphs_;
+  uint64_t memory_generation_ = 0;
 };
 
 // The CUDA executor over a checkpoint: precision "fp32" | "bf16" | "fp16" | "fp8". Throws

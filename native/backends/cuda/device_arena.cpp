@@ -23,7 +23,6 @@ DeviceArena::DeviceArena(size_t initial_bytes, size_t chunk_bytes, ChunkSource s
 DeviceArena::Block DeviceArena::take(size_t chunk, size_t offset, size_t bytes) {
   Block b{static_cast<char*>(chunks_[chunk].mem.get()) + offset, bytes, epoch_, chunk, offset};
   in_use_ += bytes;
-  high_water_ = std::max(high_water_, in_use_);
   return b;
 }
 

@@ -45,7 +45,6 @@ class DeviceArena {
   bool frozen() const { return frozen_; }
   size_t reserved_bytes() const;  // memory held in chunks
   size_t in_use_bytes() const { return in_use_; }
-  size_t high_water_bytes() const { return high_water_; }
   size_t chunk_count() const { return chunks_.size(); }
   size_t free_ranges() const { return free_.size(); }
 
@@ -65,7 +64,7 @@ class DeviceArena {
   size_t chunk_bytes_;
   std::map<std::pair<size_t, size_t>, size_t> free_;  // (chunk, offset) -> bytes, merged
   uint64_t epoch_ = 1;
-  size_t in_use_ = 0, high_water_ = 0;
+  size_t in_use_ = 0;  // bytes handed out and not released; 0 rewinds the arena
   bool frozen_ = false;
 };
 

@@ -82,11 +82,6 @@ __global__ void swiglu_kernel(const float* gu, float* out, int64_t rows, int int
   }
 }
 
-__global__ void swiglu_split_kernel(const float* g, const float* u, float* out, int64_t n) {
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    out[i] = silu(g[i]) * u[i];
-}
-
 __global__ void gelu_tanh_kernel(const float* x, float* y, int64_t n) {
   constexpr float k = 0.7978845608028654f;  // sqrt(2 / pi)
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
@@ -192,12 +187,6 @@ void launch_swiglu(const float* gate_up, float* out, int64_t rows, int inter, cu
   if (rows * inter <= 0) return;
   swiglu_kernel<<<grid_1d(rows * inter), 256, 0, s>>>(gate_up, out, rows, inter);
   check_launch("swiglu_kernel");
-}
-
-void launch_swiglu_split(const float* gate, const float* up, float* out, int64_t n, cudaStream_t s) {
-  if (n <= 0) return;
-  swiglu_split_kernel<<<grid_1d(n), 256, 0, s>>>(gate, up, out, n);
-  check_launch("swiglu_split_kernel");
 }
 
 void launch_gelu_tanh(const float* x, float* y, int64_t n, cudaStream_t s) {

@@ -22,10 +22,8 @@ void launch_layernorm(const float* x, WeightRef w, WeightRef b, float* y, int64_
 void launch_rope(float* x, const float* cos, const float* sin, int64_t tokens, int heads, int head_dim,
                  cudaStream_t s);
 
-// out[r, i] = silu(gate_up[r, i]) * gate_up[r, inter + i]  for the fused [rows, 2 * inter] projection;
-// pass gate and up as separate arrays with launch_swiglu_split.
+// out[r, i] = silu(gate_up[r, i]) * gate_up[r, inter + i]  for the fused [rows, 2 * inter] projection.
 void launch_swiglu(const float* gate_up, float* out, int64_t rows, int inter, cudaStream_t s);
-void launch_swiglu_split(const float* gate, const float* up, float* out, int64_t n, cudaStream_t s);
 
 // y = 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))  (PyTorch gelu approximate='tanh').
 void launch_gelu_tanh(const float* x, float* y, int64_t n, cudaStream_t s);

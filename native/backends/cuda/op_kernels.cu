@@ -7,6 +7,7 @@
 #include "backends/cuda/cuda_check.hpp"
 #include "backends/cuda/load_widen.cuh"
 #include "backends/cuda/op_kernels.hpp"
+#include "core/fp8_scale.hpp"
 
 namespace alp::cuda {
 namespace {
@@ -130,7 +131,7 @@ __global__ void amax_kernel(const float* x, int64_t n, float* amax) {
 
 __global__ void fp8_quant_kernel(const float* x, float* y, int64_t n, const float* amax) {
   const float a = *amax;
-  const float scale = a > 0.f ? a / 448.f : 1.f;
+  const float scale = fp8_e4m3_scale(a);
   ALP_GRID_STRIDE(i, n) {
     const __nv_fp8_storage_t q = __nv_cvt_float_to_fp8(__fdiv_rn(x[i], scale), __NV_SATFINITE, __NV_E4M3);
     __nv_fp8_e4m3 v;

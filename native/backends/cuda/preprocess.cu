@@ -4,6 +4,7 @@
 
 #include "backends/cuda/cuda_check.hpp"
 #include "backends/cuda/preprocess.hpp"
+#include "model/bicubic_taps.hpp"
 
 namespace alp::cuda {
 namespace {
@@ -25,15 +26,6 @@ struct Layout {
   int patch, temporal, merge, grid_h, grid_w;
   int64_t patch_dim;
 };
-
-// Pillow's bicubic kernel with a = -0.5 (also torch's antialiased bicubic).
-double bicubic(double x) {
-  constexpr double a = -0.5;
-  x = std::fabs(x);
-  if (x < 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0;
-  if (x < 2.0) return (((x - 5.0) * x + 8.0) * x - 4.0) * a;
-  return 0.0;
-}
 
 __host__ __device__ inline uint8_t clip8_shifted(int32_t acc) {
   const int32_t v = acc >> kResamplePrecisionBits;  // arithmetic shift: floor, as Pillow
@@ -179,37 +171,16 @@ int grid_for(int64_t total, int threads) {
   return static_cast<int>(std::clamp<int64_t>((total + threads - 1) / threads, 1, 1 << 20));
 }
 
-// torch's uint8 antialiased bicubic taps, in the exact arithmetic of alp::model::resize_bicubic_aa_u8
-// (which is bit-exact against torch): the argument is scaled by multiplying with 1/scale (not by
-// dividing as Pillow does), the precision is the largest p < 22 for which the biggest normalised tap
-// times 2^(p+1) stays below 2^15, and taps round half away from zero at that precision.
+// torch's uint8 antialiased bicubic taps: model::bicubic_taps (the CPU preprocess's, bit-exact against
+// torch), laid out in this axis's Pillow tap windows.
 void add_torch_taps(ResampleAxis& ax) {
-  const double scale = double(ax.in_size) / ax.out_size;
-  const double support = scale >= 1.0 ? 2.0 * scale : 2.0;
-  const double inv = scale >= 1.0 ? 1.0 / scale : 1.0;
-  std::vector<double> w(size_t(ax.out_size) * ax.taps, 0.0);
-  double w_max = 0.0;
+  const model::BicubicTaps t = model::bicubic_taps(ax.in_size, ax.out_size);
+  ax.torch_precision = t.precision;
+  ax.wt.assign(size_t(ax.out_size) * ax.taps, 0);
   for (int o = 0; o < ax.out_size; ++o) {
-    const double center = scale * (o + 0.5);
-    const int lo = std::max(static_cast<int>(center - support + 0.5), 0);
-    const int n = std::min(static_cast<int>(center + support + 0.5), ax.in_size) - lo;
-    require(lo == ax.start[size_t(o)] && n <= ax.taps, ErrorCode::Internal, "resample: torch and Pillow tap windows disagree");
-    double* wo = &w[size_t(o) * ax.taps];
-    double total = 0.0;
-    for (int j = 0; j < n; ++j) total += wo[j] = bicubic((j + lo - center + 0.5) * inv);
-    for (int j = 0; j < n; ++j) {
-      if (total != 0.0) wo[j] /= total;
-      w_max = std::max(w_max, wo[j]);
-    }
-  }
-  int p = 0;
-  for (; p < 22; ++p)
-    if (static_cast<int>(0.5 + w_max * static_cast<double>(1 << (p + 1))) >= (1 << 15)) break;
-  ax.torch_precision = p;
-  ax.wt.assign(w.size(), 0);
-  for (size_t q = 0; q < w.size(); ++q) {
-    const double v = w[q] * static_cast<double>(1 << p);
-    ax.wt[q] = static_cast<int16_t>(v < 0.0 ? static_cast<int>(-0.5 + v) : static_cast<int>(0.5 + v));
+    require(t.first[size_t(o)] == ax.start[size_t(o)] && t.count[size_t(o)] <= ax.taps, ErrorCode::Internal,
+            "resample: torch and Pillow tap windows disagree");
+    for (int j = 0; j < t.count[size_t(o)]; ++j) ax.wt[size_t(o) * ax.taps + j] = t.k[size_t(o) * t.max_count + j];
   }
 }
 
@@ -235,7 +206,7 @@ ResampleAxis make_bicubic_axis(int in_size, int out_size) {
     const int xmax = std::min(static_cast<int>(center + support + 0.5), in_size) - xmin;
     double sum = 0.0;
     for (int j = 0; j < ax.taps; ++j) {
-      k[size_t(j)] = j < xmax ? bicubic((j + xmin - center + 0.5) / filterscale) : 0.0;
+      k[size_t(j)] = j < xmax ? model::bicubic_kernel((j + xmin - center + 0.5) / filterscale) : 0.0;
       sum += k[size_t(j)];
     }
     ax.start[size_t(o)] = xmin;

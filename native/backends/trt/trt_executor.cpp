@@ -216,7 +216,7 @@ void TrtExecutor::reserve(int64_t positions, int lanes) {
 
 // ---- vision -------------------------------------------------------------------------------------------
 
-void TrtExecutor::encode_images(const pipeline::ImageBatch& images) {
+void TrtExecutor::encode_images(const model::ImageBatch& images) {
   const int64_t pd = cfg_.vision.patch_dim(), merge = cfg_.vision.merge_unit(), H = manifest_.hidden_size;
   const int64_t n_images = static_cast<int64_t>(images.grids.size());
   if (n_images <= 0 || !images.patches) fail(ErrorCode::InvalidInput, "encode_images: empty image batch");
@@ -420,7 +420,7 @@ std::vector<float> TrtExecutor::run_llm(std::span<const int64_t> ids, const mode
   return std::vector<float>(lf, lf + vocab);
 }
 
-void TrtExecutor::prefill(std::span<const int32_t> ids, const pipeline::PositionIds& pos) {
+void TrtExecutor::prefill(std::span<const int32_t> ids, const model::PositionIds& pos) {
   if (ids.empty()) fail(ErrorCode::InvalidInput, "prefill: empty token sequence");
   if (pos.size() != ids.size() || pos.h.size() != ids.size() || pos.w.size() != ids.size())
     fail(ErrorCode::InvalidInput, "prefill: " + std::to_string(pos.size()) + " positions for " + std::to_string(ids.size()) + " tokens");
@@ -438,10 +438,10 @@ std::vector<int32_t> TrtExecutor::start_lanes(std::span<model::TokenSampler* con
   return model::select_tokens(prompt_logits_, samplers, params);
 }
 
-std::vector<int32_t> TrtExecutor::decode(std::span<const pipeline::LaneStep> steps, const model::SamplingParams& params) {
+std::vector<int32_t> TrtExecutor::decode(std::span<const model::LaneStep> steps, const model::SamplingParams& params) {
   if (steps.size() != 1 || steps[0].lane != 0)
     fail(ErrorCode::Internal, "decode: the TensorRT engines run one lane, got " + std::to_string(steps.size()) + " steps");
-  const pipeline::LaneStep& s = steps[0];
+  const model::LaneStep& s = steps[0];
   const int64_t one[1] = {s.id};
   const std::vector<float> logits = run_llm(one, model::MropePositions::uniform(s.rope_pos, 1), s.cache_pos, /*prefill=*/false);
   model::TokenSampler* const draw[1] = {s.sampler};
@@ -475,7 +475,7 @@ void TrtExecutor::upload_expert_rope(int64_t rope_base) {
   upload(expert_sin_, h + bytes_of(cos), bytes_of(sin), "upload expert_rope_sin");
 }
 
-void TrtExecutor::denoise(float* x, std::span<const pipeline::DenoiseLane> lanes, int steps,
+void TrtExecutor::denoise(float* x, std::span<const model::DenoiseLane> lanes, int steps,
                           const std::function<void()>& before_step) {
   if (lanes.size() != 1 || lanes[0].lane != 0)
     fail(ErrorCode::Internal, "denoise: the TensorRT engines run one lane, got " + std::to_string(lanes.size()) + " samples");
@@ -517,7 +517,7 @@ void TrtExecutor::denoise(float* x, std::span<const pipeline::DenoiseLane> lanes
 
 // ---- accounting --------------------------------------------------------------------------------------
 
-pipeline::ExecutorInfo TrtExecutor::info() const {
+model::ExecutorInfo TrtExecutor::info() const {
   return {"tensorrt", llm_.spec->precision,
           gpu_.name + " (" + engine::sm_name(gpu_.cc) + "), TensorRT " + runtime_version_string()};
 }

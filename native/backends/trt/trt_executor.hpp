@@ -20,7 +20,7 @@
 #include "core/engine_manifest.hpp"
 #include "model/config.hpp"
 #include "model/rope_tables.hpp"
-#include "pipeline/executor.hpp"
+#include "model/executor.hpp"
 
 namespace alp::trt {
 
@@ -37,7 +37,7 @@ struct TrtExecutorOptions {
   LogLevel log_level = LogLevel::Warning;
 };
 
-class TrtExecutor final : public pipeline::Executor {
+class TrtExecutor final : public model::Executor {
  public:
   // Loads and verifies every engine; throws InvalidEngine / BackendUnavailable (see engine_loader.hpp).
   explicit TrtExecutor(TrtExecutorOptions options);
@@ -45,21 +45,20 @@ class TrtExecutor final : public pipeline::Executor {
   TrtExecutor(const TrtExecutor&) = delete;
   TrtExecutor& operator=(const TrtExecutor&) = delete;
 
-  pipeline::ExecutorInfo info() const override;
+  model::ExecutorInfo info() const override;
   // The engines carry one sequence (batch 1): one lane at a time.
   int max_lanes() const override { return 1; }
   void reserve(int64_t positions, int lanes) override;
-  void encode_images(const pipeline::ImageBatch& images) override;
-  void prefill(std::span<const int32_t> ids, const pipeline::PositionIds& pos) override;
+  void encode_images(const model::ImageBatch& images) override;
+  void prefill(std::span<const int32_t> ids, const model::PositionIds& pos) override;
   std::vector<int32_t> start_lanes(std::span<model::TokenSampler* const> samplers, const model::SamplingParams& params) override;
-  std::vector<int32_t> decode(std::span<const pipeline::LaneStep> steps, const model::SamplingParams& params) override;
-  void denoise(float* x, std::span<const pipeline::DenoiseLane> lanes, int steps,
+  std::vector<int32_t> decode(std::span<const model::LaneStep> steps, const model::SamplingParams& params) override;
+  void denoise(float* x, std::span<const model::DenoiseLane> lanes, int steps,
                const std::function<void()>& before_step) override;
   uint64_t weight_bytes() const override;
   uint64_t cache_bytes() const override;
 
   const engine::EngineManifest& manifest() const { return manifest_; }
-  std::vector<std::string> warnings() const { return logger_.warnings(); }
 
  private:
   // One engine's execution context for one profile, with its manifest entry (for messages).

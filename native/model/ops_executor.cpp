@@ -1,4 +1,4 @@
-#include "pipeline/ops_executor.hpp"
+#include "model/ops_executor.hpp"
 
 #include <algorithm>
 #include <utility>
@@ -9,7 +9,7 @@
 #include "model/rope_tables.hpp"
 #include "model/sampling.hpp"
 
-namespace alp::pipeline {
+namespace alp::model {
 
 OpsExecutor::OpsExecutor(std::unique_ptr<model::Ops> ops, const model::ModelConfig& cfg, ExecutorInfo info,
                          OpsHooks hooks)
@@ -106,4 +106,4 @@ void OpsExecutor::denoise(float* x, std::span<const DenoiseLane> lanes, int step
   std::copy(out.begin(), out.end(), x);
 }
 
-}  // namespace alp::pipeline
+}  // namespace alp::model

@@ -11,9 +11,9 @@
 #include "model/expert.hpp"
 #include "model/ops.hpp"
 #include "model/vision.hpp"
-#include "pipeline/executor.hpp"
+#include "model/executor.hpp"
 
-namespace alp::pipeline {
+namespace alp::model {
 
 // Device-specific hooks: a GPU executor keeps the vision output outside its per-phase arena and
 // replays the denoising loop as a captured graph; the CPU needs neither.
@@ -58,4 +58,4 @@ class OpsExecutor final : public Executor {
   static constexpr int kMaxLanes = 64;
 };
 
-}  // namespace alp::pipeline
+}  // namespace alp::model

@@ -13,7 +13,7 @@
 #include "model/rope_tables.hpp"
 #include "model/sampling.hpp"
 
-namespace alp::pipeline {
+namespace alp::model {
 
 // M-RoPE position ids of a token span (temporal, height, width rows), as model::rope_index gives them.
 using PositionIds = model::MropePositions;
@@ -109,4 +109,4 @@ class Executor {
   virtual uint64_t cache_bytes() const = 0;
 };
 
-}  // namespace alp::pipeline
+}  // namespace alp::model
