@@ -1,6 +1,7 @@
 // The ONNX protobuf encoder against bytes produced by Python's onnx package for the same message
 // (test/fixtures/onnx/make_protobuf_fixture.py -> protobuf_fixture.hex).
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -22,8 +23,12 @@ std::string hex(const std::string& bytes) {
   return out;
 }
 
+// The repository root: found from the working directory (tap runs the binary from the root; a developer
+// from a build folder), then from __FILE__, which is relative when ccache's base_dir rewrites paths.
 std::string repo_root() {
-  std::string f = __FILE__;  // <root>/native/tests/export_protobuf_test.cpp (CMake compiles absolute paths)
+  for (const char* up : {".", "..", "../..", "../../.."})
+    if (std::filesystem::exists(std::string(up) + "/test/fixtures/onnx/protobuf_fixture.hex")) return up;
+  std::string f = __FILE__;
   return f.substr(0, f.rfind("/native/tests/"));
 }
 
