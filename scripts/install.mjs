@@ -19,14 +19,6 @@ const buildNative = (extra) => {
   process.exitCode = r.status ?? 1;
 };
 
-/** Same driver probe as lib/native.ts (nvidiaDriverPresent): GPU variants first only with a driver. */
-function driverPresent() {
-  return (
-    existsSync('/proc/driver/nvidia/version') ||
-    ['/usr/lib/x86_64-linux-gnu/libcuda.so.1', '/usr/lib/aarch64-linux-gnu/libcuda.so.1', '/usr/lib64/libcuda.so.1', '/usr/lib/libcuda.so.1', '/usr/lib/wsl/lib/libcuda.so.1'].some((p) => existsSync(p))
-  );
-}
-
 /** Loads an addon in a child process (a crash or dlopen failure must not take the install down). */
 function loads(path) {
   const r = spawnSync(process.execPath, ['-e', `process.stdout.write(require(${JSON.stringify(path)}).backends().variant)`], { encoding: 'utf8' });
@@ -46,7 +38,9 @@ if (process.env.ALPAMAYO_TRT_NATIVE) {
     buildNative([]);
   }
 } else {
-  const variants = driverPresent() ? ['cuda', 'cpu'] : ['cpu', 'cuda'];
+  // The runtime loader's own driver probe (dist/ ships in the tarball), so install and load agree.
+  const { nvidiaDriverPresent } = await import('../dist/esm/native.js');
+  const variants = nvidiaDriverPresent() ? ['cuda', 'cpu'] : ['cpu', 'cuda'];
   let used;
   const tried = [];
   if (!fromSource) {
