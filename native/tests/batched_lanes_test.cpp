@@ -27,16 +27,7 @@ namespace {
 struct Fixture {
   ModelConfig cfg = parse_model_config(preset_config("tiny"));
   std::map<std::string, Tensor, std::less<>> weights = test::formula_weights(cfg);
-  std::unique_ptr<cpu::CpuOps> make_ops() {
-    auto* w = &weights;
-    return std::make_unique<cpu::CpuOps>(
-        [w](std::string_view n) {
-          auto it = w->find(n);
-          if (it == w->end()) fail(ErrorCode::InvalidCheckpoint, "missing tensor " + std::string(n));
-          return it->second;
-        },
-        cpu::CpuOptions{alp::Precision::FP32, 2});
-  }
+  std::unique_ptr<cpu::CpuOps> make_ops() { return test::cpu_ops_over(weights); }
   std::vector<int32_t> ids() const {
     const int32_t img = static_cast<int32_t>(token_layout_id("<|image_pad|>"));
     std::vector<int32_t> v = {257, 10, 20, static_cast<int32_t>(token_layout_id("<|vision_start|>"))};

@@ -27,14 +27,7 @@ struct Fixture {
   ModelConfig cfg = parse_model_config(preset_config("tiny"));
   std::map<std::string, Tensor, std::less<>> weights = test::formula_weights(cfg);
   std::unique_ptr<cpu::CpuOps> make_ops(int threads = 2, Precision prec = Precision::FP32) {
-    auto* w = &weights;
-    return std::make_unique<cpu::CpuOps>(
-        [w](std::string_view n) {
-          auto it = w->find(n);
-          if (it == w->end()) fail(ErrorCode::InvalidCheckpoint, "missing tensor " + std::string(n));
-          return it->second;
-        },
-        cpu::CpuOptions{prec, threads});
+    return test::cpu_ops_over(weights, prec, threads);
   }
   int64_t img = token_layout_id("<|image_pad|>");
   std::vector<int64_t> ids() const {

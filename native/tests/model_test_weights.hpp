@@ -4,8 +4,11 @@
 // 1-D weights (all norms) are 1 + 0.1·sin(...), biases s = 0.02, other tensors s = 0.1.
 #include <cmath>
 #include <map>
+#include <memory>
 #include <string>
+#include <string_view>
 
+#include "backends/cpu/cpu_ops.hpp"
 #include "core/error.hpp"
 #include "core/tensor.hpp"
 #include "model/param_specs.hpp"
@@ -32,6 +35,19 @@ inline std::map<std::string, Tensor, std::less<>> formula_weights(const model::M
   std::map<std::string, Tensor, std::less<>> m;
   for (const auto& p : model::parameter_specs(cfg)) m.emplace(p.name, formula_tensor(p.name, p.shape));
   return m;
+}
+
+// A CPU executor over `weights` (which must outlive it); a missing name is INVALID_CHECKPOINT.
+inline std::unique_ptr<cpu::CpuOps> cpu_ops_over(const std::map<std::string, Tensor, std::less<>>& weights,
+                                                 Precision prec = Precision::FP32, int threads = 2) {
+  const auto* w = &weights;
+  return std::make_unique<cpu::CpuOps>(
+      [w](std::string_view n) {
+        auto it = w->find(n);
+        if (it == w->end()) fail(ErrorCode::InvalidCheckpoint, "missing tensor " + std::string(n));
+        return it->second;
+      },
+      cpu::CpuOptions{prec, threads});
 }
 
 }  // namespace alp::test
