@@ -123,6 +123,7 @@ TrtExecutor::TrtExecutor(TrtExecutorOptions options)
   rope_sin_ = cuda::DeviceBuffer(static_cast<size_t>(rows * hd) * 4, "llm rope_sin");
   write_index_ = cuda::DeviceBuffer(static_cast<size_t>(max_lanes_) * 8, "llm kv_write_index");
   expert_index_ = cuda::DeviceBuffer(static_cast<size_t>(max_lanes_) * 8, "expert kv_write_index");
+  no_rows_ = cuda::DeviceBuffer(kTensorAlignment, "empty image inputs");
   // At least one element each: a decode step binds them with 0 rows, and an empty tensor still gets an address.
   image_positions_ = cuda::DeviceBuffer(static_cast<size_t>(std::max<int64_t>(max_image_rows_, 1)) * 8, "llm image_positions");
   ensure(image_embeds_, act_size_, "image_embeds");
@@ -397,9 +398,12 @@ void TrtExecutor::bind_llm(Ctx e, int64_t rows, int lanes, int64_t image_rows) {
   set_address(e, N::kInputIds, ids_.get());
   set_address(e, N::kRopeCos, rope_cos_.get());
   set_address(e, N::kRopeSin, rope_sin_.get());
-  set_address(e, N::kImagePositions, image_positions_.get());
-  set_address(e, N::kImageEmbeds, image_embeds_.get());
-  set_address(e, N::kDeepstackEmbeds, deepstack_.get());
+  // Zero image rows (decode) bind a buffer that never moves: encode_images may reallocate the image
+  // buffers, and a captured decode graph must not hold their old address.
+  const bool images = image_rows > 0;
+  set_address(e, N::kImagePositions, images ? image_positions_.get() : no_rows_.get());
+  set_address(e, N::kImageEmbeds, images ? image_embeds_.get() : no_rows_.get());
+  set_address(e, N::kDeepstackEmbeds, images ? deepstack_.get() : no_rows_.get());
   set_address(e, N::kKvWriteIndex, write_index_.get());
   set_address(e, N::kLogits, logits_.get());
   if (const Shape got = output_shape(e, N::kLogits); got != Shape{lanes, manifest_.vocab_size})

@@ -120,6 +120,7 @@ class TrtExecutor final : public model::Executor {
   int64_t image_rows_ = 0;  // rows the last encode_images() produced; 0: none
   // llm
   cuda::DeviceBuffer ids_, rope_cos_, rope_sin_, image_positions_, write_index_, logits_;
+  cuda::DeviceBuffer no_rows_;  // the address of decode's 0-row image inputs
   int64_t prompt_len_ = 0;
   std::vector<float> prompt_logits_;  // the prompt's last logits, for start_lanes()
   int lanes_ = 0;                     // lanes start_lanes() opened
