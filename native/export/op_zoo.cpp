@@ -294,6 +294,21 @@ std::vector<Entry> zoo() {
                  auto [kk, vv] = o.kv_read(1, pos + n);
                  c.output("y", o.attention(q, kk, vv, model::AttentionMask::causal(pos), 0.35f));
                }});
+  // The expert's pattern: each lane's cache prefix [0, kv_write_index) read in place, its own rows
+  // written after it and attended together, non-causally (ragged prefixes across 3 lanes).
+  e.push_back({"kv_prefix_append", {"kv_prefix_append", P::FP32, 24, {{"q", {"seq", "", ""}}, {"k", {"seq", "", ""}}, {"v", {"seq", "", ""}}}},
+               [](ZooCase& c) {
+                 c.param("scale", 0.35);
+                 c.alt_sizes("[{\"seq\": 12, \"lanes\": 3, \"kv_capacity\": 20, \"kv_write_index\": [1, 9, 16]}]");
+                 auto& o = c.ops();
+                 const int64_t pos = 3, n = 5;
+                 o.kv_reserve(2, 32, 2, 8);
+                 auto q = c.input("q", {n, 4, 8});
+                 auto k = c.input("k", {n, 2, 8});
+                 auto v = c.input("v", {n, 2, 8});
+                 auto [pk, pv] = o.kv_read(1, pos);
+                 c.output("y", o.attention(q, o.concat({pk, k}, 0), o.concat({pv, v}, 0), model::AttentionMask::none(), 0.35f));
+               }});
   return e;
 }
 
