@@ -96,6 +96,9 @@ for (const precision of ['fp32', 'fp16', 'bf16', 'fp8'] as const) {
     t.comment(l.stdout);
     t.equal(l.status, 0, `lint_trt.py: no findings (stderr: ${l.stderr.slice(-3000)})`);
     t.match(l.stdout, /lint: 0 findings/);
+    // The in-place cache: both graphs write it with TensorScatter at opset 24 (IKVCacheUpdateLayer).
+    t.match(l.stdout, /llm\.onnx +opset 24 .*TensorScatter/);
+    t.match(l.stdout, /expert_step\.onnx +opset 24 .*TensorScatter/);
 
     const ins = cli(['inspect', eng]);
     t.equal(await ins.code, 0);

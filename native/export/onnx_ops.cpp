@@ -429,7 +429,6 @@ model::Value OnnxOps::attention_in_place(const model::Value& qv, const model::Va
   require(v.kv_layer == k.kv_layer && v.kv_value && !k.kv_value && k.kv_append.empty() == v.kv_append.empty(),
           ErrorCode::Internal, "attention: K and V are not the K/V caches of one layer");
   Emit e{g_};
-  const model::KvGeometry& geo = kv_geometry();
   const int64_t hq = q.shape[1], hkv = k.shape[1], d = q.shape[2], rep = hq / hkv;
   const ElemType t = q.type;
   const std::string lanes = I.syms.size_tensor(g_, I.lanes_sym);
@@ -452,7 +451,6 @@ model::Value OnnxOps::attention_in_place(const model::Value& qv, const model::Va
     require(causal && mask.past == I.write_pos, ErrorCode::InvalidInput,
             "attention over the written cache: expected a causal mask from the write index " + std::to_string(I.write_pos));
   }
-  (void)geo;
   // Q [rows, Hq, D] -> [lanes, Hkv, S*rep, D] (row s*rep + r = token s, head j*rep + r), pre-scaled.
   const std::string qs = e.op("Mul", {ref(g_, q, I.opt), g_.const_scalar(t, scale)});
   auto cat = [&](std::vector<int64_t> tail) {
