@@ -62,7 +62,7 @@ for (const precision of ['fp32', 'fp16', 'bf16', 'fp8'] as const) {
     const mk = cli(['make-checkpoint', ckpt, '--preset', 'tiny', '--seed', '3']);
     t.equal(await mk.code, 0, mk.err.join('\n'));
     const b = cli(['build-engines', '--checkpoint', ckpt, '--out', eng, '--precision', precision,
-      '--profile', 'seq=1:64:256', '--profile', 'kv_capacity=320:320:320',
+      '--profile', 'seq=1:64:256', '--profile', 'kv_capacity=3712:3712:3712',
       '--profile', 'lanes=1:2:6', '--reference', ref, '--export-only']);
     t.equal(await b.code, 0, b.err.join('\n'));
     for (const f of ['vision.onnx', 'llm.onnx', 'expert_step.onnx', 'llm.onnx.data', 'manifest.json'])
@@ -77,14 +77,14 @@ for (const precision of ['fp32', 'fp16', 'bf16', 'fp8'] as const) {
     t.same(m.engines.llm.profiles[0].inputs.kv_write_index, { min: [1], opt: [1], max: [1] }, 'prefill writes one lane');
     t.same(m.engines.expert_step.profiles[0].inputs.x, { min: [64, 2], opt: [128, 2], max: [384, 2] }, 'expert rows = 64 x lanes');
     const pastKey = m.engines.llm.io.find((x: { name: string }) => x.name === 'past_key.0');
-    t.same(pastKey.shape, [-1, 2, -1, 16], '[lanes, kv_heads, capacity, head_dim]');
+    t.same(pastKey.shape, [-1, 2, 3712, 16], '[lanes, kv_heads, capacity (static), head_dim]');
     const computeType = { fp32: 'float32', fp16: 'float16', bf16: 'bfloat16', fp8: 'float16' }[precision];
     t.equal(pastKey.dtype, computeType, 'the KV cache is in the compute type');
     t.equal(m.kv_cache.dtype, computeType);
-    t.same(m.engines.llm.profiles[1].inputs['past_key.0'], { min: [1, 2, 320, 16], opt: [2, 2, 320, 16], max: [6, 2, 320, 16] },
+    t.same(m.engines.llm.profiles[1].inputs['past_key.0'], { min: [1, 2, 3712, 16], opt: [2, 2, 3712, 16], max: [6, 2, 3712, 16] },
       'the cache is bound at its capacity in every profile (static shapes)');
     t.equal(m.kv_cache.update, 'in_place');
-    t.equal(m.kv_cache.capacity, 320);
+    t.equal(m.kv_cache.capacity, 3712);
     t.ok(m.engines.expert_step.io.some((x: { name: string; mode: string }) => x.name === 'present_key.0' && x.mode === 'output'),
       'the expert writes its action rows past the prefix, in place');
     t.equal(Object.keys(m.engines.llm.fp8_scales ?? {}).length > 0, precision === 'fp8', 'fp8 scales only for fp8');
@@ -113,7 +113,8 @@ for (const precision of ['fp32', 'fp16', 'bf16', 'fp8'] as const) {
     t.match(r.stdout, /expert_lanes3 velocity +shape \(192, 2\)/);
     // The planner's real sequence shapes ran (at the tiny checkpoint's layer dims).
     for (const c of ['vision_720 ', 'prefill_3300 ', 'decode_3600 ', 'expert_prefix1 ', 'expert_prefix3600 ']) t.match(r.stdout, c);
-    t.match(r.stdout, /prefill_3300 present_key\.0 +shape \(1, 2, 3665, 16\)/);
-    t.match(r.stdout, /decode_3600 +present_key\.0 +shape \(1, 2, 3665, 16\)/);
+    t.match(r.stdout, /prefill_3300 present_key\.0 +shape \(1, 2, 3712, 16\)/);
+    t.match(r.stdout, /decode_3600 +present_key\.0 +shape \(1, 2, 3712, 16\)/);
+    t.match(r.stdout, /decode_lanes3 present_key\.0 +shape \(3, 2, 3712, 16\)/);
   });
 }

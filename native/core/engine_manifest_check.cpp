@@ -261,7 +261,8 @@ void validate_manifest(const EngineManifest& m) {
     require_tensor(expert, r);
   if (action_dims <= 0) invalid("engine expert_step tensor x: shape " + dims_str(x->shape) + " must be [rows, action_dims]");
 
-  const Shape kv_shape{-1, kv.kv_heads, -1, kv.head_dim};  // [lanes, kv_heads, capacity, head_dim]
+  // [lanes, kv_heads, capacity, head_dim]: the capacity is static (IKVCacheUpdateLayer needs it).
+  const Shape kv_shape{-1, kv.kv_heads, kv.capacity, kv.head_dim};
   for (int64_t l = 0; l < kv.layers; ++l) {
     for (const std::string& n : {names::past_key(l), names::past_value(l)}) require_tensor(llm, {n, I, kv.dtype, kv_shape});
     for (const std::string& n : {names::present_key(l), names::present_value(l)})

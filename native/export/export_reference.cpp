@@ -160,7 +160,7 @@ void add_llm_case(CaseWriter& cases, cpu::CpuOps& cpu, const model::ModelConfig&
 // patches, 180 image tokens), a 3,300-token prefill with 16 such frames (2,880 image rows) from an
 // empty cache, a decode step over 3,600 cached rows without image rows, and expert steps over
 // prefixes of 1 and 3,600 rows.
-void add_real_shape_cases(cpu::CpuOps& cpu, const model::ModelConfig& cfg, CaseWriter& cases) {
+void add_real_shape_cases(cpu::CpuOps& cpu, const model::ModelConfig& cfg, CaseWriter& cases, int64_t cap) {
   constexpr int kFrames = 16;
   constexpr int64_t kPrompt = 3300, kPast = 3600;
   const model::ImageGrid grid{1, 20, 36};
@@ -197,7 +197,9 @@ void add_real_shape_cases(cpu::CpuOps& cpu, const model::ModelConfig& cfg, CaseW
   const std::vector<model::ImageGrid> grids(kFrames, grid);
   const model::RopeIndex ri = model::rope_index(cfg, ids, grids);
 
-  const int64_t cap = kPast + 1 + cfg.action_space.n_waypoints;
+  require(cap >= kPast + 1 + cfg.action_space.n_waypoints, ErrorCode::InvalidInput,
+          "reference cases: KV capacity " + std::to_string(cap) + ", the real-shape cases need " +
+              std::to_string(kPast + 1 + cfg.action_space.n_waypoints) + " rows (--profile kv_capacity)");
   add_llm_case(cases, cpu, cfg, "prefill_3300", ids, 0, ri.pos, &img, cap);
 
   // Fill the cache to 3,600 rows (300 reasoning tokens in one call: not a case, only the cache).
@@ -221,7 +223,7 @@ void add_real_shape_cases(cpu::CpuOps& cpu, const model::ModelConfig& cfg, CaseW
 }  // namespace
 
 void write_export_reference(const model::ModelConfig& cfg, const model::WeightSource& weights, Precision precision,
-                            const std::string& dir, bool real_shapes) {
+                            const std::string& dir, int64_t cap, bool real_shapes) {
   cpu::CpuOps cpu(weights, cpu::CpuOptions{precision, 0});
   CaseWriter cases(dir);
   // A grid and prompt length unlike the trace sizes, so the dynamic axes are exercised.
@@ -234,8 +236,8 @@ void write_export_reference(const model::ModelConfig& cfg, const model::WeightSo
   const ImageFeatures img = vision_graph(vis, cfg, s.pixels, s.grid);
   cases.add("vision", "vision.onnx", vis.inputs, vis.outputs);
 
-  // Room for the prompt, a few reasoning tokens per lane and the expert's action rows.
-  const int64_t cap = n + 8 + cfg.action_space.n_waypoints;
+  require(cap >= n + 8 + cfg.action_space.n_waypoints, ErrorCode::InvalidInput,
+          "reference cases: KV capacity " + std::to_string(cap) + " below the prompt, 8 reasoning rows and the action rows");
   add_llm_case(cases, cpu, cfg, "prefill", s.ids, 0, s.rope.pos, &img, cap);
   const int64_t next[1] = {s.ids[2]};
   add_llm_case(cases, cpu, cfg, "decode", next, n, model::MropePositions::uniform(n + s.rope.rope_delta, 1), nullptr, cap);
@@ -293,7 +295,7 @@ void write_export_reference(const model::ModelConfig& cfg, const model::WeightSo
 
   if (real_shapes) {
     cpu.kv_share(0, 1);
-    add_real_shape_cases(cpu, cfg, cases);
+    add_real_shape_cases(cpu, cfg, cases, cap);
   }
   cases.save(std::string(precision_name(precision)));
 }

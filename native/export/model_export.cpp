@@ -27,8 +27,7 @@ using Dyn = std::map<std::string, std::vector<std::string>>;
 // model presets and the 8B release (see native/export/README.md, "Dynamic dims").
 constexpr model::ImageGrid kTraceGrid{1, 6, 14};  // 84 patches -> 21 image tokens
 constexpr int64_t kTraceText = 14;                // 14 + 2 + 21 = 37 tokens
-constexpr int64_t kTracePast = 13;      // the write index (cached rows) of the llm and expert traces
-constexpr int64_t kTraceCapacity = 97;  // kv_capacity: >= 13 + 37 (llm) and 13 + 64 (expert)
+constexpr int64_t kTracePast = 13;  // the write index (cached rows) of the llm and expert traces
 
 const char* dtype_of(onnx::ElemType t) {
   switch (t) {
@@ -185,6 +184,10 @@ ModelExportResult export_models(const std::string& checkpoint_dir, const std::st
   require(lanes.min >= 1, ErrorCode::InvalidInput, "--profile lanes: at least 1 lane, got " + std::to_string(lanes.min));
   require(cap.max >= ranges.at("seq").max, ErrorCode::InvalidInput,
           "--profile kv_capacity " + std::to_string(cap.max) + " below the largest prefill seq " + std::to_string(ranges.at("seq").max));
+  // The graphs are traced at this (static) capacity; the traces write up to row 13 + 64.
+  require(cap.max >= kTracePast + std::max<int64_t>(kTraceText + 23, cfg.action_space.n_waypoints), ErrorCode::InvalidInput,
+          "--profile kv_capacity " + std::to_string(cap.max) + ": the graphs need at least " +
+              std::to_string(kTracePast + std::max<int64_t>(kTraceText + 23, cfg.action_space.n_waypoints)) + " rows");
   m.kv_cache = {cfg.text.num_layers, cfg.text.num_kv_heads, cfg.text.head_dim, cap.max, dtype_of(compute_type(precision)), "in_place"};
   const SampleScene s = sample_scene(cfg, kTraceGrid, kTraceText, 1);
   const auto path = [&](const char* n) { return (fs::path(out_dir) / (std::string(n) + ".onnx")).string(); };
@@ -212,8 +215,8 @@ ModelExportResult export_models(const std::string& checkpoint_dir, const std::st
                   {N::kDeepstackEmbeds, {"", "image_tokens", ""}}};
     OnnxOps ops(weights, graph_options(path(N::kLlm), N::kLlm, precision, o, amax, dyn));
     const int64_t n = static_cast<int64_t>(s.ids.size());
-    model::reserve_kv_cache(ops, cfg, kTraceCapacity);
-    require(kTracePast + n <= kTraceCapacity, ErrorCode::Internal, "export: llm trace exceeds the trace capacity");
+    model::reserve_kv_cache(ops, cfg, cap.max);
+    require(kTracePast + n <= cap.max, ErrorCode::Internal, "export: llm trace exceeds the KV capacity");
     const int64_t rows = s.grid.patches() / cfg.vision.merge_unit();
     ImageFeatures img;
     img.rows = rows;
@@ -234,7 +237,7 @@ ModelExportResult export_models(const std::string& checkpoint_dir, const std::st
     // Rows are lane-major (lanes x n_waypoints); traced with one lane.
     const Dyn dyn{{N::kX, {"action_rows", ""}}, {N::kExpertRopeCos, {"action_rows", ""}}, {N::kExpertRopeSin, {"action_rows", ""}}};
     OnnxOps ops(weights, graph_options(path(N::kExpert), N::kExpert, precision, o, amax, dyn));
-    model::reserve_kv_cache(ops, cfg, kTraceCapacity);
+    model::reserve_kv_cache(ops, cfg, cap.max);
     expert_graph(ops, cfg, s.noise, 0.5f, kTracePast, s.rope.rope_delta);
     ops.save();
     Traced t = describe(ops, N::kExpert, precision);
@@ -249,7 +252,7 @@ ModelExportResult export_models(const std::string& checkpoint_dir, const std::st
 
   if (!o.reference_dir.empty()) {
     note(o, "writing CPU-executor reference cases to " + o.reference_dir);
-    write_export_reference(cfg, weights, precision, o.reference_dir, /*real_shapes=*/true);
+    write_export_reference(cfg, weights, precision, o.reference_dir, m.kv_cache.capacity, /*real_shapes=*/true);
   }
   return res;
 }

@@ -84,7 +84,7 @@ struct OnnxOps::Impl {
   };
   ElemType ct = ElemType::Float;  // compute type of every activation, weight and the KV cache
   std::map<int64_t, KvLayer> kv;
-  SymPtr lanes_sym, capacity_sym;  // the caches' batch (lane) and capacity axes
+  SymPtr lanes_sym;  // the caches' batch (lane) axis; their capacity axis is static (kv_reserve)
   int64_t write_pos = -1;          // trace value of kv_write_index (every lane's first written row)
   std::map<std::string, std::string> kv_bias;  // attention mask per (causal, rep), shared by layers
 };
@@ -479,8 +479,7 @@ model::Value OnnxOps::attention_in_place(const model::Value& qv, const model::Va
     } else {
       limit = e.op("Add", {wi, e.op("Sub", {per_lane, g_.const_i64_1d({1})})});  // [lanes, 1, 1, 1]
     }
-    const std::string cap = I.syms.size_tensor(g_, I.capacity_sym);
-    const std::string cols = e.op("Range", {zero, scalar(cap), one});
+    const std::string cols = e.op("Range", {zero, g_.const_i64({kv_geometry().capacity}, {}), one});
     const std::string allowed = e.op("LessOrEqual", {cols, limit});
     const std::string bias =
         e.op("Where", {allowed, g_.const_scalar(t, 0.0f), g_.const_scalar(t, -std::numeric_limits<float>::infinity())});
@@ -877,9 +876,10 @@ OnnxOps::Impl::KvLayer& kv_layer_of(OnnxOps::Impl& I, GraphBuilder& g, const mod
   auto it = I.kv.find(layer);
   if (it != I.kv.end()) return it->second;
   const std::string kname = N::past_key(layer), vname = N::past_value(layer);
-  if (!I.capacity_sym) I.capacity_sym = I.syms.intern("kv_capacity", kname, 2, kv.capacity);
+  // The capacity is static: TensorRT's IKVCacheUpdateLayer needs a cache with a static sequence
+  // length (docs: operators/KVCacheUpdate); the lane count stays dynamic.
   const Shape shape{1, kv.kv_heads, kv.capacity, kv.head_dim};
-  const std::vector<SymPtr> sym{I.lanes_sym, nullptr, I.capacity_sym, nullptr};
+  const std::vector<SymPtr> sym{I.lanes_sym, nullptr, nullptr, nullptr};
   for (const auto& n : {kname, vname}) {
     g.add_input(value_info(n, I.ct, shape, sym));
     samples.emplace_back(n, Tensor(DType::F32, shape));  // an empty cache: zeros (fp32 host copy)
@@ -894,7 +894,7 @@ void OnnxOps::save() {
     // present_* are the TensorScatter outputs themselves (aliased to past_* by TensorRT).
     const model::KvGeometry& kv = kv_geometry();
     const Shape shape{1, kv.kv_heads, kv.capacity, kv.head_dim};
-    const std::vector<SymPtr> sym{I.lanes_sym, nullptr, I.capacity_sym, nullptr};
+    const std::vector<SymPtr> sym{I.lanes_sym, nullptr, nullptr, nullptr};
     g_.add_output(value_info(L.k, I.ct, shape, sym));
     g_.add_output(value_info(L.v, I.ct, shape, sym));
   }

@@ -276,14 +276,14 @@ std::vector<Entry> zoo() {
                  auto y = c.input("y", {5, 4});
                  c.output("out", c.ops().add(c.ops().expand_rows(x, 5), y));
                }});
-  // The in-place cache (TensorScatter, opset 24): other capacities, a lane writing at row 0, and three
-  // lanes of two tokens each at their own write index (rows are lane-major).
+  // The in-place cache (TensorScatter, opset 24, static capacity 32): a lane writing at row 0, one at
+  // the last row, and three lanes of two tokens each at their own write index (rows are lane-major).
   e.push_back({"kv_decode", {"kv_decode", P::FP32, 24, {{"q", {"seq", "", ""}}, {"k", {"seq", "", ""}}, {"v", {"seq", "", ""}}}},
                [](ZooCase& c) {
                  c.param("scale", 0.35);
-                 c.alt_sizes("[{\"seq\": 5, \"lanes\": 1, \"kv_capacity\": 12, \"kv_write_index\": [0]},"
-                             " {\"seq\": 1, \"lanes\": 1, \"kv_capacity\": 40, \"kv_write_index\": [39]},"
-                             " {\"seq\": 6, \"lanes\": 3, \"kv_capacity\": 16, \"kv_write_index\": [3, 0, 14]}]");
+                 c.alt_sizes("[{\"seq\": 5, \"lanes\": 1, \"kv_write_index\": [0]},"
+                             " {\"seq\": 1, \"lanes\": 1, \"kv_write_index\": [31]},"
+                             " {\"seq\": 6, \"lanes\": 3, \"kv_write_index\": [3, 0, 30]}]");
                  auto& o = c.ops();
                  const int64_t pos = 3, n = 5;
                  o.kv_reserve(2, 32, 2, 8);
@@ -299,7 +299,7 @@ std::vector<Entry> zoo() {
   e.push_back({"kv_prefix_append", {"kv_prefix_append", P::FP32, 24, {{"q", {"seq", "", ""}}, {"k", {"seq", "", ""}}, {"v", {"seq", "", ""}}}},
                [](ZooCase& c) {
                  c.param("scale", 0.35);
-                 c.alt_sizes("[{\"seq\": 12, \"lanes\": 3, \"kv_capacity\": 20, \"kv_write_index\": [1, 9, 16]}]");
+                 c.alt_sizes("[{\"seq\": 12, \"lanes\": 3, \"kv_write_index\": [1, 17, 28]}]");
                  auto& o = c.ops();
                  const int64_t pos = 3, n = 5;
                  o.kv_reserve(2, 32, 2, 8);

@@ -16,7 +16,7 @@ namespace {
 // layout (engines/README.md, "Exported graphs"; kv_cache.update = "in_place").
 std::string manifest_text(const std::string& llm_extra = "") {
   const std::string h = "\"" + std::string(64, 'a') + "\"";
-  const std::string kv = R"("dtype": "float32", "shape": [-1, 1, -1, 2]})";
+  const std::string kv = R"("dtype": "float32", "shape": [-1, 1, 16, 2]})";
   const std::string eng = R"("precision": "fp16", "tensorrt_version": "10.16.0", "compute_capability": "sm_90", "sha256": )" + h;
   // The caches and kv_write_index of a profile over `lanes` (min, opt, max).
   const auto kv_ranges = [](int a, int b, int c) {
@@ -103,7 +103,7 @@ TEST(engine_manifest_parse_document) {
   const EngineSpec& llm = m.engine("llm");
   CHECK_EQ(llm.io.size(), size_t(12));
   CHECK_EQ(llm.io_tensor("present_value.0").mode == TensorMode::Output, true);
-  CHECK_EQ(dims_str(llm.io_tensor("past_key.0").shape), std::string("[-1, 1, -1, 2]"));
+  CHECK_EQ(dims_str(llm.io_tensor("past_key.0").shape), std::string("[-1, 1, 16, 2]"));
   CHECK_EQ(llm.profiles[1].name, std::string("decode"));
   CHECK_EQ(dims_str(llm.profiles[0].inputs.at("deepstack_embeds").opt), std::string("[3, 4, 8]"));
   CHECK_NEAR(llm.fp8_scales.at("layer0.q"), 0.125, 0.0);
@@ -146,7 +146,7 @@ TEST(engine_manifest_load_from_directory) {
     std::ofstream(dir / "manifest.json") << t;
   }
   CHECK_THROWS_CODE(load_engine_manifest(dir.string()), ErrorCode::InvalidEngine,
-                    "engine llm profile \"prefill\": past_key.0 capacity 16..16, expected kv_cache.capacity 8");
+                    "engine llm tensor past_key.0: shape [-1, 1, 16, 2], expected [-1, 1, 8, 2]");
   {
     std::ofstream(dir / "manifest.json") << manifest_text();
   }

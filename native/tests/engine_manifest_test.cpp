@@ -52,7 +52,7 @@ EngineManifest tiny_manifest() {
   m.hidden_size = 16;
   m.vocab_size = 50;
   m.kv_cache = {2, 2, 4, 32, "float32", "in_place"};
-  const Shape kv{-1, 2, -1, 4};
+  const Shape kv{-1, 2, 32, 4};
 
   EngineSpec v = base_engine("vision");
   v.io = {io("pixel_values", I, "float32", {-1, 24}),   io("vision_pos_idx", I, "int64", {-1, 4}),
@@ -255,7 +255,7 @@ TEST(engine_manifest_contract_violations) {
          for (auto& t : llm(m).io)
            if (t.name == "past_key.0") t.name = "past_key_values.0.key";
        }},
-      {"engine llm tensor past_key.0: shape [-1, 2, -1, 4], expected [-1, 4, -1, 4]", [](EngineManifest& m) { m.kv_cache.kv_heads = 4; }},
+      {"engine llm tensor past_key.0: shape [-1, 2, 32, 4], expected [-1, 4, 32, 4]", [](EngineManifest& m) { m.kv_cache.kv_heads = 4; }},
       {"engine llm tensor past_key.0: dtype float32, expected float16", [](EngineManifest& m) { m.kv_cache.dtype = "float16"; }},
       {"kv_cache.dtype \"int8\", expected float32, float16 or bfloat16", [](EngineManifest& m) { m.kv_cache.dtype = "int8"; }},
       {"kv_cache.layers = 1 but engine llm has a tensor past_key.1", [](EngineManifest& m) { m.kv_cache.layers = 1; }},
@@ -297,7 +297,8 @@ TEST(engine_manifest_contract_violations) {
          for (auto& [n, r] : llm(m).profiles[1].inputs)
            if (n == "input_ids" || n.starts_with("rope_")) r.max[0] = 3;
        }},
-      {"engine expert_step profile \"default\": past_key.0 capacity 16..32, expected kv_cache.capacity 32",
+      {"engine llm tensor past_key.0: shape [-1, 2, 32, 4], expected [-1, 2, 16, 4]", [](EngineManifest& m) { m.kv_cache.capacity = 16; }},
+      {"input past_key.0: dim 2 is static 32 but the profile gives 16..32",
        [](EngineManifest& m) {
          for (auto& [n, r] : m.engines.at("expert_step").profiles[0].inputs)
            if (n.starts_with("past_")) r.min[2] = r.opt[2] = 16;
@@ -373,7 +374,7 @@ TEST(engine_manifest_exported_models_pass_validation) {
   // The names the runner binds are the graphs' names, layer by layer.
   const EngineSpec& l = m.engine("llm");
   for (int64_t layer = 0; layer < cfg.text.num_layers; ++layer) {
-    CHECK(l.io_tensor(names::past_value(layer)).shape == (Shape{-1, cfg.text.num_kv_heads, -1, cfg.text.head_dim}));
+    CHECK(l.io_tensor(names::past_value(layer)).shape == (Shape{-1, cfg.text.num_kv_heads, 96, cfg.text.head_dim}));
     CHECK(l.io_tensor(names::present_key(layer)).mode == TensorMode::Output);
     CHECK(m.engine("expert_step").io_tensor(names::past_key(layer)).mode == TensorMode::Input);
   }

@@ -21,7 +21,8 @@ TEST(export_models_manifest_and_fp8_scales) {
   const engine::EngineSpec& llm = r.manifest.engine("llm");
   CHECK_EQ(llm.io_tensor("input_ids").dtype, std::string("int64"));
   CHECK(llm.io_tensor("input_ids").shape == Shape{-1});
-  CHECK(llm.io_tensor("past_key.1").shape == (Shape{-1, 2, -1, 16}));  // [lanes, kv_heads, capacity, head_dim]
+  // [lanes, kv_heads, capacity, head_dim]: the capacity static, as IKVCacheUpdateLayer needs.
+  CHECK(llm.io_tensor("past_key.1").shape == (Shape{-1, 2, r.manifest.kv_cache.capacity, 16}));
   CHECK(llm.io_tensor("kv_write_index").shape == Shape{-1});
   CHECK(llm.io_tensor("present_value.1").mode == engine::TensorMode::Output);
   CHECK(llm.io_tensor("logits").shape == (Shape{-1, r.manifest.vocab_size}));  // one row per lane

@@ -180,7 +180,7 @@ TEST(export_onnx_dynamic_dims_reach_graph_inputs_and_outputs) {
   ops.read("y", ops.attention(q, k, v, model::AttentionMask::causal(3), 0.5f));
   ops.save();
   const auto& g = ops.graph().graph();
-  // q, kv_write_index [lanes], past_key/value.0 [lanes, 2, kv_capacity, 4].
+  // q, kv_write_index [lanes], past_key/value.0 [lanes, 2, capacity 64 (static), 4].
   CHECK_EQ(g.inputs.size(), size_t{4});
   CHECK_EQ(g.inputs[0].dims[0].param, std::string("seq"));
   CHECK_EQ(g.inputs[1].name, std::string("kv_write_index"));
@@ -188,13 +188,14 @@ TEST(export_onnx_dynamic_dims_reach_graph_inputs_and_outputs) {
   CHECK_EQ(g.inputs[2].name, std::string("past_key.0"));
   CHECK_EQ(g.inputs[2].dims[0].param, std::string("lanes"));
   CHECK_EQ(g.inputs[2].dims[1].value, int64_t{2});
-  CHECK_EQ(g.inputs[2].dims[2].param, std::string("kv_capacity"));
+  CHECK_EQ(g.inputs[2].dims[2].value, int64_t{64});
+  CHECK(g.inputs[2].dims[2].param.empty());
   CHECK_EQ(g.inputs[3].name, std::string("past_value.0"));
   CHECK_EQ(g.outputs.size(), size_t{3});
   CHECK_EQ(g.outputs[0].name, std::string("y"));
   CHECK_EQ(g.outputs[0].dims[0].param, std::string("seq"));
   CHECK_EQ(g.outputs[1].name, std::string("present_key.0"));
-  CHECK_EQ(g.outputs[1].dims[2].param, std::string("kv_capacity"));
+  CHECK_EQ(g.outputs[1].dims[2].value, int64_t{64});
   CHECK_EQ(g.outputs[2].name, std::string("present_value.0"));
   // present_* is the TensorScatter output itself (what TensorRT aliases to past_*).
   bool scatter = false;
