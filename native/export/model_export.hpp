@@ -15,7 +15,8 @@
 
 namespace alp::exporter {
 
-// A range for one symbolic dim of the exported graphs (patches, seq, image_tokens, lanes, kv_capacity).
+// A range for one symbolic dim of the exported graphs (patches, seq, image_tokens, lanes), or the static
+// KV capacity (kv_capacity: its max, which the graphs are traced at).
 struct DimRange {
   int64_t min = 0, opt = 0, max = 0;
 };
@@ -47,7 +48,7 @@ struct PlannerLayout {
 PlannerLayout planner_layout(const model::ModelConfig& cfg);
 // Profiles at the planner's real shapes: patches = one frame; image_tokens 0..16 frames (opt = all);
 // seq 1..prompt_max (opt = prompt_opt); lanes 1..kLayoutMaxSamples (sample lanes per decode / expert
-// call); kv_capacity = prompt_max + reasoning + 1 + n_waypoints (static). Prefill pins lanes to 1;
+// call); kv_capacity = prompt_max + reasoning + 1 + n_waypoints (static in the graphs). Prefill pins lanes to 1;
 // decode takes seq = lanes (one token per lane) and image_tokens 0; the expert's action_rows =
 // n_waypoints x lanes.
 std::map<std::string, DimRange> planner_dim_ranges(const model::ModelConfig& cfg);
