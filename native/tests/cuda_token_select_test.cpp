@@ -49,19 +49,8 @@ cuda::CudaOptions exact_options() {
   return o;
 }
 
-struct Rows {
-  int64_t vocab;
-  std::vector<float> data;  // [k, vocab]
-  std::span<const float> row(size_t i) const { return std::span<const float>(data).subspan(i * size_t(vocab), size_t(vocab)); }
-};
-Rows random_rows(uint64_t seed, size_t k, int64_t vocab, float scale) {
-  Rows r{vocab, {}};
-  for (size_t i = 0; i < k; ++i) {
-    const std::vector<float> row = test::logit_row(seed * 131 + i, vocab, scale);
-    r.data.insert(r.data.end(), row.begin(), row.end());
-  }
-  return r;
-}
+using Rows = test::LogitRows;
+Rows random_rows(uint64_t seed, size_t k, int64_t vocab, float scale) { return test::logit_rows(seed, k, vocab, scale); }
 
 std::string error_of(const std::function<void()>& f) {
   try {
@@ -80,7 +69,7 @@ struct Tally {
 // seeded alike; afterwards both sampler sets must be at the same point of their streams.
 void compare(cuda::CudaOps& ops, cuda::DeviceTokenSelector& sel, const Rows& rows, const SamplingParams& p, uint64_t seed,
              Tally& t) {
-  const size_t k = rows.data.size() / size_t(rows.vocab);
+  const size_t k = rows.rows();
   std::vector<TokenSampler> dev, host;
   for (size_t i = 0; i < k; ++i) {
     dev.emplace_back(model::rollout_sampler_state(seed, i));
@@ -121,7 +110,7 @@ TEST(cuda_select_tokens_greedy_matches_cpu) {
   for (uint64_t s = 0; s < 4; ++s) compare(ops, sel, random_rows(s, 6, 151936, 10.f), greedy, s, t);
   compare(ops, sel, random_rows(9, 64, 4099, 2.f), SamplingParams{0.f, 1.f, 0, 0}, 9, t);
   // Ties: the first id wins.
-  Rows tie{5, {1.f, 3.f, 3.f, 2.f, 3.f}};
+  const Rows tie{5, {1.f, 3.f, 3.f, 2.f, 3.f}};
   compare(ops, sel, tie, SamplingParams{0.f, 1.f, 0, 0}, 1, t);
   std::cout << "device greedy vs cpu: " << t.identical << " identical, " << t.mismatched << " mismatched\n";
   CHECK_EQ(t.mismatched, 0);
@@ -135,20 +124,17 @@ TEST(cuda_select_tokens_sampled_matches_cpu) {
   cuda::CudaOps ops(source_of(&none), exact_options());
   cuda::DeviceTokenSelector sel(ops);
   Tally t;
-  const SamplingParams release{0.6f, 0.98f, 151669, 151936};
-  for (uint64_t s = 0; s < 8; ++s) compare(ops, sel, random_rows(100 + s, 6, 151936, 10.f), release, s, t);
-  const SamplingParams configs[] = {{1.f, 0.5f, 0, 0}, {0.6f, 1.f, 0, 0}, {1e-3f, 0.98f, 0, 0}, {1.f, 1e-6f, 0, 0},
-                                    {2.f, 0.9f, 1000, 3000}};
-  uint64_t seed = 200;
-  for (const SamplingParams& p : configs)
-    for (int r = 0; r < 4; ++r, ++seed) compare(ops, sel, random_rows(seed, 16, 4099, r % 2 ? 8.f : 1.f), p, seed, t);
-  // A run of equal logits cut by top-p in id order.
-  Rows flat{8, std::vector<float>(8, 0.25f)};
-  for (uint64_t s = 0; s < 16; ++s) compare(ops, sel, flat, SamplingParams{1.f, 0.5f, 0, 0}, s, t);
+  const std::vector<test::SelectionCase> cases = test::sampled_selection_cases();
+  size_t rows = 0;
+  for (const test::SelectionCase& c : cases) {
+    compare(ops, sel, c.rows, c.p, c.seed, t);
+    rows += c.rows.rows();
+  }
   std::cout << "device sampled vs cpu: " << t.identical << " identical, " << t.excused << " excused (margin <= 1e-12), "
             << t.mismatched << " mismatched\n";
   CHECK_EQ(t.mismatched, 0);
-  CHECK_EQ(t.identical + t.excused, 8 * 6 + 5 * 4 * 16 + 16);
+  CHECK_EQ(static_cast<size_t>(t.identical + t.excused), rows);
+  CHECK_EQ(rows, size_t{8 * 6 + 5 * 4 * 16 + 16});
 }
 
 // The prompt's logits are one [vocab] row that every lane draws from (start_lanes); a lane without

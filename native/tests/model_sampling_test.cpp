@@ -152,6 +152,20 @@ TEST(model_select_lane_matches_sort_rule_on_random_rows) {
   CHECK_EQ(compared, 5 * 4 * 4 * 6 + 4);
 }
 
+// The block algorithm against the sort rule on exactly the rows and draws the GPU check gives the
+// device (cuda_select_tokens_sampled_matches_cpu): a device mismatch there is then the kernel's, not
+// the algorithm's.
+TEST(model_select_lane_matches_sort_rule_on_the_gpu_cases) {
+  size_t rows = 0, same = 0;
+  for (const test::SelectionCase& c : test::sampled_selection_cases())
+    for (size_t i = 0; i < c.rows.rows(); ++i, ++rows) {
+      const test::CpuChoice want = test::cpu_choice(c.rows.row(i), rollout_sampler_state(c.seed, i), c.p);
+      if (lane_id(c.rows.row(i), want.u, c.p) == want.id) ++same;
+    }
+  CHECK_EQ(rows, size_t{8 * 6 + 5 * 4 * 16 + 16});
+  CHECK_EQ(same, rows);
+}
+
 // Greedy ties go to the first id; a top-p cut inside a run of equal logits goes in id order.
 TEST(model_select_lane_ties) {
   const std::vector<float> tie = {1.f, 3.f, 3.f, 2.f};

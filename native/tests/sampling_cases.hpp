@@ -66,4 +66,46 @@ inline double decision_margin(std::span<const float> row, double u, const model:
   return m;
 }
 
+// K logit rows [k, vocab] of logit_row, one seed per row.
+struct LogitRows {
+  int64_t vocab = 0;
+  std::vector<float> data;  // [k, vocab], row-major
+  size_t rows() const { return data.size() / static_cast<size_t>(vocab); }
+  std::span<const float> row(size_t i) const {
+    return std::span<const float>(data).subspan(i * static_cast<size_t>(vocab), static_cast<size_t>(vocab));
+  }
+};
+inline LogitRows logit_rows(uint64_t seed, size_t k, int64_t vocab, float scale) {
+  LogitRows r{vocab, {}};
+  for (size_t i = 0; i < k; ++i) {
+    const std::vector<float> row = logit_row(seed * 131 + i, vocab, scale);
+    r.data.insert(r.data.end(), row.begin(), row.end());
+  }
+  return r;
+}
+
+// One batch of the device selection check: rows, parameters, and the plan seed whose rollout
+// streams (model::rollout_sampler_state(seed, row)) draw for them.
+struct SelectionCase {
+  LogitRows rows;
+  model::SamplingParams p;
+  uint64_t seed;
+};
+
+// The GPU check's sampled batches (cuda_select_tokens_sampled_matches_cpu); the host test
+// model_select_lane_matches_sort_rule_on_the_gpu_cases runs the same algorithm over them.
+inline std::vector<SelectionCase> sampled_selection_cases() {
+  std::vector<SelectionCase> cases;
+  const model::SamplingParams release{0.6f, 0.98f, 151669, 151936};
+  for (uint64_t s = 0; s < 8; ++s) cases.push_back({logit_rows(100 + s, 6, 151936, 10.f), release, s});
+  const model::SamplingParams configs[] = {{1.f, 0.5f, 0, 0}, {0.6f, 1.f, 0, 0}, {1e-3f, 0.98f, 0, 0}, {1.f, 1e-6f, 0, 0},
+                                           {2.f, 0.9f, 1000, 3000}};
+  uint64_t seed = 200;
+  for (const model::SamplingParams& p : configs)
+    for (int r = 0; r < 4; ++r, ++seed) cases.push_back({logit_rows(seed, 16, 4099, r % 2 ? 8.f : 1.f), p, seed});
+  // A run of equal logits cut by top-p in id order.
+  for (uint64_t s = 0; s < 16; ++s) cases.push_back({LogitRows{8, std::vector<float>(8, 0.25f)}, {1.f, 0.5f, 0, 0}, s});
+  return cases;
+}
+
 }  // namespace alp::test
