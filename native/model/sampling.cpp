@@ -157,6 +157,21 @@ class HostBlock {
       for (int t = 0; t < off; ++t) a[static_cast<size_t>(t)] = op(a[static_cast<size_t>(t)], a[static_cast<size_t>(t + off)]);
     return a[0];
   }
+  template <class Partial>
+  void sum_n(Partial partial, double* out) {
+    constexpr int M = rule::kSearchSplits;
+    const size_t T = static_cast<size_t>(threads());
+    std::vector<double> a(M * T);
+    for (size_t t = 0; t < T; ++t) {
+      double acc[M];
+      partial(static_cast<int>(t), acc);
+      for (size_t j = 0; j < M; ++j) a[j * T + t] = acc[j];
+    }
+    for (size_t off = T / 2; off > 0; off >>= 1)
+      for (size_t j = 0; j < M; ++j)
+        for (size_t t = 0; t < off; ++t) a[j * T + t] = a[j * T + t] + a[j * T + t + off];
+    for (size_t j = 0; j < M; ++j) out[j] = a[j * T];
+  }
   template <class Partial, class Finish>
   int64_t scan_min(Partial partial, Finish finish) {
     std::vector<double> prefix(static_cast<size_t>(threads()));

@@ -14,18 +14,21 @@
 // Where select_lane can differ from the CPU's sort rule (model::token_probabilities + TokenSampler):
 //   - Sums. The CPU sums in index order (z, the renormalisation), in ascending-logit order (the top-p
 //     cumulative) and in index order again (the draw). select_lane sums each thread's strided (or, for
-//     the draw, contiguous) share in that same order and then adds the 1024 partials in a fixed tree.
+//     the draw, contiguous) share in that same order and then adds the kSelectThreads partials in a
+//     fixed tree (the draw: in thread order).
 //     Every sum is deterministic, but its fp64 rounding differs from the sequential one by ~1e-16
 //     relative, so a top-p cut or a draw whose cumulative lies within ~1e-15 of the threshold / of u
 //     may fall on the other side. exp() may also differ by 1 ulp between glibc and CUDA's libdevice.
 //   - Top-p. The CPU sorts; select_lane finds the same cut (the first (logit, id) in ascending order
-//     whose cumulative mass exceeds 1 - top_p) by bisection on the order key, then on the id within a
-//     tied logit: deterministic, no sort, ~33 reductions. The cut is the same set whenever the sums
-//     above agree, because the cumulative mass is monotone in the key.
+//     whose cumulative mass exceeds 1 - top_p) by a 9-ary search on the 32-bit order key, then on the
+//     id within a tied logit: deterministic, no sort, ~11 passes over the row (each evaluates the
+//     mass at kSearchSplits keys). The cut is the same set whenever the sums above agree, because the
+//     cumulative mass is monotone in the key.
 //   Greedy (temperature 0) involves no sums: it is the first arg-max on both, bit for bit.
 //   So the GPU check asserts: greedy identical; sampled identical on every row whose decisions (the
-//   top-p cut and the draw) have a margin above 1e-9 on the CPU (model::selection_margin), which on
-//   its random rows is every row (it prints how many were excused; the expected count is 0).
+//   top-p cut and the draw) have a margin above 1e-12 on the CPU (test::decision_margin in
+//   native/tests/sampling_cases.hpp), which on its random rows is every row (it prints how many were
+//   excused; the expected count is 0, and the host test runs this algorithm over the same rows).
 #include <cstdint>
 #include <cstring>
 #include <math.h>
@@ -108,8 +111,35 @@ ALP_HD inline bool draw_hits(double u, double cumulative) { return u < cumulativ
 inline constexpr int64_t kNone = INT64_MAX;
 
 // Threads of one lane's selection block, on the device and in the host emulation alike (the
-// reduction tree, and so every rounding, depends on it).
-inline constexpr int kSelectThreads = 1024;
+// reduction tree, and so every rounding, depends on it), and the keys one top-p search pass
+// evaluates. 512 x 8 keeps the search's accumulators in registers and its slots in 32 KB of shared
+// memory.
+inline constexpr int kSelectThreads = 512;
+inline constexpr int kSearchSplits = 8;
+
+// The smallest x in [lo, hi) with above(x), or hi when there is none (hi itself is never evaluated),
+// for a monotone predicate evaluated kSearchSplits points at a time: mass_n(split, out) fills
+// out[j] for the keys split[j]. Each out[j] must not depend on the other splits (select_lane's sums
+// add exact zeros for the others), so the result does not depend on this schedule.
+template <class MassN>
+ALP_HD uint64_t first_above(uint64_t lo, uint64_t hi, double thr, MassN mass_n) {
+  while (lo < hi) {
+    const uint64_t span = hi - lo;
+    uint64_t split[kSearchSplits];
+    for (int j = 0; j < kSearchSplits; ++j) split[j] = lo + span * uint64_t(j + 1) / uint64_t(kSearchSplits + 1);
+    double m[kSearchSplits];
+    mass_n(split, m);
+    int j = 0;
+    while (j < kSearchSplits && top_p_removes(m[j], thr)) ++j;
+    if (j < kSearchSplits) {
+      if (j > 0) lo = split[j - 1] + 1;
+      hi = split[j];
+    } else {
+      lo = split[kSearchSplits - 1] + 1;
+    }
+  }
+  return lo;
+}
 
 struct MinI64 {
   ALP_HD int64_t operator()(int64_t a, int64_t b) const { return a < b ? a : b; }
@@ -135,6 +165,8 @@ struct SumF64 {
 //   int threads();
 //   T reduce<T>(partial, op): partial(t) is thread t's share; the results are combined as
 //     a[t] = op(a[t], a[t + off]) for off = threads/2, ..., 1 and a[0] is returned to every thread;
+//   void sum_n(partial, out): partial(t, acc) fills thread t's kSearchSplits partial sums; out[j] is
+//     the same tree as reduce's over the acc[j] of every thread;
 //   int64_t scan_min(partial, finish): exclusive prefix sums P[t] of partial(t) (added in thread
 //     order), then the minimum over threads of finish(t, P[t]).
 // Thread t's strided share is ids t, t + T, ...; its contiguous share (the draw) is
@@ -205,18 +237,22 @@ ALP_HD LaneSelection select_lane(Block& b, const float* row, int64_t vocab, doub
   double kept = 1;
   if (p.top_p < 1) {
     const double thr = top_p_threshold(p.top_p);
-    // Probability mass of every id at or below (key, id_max) in selection order.
-    auto mass = [&](uint64_t key, int64_t id_max) {
-      return b.template reduce<double>(
-          [&](int t) {
-            double acc = 0;
+    // out[j]: the probability mass of every id at or below (key[j], id_max[j]) in selection order.
+    auto mass_n = [&](const uint64_t* key, const int64_t* id_max, double* out) {
+      b.sum_n(
+          [&](int t, double* acc) {
+            // Copies with constant indices once unrolled: registers, not the caller's stack arrays.
+            uint64_t kk[kSearchSplits];
+            int64_t ii[kSearchSplits];
+            for (int j = 0; j < kSearchSplits; ++j) acc[j] = 0, kk[j] = key[j], ii[j] = id_max[j];
             for (int64_t i = t; i < vocab; i += T) {
               const uint64_t k = order_key(scaled_logit(row[i], i, p));
-              if (k < key || (k == key && i <= id_max)) acc += prob[i];
+              const double pr = prob[i];
+              for (int j = 0; j < kSearchSplits; ++j)
+                if (k < kk[j] || (k == kk[j] && i <= ii[j])) acc[j] += pr;
             }
-            return acc;
           },
-          SumF64{});
+          out);
     };
     const uint64_t key_hi = order_key(mx);
     const uint64_t key_lo = b.template reduce<uint64_t>(
@@ -233,14 +269,12 @@ ALP_HD LaneSelection select_lane(Block& b, const float* row, int64_t vocab, doub
         },
         MinU64{});
     // Level 1: the smallest key whose cumulative mass exceeds thr (key_hi + 1: none does).
-    uint64_t lo = key_lo, hi = key_hi + 1;
-    while (lo < hi) {
-      const uint64_t mid = lo + (hi - lo) / 2;
-      if (top_p_removes(mass(mid, kNone), thr)) lo = mid + 1;
-      else hi = mid;
-    }
+    const uint64_t lo = first_above(key_lo, key_hi + 1, thr, [&](const uint64_t* split, double* out) {
+      int64_t any[kSearchSplits];
+      for (int j = 0; j < kSearchSplits; ++j) any[j] = kNone;
+      mass_n(split, any, out);
+    });
     cut_tokens = true;
-    cut_key = lo;
     // The ids sharing that key are cut in id order: level 2 over [first id, last id] of the key.
     const uint64_t key = lo > key_hi ? key_hi : lo;
     const int64_t id_first = b.template reduce<int64_t>(
@@ -258,19 +292,18 @@ ALP_HD LaneSelection select_lane(Block& b, const float* row, int64_t vocab, doub
           return m;
         },
         MaxI64{});
+    cut_key = key;
     if (lo > key_hi) {
       // Every cumulative <= thr: all go but the last token in order (the most likely, last id).
-      cut_key = key_hi;
       cut_id = id_last;
     } else {
-      // mass(key, id_last) == mass(key, kNone) > thr: the answer is in [id_first, id_last].
-      int64_t a = id_first, c = id_last;
-      while (a < c) {
-        const int64_t mid = a + (c - a) / 2;
-        if (top_p_removes(mass(key, mid), thr)) a = mid + 1;
-        else c = mid;
-      }
-      cut_id = a;
+      // mass(key, id_last) == level 1's mass(key) > thr: the answer is in [id_first, id_last].
+      cut_id = int64_t(first_above(uint64_t(id_first), uint64_t(id_last), thr, [&](const uint64_t* split, double* out) {
+        uint64_t keys[kSearchSplits];
+        int64_t ids[kSearchSplits];
+        for (int j = 0; j < kSearchSplits; ++j) keys[j] = key, ids[j] = int64_t(split[j]);
+        mass_n(keys, ids, out);
+      }));
     }
     kept = b.template reduce<double>(
         [&](int t) {

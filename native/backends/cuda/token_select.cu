@@ -5,12 +5,13 @@ namespace alp::cuda {
 namespace {
 
 constexpr int kThreads = model::rule::kSelectThreads;
+constexpr int kSplits = model::rule::kSearchSplits;
 
-// model::select_lane's Block on the device: one CUDA block, reductions through shared memory with the
+// model::select_lane's Block on the device: one CUDA block of kThreads, reductions through shared memory with the
 // tree HostBlock (model/sampling.cpp) replays on the host. Every thread calls every reduction (the
 // control flow of select_lane depends only on reduced values), so the barriers are uniform.
 struct DeviceBlock {
-  unsigned long long* slots;  // kThreads 8-byte slots of shared memory
+  double* slots;  // kSplits x kThreads 8-byte slots of shared memory
 
   ALP_HD int threads() const { return kThreads; }
 
@@ -36,12 +37,37 @@ struct DeviceBlock {
 #endif
   }
 
+  // kSplits sums at once: slot row j is reduce's tree over the threads' acc[j]. Within a level the
+  // slots written (t < off) and read (t + off) are disjoint.
+  template <class Partial>
+  ALP_HD void sum_n(Partial partial, double* out) {
+#if defined(__CUDA_ARCH__)
+    const int t = static_cast<int>(threadIdx.x);
+    double acc[kSplits];
+    partial(t, acc);
+    for (int j = 0; j < kSplits; ++j) slots[j * kThreads + t] = acc[j];
+    __syncthreads();
+    for (int off = kThreads / 2; off > 0; off >>= 1) {
+      for (int idx = t; idx < off * kSplits; idx += kThreads) {
+        const int j = idx / off, u = idx - j * off;
+        slots[j * kThreads + u] = slots[j * kThreads + u] + slots[j * kThreads + u + off];
+      }
+      __syncthreads();
+    }
+    for (int j = 0; j < kSplits; ++j) out[j] = slots[j * kThreads];
+    __syncthreads();
+#else
+    (void)partial;
+    (void)out;
+#endif
+  }
+
   // Exclusive prefix sums of partial(t) in thread order (one thread adds them, as HostBlock does),
   // then the minimum of finish(t, prefix).
   template <class Partial, class Finish>
   ALP_HD int64_t scan_min(Partial partial, Finish finish) {
 #if defined(__CUDA_ARCH__)
-    double* a = reinterpret_cast<double*>(slots);
+    double* a = slots;
     const int t = static_cast<int>(threadIdx.x);
     a[t] = partial(t);
     __syncthreads();
@@ -69,7 +95,7 @@ struct DeviceBlock {
 __global__ void __launch_bounds__(kThreads) select_tokens_kernel(const float* logits, int64_t row_stride, int64_t vocab,
                                                                  const SelectLaneInput* in, model::SamplingParams p,
                                                                  double* scratch, model::LaneSelection* out) {
-  __shared__ unsigned long long slots[kThreads];
+  __shared__ double slots[kSplits * kThreads];
   DeviceBlock b{slots};
   const SelectLaneInput lane = in[blockIdx.x];
   const model::LaneSelection r =

@@ -1,7 +1,7 @@
 #pragma once
 // Token selection on the device: the CUDA executor's decode returns K token ids instead of copying
 // K x vocab logits to the host. The rule is model/sampling_rule.hpp's select_lane (the same source the
-// host tests run through model::select_lane_host), one 1024-thread block per lane; the uniforms are
+// host tests run through model::select_lane_host), one 512-thread block per lane; the uniforms are
 // the host's SplitMix64 draws (model::draw_uniforms), passed in, so the random stream is unchanged.
 // How the result can differ from the CPU executor's sort rule, and what the GPU check asserts, is
 // argued in sampling_rule.hpp.
