@@ -5,6 +5,7 @@
 // with the device selector against the CPU executor, greedy, on the tiny network. Needs a GPU: every
 // case skips with "no CUDA device" without one. scripts/gpu-check.sh runs them (filter "cuda").
 #if ALPAMAYO_HAVE_CUDA
+#include <chrono>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -135,6 +136,24 @@ TEST(cuda_select_tokens_sampled_matches_cpu) {
   CHECK_EQ(t.mismatched, 0);
   CHECK_EQ(static_cast<size_t>(t.identical + t.excused), rows);
   CHECK_EQ(rows, size_t{8 * 6 + 5 * 4 * 16 + 16});
+  // For the GPU check's log (printed, never asserted): one decode step's selection at the release
+  // settings, 6 lanes over the real vocabulary, host draws and the id copy included.
+  const test::SelectionCase& rel = cases[0];
+  const model::Value v = ops.input("logits", {6, rel.rows.vocab}, rel.rows.data);
+  std::vector<TokenSampler> s(6, TokenSampler(1));
+  std::vector<TokenSampler*> sp;
+  for (auto& x : s) sp.push_back(&x);
+  (void)sel.select(v, sp, rel.p);  // warm-up
+  cuda::Event e0(true), e1(true);
+  constexpr int kReps = 20;
+  const auto w0 = std::chrono::steady_clock::now();
+  e0.record(ops.stream());
+  for (int i = 0; i < kReps; ++i) (void)sel.select(v, sp, rel.p);
+  e1.record(ops.stream());
+  e1.synchronize();
+  const double wall = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - w0).count() / kReps;
+  std::cout << "device selection, 6 lanes x " << rel.rows.vocab << ", T=0.6 top_p=0.98: " << e1.elapsed_ms_since(e0) / kReps
+            << " ms per step on the stream, " << wall << " ms wall (not asserted)\n";
 }
 
 // The prompt's logits are one [vocab] row that every lane draws from (start_lanes); a lane without
