@@ -9,6 +9,14 @@
 
 namespace alp::cuda {
 
+DeviceTokenSelector::~DeviceTokenSelector() {
+  try {
+    ops_.synchronize();  // binds the device on this thread, and the kernel may still read the buffers
+  } catch (...) {
+    // A failed sync while tearing down: the buffers are freed anyway (their owners drop errors).
+  }
+}
+
 void DeviceTokenSelector::reserve(int lanes, int64_t vocab) {
   if (lanes <= lanes_cap_ && vocab <= vocab_cap_) return;
   if (ops_.capturing()) fail(ErrorCode::Internal, "cuda token selection: buffers must grow during graph capture");
@@ -31,7 +39,8 @@ std::vector<int32_t> DeviceTokenSelector::select(const model::Value& logits, std
   if (rows == 0 || !(shared_row || (shape.size() == 2 && shape[0] == static_cast<int64_t>(rows))))
     fail(ErrorCode::Internal, "cuda token selection: logits " + shape_str(shape) + " for " + std::to_string(rows) + " samplers");
   const int64_t vocab = shape.back();
-  if (vocab <= 0 || vocab > INT32_MAX) fail(ErrorCode::InvalidInput, "sampling: empty logits");
+  if (vocab <= 0) fail(ErrorCode::InvalidInput, "sampling: empty logits");
+  if (vocab > INT32_MAX) fail(ErrorCode::Internal, "cuda token selection: " + std::to_string(vocab) + " ids do not fit int32 token ids");
   // The host's draws, in row order, exactly where select_tokens would make them (after the
   // parameter check, one per sampled row).
   const std::vector<double> u = model::draw_uniforms(samplers, p);

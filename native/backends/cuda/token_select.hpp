@@ -25,6 +25,10 @@ class CudaOps;
 class DeviceTokenSelector {
  public:
   explicit DeviceTokenSelector(CudaOps& ops) : ops_(ops) {}
+  // Frees on the ops' device whatever thread runs it (the JS thread, usually), after queued work.
+  ~DeviceTokenSelector();
+  DeviceTokenSelector(const DeviceTokenSelector&) = delete;
+  DeviceTokenSelector& operator=(const DeviceTokenSelector&) = delete;
 
   // Row i of `logits` ([samplers.size(), vocab]) with samplers[i], or, for a [vocab] Value (the
   // prompt's last logits), that one row for every sampler. Null samplers give -1 and cost nothing.
