@@ -16,9 +16,11 @@
 //     cumulative) and in index order again (the draw). select_lane sums each thread's strided (or, for
 //     the draw, contiguous) share in that same order and then adds the kSelectThreads partials in a
 //     fixed tree (the draw: in thread order).
-//     Every sum is deterministic, but its fp64 rounding differs from the sequential one by ~1e-16
-//     relative, so a top-p cut or a draw whose cumulative lies within ~1e-15 of the threshold / of u
-//     may fall on the other side. exp() may also differ by 1 ulp between glibc and CUDA's libdevice.
+//     Every sum is deterministic, but its fp64 rounding differs from the sequential one: typically by
+//     ~1e-16..1e-15 for 151k terms that sum to 1 (at worst n * 2^-53 ~ 2e-11), so a top-p cut or a
+//     draw whose cumulative lies that close to 1 - top_p or to u may fall on the other side. exp()
+//     may also differ by 1 ulp between glibc and CUDA's libdevice (the kernel divides with IEEE
+//     rounding: no fast-math).
 //   - Top-p. The CPU sorts; select_lane finds the same cut (the first (logit, id) in ascending order
 //     whose cumulative mass exceeds 1 - top_p) by a 9-ary search on the 32-bit order key, then on the
 //     id within a tied logit: deterministic, no sort, ~11 passes over the row (each evaluates the
