@@ -7,7 +7,8 @@
 #   3. runs the CUDA real-shape benchmark (bench/cuda_layers.cpp: one ViT block, backbone layer and
 #      expert layer per precision, extrapolated per-stage ms, TFLOP/s and GB/s against H200 peaks);
 #   4. checks CPU-vs-CUDA plan parity on the tiny and small checkpoints (scripts/gpu-parity.mjs);
-#   5. runs compute-sanitizer memcheck on the graph tests;
+#   5. runs compute-sanitizer memcheck on the graph tests and the device token selection, and
+#      racecheck/synccheck on the selection kernel's shared-memory reductions;
 # and writes gpu-check.json, gpu-check.md and the logs to $OUT, inside a 9-minute budget (each step
 # gets what is left; one that cannot start in time is recorded as not run, and the check fails).
 # Node is not on that machine: it comes from .gpu-kit/ (bash scripts/gpu-kit.sh here, carried).
@@ -116,7 +117,8 @@ cuda_tests() {
   "$bin/alpamayo_native_tests" cuda | tee "$out/native-tests.log"
   local rc=${PIPESTATUS[0]}
   # The harness prints "skip <case>: <reason>" and a "N passed, N skipped, N failed" summary. The op
-  # conformance table's CUDA registration (ops_conformance_cuda) matches the filter too.
+  # conformance table's CUDA registration (ops_conformance_cuda) matches the filter too, and so do the
+  # device token selection cases (cuda_select_tokens_*, cuda_executor_selects_tokens_on_the_device_like_cpu).
   if grep -q '^skip ' "$out/native-tests.log"; then
     echo "gpu:check: skipped CUDA tests on a GPU machine:"
     grep '^skip ' "$out/native-tests.log"
@@ -136,8 +138,17 @@ step parity 30 node "$root/scripts/gpu-parity.mjs" "$out/parity.json"
 # ---- compute-sanitizer memcheck on the graph tests ------------------------------------------------
 sanitize() {
   local rc=0
-  for f in cuda_denoise_graph cuda_gemm_scratch cuda_two_planners cuda_cudnn_attention cuda_lanes; do
+  for f in cuda_denoise_graph cuda_gemm_scratch cuda_two_planners cuda_cudnn_attention cuda_lanes cuda_select_tokens_shared \
+    cuda_select_tokens_errors; do
     compute-sanitizer --tool memcheck --error-exitcode 3 --print-limit 20 "$bin/alpamayo_native_tests" "$f" || rc=$?
+  done
+  # The selection kernel reuses one shared-memory slot array for every reduction: races or a
+  # divergent barrier there would show here (three sampled lanes over the real vocabulary, every
+  # reduction of the top-p search included; and the early exits of the error cases).
+  for tool in racecheck synccheck; do
+    for f in cuda_select_tokens_shared cuda_select_tokens_errors; do
+      compute-sanitizer --tool "$tool" --error-exitcode 3 --print-limit 20 "$bin/alpamayo_native_tests" "$f" || rc=$?
+    done
   done
   return $rc
 }

@@ -88,8 +88,8 @@ class Executor {
 
   // Opens samplers.size() reasoning lanes after the prompt (the prompt's cache is shared, each lane's
   // later positions are its own; earlier lanes' tokens are dropped) and returns lane i's first token,
-  // drawn from the prompt's last logits with samplers[i] (model::select_tokens); a null sampler (teacher
-  // forcing) gives -1.
+  // drawn from the prompt's last logits with samplers[i] (model::select_tokens, or its device form: see
+  // OpsHooks::select); a null sampler (teacher forcing) gives -1.
   virtual std::vector<int32_t> start_lanes(std::span<model::TokenSampler* const> samplers,
                                            const model::SamplingParams& params) = 0;
 

@@ -51,7 +51,10 @@ void OpsExecutor::prefill(std::span<const int32_t> ids, const PositionIds& pos) 
   std::vector<int64_t> ids64(ids.begin(), ids.end());
   lanes_ = 0;  // lane 0 writes every position whatever the previous plan's lanes were
   model::Value logits = model::prefill(*ops_, cfg_, ids64, pos, vision_ ? &*vision_ : nullptr);
-  prompt_logits_ = ops_->read("logits", logits);
+  prompt_logits_.clear();
+  prompt_logits_value_ = nullptr;
+  if (hooks_.select) prompt_logits_value_ = hooks_.keep_logits ? hooks_.keep_logits(logits) : logits;
+  else prompt_logits_ = ops_->read("logits", logits);
   prompt_len_ = static_cast<int64_t>(ids.size());
 }
 
@@ -63,6 +66,7 @@ std::vector<int32_t> OpsExecutor::start_lanes(std::span<model::TokenSampler* con
     fail(ErrorCode::Internal, "start_lanes: " + std::to_string(n) + " lanes, this executor takes 1.." + std::to_string(kMaxLanes));
   ops_->kv_share(prompt_len_, n);
   lanes_ = n;
+  if (hooks_.select) return hooks_.select(prompt_logits_value_, samplers, params);
   std::vector<int32_t> first(samplers.size(), -1);
   for (size_t i = 0; i < samplers.size(); ++i)
     if (samplers[i]) first[i] = model::select_tokens(prompt_logits_, samplers.subspan(i, 1), params)[0];
@@ -80,8 +84,9 @@ std::vector<int32_t> OpsExecutor::decode(std::span<const LaneStep> steps, const 
     lanes.push_back({s.lane, s.id, s.cache_pos, s.rope_pos});
     samplers.push_back(s.sampler);
   }
-  const std::vector<float> logits = ops_->read("logits", model::decode_lanes(*ops_, cfg_, lanes));
-  return model::select_tokens(logits, samplers, params);
+  const model::Value logits = model::decode_lanes(*ops_, cfg_, lanes);
+  if (hooks_.select) return hooks_.select(logits, samplers, params);  // the logits stay on the device
+  return model::select_tokens(ops_->read("logits", logits), samplers, params);
 }
 
 void OpsExecutor::denoise(float* x, std::span<const DenoiseLane> lanes, int steps, const std::function<void()>& before_step) {

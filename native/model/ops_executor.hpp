@@ -25,6 +25,13 @@ struct OpsHooks {
       denoise;  // optional; default model::denoise
   // Device preprocessing of the frames into the vision encoder's patch rows (optional).
   std::function<model::Value(const FrameBatch&)> preprocess;
+  // Token selection on the device (optional; default: read the logits, model::select_tokens): row i
+  // of `logits` [samplers.size(), vocab] with samplers[i], or the one row of a [vocab] Value for every
+  // sampler. Set together with keep_logits, which keeps the prompt's logits Value past prefill.
+  std::function<std::vector<int32_t>(const model::Value& logits, std::span<model::TokenSampler* const> samplers,
+                                     const model::SamplingParams& params)>
+      select;
+  std::function<model::Value(const model::Value&)> keep_logits;
 };
 
 class OpsExecutor final : public Executor {
@@ -53,6 +60,7 @@ class OpsExecutor final : public Executor {
   // The prompt's length and last logits (prefill), the shared part of every lane.
   int64_t prompt_len_ = 0;
   std::vector<float> prompt_logits_;
+  model::Value prompt_logits_value_;  // instead, on the device, when hooks_.select is set
   int lanes_ = 0;
   // Denoise rows are 64 per lane; 64 lanes keep one pass's activations to a few MB per layer.
   static constexpr int kMaxLanes = 64;

@@ -12,25 +12,27 @@ namespace alp::model {
 namespace {
 
 std::vector<float> masked_scaled(std::span<const float> logits, const SamplingParams& p) {
-  std::vector<float> s(logits.begin(), logits.end());
-  const int64_t n = static_cast<int64_t>(s.size());
-  for (int64_t i = std::max<int64_t>(0, p.masked_begin); i < std::min(n, p.masked_end); ++i)
-    s[static_cast<size_t>(i)] = -std::numeric_limits<float>::infinity();
-  if (p.temperature > 0)
-    for (float& v : s) v = v / p.temperature;
+  std::vector<float> s(logits.size());
+  for (size_t i = 0; i < s.size(); ++i) s[i] = rule::scaled_logit(logits[i], static_cast<int64_t>(i), p);
   return s;
 }
 
+[[noreturn]] void fail_no_token() { fail(ErrorCode::InvalidInput, "sampling: every token is masked or non-finite"); }
+
 }  // namespace
 
-std::vector<double> token_probabilities(std::span<const float> logits, const SamplingParams& p) {
-  if (logits.empty()) fail(ErrorCode::InvalidInput, "sampling: empty logits");
+void check_sampling_params(const SamplingParams& p) {
   if (!(p.temperature >= 0) || !(p.top_p > 0 && p.top_p <= 1))
     fail(ErrorCode::InvalidInput, "sampling: temperature must be >= 0 and top_p in (0, 1], got " +
                                       std::to_string(p.temperature) + ", " + std::to_string(p.top_p));
+}
+
+std::vector<double> token_probabilities(std::span<const float> logits, const SamplingParams& p) {
+  if (logits.empty()) fail(ErrorCode::InvalidInput, "sampling: empty logits");
+  check_sampling_params(p);
   std::vector<float> s = masked_scaled(logits, p);
   const float mx = *std::max_element(s.begin(), s.end());
-  if (!std::isfinite(mx)) fail(ErrorCode::InvalidInput, "sampling: every token is masked or non-finite");
+  if (!rule::is_finite(mx)) fail_no_token();
   const size_t n = s.size();
   std::vector<double> prob(n, 0.0);
   if (p.temperature == 0) {
@@ -38,18 +40,20 @@ std::vector<double> token_probabilities(std::span<const float> logits, const Sam
     return prob;
   }
   double z = 0;
-  for (size_t i = 0; i < n; ++i) z += prob[i] = std::exp(static_cast<double>(s[i]) - mx);
+  for (size_t i = 0; i < n; ++i) z += prob[i] = rule::exp_weight(s[i], mx);
   for (double& v : prob) v /= z;
   if (p.top_p < 1) {
     // Ascending order; ties broken by id so the choice does not depend on the sort implementation.
     std::vector<size_t> order(n);
     std::iota(order.begin(), order.end(), size_t{0});
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return s[a] < s[b]; });
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return rule::before(s[a], static_cast<int64_t>(a), s[b], static_cast<int64_t>(b));
+    });
     double cum = 0;
-    const double threshold = 1.0 - static_cast<double>(p.top_p);
+    const double threshold = rule::top_p_threshold(p.top_p);
     for (size_t r = 0; r + 1 < n; ++r) {  // the last (most likely) token is always kept
       cum += prob[order[r]];
-      if (cum <= threshold) prob[order[r]] = 0.0;
+      if (rule::top_p_removes(cum, threshold)) prob[order[r]] = 0.0;
       else break;
     }
     double kept = 0;
@@ -86,7 +90,7 @@ int64_t TokenSampler::next(std::span<const float> logits, const SamplingParams& 
     if (prob[i] <= 0) continue;
     cum += prob[i];
     last_kept = static_cast<int64_t>(i);
-    if (u < cum) return last_kept;
+    if (rule::draw_hits(u, cum)) return last_kept;
   }
   return last_kept;  // u within rounding of 1
 }
@@ -103,12 +107,93 @@ std::vector<int32_t> select_tokens(std::span<const float> logits, std::span<Toke
     const std::span<const float> row = logits.subspan(i * vocab, vocab);
     // Logits come from the weights alone (the prompt is validated), so NaN/Inf here blames the checkpoint.
     for (size_t j = 0; j < vocab; ++j)
-      if (!std::isfinite(row[j]))
-        fail(ErrorCode::InvalidCheckpoint, "non-finite values (" + std::to_string(row[j]) + " at index " + std::to_string(j) +
-                                               ") first appeared in the logits of a reasoning token: the checkpoint's weights produce NaN/Inf for valid input");
+      if (!rule::is_finite(row[j])) {
+        LaneSelection bad;
+        bad.status = kSelectNonFiniteLogit;
+        bad.bad_index = static_cast<int64_t>(j);
+        bad.bad_value = row[j];
+        raise_selection_failure(bad);
+      }
     ids[i] = static_cast<int32_t>(samplers[i]->next(row, p));
   }
   return ids;
+}
+
+std::vector<double> draw_uniforms(std::span<TokenSampler* const> samplers, const SamplingParams& p) {
+  std::vector<double> u(samplers.size(), 0.0);
+  // Checked only where select_tokens checks: at a row that has a sampler.
+  if (std::none_of(samplers.begin(), samplers.end(), [](TokenSampler* s) { return s != nullptr; })) return u;
+  check_sampling_params(p);
+  if (p.temperature == 0) return u;
+  for (size_t i = 0; i < samplers.size(); ++i)
+    if (samplers[i]) u[i] = samplers[i]->uniform();
+  return u;
+}
+
+void raise_selection_failure(const LaneSelection& s) {
+  switch (s.status) {
+    case kSelectOk:
+      return;
+    case kSelectNonFiniteLogit:
+      fail(ErrorCode::InvalidCheckpoint, "non-finite values (" + std::to_string(s.bad_value) + " at index " + std::to_string(s.bad_index) +
+                                             ") first appeared in the logits of a reasoning token: the checkpoint's weights produce NaN/Inf for valid input");
+    case kSelectNoFiniteToken:
+      fail_no_token();
+  }
+  fail(ErrorCode::Internal, "token selection: unknown lane status " + std::to_string(s.status));
+}
+
+namespace {
+
+// kSelectThreads "threads" run one after another, with the device kernel's reduction tree.
+class HostBlock {
+ public:
+  int threads() const { return rule::kSelectThreads; }
+  template <class T, class Partial, class Op>
+  T reduce(Partial partial, Op op) {
+    std::vector<T> a(static_cast<size_t>(threads()));
+    for (int t = 0; t < threads(); ++t) a[static_cast<size_t>(t)] = partial(t);
+    for (int off = threads() / 2; off > 0; off >>= 1)
+      for (int t = 0; t < off; ++t) a[static_cast<size_t>(t)] = op(a[static_cast<size_t>(t)], a[static_cast<size_t>(t + off)]);
+    return a[0];
+  }
+  template <class Partial>
+  void sum_n(Partial partial, double* out) {
+    constexpr int M = rule::kSearchSplits;
+    const size_t T = static_cast<size_t>(threads());
+    std::vector<double> a(M * T);
+    for (size_t t = 0; t < T; ++t) {
+      double acc[M];
+      partial(static_cast<int>(t), acc);
+      for (size_t j = 0; j < M; ++j) a[j * T + t] = acc[j];
+    }
+    for (size_t off = T / 2; off > 0; off >>= 1)
+      for (size_t j = 0; j < M; ++j)
+        for (size_t t = 0; t < off; ++t) a[j * T + t] = a[j * T + t] + a[j * T + t + off];
+    for (size_t j = 0; j < M; ++j) out[j] = a[j * T];
+  }
+  template <class Partial, class Finish>
+  int64_t scan_min(Partial partial, Finish finish) {
+    std::vector<double> prefix(static_cast<size_t>(threads()));
+    double run = 0;
+    for (int t = 0; t < threads(); ++t) {
+      prefix[static_cast<size_t>(t)] = run;
+      run += partial(t);
+    }
+    int64_t m = rule::kNone;
+    for (int t = 0; t < threads(); ++t) m = std::min(m, static_cast<int64_t>(finish(t, prefix[static_cast<size_t>(t)])));
+    return m;
+  }
+};
+
+}  // namespace
+
+LaneSelection select_lane_host(std::span<const float> row, double u, const SamplingParams& p) {
+  if (row.empty()) fail(ErrorCode::InvalidInput, "sampling: empty logits");
+  check_sampling_params(p);
+  std::vector<double> prob(row.size());
+  HostBlock b;
+  return select_lane(b, row.data(), static_cast<int64_t>(row.size()), u, p, prob.data());
 }
 
 }  // namespace alp::model

@@ -9,6 +9,7 @@
 #include "backends/cuda/cuda_denoise.hpp"
 #include "backends/cuda/cuda_ops.hpp"
 #include "backends/cuda/frame_staging.hpp"
+#include "backends/cuda/token_select.hpp"
 #endif
 #if ALPAMAYO_HAVE_TENSORRT
 #include "backends/trt/trt_executor.hpp"
@@ -67,6 +68,13 @@ std::unique_ptr<model::Executor> make_cuda(const LoadOptions& o, std::shared_ptr
     if (!staging) staging = std::make_shared<cuda::FrameStaging>(pc);
     return staging->run(*raw, f.rgb, f.height, f.width, f.out_height, f.out_width);
   };
+  // Tokens chosen on the device: a decode step copies back K ids, not K x vocab logits.
+  hooks.select = [sel = std::make_shared<cuda::DeviceTokenSelector>(*raw)](const model::Value& logits,
+                                                                          std::span<model::TokenSampler* const> samplers,
+                                                                          const model::SamplingParams& p) {
+    return sel->select(logits, samplers, p);
+  };
+  hooks.keep_logits = [raw](const model::Value& v) { return raw->persist(v); };
   return std::make_unique<model::OpsExecutor>(std::move(ops), cfg, info, std::move(hooks));
 }
 #endif

@@ -95,6 +95,8 @@ class CudaOps final : public model::Ops {
 
   Precision precision() const { return options_.precision; }
   cudaStream_t stream() const { return stream_.get(); }
+  // Makes options.device current on the calling thread (cached per thread).
+  void bind_device() const;
   void synchronize() const {
     bind_device();
     stream_.synchronize();
@@ -191,8 +193,6 @@ class CudaOps final : public model::Ops {
                                model::AttentionMask mask, float scale);
   // Arena storage for `elems` bf16 values (an fp32 Value of half the length).
   model::Value alloc_bf16(int64_t elems);
-  // Makes options.device current on the calling thread (cached per thread).
-  void bind_device() const;
 
   model::WeightSource source_;
   CudaOptions options_;
