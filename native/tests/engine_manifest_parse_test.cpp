@@ -118,16 +118,16 @@ TEST(engine_manifest_parse_errors_name_the_field) {
   t.replace(t.find("\"mode\": \"input\""), 15, "\"mode\": \"in\"");
   CHECK_THROWS_CODE(parse(t), ErrorCode::InvalidEngine, "engines.vision.io[0].mode = \"in\"");
   t = manifest_text();
-  t.replace(t.find("\"shape\": [-1, 24]"), 17, "\"shape\": [-1, 2.5]");
-  CHECK_THROWS_CODE(parse(t), ErrorCode::InvalidEngine, "engines.vision.io[0].shape[1] must be an integer");
+  t.replace(t.find("\"shape\": [-1, -1, 24]"), 21, "\"shape\": [-1, -1, 2.5]");
+  CHECK_THROWS_CODE(parse(t), ErrorCode::InvalidEngine, "engines.vision.io[0].shape[2] must be an integer");
   t = manifest_text();
   t.replace(t.find("\"file\": \"llm.engine\", "), 22, "");
   CHECK_THROWS_CODE(parse(t), ErrorCode::InvalidEngine, "missing field engines.llm.file");
   t = manifest_text();
-  t.replace(t.find("\"dtype\": \"float32\", \"shape\": [-1, 24]"), 18, "\"dtype\": \"double\"");
+  t.replace(t.find("\"dtype\": \"float32\", \"shape\": [-1, -1, 24]"), 18, "\"dtype\": \"double\"");
   CHECK_THROWS_CODE(parse(t), ErrorCode::InvalidEngine, "engines.vision.io[0].dtype = \"double\" is not a known dtype");
   t = manifest_text();
-  t.replace(t.find("\"max\": [16, 24]"), 15, "\"max\": 16");
+  t.replace(t.find("\"max\": [4, 16, 24]"), 18, "\"max\": 16");
   CHECK_THROWS_CODE(parse(t), ErrorCode::InvalidEngine,
                     "engines.vision.profiles[0].inputs.pixel_values.max must be an array of integers");
 }

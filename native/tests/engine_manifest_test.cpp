@@ -380,7 +380,7 @@ TEST(engine_manifest_exported_models_pass_validation) {
   }
   CHECK(l.io_tensor(names::kRopeCos).shape == (Shape{-1, cfg.text.head_dim}));
   CHECK(m.engine("expert_step").io_tensor(names::kExpertRopeSin).shape == (Shape{-1, cfg.expert.head_dim}));
-  CHECK(m.engine("vision").io_tensor(names::kVisionRopeCos).shape == (Shape{-1, cfg.vision.head_dim()}));
+  CHECK(m.engine("vision").io_tensor(names::kVisionRopeCos).shape == (Shape{-1, -1, cfg.vision.head_dim()}));
   // Decode: one token per lane, up to --profile lanes' max; the expert: n_waypoints rows per lane.
   CHECK_EQ(l.profiles.at(static_cast<size_t>(l.profile_index("decode"))).inputs.at(names::kInputIds).max[0], int64_t{6});
   CHECK(m.engine("expert_step").profiles[0].inputs.at(names::kX).max == (Shape{6 * cfg.action_space.n_waypoints, cfg.action_dims}));
