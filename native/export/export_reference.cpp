@@ -202,7 +202,7 @@ void add_real_shape_cases(cpu::CpuOps& cpu, const model::ModelConfig& cfg, CaseW
   constexpr int kFrames = 16;
   constexpr int64_t kPrompt = 3300, kPast = 3600;
   const model::ImageGrid grid{1, 20, 36};
-  const int64_t L = cfg.text.num_layers, hid = cfg.text.hidden_size;
+  const int64_t hid = cfg.text.hidden_size;
   const int64_t rows = grid.patches() / cfg.vision.merge_unit(), ds = static_cast<int64_t>(cfg.vision.deepstack_visual_indexes.size());
   model::reserve_kv_cache(cpu, cfg, kPast + 1);
 
