@@ -107,12 +107,17 @@ for (const precision of ['fp32', 'fp16', 'bf16', 'fp8'] as const) {
     const r = spawnSync(python!, [script, eng, ref, ...tolerance[precision]], { encoding: 'utf8' });
     t.comment(r.stdout);
     t.equal(r.status, 0, `check_model_export.py passes (stderr: ${r.stderr.slice(-3000)})`);
-    t.match(r.stdout, /11 cases, worst max_abs_err .*, 0 failed/);
+    t.match(r.stdout, /12 cases, worst max_abs_err .*, 0 failed/);
     // K = 3 decode lanes at different lengths and the expert over three ragged prefixes in one call.
     t.match(r.stdout, /decode_lanes3 logits +shape \(3, 4310\)/);
     t.match(r.stdout, /expert_lanes3 velocity +shape \(192, 2\)/);
     // The planner's real sequence shapes ran (at the tiny checkpoint's layer dims).
-    for (const c of ['vision_720 ', 'prefill_3300 ', 'decode_3600 ', 'expert_prefix1 ', 'expert_prefix3600 ']) t.match(r.stdout, c);
+    // One vision call for several images, checked against the CPU executor run image by image: 3
+    // images of the small grid, and a plan's 16 frames at the real 720 patches each.
+    t.match(r.stdout, /vision_3 +image_embeds +shape \(24, \d+\)/);
+    t.match(r.stdout, /vision_16x720 +image_embeds +shape \(2880, \d+\)/);
+    t.match(r.stdout, /vision_16x720 +deepstack_embeds +shape \(\d+, 2880, \d+\)/);
+    for (const c of ['prefill_3300 ', 'decode_3600 ', 'expert_prefix1 ', 'expert_prefix3600 ']) t.match(r.stdout, c);
     t.match(r.stdout, /prefill_3300 present_key\.0 +shape \(1, 2, 3712, 16\)/);
     t.match(r.stdout, /decode_3600 +present_key\.0 +shape \(1, 2, 3712, 16\)/);
     t.match(r.stdout, /decode_lanes3 present_key\.0 +shape \(3, 2, 3712, 16\)/);

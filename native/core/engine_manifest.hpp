@@ -22,14 +22,14 @@ namespace names {
 inline constexpr const char* kVision = "vision";
 inline constexpr const char* kLlm = "llm";
 inline constexpr const char* kExpert = "expert_step";
-// vision, one image per call
-inline constexpr const char* kPixelValues = "pixel_values";        // f32 [patches, patch_dim]
-inline constexpr const char* kVisionPosIdx = "vision_pos_idx";     // i64 [patches, 4] pos-embed taps
-inline constexpr const char* kVisionPosW = "vision_pos_w";         // f32 [patches, 4] tap weights
-inline constexpr const char* kVisionRopeCos = "vision_rope_cos";   // f32 [patches, vision head_dim]
+// vision, a batch of frames of one size per call (attention within each image)
+inline constexpr const char* kPixelValues = "pixel_values";        // f32 [images, patches, patch_dim]
+inline constexpr const char* kVisionPosIdx = "vision_pos_idx";     // i64 [images, patches, 4] pos-embed taps
+inline constexpr const char* kVisionPosW = "vision_pos_w";         // f32 [images, patches, 4] tap weights
+inline constexpr const char* kVisionRopeCos = "vision_rope_cos";   // f32 [images, patches, vision head_dim]
 inline constexpr const char* kVisionRopeSin = "vision_rope_sin";
-inline constexpr const char* kImageEmbeds = "image_embeds";          // [patches / merge², hidden]
-inline constexpr const char* kDeepstackEmbeds = "deepstack_embeds";  // [n_deepstack, patches / merge², hidden]
+inline constexpr const char* kImageEmbeds = "image_embeds";          // [images x patches / merge², hidden]
+inline constexpr const char* kDeepstackEmbeds = "deepstack_embeds";  // [n_deepstack, images x patches / merge², hidden]
 // llm (image_embeds / deepstack_embeds inputs carry the vision output names)
 inline constexpr const char* kInputIds = "input_ids";              // i64 [seq]
 inline constexpr const char* kRopeCos = "rope_cos";                // f32 [seq, head_dim] (M-RoPE, host tables)

@@ -230,11 +230,12 @@ void validate_manifest(const EngineManifest& m) {
   const IoTensorSpec* ds = vision.find_io(names::kDeepstackEmbeds);
   const int64_t n_deepstack = ds && ds->shape.size() == 3 ? ds->shape[0] : -2;
 
-  for (const Required& r : {Required{names::kPixelValues, I, "float32", {-1, -2}},
-                            Required{names::kVisionPosIdx, I, "int64", {-1, 4}},
-                            Required{names::kVisionPosW, I, "float32", {-1, 4}},
-                            Required{names::kVisionRopeCos, I, "float32", {-1, -2}},
-                            Required{names::kVisionRopeSin, I, "float32", {-1, -2}},
+  // One call encodes a batch of frames of one size: [images, patches per image, ·] inputs.
+  for (const Required& r : {Required{names::kPixelValues, I, "float32", {-1, -1, -2}},
+                            Required{names::kVisionPosIdx, I, "int64", {-1, -1, 4}},
+                            Required{names::kVisionPosW, I, "float32", {-1, -1, 4}},
+                            Required{names::kVisionRopeCos, I, "float32", {-1, -1, -2}},
+                            Required{names::kVisionRopeSin, I, "float32", {-1, -1, -2}},
                             Required{names::kImageEmbeds, O, act, {-1, H}},
                             Required{names::kDeepstackEmbeds, O, act, {-2, -1, H}}})
     require_tensor(vision, r);

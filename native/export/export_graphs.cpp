@@ -12,13 +12,15 @@ namespace N = engine::names;
 using model::Value;
 
 ImageFeatures vision_graph(model::Ops& ops, const model::ModelConfig& cfg, std::span<const float> pixel_values,
-                           const model::ImageGrid& grid) {
+                           const model::ImageGrid& grid, int64_t images) {
   const int64_t patches = grid.patches(), pd = cfg.vision.patch_dim();
-  if (static_cast<int64_t>(pixel_values.size()) != patches * pd)
+  if (images < 1 || grid.t != 1 || static_cast<int64_t>(pixel_values.size()) != images * patches * pd)
     fail(ErrorCode::InvalidInput, "vision_graph: pixel_values has " + std::to_string(pixel_values.size()) +
-                                      " values, expected " + std::to_string(patches * pd));
-  const model::ImageGrid grids[1] = {grid};
-  model::VisionOutput out = model::run_vision(ops, cfg, ops.input(N::kPixelValues, {patches, pd}, pixel_values), grids);
+                                      " values, expected " + std::to_string(images) + " single-frame images x " +
+                                      std::to_string(patches) + " patches x " + std::to_string(pd));
+  const std::vector<model::ImageGrid> grids(static_cast<size_t>(images), grid);
+  const Value px = ops.reshape(ops.input(N::kPixelValues, {images, patches, pd}, pixel_values), {-1, pd});
+  model::VisionOutput out = model::run_vision(ops, cfg, px, grids);
   ImageFeatures f;
   f.rows = out.embeds->shape.at(0);
   const int64_t hid = out.embeds->shape.at(1);

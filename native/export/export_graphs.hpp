@@ -14,18 +14,21 @@
 
 namespace alp::exporter {
 
-// Host copy of one image's vision outputs, in the layout the llm graph takes them.
+// Host copy of the vision outputs of a call's images, in the layout the llm graph takes them.
 struct ImageFeatures {
   int64_t rows = 0;                // merged image tokens
   std::vector<float> embeds;       // [rows, text_hidden]
   std::vector<float> deepstack;    // [n_deepstack, rows, text_hidden]
 };
 
-// vision: pixel_values [patches, patch_dim] of ONE image (grid t, h, w) -> image_embeds
-// [patches / merge², hidden] and deepstack_embeds [n_deepstack, patches / merge², hidden]. One image
-// per call keeps the graph free of per-image attention splits, so the patch count can be dynamic.
+// vision: pixel_values [images, patches, patch_dim] of `images` frames of one size (grid t = 1, h,
+// w each; the cameras of a plan) -> image_embeds [images * patches / merge², hidden] and
+// deepstack_embeds [n_deepstack, images * patches / merge², hidden], image after image: the rows
+// the llm's prefill reads, so one call's outputs can be bound where prefill reads them. Attention
+// stays within each image (a leading image axis, Ops::attention_blocks); the per-patch tables
+// (vision_pos_idx/_w, vision_rope_cos/_sin) take the same [images, patches, ·] layout.
 ImageFeatures vision_graph(model::Ops& ops, const model::ModelConfig& cfg, std::span<const float> pixel_values,
-                           const model::ImageGrid& grid);
+                           const model::ImageGrid& grid, int64_t images = 1);
 
 // llm: tokens `ids` at cache positions [cache_pos, cache_pos + n) -> logits [vocab] of the last token.
 // Image rows (`images`, may be null) replace the <|image_pad|> ids in order; a call whose ids hold

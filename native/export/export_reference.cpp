@@ -1,5 +1,6 @@
 #include "export/export_reference.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <span>
@@ -156,22 +157,57 @@ void add_llm_case(CaseWriter& cases, cpu::CpuOps& cpu, const model::ModelConfig&
   cases.add(name, "llm.onnx", rec.inputs, one_lane(rec.outputs));
 }
 
-// The planner's real sequence shapes at the checkpoint's layer dims: one 720-patch frame (20 x 36
-// patches, 180 image tokens), a 3,300-token prefill with 16 such frames (2,880 image rows) from an
+// One batched vision call of `images` frames of `grid` (frame i: `pixels` scaled and shifted by i, so
+// a swapped or misplaced image shows). Inputs are what the batched call binds; the expected outputs
+// are the CPU executor's per-image runs laid out image after image, so the batched graph is checked
+// against the one-image network, not against itself. Returns frame 0's features.
+ImageFeatures add_vision_case(CaseWriter& cases, cpu::CpuOps& cpu, const model::ModelConfig& cfg, const std::string& name,
+                              std::span<const float> pixels, const model::ImageGrid& grid, int64_t images) {
+  const int64_t hid = cfg.text.hidden_size, ds = static_cast<int64_t>(cfg.vision.deepstack_visual_indexes.size());
+  const int64_t rows = grid.patches() / cfg.vision.merge_unit();
+  std::vector<float> all;
+  std::vector<ImageFeatures> per;
+  for (int64_t i = 0; i < images; ++i) {
+    std::vector<float> px(pixels.begin(), pixels.end());
+    for (float& x : px) x = x * (1.0f - 0.05f * static_cast<float>(i)) + 0.02f * static_cast<float>(i);
+    all.insert(all.end(), px.begin(), px.end());
+    per.push_back(vision_graph(cpu, cfg, px, grid));
+  }
+  RecordingOps rec(cpu);
+  (void)vision_graph(rec, cfg, all, grid, images);
+  std::vector<float> embeds, deep(static_cast<size_t>(ds * images * rows * hid));
+  for (int64_t i = 0; i < images; ++i) {
+    const ImageFeatures& f = per[static_cast<size_t>(i)];
+    embeds.insert(embeds.end(), f.embeds.begin(), f.embeds.end());
+    for (int64_t j = 0; j < ds; ++j)
+      std::copy_n(f.deepstack.begin() + j * rows * hid, rows * hid, deep.begin() + (j * images + i) * rows * hid);
+  }
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (auto& [n, t] : rec.outputs) {
+    const bool is_embeds = n == N::kImageEmbeds;
+    require(is_embeds || n == N::kDeepstackEmbeds, ErrorCode::Internal, "vision case: unexpected output " + n);
+    const std::vector<float>& ref = is_embeds ? embeds : deep;
+    require(t.numel() == static_cast<int64_t>(ref.size()), ErrorCode::Internal, "vision case: output " + n + " size");
+    out.emplace_back(n, f32(t.shape(), ref));
+  }
+  cases.add(name, "vision.onnx", rec.inputs, out);
+  return per.front();
+}
+
+// The planner's real sequence shapes at the checkpoint's layer dims: 16 720-patch frames (20 x 36
+// patches, 180 image tokens each) in one vision call, a 3,300-token prefill with 16 such frames (2,880 image rows) from an
 // empty cache, a decode step over 3,600 cached rows without image rows, and expert steps over
 // prefixes of 1 and 3,600 rows.
 void add_real_shape_cases(cpu::CpuOps& cpu, const model::ModelConfig& cfg, CaseWriter& cases, int64_t cap) {
   constexpr int kFrames = 16;
   constexpr int64_t kPrompt = 3300, kPast = 3600;
   const model::ImageGrid grid{1, 20, 36};
-  const int64_t L = cfg.text.num_layers, hid = cfg.text.hidden_size;
+  const int64_t hid = cfg.text.hidden_size;
   const int64_t rows = grid.patches() / cfg.vision.merge_unit(), ds = static_cast<int64_t>(cfg.vision.deepstack_visual_indexes.size());
   model::reserve_kv_cache(cpu, cfg, kPast + 1);
 
   const SampleScene one = sample_scene(cfg, grid, 4, 0x7EA15EEDu);
-  RecordingOps vis(cpu);
-  const ImageFeatures frame = vision_graph(vis, cfg, one.pixels, grid);
-  cases.add("vision_720", "vision.onnx", vis.inputs, vis.outputs);
+  const ImageFeatures frame = add_vision_case(cases, cpu, cfg, "vision_16x720", one.pixels, grid, kFrames);
 
   // 16 frames' rows (the frame's features, varied per frame so a misplaced row shows).
   ImageFeatures img;
@@ -232,9 +268,8 @@ void write_export_reference(const model::ModelConfig& cfg, const model::WeightSo
   model::reserve_kv_cache(cpu, cfg, n + 8);
   const int64_t L = cfg.text.num_layers;
 
-  RecordingOps vis(cpu);
-  const ImageFeatures img = vision_graph(vis, cfg, s.pixels, s.grid);
-  cases.add("vision", "vision.onnx", vis.inputs, vis.outputs);
+  const ImageFeatures img = add_vision_case(cases, cpu, cfg, "vision", s.pixels, s.grid, 1);
+  (void)add_vision_case(cases, cpu, cfg, "vision_3", s.pixels, s.grid, 3);
 
   require(cap >= n + 8 + cfg.action_space.n_waypoints, ErrorCode::InvalidInput,
           "reference cases: KV capacity " + std::to_string(cap) + " below the prompt, 8 reasoning rows and the action rows");

@@ -34,6 +34,9 @@ class ForwardingOps : public model::Ops {
   Value attention_impl(const Value& q, const Value& k, const Value& v, model::AttentionMask m, float scale) override {
     return in_.attention(q, k, v, m, scale);
   }
+  Value attention_blocks_impl(const Value& q, const Value& k, const Value& v, int64_t blocks, float scale) override {
+    return in_.attention_blocks(q, k, v, blocks, scale);
+  }
   Value silu_impl(const Value& x) override { return in_.silu(x); }
   Value gelu_tanh_impl(const Value& x) override { return in_.gelu_tanh(x); }
   Value gelu_erf_impl(const Value& x) override { return in_.gelu_erf(x); }

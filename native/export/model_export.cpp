@@ -28,6 +28,7 @@ using Dyn = std::map<std::string, std::vector<std::string>>;
 constexpr model::ImageGrid kTraceGrid{1, 6, 14};  // 84 patches -> 21 image tokens
 constexpr int64_t kTraceText = 14;                // 14 + 2 + 21 = 37 tokens
 constexpr int64_t kTracePast = 13;  // the write index (cached rows) of the llm and expert traces
+constexpr int64_t kTraceImages = 3;  // frames in the vision trace (its leading image axis)
 
 const char* dtype_of(onnx::ElemType t) {
   switch (t) {
@@ -138,7 +139,8 @@ std::map<std::string, DimRange> planner_dim_ranges(const model::ModelConfig& cfg
   // Each lane's cache holds the prompt, the reasoning tokens, the trajectory-start token and the
   // expert's action rows, written past the prefix.
   const int64_t capacity = l.prompt_max + l.reasoning + 1 + cfg.action_space.n_waypoints;
-  return {{"patches", {l.patches_per_image, l.patches_per_image, l.patches_per_image}},
+  return {{"images", {1, kLayoutImages, kLayoutImages}},
+          {"patches", {l.patches_per_image, l.patches_per_image, l.patches_per_image}},
           {"image_tokens", {0, l.image_tokens, l.image_tokens}},
           {"seq", {1, l.prompt_opt, l.prompt_max}},
           {"lanes", {1, 1, kLayoutMaxSamples}},
@@ -194,10 +196,14 @@ ModelExportResult export_models(const std::string& checkpoint_dir, const std::st
 
   {
     note(o, "exporting vision.onnx");
-    const Dyn dyn{{N::kPixelValues, {"patches", ""}},   {N::kVisionPosIdx, {"patches", ""}}, {N::kVisionPosW, {"patches", ""}},
-                  {N::kVisionRopeCos, {"patches", ""}}, {N::kVisionRopeSin, {"patches", ""}}};
+    // One call takes every frame of a plan: [images, patches per image, ·] inputs (all frames of one
+    // size), traced with kTraceImages frames of the trace grid.
+    const std::vector<std::string> ax{"images", "patches", ""};
+    const Dyn dyn{{N::kPixelValues, ax}, {N::kVisionPosIdx, ax}, {N::kVisionPosW, ax}, {N::kVisionRopeCos, ax}, {N::kVisionRopeSin, ax}};
     OnnxOps ops(weights, graph_options(path(N::kVision), N::kVision, precision, o, amax, dyn));
-    vision_graph(ops, cfg, s.pixels, s.grid);
+    std::vector<float> px;
+    for (int64_t i = 0; i < kTraceImages; ++i) px.insert(px.end(), s.pixels.begin(), s.pixels.end());
+    vision_graph(ops, cfg, px, s.grid, kTraceImages);
     ops.save();
     Traced t = describe(ops, N::kVision, precision);
     t.spec.profiles.push_back(profile(t, "default", ranges));

@@ -46,7 +46,7 @@ struct PlannerLayout {
   int64_t reasoning = 0;          // decode tokens after the prompt
 };
 PlannerLayout planner_layout(const model::ModelConfig& cfg);
-// Profiles at the planner's real shapes: patches = one frame; image_tokens 0..16 frames (opt = all);
+// Profiles at the planner's real shapes: images 1..16 (opt 16: one vision call per plan); patches = one frame; image_tokens 0..16 frames (opt = all);
 // seq 1..prompt_max (opt = prompt_opt); lanes 1..kLayoutMaxSamples (sample lanes per decode / expert
 // call); kv_capacity = prompt_max + reasoning + 1 + n_waypoints (static in the graphs). Prefill pins lanes to 1;
 // decode takes seq = lanes (one token per lane) and image_tokens 0; the expert's action_rows =

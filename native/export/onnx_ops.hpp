@@ -71,6 +71,8 @@ class OnnxOps final : public model::Ops {
   model::Value rms_norm_impl(const model::Value& x, const model::Value& w, float eps) override;
   model::Value layer_norm_impl(const model::Value& x, const model::Value& w, const model::Value& b, float eps) override;
   model::Value rope_impl(const model::Value& x, const model::Value& cos, const model::Value& sin) override;
+  model::Value attention_blocks_impl(const model::Value& q, const model::Value& k, const model::Value& v, int64_t blocks,
+                                     float scale) override;
   model::Value attention_impl(const model::Value& q, const model::Value& k, const model::Value& v, model::AttentionMask mask,
                               float scale) override;
   model::Value attention_in_place(const model::Value& q, const model::Value& k, const model::Value& v, model::AttentionMask mask,

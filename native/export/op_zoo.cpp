@@ -196,6 +196,17 @@ std::vector<Entry> zoo() {
                  c.alt_sizes("[{\"q_len\": 3, \"k_len\": 3}, {\"q_len\": 1, \"k_len\": 10}, {\"q_len\": 6, \"k_len\": 9}]");
                  attention(model::AttentionMask::causal(4), 5, 9)(c);
                }});
+  // Per-block attention over [blocks, n, H, D] inputs flattened to rows (the vision graph's images):
+  // the block count is the run-time size of the inputs' leading axis.
+  e.push_back({"attention_blocks_dynamic",
+               {"attention_blocks", P::FP32, 21, {{"q", {"b", "n", "", ""}}, {"k", {"b", "n", "", ""}}, {"v", {"b", "n", "", ""}}}},
+               [](ZooCase& c) {
+                 c.param("scale", 0.35);
+                 c.alt_sizes("[{\"b\": 1, \"n\": 7}, {\"b\": 5, \"n\": 2}]");
+                 auto rows = [&](const char* name) { return c.ops().reshape(c.input(name, {3, 5, 4, 8}), {-1, 4, 8}); };
+                 auto q = rows("q"), k = rows("k"), v = rows("v");
+                 c.output("y", c.ops().attention_blocks(q, k, v, 3, 0.35f));
+               }});
   auto unary = [](Value (model::Ops::*fn)(const Value&)) {
     return [fn](ZooCase& c) { c.output("y", (c.ops().*fn)(c.input("x", {4, 6}))); };
   };

@@ -122,6 +122,26 @@ Value Ops::attention(const Value& q, const Value& k, const Value& v, AttentionMa
   return attention_impl(q, k, v, mask, scale);
 }
 
+Value Ops::attention_blocks(const Value& q, const Value& k, const Value& v, int64_t blocks, float scale) {
+  const Shape& qs = need(q, "attention_blocks", "q");
+  const Shape& ks = need(k, "attention_blocks", "k");
+  const Shape& vs = need(v, "attention_blocks", "v");
+  if (qs.size() != 3 || qs != ks || qs != vs || blocks < 1 || qs[0] % blocks != 0)
+    bad("attention_blocks", "expected q/k/v of one shape [N, H, D] with N a multiple of " + std::to_string(blocks) +
+                                " blocks, got q " + shape_str(qs) + ", k " + shape_str(ks) + ", v " + shape_str(vs));
+  return attention_blocks_impl(q, k, v, blocks, scale);
+}
+
+Value Ops::attention_blocks_impl(const Value& q, const Value& k, const Value& v, int64_t blocks, float scale) {
+  if (blocks == 1) return attention(q, k, v, AttentionMask::none(), scale);
+  const int64_t len = q->shape[0] / blocks;
+  std::vector<Value> parts;
+  for (int64_t b = 0; b < blocks; ++b)
+    parts.push_back(attention(slice(q, 0, b * len, (b + 1) * len), slice(k, 0, b * len, (b + 1) * len),
+                              slice(v, 0, b * len, (b + 1) * len), AttentionMask::none(), scale));
+  return concat(parts, 0);
+}
+
 Value Ops::silu(const Value& x) {
   need(x, "silu", "x");
   return silu_impl(x);

@@ -83,6 +83,10 @@ class Ops {
   // Softmax attention with GQA: q[Nq, Hq, D], k/v[Nk, Hkv, D], Hq % Hkv == 0, query head h reads kv head
   // h / (Hq / Hkv). Returns [Nq, Hq, D]. Softmax in fp32.
   Value attention(const Value& q, const Value& k, const Value& v, AttentionMask mask, float scale);
+  // Full (unmasked) attention within each of `blocks` equal consecutive row blocks: q/k/v [N, H, D],
+  // N % blocks == 0, block b's queries read only block b's keys (the vision tower's images, one
+  // block per frame). Returns [N, H, D]. Backends without a batched form run it block by block.
+  Value attention_blocks(const Value& q, const Value& k, const Value& v, int64_t blocks, float scale);
 
   // ---- elementwise ----------------------------------------------------------------------------
   Value silu(const Value& x);
@@ -137,6 +141,8 @@ class Ops {
   virtual Value layer_norm_impl(const Value& x, const Value& w, const Value& b, float eps) = 0;
   virtual Value rope_impl(const Value& x, const Value& cos, const Value& sin) = 0;
   virtual Value attention_impl(const Value& q, const Value& k, const Value& v, AttentionMask mask, float scale) = 0;
+  // Default: one attention() per block through this object's front door, concatenated.
+  virtual Value attention_blocks_impl(const Value& q, const Value& k, const Value& v, int64_t blocks, float scale);
   virtual Value silu_impl(const Value& x) = 0;
   virtual Value gelu_tanh_impl(const Value& x) = 0;
   virtual Value gelu_erf_impl(const Value& x) = 0;

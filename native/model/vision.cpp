@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <string>
+#include <string_view>
+#include <type_traits>
 
 #include "core/cancel.hpp"
 #include "core/error.hpp"
@@ -30,6 +32,7 @@ Value merger(Ops& ops, const VisionConfig& v, const std::string& p, const Value&
 VisionOutput run_vision(Ops& ops, const ModelConfig& cfg, const Value& patches, std::span<const ImageGrid> grids) {
   const VisionConfig& v = cfg.vision;
   const std::string vp = "vlm.model.visual.";
+  if (grids.empty()) fail(ErrorCode::InvalidInput, "run_vision: no images");
   int64_t total = 0;
   for (const ImageGrid& g : grids) {
     if (g.t < 1 || g.h % v.spatial_merge_size || g.w % v.spatial_merge_size || g.h <= 0 || g.w <= 0)
@@ -48,14 +51,33 @@ VisionOutput run_vision(Ops& ops, const ModelConfig& cfg, const Value& patches, 
                          {hid, v.patch_dim()});
   Value h = ops.linear(patches, pw, weight(ops, vp + "patch_embed.proj.bias", {hid}));
 
+  // Frames of one size (every camera of a plan) are batched: the per-patch tables come in as
+  // [frames, patches per frame, ·] (the exported graph's image axis) and attention runs per frame
+  // in one batched call; frames of mixed sizes run frame by frame.
+  int64_t frames = 0;
+  bool uniform = true;
+  for (const ImageGrid& g : grids) {
+    frames += g.t;
+    uniform = uniform && g.h == grids[0].h && g.w == grids[0].w;
+  }
+  const int64_t per_frame = grids[0].h * grids[0].w;
+  auto table = [&](std::string_view name, int64_t cols, auto data) {
+    using T = typename decltype(data)::value_type;
+    auto make = [&](Shape shape) {
+      if constexpr (std::is_same_v<T, int64_t>) return ops.input_index(name, std::move(shape), data);
+      else return ops.input(name, std::move(shape), data);
+    };
+    return uniform ? ops.reshape(make({frames, per_frame, cols}), {-1, cols}) : make({total, cols});
+  };
   std::vector<int64_t> idx;
   std::vector<float> wts, cos, sin;
   vision_pos_interp(v, grids, idx, wts);
   Value pos = ops.interp_rows(weight(ops, vp + "pos_embed.weight", {v.num_position_embeddings, hid}),
-                              ops.input_index("vision_pos_idx", {total, 4}, idx), ops.input("vision_pos_w", {total, 4}, wts));
+                              table("vision_pos_idx", 4, std::span<const int64_t>(idx)),
+                              table("vision_pos_w", 4, std::span<const float>(wts)));
   h = ops.add(h, pos);
   vision_rope_tables(v, grids, cos, sin);
-  Value vcos = ops.input("vision_rope_cos", {total, hd}, cos), vsin = ops.input("vision_rope_sin", {total, hd}, sin);
+  Value vcos = table("vision_rope_cos", hd, std::span<const float>(cos)), vsin = table("vision_rope_sin", hd, std::span<const float>(sin));
   const float scale = static_cast<float>(std::pow(static_cast<double>(hd), -0.5));
 
   VisionOutput out;
@@ -68,18 +90,22 @@ VisionOutput run_vision(Ops& ops, const ModelConfig& cfg, const Value& patches, 
     Value q = ops.rope(ops.reshape(ops.slice(qkv, 1, 0, 1), {total, heads, hd}), vcos, vsin);
     Value k = ops.rope(ops.reshape(ops.slice(qkv, 1, 1, 2), {total, heads, hd}), vcos, vsin);
     Value val = ops.reshape(ops.slice(qkv, 1, 2, 3), {total, heads, hd});
-    // Attention stays within one image (cu_seqlens per frame in transformers; t == 1 per image here,
-    // and a t > 1 grid is split per frame the same way).
-    std::vector<Value> parts;
-    int64_t start = 0;
-    for (const ImageGrid& g : grids)
-      for (int64_t t = 0; t < g.t; ++t) {
-        const int64_t len = g.h * g.w;
-        parts.push_back(ops.attention(ops.slice(q, 0, start, start + len), ops.slice(k, 0, start, start + len),
-                                      ops.slice(val, 0, start, start + len), AttentionMask::none(), scale));
-        start += len;
-      }
-    Value a = parts.size() == 1 ? parts[0] : ops.concat(parts, 0);
+    // Attention stays within one frame (cu_seqlens per frame in transformers).
+    Value a;
+    if (uniform) {
+      a = ops.attention_blocks(q, k, val, frames, scale);
+    } else {
+      std::vector<Value> parts;
+      int64_t start = 0;
+      for (const ImageGrid& g : grids)
+        for (int64_t t = 0; t < g.t; ++t) {
+          const int64_t len = g.h * g.w;
+          parts.push_back(ops.attention_blocks(ops.slice(q, 0, start, start + len), ops.slice(k, 0, start, start + len),
+                                               ops.slice(val, 0, start, start + len), 1, scale));
+          start += len;
+        }
+      a = parts.size() == 1 ? parts[0] : ops.concat(parts, 0);
+    }
     a = ops.linear(ops.reshape(a, {total, hid}), weight(ops, p + "attn.proj.weight", {hid, hid}), weight(ops, p + "attn.proj.bias", {hid}));
     h = ops.add(h, a);
     Value y = ops.layer_norm(h, weight(ops, p + "norm2.weight", {hid}), weight(ops, p + "norm2.bias", {hid}), 1e-6f);

@@ -40,6 +40,46 @@ TEST(cpu_attention_gqa_with_causal_past) {
   CHECK_NEAR(full[4], out[4], 1e-7);  // query 1 already saw every key
 }
 
+TEST(cpu_attention_blocks_keeps_each_block_to_itself) {
+  // Three blocks of two rows (the vision tower's images): row i attends only to the keys of block
+  // i / 2. Reference: softmax(q·k * scale) · v per (row, head) over the block's keys, in double.
+  auto ops = make_ops();
+  const int64_t n = 6, h = 2, d = 3, len = 2;
+  std::vector<float> qd(n * h * d), kd(qd.size()), vd(qd.size());
+  for (size_t i = 0; i < qd.size(); ++i) {
+    qd[i] = std::sin(0.7f * static_cast<float>(i));
+    kd[i] = std::cos(0.3f * static_cast<float>(i) + 1.0f);
+    vd[i] = 0.1f * static_cast<float>(i % 7) - 0.3f;
+  }
+  Value q = ops.input("q", {n, h, d}, qd), k = ops.input("k", {n, h, d}, kd), v = ops.input("v", {n, h, d}, vd);
+  std::vector<double> want(qd.size());
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t hh = 0; hh < h; ++hh) {
+      const int64_t b0 = i / len * len;
+      double s[len], mx = -1e300, sum = 0;
+      for (int64_t j = 0; j < len; ++j) {
+        s[j] = 0;
+        for (int64_t e = 0; e < d; ++e) s[j] += double{qd[(i * h + hh) * d + e]} * kd[((b0 + j) * h + hh) * d + e] * 0.5;
+        mx = std::max(mx, s[j]);
+      }
+      for (double& x : s) sum += (x = std::exp(x - mx));
+      for (int64_t e = 0; e < d; ++e)
+        for (int64_t j = 0; j < len; ++j) want[(i * h + hh) * d + e] += s[j] / sum * vd[((b0 + j) * h + hh) * d + e];
+    }
+  const auto got = cpu::CpuOps::values(ops.attention_blocks(q, k, v, 3, 0.5f));
+  near_all(got, want, 1e-6);
+  // One block is plain full attention, and it differs: the blocks really are separated.
+  const auto one = cpu::CpuOps::values(ops.attention_blocks(q, k, v, 1, 0.5f));
+  near_all(one, [&] {
+    auto full = cpu::CpuOps::values(ops.attention(q, k, v, model::AttentionMask::none(), 0.5f));
+    return std::vector<double>(full.begin(), full.end());
+  }(), 1e-7);
+  CHECK(std::fabs(one[0] - got[0]) > 1e-3);
+  CHECK_THROWS_CODE(ops.attention_blocks(q, k, v, 4, 0.5f), ErrorCode::Internal, "N a multiple of 4 blocks");
+  CHECK_THROWS_CODE(ops.attention_blocks(q, ops.input("k2", {n, 1, d}, std::vector<float>(n * d)), v, 3, 0.5f), ErrorCode::Internal,
+                    "attention_blocks");
+}
+
 TEST(cpu_rope_rms_layer_norm_gelu) {
   auto ops = make_ops();
   Value x = ops.input("x", {1, 1, 4}, std::vector<float>{1, 2, 3, 4});

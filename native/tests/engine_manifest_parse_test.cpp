@@ -30,19 +30,19 @@ std::string manifest_text(const std::string& llm_extra = "") {
   "kv_cache": {"layers": 1, "kv_heads": 1, "head_dim": 2, "capacity": 16, "dtype": "float32", "update": "in_place"},
   "engines": {
     "vision": {"file": "vision.engine", )" + eng + R"(,
-      "io": [{"name": "pixel_values", "mode": "input", "dtype": "float32", "shape": [-1, 24]},
-             {"name": "vision_pos_idx", "mode": "input", "dtype": "int64", "shape": [-1, 4]},
-             {"name": "vision_pos_w", "mode": "input", "dtype": "float32", "shape": [-1, 4]},
-             {"name": "vision_rope_cos", "mode": "input", "dtype": "float32", "shape": [-1, 4]},
-             {"name": "vision_rope_sin", "mode": "input", "dtype": "float32", "shape": [-1, 4]},
+      "io": [{"name": "pixel_values", "mode": "input", "dtype": "float32", "shape": [-1, -1, 24]},
+             {"name": "vision_pos_idx", "mode": "input", "dtype": "int64", "shape": [-1, -1, 4]},
+             {"name": "vision_pos_w", "mode": "input", "dtype": "float32", "shape": [-1, -1, 4]},
+             {"name": "vision_rope_cos", "mode": "input", "dtype": "float32", "shape": [-1, -1, 4]},
+             {"name": "vision_rope_sin", "mode": "input", "dtype": "float32", "shape": [-1, -1, 4]},
              {"name": "image_embeds", "mode": "output", "dtype": "float32", "shape": [-1, 8]},
              {"name": "deepstack_embeds", "mode": "output", "dtype": "float32", "shape": [3, -1, 8]}],
       "profiles": [{"name": "default", "inputs": {
-        "pixel_values": {"min": [4, 24], "opt": [8, 24], "max": [16, 24]},
-        "vision_pos_idx": {"min": [4, 4], "opt": [8, 4], "max": [16, 4]},
-        "vision_pos_w": {"min": [4, 4], "opt": [8, 4], "max": [16, 4]},
-        "vision_rope_cos": {"min": [4, 4], "opt": [8, 4], "max": [16, 4]},
-        "vision_rope_sin": {"min": [4, 4], "opt": [8, 4], "max": [16, 4]}}}]},
+        "pixel_values": {"min": [1, 4, 24], "opt": [2, 8, 24], "max": [4, 16, 24]},
+        "vision_pos_idx": {"min": [1, 4, 4], "opt": [2, 8, 4], "max": [4, 16, 4]},
+        "vision_pos_w": {"min": [1, 4, 4], "opt": [2, 8, 4], "max": [4, 16, 4]},
+        "vision_rope_cos": {"min": [1, 4, 4], "opt": [2, 8, 4], "max": [4, 16, 4]},
+        "vision_rope_sin": {"min": [1, 4, 4], "opt": [2, 8, 4], "max": [4, 16, 4]}}}]},
     "llm": {"file": "llm.engine", )" + eng + llm_extra + R"(,
       "io": [{"name": "input_ids", "mode": "input", "dtype": "int64", "shape": [-1]},
              {"name": "rope_cos", "mode": "input", "dtype": "float32", "shape": [-1, 2]},
@@ -118,16 +118,16 @@ TEST(engine_manifest_parse_errors_name_the_field) {
   t.replace(t.find("\"mode\": \"input\""), 15, "\"mode\": \"in\"");
   CHECK_THROWS_CODE(parse(t), ErrorCode::InvalidEngine, "engines.vision.io[0].mode = \"in\"");
   t = manifest_text();
-  t.replace(t.find("\"shape\": [-1, 24]"), 17, "\"shape\": [-1, 2.5]");
-  CHECK_THROWS_CODE(parse(t), ErrorCode::InvalidEngine, "engines.vision.io[0].shape[1] must be an integer");
+  t.replace(t.find("\"shape\": [-1, -1, 24]"), 21, "\"shape\": [-1, -1, 2.5]");
+  CHECK_THROWS_CODE(parse(t), ErrorCode::InvalidEngine, "engines.vision.io[0].shape[2] must be an integer");
   t = manifest_text();
   t.replace(t.find("\"file\": \"llm.engine\", "), 22, "");
   CHECK_THROWS_CODE(parse(t), ErrorCode::InvalidEngine, "missing field engines.llm.file");
   t = manifest_text();
-  t.replace(t.find("\"dtype\": \"float32\", \"shape\": [-1, 24]"), 18, "\"dtype\": \"double\"");
+  t.replace(t.find("\"dtype\": \"float32\", \"shape\": [-1, -1, 24]"), 18, "\"dtype\": \"double\"");
   CHECK_THROWS_CODE(parse(t), ErrorCode::InvalidEngine, "engines.vision.io[0].dtype = \"double\" is not a known dtype");
   t = manifest_text();
-  t.replace(t.find("\"max\": [16, 24]"), 15, "\"max\": 16");
+  t.replace(t.find("\"max\": [4, 16, 24]"), 18, "\"max\": 16");
   CHECK_THROWS_CODE(parse(t), ErrorCode::InvalidEngine,
                     "engines.vision.profiles[0].inputs.pixel_values.max must be an array of integers");
 }

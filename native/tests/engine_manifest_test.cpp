@@ -55,11 +55,11 @@ EngineManifest tiny_manifest() {
   const Shape kv{-1, 2, 32, 4};
 
   EngineSpec v = base_engine("vision");
-  v.io = {io("pixel_values", I, "float32", {-1, 24}),   io("vision_pos_idx", I, "int64", {-1, 4}),
-          io("vision_pos_w", I, "float32", {-1, 4}),    io("vision_rope_cos", I, "float32", {-1, 8}),
-          io("vision_rope_sin", I, "float32", {-1, 8}), io("image_embeds", O, "float32", {-1, 16}),
+  v.io = {io("pixel_values", I, "float32", {-1, -1, 24}),   io("vision_pos_idx", I, "int64", {-1, -1, 4}),
+          io("vision_pos_w", I, "float32", {-1, -1, 4}),    io("vision_rope_cos", I, "float32", {-1, -1, 8}),
+          io("vision_rope_sin", I, "float32", {-1, -1, 8}), io("image_embeds", O, "float32", {-1, 16}),
           io("deepstack_embeds", O, "float32", {2, -1, 16})};
-  const auto patches = [](int64_t cols) { return ProfileRange{{4, cols}, {16, cols}, {64, cols}}; };
+  const auto patches = [](int64_t cols) { return ProfileRange{{1, 16, cols}, {16, 16, cols}, {16, 16, cols}}; };
   v.profiles = {{"default",
                  {{"pixel_values", patches(24)}, {"vision_pos_idx", patches(4)}, {"vision_pos_w", patches(4)},
                   {"vision_rope_cos", patches(8)}, {"vision_rope_sin", patches(8)}}}};
@@ -380,7 +380,7 @@ TEST(engine_manifest_exported_models_pass_validation) {
   }
   CHECK(l.io_tensor(names::kRopeCos).shape == (Shape{-1, cfg.text.head_dim}));
   CHECK(m.engine("expert_step").io_tensor(names::kExpertRopeSin).shape == (Shape{-1, cfg.expert.head_dim}));
-  CHECK(m.engine("vision").io_tensor(names::kVisionRopeCos).shape == (Shape{-1, cfg.vision.head_dim()}));
+  CHECK(m.engine("vision").io_tensor(names::kVisionRopeCos).shape == (Shape{-1, -1, cfg.vision.head_dim()}));
   // Decode: one token per lane, up to --profile lanes' max; the expert: n_waypoints rows per lane.
   CHECK_EQ(l.profiles.at(static_cast<size_t>(l.profile_index("decode"))).inputs.at(names::kInputIds).max[0], int64_t{6});
   CHECK(m.engine("expert_step").profiles[0].inputs.at(names::kX).max == (Shape{6 * cfg.action_space.n_waypoints, cfg.action_dims}));

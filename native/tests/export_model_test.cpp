@@ -77,6 +77,8 @@ TEST(export_profiles_audit_planner_layout) {
   CHECK_EQ(l.prompt_opt, int64_t{2880 + 420});  // the ~3,300-token prompt
   const auto r = exporter::planner_dim_ranges(release);
   CHECK(r.at("patches").min == 720 && r.at("patches").opt == 720 && r.at("patches").max == 720);
+  // All 16 frames of a plan in one vision call (opt = max = 16), and one frame still fits.
+  CHECK(r.at("images").min == 1 && r.at("images").opt == 16 && r.at("images").max == 16);
   CHECK(r.at("image_tokens").opt == 2880 && r.at("image_tokens").max == 2880);
   CHECK(r.at("seq").opt == 3300 && r.at("seq").max >= 3300);
   // Each lane holds the prompt plus the whole reasoning budget (256), the trajectory-start token and
@@ -100,9 +102,15 @@ TEST(export_profiles_audit_planner_layout) {
   CHECK(prefill.at("input_ids").opt[0] > image_tokens);
   CHECK_EQ(prefill.at("past_key.0").max[0], int64_t{1});  // prefill writes the prompt into one lane
   CHECK_EQ(prefill.at("kv_write_index").max[0], int64_t{1});
-  const auto& patches = vision.profiles.at(0).inputs.at("pixel_values");
-  CHECK_EQ(patches.opt[0], image_tokens / 16 * 4);  // merge 2x2 in the tiny preset
-  CHECK_EQ(patches.min[0], patches.max[0]);
+  // pixel_values [images, patches per image, patch_dim]: 1..16 images (opt 16), each at the planner's
+  // per-frame patch count, and the tables share both axes.
+  for (const char* in : {"pixel_values", "vision_pos_idx", "vision_pos_w", "vision_rope_cos", "vision_rope_sin"}) {
+    const auto& px = vision.profiles.at(0).inputs.at(in);
+    CHECK(px.min.size() == 3 && px.min[0] == 1 && px.opt[0] == 16 && px.max[0] == 16);
+    CHECK_EQ(px.opt[1], image_tokens / 16 * 4);  // merge 2x2 in the tiny preset
+    CHECK(px.min[1] == px.opt[1] && px.max[1] == px.opt[1]);
+  }
+  CHECK_EQ(vision.profiles.at(0).inputs.at("pixel_values").opt[1], planner->image_tokens_per_image() * 4);
   // The manifest's weight bytes per precision: fp16 halves fp32 (up to 64-byte alignment padding).
   const auto f16 = exporter::export_models(dir.file("ckpt"), dir.file("out16"), Precision::FP16);
   for (const char* name : {"vision", "llm", "expert_step"}) {

@@ -104,6 +104,8 @@ const std::vector<Row>& table() {
                  [](Ops& o, A a) { return o.attention(a[0], a[1], a[2], M::causal(0), 0.08838834764831845f); }});
     r.push_back({"attention", "vision q/kv[10, 16, 72]", {in("q", {10, 16, 72}), in("k", {10, 16, 72}), in("v", {10, 16, 72})},
                  [](Ops& o, A a) { return o.attention(a[0], a[1], a[2], M::none(), 0.11785113019775792f); }});
+    r.push_back({"attention_blocks", "vision 3 images q/kv[3 x 10, 16, 72]", {in("q", {30, 16, 72}), in("k", {30, 16, 72}), in("v", {30, 16, 72})},
+                 [](Ops& o, A a) { return o.attention_blocks(a[0], a[1], a[2], 3, 0.11785113019775792f); }});
     r.push_back({"silu", "ragged [7, 13]", {in("x", {7, 13})}, [](Ops& o, A a) { return o.silu(a[0]); }});
     r.push_back({"gelu_tanh", "ragged [7, 13]", {in("x", {7, 13})}, [](Ops& o, A a) { return o.gelu_tanh(a[0]); }});
     r.push_back({"gelu_tanh", "vision mlp [3, 4304]", {in("x", {3, vis_inter})}, [](Ops& o, A a) { return o.gelu_tanh(a[0]); }});

@@ -92,7 +92,7 @@ engine::EngineManifest golden_manifest() {
   vision.name = "vision";
   vision.file = "vision.engine";
   vision.precision = "bf16";
-  vision.profiles.push_back({"default", {{"pixel_values", {{720, 1536}, {720, 1536}, {720, 1536}}}}});
+  vision.profiles.push_back({"default", {{"pixel_values", {{1, 720, 1536}, {16, 720, 1536}, {16, 720, 1536}}}}});
   m.engines.emplace("vision", vision);
   return m;
 }
@@ -109,8 +109,8 @@ TEST(trtexec_commands_golden) {
                        " --profile=1 --minShapes=input_ids:1,past_key.0:0x8x128 --optShapes=input_ids:1,past_key.0:3428x8x128"
                        " --maxShapes=input_ids:1,past_key.0:3649x8x128"));
   CHECK_EQ(cmds[1], std::string("trtexec --onnx=E/vision.onnx --saveEngine=E/vision.engine --stronglyTyped"
-                                " --profile=0 --minShapes=pixel_values:720x1536 --optShapes=pixel_values:720x1536"
-                                " --maxShapes=pixel_values:720x1536"));
+                                " --profile=0 --minShapes=pixel_values:1x720x1536 --optShapes=pixel_values:16x720x1536"
+                                " --maxShapes=pixel_values:16x720x1536"));
   for (const auto& c : cmds) {
     CHECK_EQ(grammar_error(c, kTrt10), std::string());
     CHECK_EQ(grammar_error(c, kTrt11), std::string());

@@ -31,13 +31,16 @@ const engine::ProfileRange& profile_range(const engine::EngineSpec& e, int profi
   return it->second;
 }
 
-// Rows of `input`'s first axis the profile admits: its range when dynamic, else the static size.
-std::pair<int64_t, int64_t> first_dim_range(const engine::EngineSpec& e, int profile, std::string_view input) {
+// Sizes of `input`'s axis `axis` the profile admits: its range when dynamic, else the static size.
+std::pair<int64_t, int64_t> dim_range(const engine::EngineSpec& e, int profile, std::string_view input, size_t axis) {
   const auto& inputs = e.profiles.at(static_cast<size_t>(profile)).inputs;
   auto it = inputs.find(input);
-  if (it != inputs.end()) return {it->second.min.at(0), it->second.max.at(0)};
-  const int64_t d = e.io_tensor(input).shape.at(0);
+  if (it != inputs.end()) return {it->second.min.at(axis), it->second.max.at(axis)};
+  const int64_t d = e.io_tensor(input).shape.at(axis);
   return {d, d};
+}
+std::pair<int64_t, int64_t> first_dim_range(const engine::EngineSpec& e, int profile, std::string_view input) {
+  return dim_range(e, profile, input, 0);
 }
 
 template <class T>
@@ -86,7 +89,13 @@ TrtExecutor::TrtExecutor(TrtExecutorOptions options)
   const auto& vision = *vision_.spec;
   const auto& llm = *llm_.spec;
   const auto& expert = *expert_.spec;
-  std::tie(min_patches_, max_patches_) = first_dim_range(vision, 0, N::kPixelValues);
+  // pixel_values [images, patches per image, patch_dim]: the profile bounds both.
+  if (vision.io_tensor(N::kPixelValues).shape.size() != 3)
+    fail(ErrorCode::InvalidEngine, "engine vision tensor pixel_values: rank " + std::to_string(vision.io_tensor(N::kPixelValues).shape.size()) +
+                                       ", expected [images, patches, patch_dim] (re-export the engines)");
+  std::tie(min_patches_, max_patches_) = dim_range(vision, 0, N::kPixelValues, 1);
+  max_images_ = dim_range(vision, 0, N::kPixelValues, 0).second;
+  if (max_images_ < 1) fail(ErrorCode::InvalidEngine, "engine vision: the profile takes no image");
   prefill_profile_ = llm.profile_index("prefill");
   decode_profile_ = llm.profile_index("decode");
   max_seq_ = first_dim_range(llm, prefill_profile_, N::kInputIds).second;
@@ -238,13 +247,13 @@ void TrtExecutor::encode_images(const model::ImageBatch& images) {
   const int64_t pd = cfg_.vision.patch_dim(), merge = cfg_.vision.merge_unit(), H = manifest_.hidden_size;
   const int64_t n_images = static_cast<int64_t>(images.grids.size());
   if (n_images <= 0 || !images.patches) fail(ErrorCode::InvalidInput, "encode_images: empty image batch");
-  // Each image has its own grid (the processor sizes every frame from its own shape); the graph attends
-  // within one image, so images run one per call with their own shapes and table slices.
-  std::vector<int64_t> per(static_cast<size_t>(n_images)), row_at(static_cast<size_t>(n_images) + 1, 0),
-      patch_at(static_cast<size_t>(n_images) + 1, 0);
+  std::vector<int64_t> row_at(static_cast<size_t>(n_images) + 1, 0), patch_at(static_cast<size_t>(n_images) + 1, 0);
   for (int64_t i = 0; i < n_images; ++i) {
-    const int64_t p = images.grids[static_cast<size_t>(i)].patches();
-    if (p <= 0) fail(ErrorCode::InvalidInput, "encode_images: image " + std::to_string(i) + " has no patches");
+    const model::ImageGrid& g = images.grids[static_cast<size_t>(i)];
+    const int64_t p = g.patches();
+    if (p <= 0 || g.t != 1)
+      fail(ErrorCode::InvalidInput, "encode_images: image " + std::to_string(i) + " has grid (" + std::to_string(g.t) + ", " +
+                                        std::to_string(g.h) + ", " + std::to_string(g.w) + "), expected one frame of >= 1 patch");
     if (p % merge != 0)
       fail(ErrorCode::InvalidInput, "encode_images: " + std::to_string(p) + " patches per image is not a multiple of " +
                                         std::to_string(merge) + " (spatial merge)");
@@ -252,54 +261,66 @@ void TrtExecutor::encode_images(const model::ImageBatch& images) {
       fail(ErrorCode::InvalidInput, "encode_images: image " + std::to_string(i) + " has " + std::to_string(p) +
                                         " patches, the vision engine's profile takes " + std::to_string(min_patches_) + ".." +
                                         std::to_string(max_patches_));
-    per[static_cast<size_t>(i)] = p;
     patch_at[static_cast<size_t>(i) + 1] = patch_at[static_cast<size_t>(i)] + p;
     row_at[static_cast<size_t>(i) + 1] = row_at[static_cast<size_t>(i)] + p / merge;
   }
-  const int64_t total = row_at.back(), total_patches = patch_at.back();
+  const int64_t total = row_at.back();
   if (total > max_image_rows_)
     fail(ErrorCode::InvalidInput, "encode_images: " + std::to_string(total) + " image tokens, the llm prefill profile takes at most " +
                                       std::to_string(max_image_rows_));
 
-  // Tables per image, each slice 256-byte aligned (TensorRT's requirement for tensor addresses).
-  struct TableAt {
-    size_t idx = 0, w = 0, cos = 0, sin = 0;
+  // One engine call per run of consecutive frames of one grid (the graph's batch axis attends within
+  // each frame), at most max_images_ frames each: one call for a plan's 16 camera frames of one size.
+  // Every input of a call is one contiguous, 256-byte aligned slice of its buffer.
+  struct Call {
+    int64_t first = 0, count = 0, patches = 0;
+    size_t px = 0, idx = 0, w = 0, cos = 0, sin = 0;
   };
-  std::vector<TableAt> table_at(static_cast<size_t>(n_images));
+  std::vector<Call> calls;
+  for (int64_t i = 0; i < n_images; ++i) {
+    const model::ImageGrid& g = images.grids[static_cast<size_t>(i)];
+    Call* c = calls.empty() ? nullptr : &calls.back();
+    const model::ImageGrid* prev = c ? &images.grids[static_cast<size_t>(c->first)] : nullptr;
+    if (c && c->count < max_images_ && prev->h == g.h && prev->w == g.w) ++c->count;
+    else calls.push_back({i, 1, g.patches()});
+  }
   std::vector<uint8_t> pos_idx, pos_w, cos, sin;
-  int64_t vhd = 0;
   auto append = [](std::vector<uint8_t>& dst, const auto& v) {
-    const size_t start = (dst.size() + 255) & ~size_t{255};
+    const size_t start = align_up(dst.size());
     dst.resize(start + v.size() * sizeof(v[0]));
     std::memcpy(dst.data() + start, v.data(), v.size() * sizeof(v[0]));
     return start;
   };
-  for (int64_t i = 0; i < n_images; ++i) {
-    std::vector<int64_t> idx_i;
-    std::vector<float> w_i, cos_i, sin_i;
-    const std::span<const model::ImageGrid> one = images.grids.subspan(static_cast<size_t>(i), 1);
-    model::vision_pos_interp(cfg_.vision, one, idx_i, w_i);
-    model::vision_rope_tables(cfg_.vision, one, cos_i, sin_i);
-    vhd = static_cast<int64_t>(cos_i.size()) / per[static_cast<size_t>(i)];
-    table_at[static_cast<size_t>(i)] = {append(pos_idx, idx_i), append(pos_w, w_i), append(cos, cos_i), append(sin, sin_i)};
+  size_t px_bytes = 0;
+  int64_t max_call_rows = 0;
+  for (Call& c : calls) {
+    std::vector<int64_t> idx_c;
+    std::vector<float> w_c, cos_c, sin_c;
+    const auto grids = images.grids.subspan(static_cast<size_t>(c.first), static_cast<size_t>(c.count));
+    model::vision_pos_interp(cfg_.vision, grids, idx_c, w_c);
+    model::vision_rope_tables(cfg_.vision, grids, cos_c, sin_c);
+    c.idx = append(pos_idx, idx_c), c.w = append(pos_w, w_c), c.cos = append(cos, cos_c), c.sin = append(sin, sin_c);
+    c.px = px_bytes;
+    px_bytes = align_up(px_bytes + static_cast<size_t>(c.count * c.patches * pd) * 4);
+    max_call_rows = std::max(max_call_rows, c.count * c.patches / merge);
   }
-  // Each image's pixels start on a 256-byte boundary (a TensorRT binding each).
-  std::vector<size_t> px_at(static_cast<size_t>(n_images) + 1, 0);
-  for (int64_t i = 0; i < n_images; ++i)
-    px_at[static_cast<size_t>(i) + 1] = align_up(px_at[static_cast<size_t>(i)] + static_cast<size_t>(per[static_cast<size_t>(i)] * pd) * 4);
-  const size_t px_bytes = px_at.back();
-  (void)total_patches;
-  const int64_t max_rows = *std::max_element(per.begin(), per.end()) / merge;
-  const size_t max_row_block = static_cast<size_t>(max_rows * H) * act_size_;  // one image's rows of one feature layer
-
+  const int64_t vhd = cfg_.vision.head_dim();
+  // The llm's image inputs are the vision outputs' home: [rows of all images, hidden] and
+  // [n_deepstack, rows of all images, hidden], image after image. A single call writes both in place.
+  // With several calls, image_embeds still lands in place where a call's row offset is 256-byte
+  // aligned (else via embeds_scratch_), and deepstack goes through deepstack_scratch_ (its rows of
+  // one call are strided across the layers).
+  const bool one_call = calls.size() == 1;
+  const size_t max_row_block = static_cast<size_t>(max_call_rows * H) * act_size_;
   ensure(pixels_, px_bytes, "pixel_values");
-  // image_embeds rows land in place where the image's row offset is 256-byte aligned, else via a scratch.
-  ensure(embeds_scratch_, max_row_block, "image_embeds scratch");
   ensure(vision_pos_idx_, bytes_of(pos_idx), "vision_pos_idx");
   ensure(vision_pos_w_, bytes_of(pos_w), "vision_pos_w");
   ensure(vision_cos_, bytes_of(cos), "vision_rope_cos");
   ensure(vision_sin_, bytes_of(sin), "vision_rope_sin");
-  ensure(deepstack_scratch_, std::max<size_t>(static_cast<size_t>(deepstack_layers_) * max_row_block, act_size_), "deepstack scratch");
+  if (!one_call) {
+    ensure(embeds_scratch_, max_row_block, "image_embeds scratch");
+    ensure(deepstack_scratch_, std::max<size_t>(static_cast<size_t>(deepstack_layers_) * max_row_block, act_size_), "deepstack scratch");
+  }
   ensure(image_embeds_, static_cast<size_t>(total * H) * act_size_, "image_embeds");
   ensure(deepstack_, std::max<size_t>(static_cast<size_t>(deepstack_layers_ * total * H) * act_size_, act_size_), "deepstack_embeds");
 
@@ -310,9 +331,8 @@ void TrtExecutor::encode_images(const model::ImageBatch& images) {
     upload(dst, h + at, n, what);
     at += n;
   };
-  for (int64_t i = 0; i < n_images; ++i)
-    std::memcpy(h + at + px_at[static_cast<size_t>(i)], images.patches + patch_at[static_cast<size_t>(i)] * pd,
-                static_cast<size_t>(per[static_cast<size_t>(i)] * pd) * 4);
+  for (const Call& c : calls)
+    std::memcpy(h + at + c.px, images.patches + patch_at[static_cast<size_t>(c.first)] * pd, static_cast<size_t>(c.count * c.patches * pd) * 4);
   upload(pixels_, h + at, px_bytes, "upload pixel_values");
   at += px_bytes;
   stage_upload(vision_pos_idx_, pos_idx.data(), bytes_of(pos_idx), "upload vision_pos_idx");
@@ -321,39 +341,36 @@ void TrtExecutor::encode_images(const model::ImageBatch& images) {
   stage_upload(vision_sin_, sin.data(), bytes_of(sin), "upload vision_rope_sin");
 
   const Ctx e = ctx(vision_);
-  set_address(e, N::kDeepstackEmbeds, deepstack_scratch_.get());
-  // image_embeds rows land in place; deepstack rows are scattered into the llm's
-  // [n_deepstack, all rows, hidden] layout.
   const size_t all_rows_block = static_cast<size_t>(total * H) * act_size_;
-  for (int64_t i = 0; i < n_images; ++i) {
-    const int64_t p = per[static_cast<size_t>(i)], rows = p / merge;
+  for (const Call& c : calls) {
+    const int64_t b = c.count, p = c.patches, rows = b * p / merge;
     const size_t row_block = static_cast<size_t>(rows * H) * act_size_;
-    const size_t row_offset = static_cast<size_t>(row_at[static_cast<size_t>(i)] * H) * act_size_;
-    set_shape(e, N::kPixelValues, {p, pd});
-    set_shape(e, N::kVisionPosIdx, {p, 4});
-    set_shape(e, N::kVisionPosW, {p, 4});
-    set_shape(e, N::kVisionRopeCos, {p, vhd});
-    set_shape(e, N::kVisionRopeSin, {p, vhd});
+    const size_t row_offset = static_cast<size_t>(row_at[static_cast<size_t>(c.first)] * H) * act_size_;
+    set_shape(e, N::kPixelValues, {b, p, pd});
+    set_shape(e, N::kVisionPosIdx, {b, p, 4});
+    set_shape(e, N::kVisionPosW, {b, p, 4});
+    set_shape(e, N::kVisionRopeCos, {b, p, vhd});
+    set_shape(e, N::kVisionRopeSin, {b, p, vhd});
     // Outputs follow from the input shapes; they must be what the buffers were sized for.
     const Shape got = output_shape(e, N::kImageEmbeds), got_ds = output_shape(e, N::kDeepstackEmbeds);
     if (got != Shape{rows, H} || got_ds != Shape{deepstack_layers_, rows, H})
       fail(ErrorCode::InvalidEngine, "engine vision: outputs " + engine::dims_str(got) + " / " + engine::dims_str(got_ds) +
-                                         " for " + std::to_string(p) + " patches, expected " + engine::dims_str({rows, H}) +
-                                         " / " + engine::dims_str({deepstack_layers_, rows, H}));
-    const TableAt& ta = table_at[static_cast<size_t>(i)];
-    set_address(e, N::kVisionPosIdx, vision_pos_idx_.as<uint8_t>() + ta.idx);
-    set_address(e, N::kVisionPosW, vision_pos_w_.as<uint8_t>() + ta.w);
-    set_address(e, N::kVisionRopeCos, vision_cos_.as<uint8_t>() + ta.cos);
-    set_address(e, N::kVisionRopeSin, vision_sin_.as<uint8_t>() + ta.sin);
+                                         " for " + std::to_string(b) + " images of " + std::to_string(p) + " patches, expected " +
+                                         engine::dims_str({rows, H}) + " / " + engine::dims_str({deepstack_layers_, rows, H}));
+    set_address(e, N::kPixelValues, pixels_.as<uint8_t>() + c.px);
+    set_address(e, N::kVisionPosIdx, vision_pos_idx_.as<uint8_t>() + c.idx);
+    set_address(e, N::kVisionPosW, vision_pos_w_.as<uint8_t>() + c.w);
+    set_address(e, N::kVisionRopeCos, vision_cos_.as<uint8_t>() + c.cos);
+    set_address(e, N::kVisionRopeSin, vision_sin_.as<uint8_t>() + c.sin);
     uint8_t* embeds_at = image_embeds_.as<uint8_t>() + row_offset;
     const bool in_place = reinterpret_cast<uintptr_t>(embeds_at) % kTensorAlignment == 0;
-    set_address(e, N::kPixelValues, pixels_.as<uint8_t>() + px_at[static_cast<size_t>(i)]);
     set_address(e, N::kImageEmbeds, in_place ? embeds_at : embeds_scratch_.get());
+    set_address(e, N::kDeepstackEmbeds, one_call ? deepstack_.get() : deepstack_scratch_.get());
     enqueue(e, "encode_images");
     if (!in_place)
       cuda::check(cudaMemcpyAsync(embeds_at, embeds_scratch_.get(), row_block, cudaMemcpyDeviceToDevice, stream_.get()),
                   "encode_images: image_embeds rows");
-    if (deepstack_layers_ > 0)
+    if (!one_call && deepstack_layers_ > 0)
       cuda::check(cudaMemcpy2DAsync(deepstack_.as<uint8_t>() + row_offset, all_rows_block, deepstack_scratch_.get(), row_block,
                                     row_block, static_cast<size_t>(deepstack_layers_), cudaMemcpyDeviceToDevice, stream_.get()),
                   "encode_images: deepstack rows");

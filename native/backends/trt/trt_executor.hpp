@@ -1,6 +1,6 @@
 #pragma once
-// The TensorRT executor: drives the three engines `alpamayo-trt build-engines` exports (vision one image
-// per call, llm and expert_step over K sample lanes with the in-place fixed-capacity KV cache) on one
+// The TensorRT executor: drives the three engines `alpamayo-trt build-engines` exports (vision: a plan's
+// frames in one call, llm and expert_step over K sample lanes with the in-place fixed-capacity KV cache) on one
 // CUDA stream. Host-side inputs (M-RoPE and vision rope tables, pos-embed taps, image-pad rows) come
 // from the same native/model functions the CPU and CUDA executors use. The KV cache is one block per
 // layer and K/V, [lanes, kv_heads, capacity, head_dim] (engine_kv_lanes.hpp), bound to past_* and
@@ -105,15 +105,15 @@ class TrtExecutor final : public model::Executor {
   int prefill_profile_ = 0, decode_profile_ = 0;
 
   // Limits read from the manifest's profiles.
-  int64_t min_patches_ = 0, max_patches_ = 0, max_seq_ = 0, max_image_rows_ = 0;
+  int64_t min_patches_ = 0, max_patches_ = 0, max_images_ = 1, max_seq_ = 0, max_image_rows_ = 0;
   int64_t deepstack_layers_ = 0, expert_layers_ = 0, waypoints_ = 0, action_dims_ = 0;
   int max_lanes_ = 1;
   size_t act_size_ = 4;  // bytes per element of image_embeds / deepstack_embeds
 
   engine::KvLanes kv_;
   cuda::DeviceBuffer kv_buffer_;  // every layer's K and V block (kv_.offset), zeroed at allocation
-  // vision inputs: per-image pixel slots and table slices, each 256-byte aligned; embeds_scratch_
-  // receives an image's image_embeds when its row offset in image_embeds_ is not aligned
+  // vision inputs: per-call pixel slots and table slices (a call = up to max_images_ frames of one
+  // grid), each 256-byte aligned; the scratches serve only batches that need several calls
   cuda::DeviceBuffer pixels_, vision_pos_idx_, vision_pos_w_, vision_cos_, vision_sin_, deepstack_scratch_, embeds_scratch_;
   // vision outputs = llm inputs: [rows of all images, hidden] and [n_deepstack, rows of all images, hidden]
   cuda::DeviceBuffer image_embeds_, deepstack_;
