@@ -3,7 +3,8 @@
 // Small checkpoint, a long prompt (a command near the default 256-token limit), forced reasoning so every plan decodes the
 // same number of tokens, 50 Euler steps. Each stage gets N aborts at random offsets inside that stage's
 // window (measured from unaborted plans in between).
-// node --import=@tapjs/typescript/import bench/abortLatency.ts [checkpointDir] [aborts per stage] [threads]
+// node --import=@tapjs/typescript/import bench/abortLatency.ts [checkpointDir] [aborts per stage] [threads] [stages]
+// stages: comma-separated subset of vision,prefill,reasoning,denoising (default all), to re-measure one stage.
 import { cpus, loadavg } from 'node:os';
 import { AlpamayoError } from '../lib/AlpamayoError.js';
 import { Planner } from '../lib/Planner.js';
@@ -13,6 +14,7 @@ import type { PlanOptions } from '../lib/types.js';
 const dir = process.argv[2] ?? '.cache/test-checkpoints/small';
 const N = Number(process.argv[3] ?? 50);
 const threads = Number(process.argv[4] ?? 1);
+const only = process.argv[5]?.split(',');
 const t0Us = 1_700_000_000_000_000;
 const frames = syntheticFrames(t0Us, 320, 180);
 const history = curvedEgoHistory(t0Us);
@@ -52,6 +54,7 @@ let lastWindows: Record<Stage, [number, number]> | undefined;
 // Aim at the middle 60 % of the target stage's window (re-measured every 10 trials: this machine's
 // load moves the stage boundaries), until N aborts landed in it or 4N trials were spent.
 for (const stage of ['vision', 'prefill', 'reasoning', 'denoising'] as const) {
+  if (only && !only.includes(stage)) continue;
   for (let i = 0; i < 4 * N && (lat[stage]?.length ?? 0) < N; i++) {
     if (i % 10 === 0) lastWindows = await windows();
     const [lo, hi] = (lastWindows as Record<Stage, [number, number]>)[stage];
