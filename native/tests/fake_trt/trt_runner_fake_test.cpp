@@ -1,0 +1,382 @@
+// The TensorRT runner (alp::trt::TrtExecutor) driven through model::Executor over the fake TensorRT
+// and CUDA runtimes (fake_runtime.hpp): engines exported by our own exporter from a tiny checkpoint,
+// then load, encode two images, prefill, decode, denoise, for two samples. The fake records every
+// call; the run must break none of its rules, and the results must be what the fake engines compute.
+// A second case drives the fake directly with each misuse, so every rule is shown to fire.
+#include <cuda_runtime_api.h>
+
+#include <NvInferRuntime.h>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backends/cuda/resources.hpp"
+#include "backends/trt/trt_executor.hpp"
+#include "core/checkpoint.hpp"
+#include "core/engine_manifest.hpp"
+#include "core/error.hpp"
+#include "export/model_export.hpp"
+#include "model/buffers.hpp"
+#include "model/checkpoint_writer.hpp"
+#include "model/expert.hpp"
+#include "model/rope_tables.hpp"
+#include "model/sampling.hpp"
+#include "model/token_layout.hpp"
+#include "tests/check.hpp"
+#include "tests/fake_trt/fake_runtime.hpp"
+#include "tests/temp_dir.hpp"
+
+using namespace alp;
+
+namespace {
+
+namespace N = engine::names;
+
+// A tiny checkpoint exported by export_models and "built" for the fake: plans that name their
+// engine, stamped as build-engines stamps a TensorRT build.
+struct Engines {
+  test::TempDir dir;
+  model::ModelConfig cfg;
+  std::string config_sha;
+  engine::EngineManifest manifest;
+  std::string engine_dir() const { return dir.file("engines"); }
+
+  explicit Engines(Precision precision = Precision::FP16) {
+    model::write_random_checkpoint(dir.file("ckpt"), "tiny", 11);
+    auto ckpt = Checkpoint::open(dir.file("ckpt"));
+    cfg = model::load_model_config(*ckpt);
+    config_sha = engine::config_sha256(ckpt->config());
+    exporter::ModelExportOptions o;
+    o.dim_ranges["patches"] = {4, 32, 64};
+    o.dim_ranges["image_tokens"] = {0, 16, 32};
+    o.dim_ranges["seq"] = {1, 32, 64};
+    o.dim_ranges["past_len"] = {0, 48, 96};
+    manifest = exporter::export_models(dir.file("ckpt"), engine_dir(), precision, o).manifest;
+    for (auto& [name, e] : manifest.engines) {
+      std::ofstream(engine_dir() + "/" + e.file, std::ios::binary) << fake::plan_bytes(name);
+      e.built = true;
+      e.tensorrt_version = "10.16.0";
+      e.compute_capability = "sm_90";
+    }
+    engine::stamp_engine_files(manifest, engine_dir());
+    engine::save_engine_manifest(manifest, engine_dir());
+  }
+
+  fake::Config fake_config() const {
+    fake::Config c;
+    c.manifest = manifest;
+    c.merge_unit = cfg.vision.merge_unit();
+    return c;
+  }
+};
+
+// Two images of different grids; the first one's rows end off a 256-byte boundary.
+struct Scene {
+  std::vector<model::ImageGrid> grids{{1, 2, 6}, {1, 4, 8}};
+  std::vector<float> patches;
+  std::vector<int32_t> ids;
+  model::RopeIndex rope;
+
+  explicit Scene(const model::ModelConfig& cfg) {
+    int64_t total = 0;
+    for (const auto& g : grids) total += g.patches();
+    patches.resize(static_cast<size_t>(total * cfg.vision.patch_dim()));
+    for (size_t i = 0; i < patches.size(); ++i) patches[i] = static_cast<float>(std::sin(0.011 * static_cast<double>(i)));
+    const auto id = [](const char* t) { return static_cast<int32_t>(model::token_layout_id(t)); };
+    ids = {257, 10, 20};
+    for (const auto& g : grids) {
+      ids.push_back(id("<|vision_start|>"));
+      for (int64_t r = 0; r < g.patches() / cfg.vision.merge_unit(); ++r) ids.push_back(static_cast<int32_t>(cfg.image_token_id));
+      ids.push_back(id("<|vision_end|>"));
+    }
+    for (int32_t t : {30, 40, 50}) ids.push_back(t);
+    const std::vector<int64_t> ids64(ids.begin(), ids.end());
+    rope = model::rope_index(cfg, ids64, grids);
+  }
+  model::ImageBatch batch() const { return {patches.data(), grids}; }
+};
+
+std::vector<float> noise_of(int sample, int64_t n) {
+  std::vector<float> x(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) x[static_cast<size_t>(i)] = static_cast<float>(std::cos(0.37 * static_cast<double>(i) + sample));
+  return x;
+}
+
+// What denoise must return under the fake's velocity rule: x += dt_i * (t_i + bias(j)).
+std::vector<float> expected_actions(std::vector<float> x, int steps) {
+  const std::vector<float> ts = model::flow_time_steps(steps);
+  for (int i = 0; i < steps; ++i) {
+    const float dt = ts[static_cast<size_t>(i) + 1] - ts[static_cast<size_t>(i)];
+    for (size_t j = 0; j < x.size(); ++j) {
+      const float v = ts[static_cast<size_t>(i)] + fake::velocity_bias(static_cast<int64_t>(j));
+      const float step = dt * v;
+      x[j] = x[j] + step;
+    }
+  }
+  return x;
+}
+
+double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) return INFINITY;
+  double m = 0;
+  for (size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(static_cast<double>(a[i]) - b[i]));
+  return m;
+}
+
+}  // namespace
+
+TEST(trt_runner_on_fake_tensorrt_keeps_the_runtime_contract) {
+  Engines eng;
+  fake::configure(eng.fake_config());
+  // The runner is asked for device 1 while device 0 is current: every CUDA object it makes must be
+  // made after it selects its device.
+  cudaSetDevice(0);
+  const Scene scene(eng.cfg);
+  const int64_t n = static_cast<int64_t>(scene.ids.size());
+  const int64_t vocab = eng.manifest.vocab_size;
+  const int64_t action_n = eng.cfg.action_space.n_waypoints * eng.cfg.action_dims;
+  constexpr int kTokens = 4, kSteps = 5, kSamples = 2;
+  std::vector<std::vector<int32_t>> drawn(kSamples);
+  std::vector<std::vector<float>> actions(kSamples);
+  int lanes = 0;
+  {
+    trt::TrtExecutorOptions o;
+    o.engine_dir = eng.engine_dir();
+    o.device = 1;
+    o.config = eng.cfg;
+    o.model_config_sha256 = eng.config_sha;
+    trt::TrtExecutor runner(std::move(o));
+    model::Executor& ex = runner;
+    CHECK_EQ(ex.info().backend, std::string("tensorrt"));
+    CHECK_EQ(ex.info().precision, std::string("fp16"));
+    lanes = std::min(ex.max_lanes(), kSamples);
+    ex.reserve(n + kTokens + 1, lanes);
+    ex.encode_images(scene.batch());
+    ex.prefill(scene.ids, scene.rope.pos);
+
+    model::SamplingParams greedy;
+    greedy.temperature = 0;
+    // Samples in groups of max_lanes(), as the planner runs them.
+    for (int first = 0; first < kSamples; first += lanes) {
+      const int group = std::min(lanes, kSamples - first);
+      std::vector<model::TokenSampler> samplers;
+      for (int s = 0; s < group; ++s) samplers.emplace_back(static_cast<uint64_t>(first + s));
+      std::vector<model::TokenSampler*> ptrs;
+      for (auto& s : samplers) ptrs.push_back(&s);
+      std::vector<int32_t> tok = ex.start_lanes(ptrs, greedy);
+      CHECK_EQ(tok.size(), static_cast<size_t>(group));
+      for (int s = 0; s < group; ++s) drawn[static_cast<size_t>(first + s)].push_back(tok[static_cast<size_t>(s)]);
+      for (int k = 0; k < kTokens; ++k) {
+        std::vector<model::LaneStep> steps;
+        for (int s = 0; s < group; ++s) {
+          const int64_t pos = n + k;
+          steps.push_back({s, tok[static_cast<size_t>(s)], pos, pos + scene.rope.rope_delta, ptrs[static_cast<size_t>(s)]});
+        }
+        tok = ex.decode(steps, greedy);
+        for (int s = 0; s < group; ++s) drawn[static_cast<size_t>(first + s)].push_back(tok[static_cast<size_t>(s)]);
+      }
+      std::vector<model::DenoiseLane> dl;
+      std::vector<float> x;
+      for (int s = 0; s < group; ++s) {
+        const int64_t prefix = n + kTokens;
+        dl.push_back({s, prefix, prefix + scene.rope.rope_delta});
+        const auto ns = noise_of(first + s, action_n);
+        x.insert(x.end(), ns.begin(), ns.end());
+      }
+      int before = 0;
+      ex.denoise(x.data(), dl, kSteps, [&] { ++before; });
+      CHECK(before >= 1);
+      for (int s = 0; s < group; ++s)
+        actions[static_cast<size_t>(first + s)].assign(x.begin() + static_cast<std::ptrdiff_t>(s * action_n),
+                                                       x.begin() + static_cast<std::ptrdiff_t>((s + 1) * action_n));
+    }
+    CHECK(ex.cache_bytes() > 0);
+  }
+
+  const std::string v = fake::violations_text();
+  if (!v.empty()) std::cout << "    the runner broke the fake TensorRT's rules:\n" << v;
+  CHECK(v.empty());
+  fake::Counters c = fake::counters();
+  std::cout << "    # lanes " << lanes << ", enqueues " << c.enqueues << " (captured " << c.captured_enqueues << "), graph launches "
+            << c.graph_launches << ", engine runs: vision " << c.runs_per_engine["vision"] << ", llm " << c.runs_per_engine["llm"]
+            << ", expert_step " << c.runs_per_engine["expert_step"] << "; contexts " << c.contexts << ", profile selections "
+            << c.profile_selections << ", streams " << c.streams_created << "\n";
+  CHECK_EQ(c.engines, int64_t{3});
+  CHECK_EQ(c.live_allocations, int64_t{0});  // every buffer freed with the runner
+  CHECK(c.plan_bytes_read_to_device > 0);    // the plan reader's device path ran
+  // Every engine really ran: the images, the prompt, every token of every sample, every step.
+  CHECK(c.runs_per_engine["vision"] >= 1);
+  CHECK(c.runs_per_engine["llm"] >= 1 + (kSamples / lanes) * kTokens);
+  CHECK(c.runs_per_engine["expert_step"] >= (kSamples / lanes) * kSteps);
+  // Greedy tokens follow the fake llm's rule from the last prompt id: the ids reached the engine.
+  for (int s = 0; s < kSamples; ++s) {
+    int64_t want = fake::next_token(scene.ids.back(), vocab);
+    CHECK_EQ(drawn[static_cast<size_t>(s)].size(), static_cast<size_t>(kTokens + 1));
+    for (int32_t got : drawn[static_cast<size_t>(s)]) {
+      CHECK_EQ(int64_t{got}, want);
+      want = fake::next_token(got, vocab);
+    }
+  }
+  // Actions: the Euler loop over the fake velocity, with `t` read from the engine's binding each step.
+  for (int s = 0; s < kSamples; ++s) {
+    const double d = max_abs_diff(actions[static_cast<size_t>(s)], expected_actions(noise_of(s, action_n), kSteps));
+    if (!(d <= 1e-6)) std::cout << "    sample " << s << ": actions differ from the host Euler loop by " << d << "\n";
+    CHECK(d <= 1e-6);
+  }
+}
+
+// Each rule of the fake fires on the misuse it exists for (so the case above cannot pass by a
+// fake that checks nothing). Drives the fake nvinfer directly, over the same exported engines.
+TEST(trt_fake_runtime_reports_each_misuse) {
+  Engines eng;
+  fake::configure(eng.fake_config());
+  cudaSetDevice(0);
+  struct Logger final : nvinfer1::ILogger {
+    void log(Severity, nvinfer1::AsciiChar const*) noexcept override {}
+  } logger;
+  std::unique_ptr<nvinfer1::IRuntime> rt(nvinfer1::createInferRuntime(logger));
+  auto load = [&](const char* name) {
+    struct Reader final : nvinfer1::IStreamReaderV2 {
+      std::string bytes;
+      size_t at = 0;
+      int64_t read(void* dst, int64_t n, cudaStream_t) noexcept override {
+        const size_t k = std::min(static_cast<size_t>(n), bytes.size() - at);
+        cudaMemcpy(dst, bytes.data() + at, k, cudaMemcpyDefault);
+        at += k;
+        return static_cast<int64_t>(k);
+      }
+      bool seek(int64_t, nvinfer1::SeekPosition) noexcept override { return false; }
+    } r;
+    r.bytes = fake::plan_bytes(name);
+    return std::unique_ptr<nvinfer1::ICudaEngine>(rt->deserializeCudaEngine(r));
+  };
+  auto expert = load(N::kExpert);
+  CHECK(expert != nullptr);
+  if (!expert) return;
+  const engine::EngineSpec& spec = eng.manifest.engine(N::kExpert);
+  auto fired = [](const char* rule) {
+    bool hit = false;
+    for (const auto& v : fake::violations()) hit = hit || v.rule == rule;
+    fake::clear_violations();
+    return hit;
+  };
+  cuda::Stream s0;
+  std::vector<cuda::DeviceBuffer> bufs;
+  auto ctx = std::unique_ptr<nvinfer1::IExecutionContext>(
+      expert->createExecutionContext(nvinfer1::ExecutionContextAllocationStrategy::kUSER_MANAGED));
+  cuda::DeviceBuffer memory(1 << 16);
+  ctx->setDeviceMemoryV2(memory.get(), 1 << 16);
+  // Binds every tensor of `c` to its own buffer at `rows` past rows.
+  auto bind_all = [&](nvinfer1::IExecutionContext& c, int64_t rows) {
+    for (const auto& t : spec.io) {
+      Shape shape = t.shape;
+      if (!shape.empty() && shape[0] < 0) shape[0] = rows;
+      size_t bytes = engine::manifest_dtype_size(t.dtype);
+      for (int64_t d : shape) bytes *= static_cast<size_t>(d);
+      bufs.emplace_back(std::max<size_t>(bytes, 256));
+      nvinfer1::Dims d{};
+      d.nbDims = static_cast<int32_t>(shape.size());
+      for (size_t i = 0; i < shape.size(); ++i) d.d[i] = shape[i];
+      if (t.mode == engine::TensorMode::Input && t.shape != shape) c.setInputShape(t.name.c_str(), d);
+      c.setTensorAddress(t.name.c_str(), bufs.back().get());
+    }
+  };
+
+  // Unbound tensor.
+  CHECK(!ctx->enqueueV3(s0.get()));
+  CHECK(fired(fake::kBoundBeforeEnqueue));
+  // Misaligned address.
+  CHECK(!ctx->setTensorAddress(N::kT, static_cast<uint8_t*>(memory.get()) + 4));
+  CHECK(fired(fake::kAlignment));
+  // A shape outside the profile.
+  nvinfer1::Dims too_long{};
+  too_long.nbDims = 3;
+  too_long.d[0] = 10000;
+  too_long.d[1] = eng.cfg.text.num_kv_heads;
+  too_long.d[2] = eng.cfg.text.head_dim;
+  CHECK(!ctx->setInputShape(N::past_key(0).c_str(), too_long));
+  CHECK(fired(fake::kShapeInProfile));
+  // A well-formed enqueue passes.
+  bind_all(*ctx, 5);
+  CHECK(ctx->enqueueV3(s0.get()));
+  CHECK(!fired(fake::kBoundBeforeEnqueue));
+  // Shapes set, then the profile selected again: the shapes are stale.
+  CHECK(ctx->setOptimizationProfileAsync(0, s0.get()));
+  CHECK(!ctx->enqueueV3(s0.get()));
+  CHECK(fired(fake::kProfileBeforeShape));
+  bind_all(*ctx, 5);
+  // A tensor bound to a buffer smaller than its shape.
+  cuda::DeviceBuffer small(256);
+  ctx->setTensorAddress(N::kVelocity, small.get());
+  CHECK(!ctx->enqueueV3(s0.get()));
+  CHECK(fired(fake::kBufferBounds));
+  bind_all(*ctx, 5);
+  // Capture: no warm-up at new shapes, global mode, and an address moved between two captured enqueues.
+  bind_all(*ctx, 6);
+  CHECK_EQ(cudaStreamBeginCapture(s0.get(), cudaStreamCaptureModeGlobal), cudaSuccess);
+  CHECK(fired(fake::kCaptureMode));
+  CHECK(ctx->enqueueV3(s0.get()));
+  CHECK(fired(fake::kWarmupBeforeCapture));
+  void* moved = nullptr;
+  cudaMalloc(&moved, 1 << 12);  // forbidden while capturing
+  CHECK(fired(fake::kCaptureUnsafe));
+  cudaGraph_t g = nullptr;
+  CHECK(cudaStreamEndCapture(s0.get(), &g) != cudaSuccess);  // invalidated by the cudaMalloc
+  cuda::DeviceBuffer other_x(1 << 12);
+  CHECK(ctx->enqueueV3(s0.get()));  // the warm-up at these shapes
+  CHECK(cudaStreamBeginCapture(s0.get(), cudaStreamCaptureModeThreadLocal) == cudaSuccess);
+  CHECK(ctx->enqueueV3(s0.get()));
+  CHECK(!fired(fake::kWarmupBeforeCapture));
+  ctx->setTensorAddress(N::kX, other_x.get());
+  CHECK(ctx->enqueueV3(s0.get()));
+  CHECK(fired(fake::kGraphAddresses));
+  CHECK(cudaStreamEndCapture(s0.get(), &g) == cudaSuccess);
+  cudaGraphDestroy(g);
+  // A graph launched after one of its context's tensors was rebound.
+  bind_all(*ctx, 6);
+  CHECK(cudaStreamBeginCapture(s0.get(), cudaStreamCaptureModeThreadLocal) == cudaSuccess);
+  CHECK(ctx->enqueueV3(s0.get()));
+  CHECK(cudaStreamEndCapture(s0.get(), &g) == cudaSuccess);
+  cudaGraphExec_t exec = nullptr;
+  CHECK(cudaGraphInstantiate(&exec, g, 0) == cudaSuccess);
+  cudaGraphDestroy(g);
+  CHECK(cudaGraphLaunch(exec, s0.get()) == cudaSuccess);
+  CHECK(!fired(fake::kGraphAddresses));  // replays with the addresses it was captured with
+  ctx->setTensorAddress(N::kX, other_x.get());  // the graph would still use the old buffer
+  CHECK(cudaGraphLaunch(exec, s0.get()) == cudaSuccess);
+  CHECK(fired(fake::kGraphAddresses));
+  cudaGraphExecDestroy(exec);
+  bind_all(*ctx, 5);
+  // Two contexts on one profile in flight at once on two streams; ordered by an event, they are not.
+  cuda::Stream s1;
+  auto ctx2 = std::unique_ptr<nvinfer1::IExecutionContext>(expert->createExecutionContext());
+  bind_all(*ctx2, 5);
+  CHECK(cudaStreamSynchronize(s0.get()) == cudaSuccess);
+  CHECK(ctx->enqueueV3(s0.get()));
+  CHECK(ctx2->enqueueV3(s1.get()));
+  CHECK(fired(fake::kProfileInFlight));
+  CHECK(cudaStreamSynchronize(s1.get()) == cudaSuccess);
+  cuda::Event done;
+  done.record(s0.get());
+  CHECK(cudaStreamWaitEvent(s1.get(), done.get(), 0) == cudaSuccess);
+  CHECK(ctx2->enqueueV3(s1.get()));
+  CHECK(!fired(fake::kProfileInFlight));
+  // A stream of another device.
+  CHECK(cudaSetDevice(1) == cudaSuccess);
+  cuda::Stream s_dev1;
+  CHECK(cudaSetDevice(0) == cudaSuccess);
+  CHECK(!ctx->enqueueV3(s_dev1.get()));
+  CHECK(fired(fake::kStreamDevice));
+  // Activation memory smaller than the profile needs.
+  ctx->setDeviceMemoryV2(memory.get(), 16);
+  CHECK(!ctx->enqueueV3(s0.get()));
+  CHECK(fired(fake::kContextMemory));
+  CHECK(cudaStreamSynchronize(s0.get()) == cudaSuccess);
+  CHECK(cudaStreamSynchronize(s1.get()) == cudaSuccess);
+  cudaFree(moved);
+  fake::clear_violations();
+}
