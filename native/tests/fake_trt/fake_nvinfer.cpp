@@ -65,6 +65,7 @@ class ContextState {
     uint64_t epoch;
   };
   std::map<std::string, SetShape> shapes;
+  bool shapes_pending = false;  // input shapes set since the last enqueue
   std::map<std::string, void*> addresses;
   std::set<std::string> warmed;                      // profile + shapes enqueued outside a capture
   std::map<uint64_t, std::map<std::string, void*>> captured;  // capture id -> addresses enqueued in it
@@ -429,8 +430,12 @@ bool IExecutionContext::setOptimizationProfileAsync(int32_t profileIndex, cudaSt
     fake::violation(fake::kStreamDevice, c.label() + ": setOptimizationProfileAsync on a stream of device " +
                                              std::to_string(fake::stream_device(stream)) + ", engine on device " +
                                              std::to_string(e.device) + ", current device " + std::to_string(fake::current_device()));
+  if (c.shapes_pending)
+    fake::violation(fake::kProfileBeforeShape, c.label() + ": setOptimizationProfileAsync(" + std::to_string(profileIndex) +
+                                                   ") after input shapes were set for the next enqueue (TensorRT drops them)");
   c.profile = profileIndex;
   ++c.profile_epoch;
+  c.shapes_pending = false;
   c.warmed.clear();
   ++fake::counters_mut().profile_selections;
   return true;
@@ -466,6 +471,7 @@ bool IExecutionContext::setInputShape(char const* tensorName, Dims const& dims) 
     return false;
   }
   c.shapes[t->name] = fake_trt::ContextState::SetShape{s, c.profile_epoch};
+  c.shapes_pending = true;
   return true;
 }
 
@@ -616,6 +622,7 @@ bool IExecutionContext::enqueueV3(cudaStream_t stream) noexcept {
     ++fake::counters_mut().runs_per_engine[engine_name];
     fake_trt::execute(*cp, io);
   };
+  c.shapes_pending = false;
   bool captured = false;
   if (!fake::submit(stream, std::move(w), &captured)) {
     e.error("enqueueV3: invalid stream");

@@ -142,8 +142,9 @@ TEST(trt_runner_on_fake_tensorrt_keeps_the_runtime_contract) {
   constexpr int kTokens = 4, kSteps = 5, kSamples = 2;
   std::vector<std::vector<int32_t>> drawn(kSamples);
   std::vector<std::vector<float>> actions(kSamples);
-  int lanes = 0;
-  {
+  int lanes = 1;
+  // The run's exception (a call TensorRT would fail) is reported beside the rules it broke.
+  try {
     trt::TrtExecutorOptions o;
     o.engine_dir = eng.engine_dir();
     o.device = 1;
@@ -195,6 +196,8 @@ TEST(trt_runner_on_fake_tensorrt_keeps_the_runtime_contract) {
                                                        x.begin() + static_cast<std::ptrdiff_t>((s + 1) * action_n));
     }
     CHECK(ex.cache_bytes() > 0);
+  } catch (const std::exception& e) {
+    test::record_failure(__FILE__, __LINE__, std::string("the runner threw: ") + e.what());
   }
 
   const std::string v = fake::violations_text();
@@ -307,6 +310,9 @@ TEST(trt_fake_runtime_reports_each_misuse) {
   // Shapes set, then the profile selected again: the shapes are stale.
   CHECK(ctx->setOptimizationProfileAsync(0, s0.get()));
   CHECK(!ctx->enqueueV3(s0.get()));
+  CHECK(fired(fake::kProfileBeforeShape));
+  bind_all(*ctx, 5);
+  CHECK(ctx->setOptimizationProfileAsync(0, s0.get()));  // drops the shapes just set
   CHECK(fired(fake::kProfileBeforeShape));
   bind_all(*ctx, 5);
   // A tensor bound to a buffer smaller than its shape.
