@@ -16,6 +16,9 @@ namespace fake_trt {
 
 using alp::Shape;
 namespace N = alp::engine::names;
+// The in-place KV contract's per-lane write rows (i64 [lanes]); spelled here so the fake also serves
+// the concat contract, whose names:: lacks it.
+constexpr const char* kKvWriteIndex = "kv_write_index";
 
 struct Tensor {
   std::string name;
@@ -139,18 +142,33 @@ Shape input_shape(const ContextState& c, const Tensor& t) {
   return it != c.shapes.end() ? it->second.shape : t.shape;
 }
 
-// Output shapes follow from the input shapes by the graph contract (engines/README.md): the dynamic
-// dims of the exported outputs are rows of image features (patches / merge) and the concat KV
-// length (past_len + seq). Anything else dynamic is unknown to the fake: it says so.
+// The input an output is TensorRT's alias of (an in-place KV cache: present_* of past_*), or null.
+const Tensor* aliased_input(const EngineState& e, const std::string& output) {
+  if (e.kv_update != "in_place") return nullptr;
+  auto kv = kv_name(output, "present_key", "present_value");
+  if (!kv) return nullptr;
+  const Tensor* t = e.find((kv->second ? N::past_value(kv->first) : N::past_key(kv->first)).c_str());
+  return t && t->input ? t : nullptr;
+}
+
+// Output shapes follow from the input shapes by the graph contract (engines/README.md): an aliased
+// output has its input's shape; image features have patches / merge rows; the concat KV has
+// past_len + seq rows; logits have a row per lane (kv_write_index) and velocity is x's shape.
+// Anything else dynamic is unknown to the fake: it says so.
 Shape output_shape(const ContextState& c, const Tensor& t) {
   Shape s = t.shape;
   const EngineState& e = *c.engine;
-  auto in_dim = [&](const std::string& name, size_t axis) -> int64_t {
+  auto in_shape = [&](const std::string& name) -> Shape {
     const Tensor* x = e.find(name.c_str());
-    if (!x || !x->input) return -1;
-    const Shape sh = input_shape(c, *x);
+    return x && x->input ? input_shape(c, *x) : Shape{};
+  };
+  auto in_dim = [&](const std::string& name, size_t axis) -> int64_t {
+    const Shape sh = in_shape(name);
     return axis < sh.size() ? sh[axis] : -1;
   };
+  if (resolved(s)) return s;
+  if (const Tensor* in = aliased_input(e, t.name)) return input_shape(c, *in);
+  if (t.name == N::kVelocity && in_shape(N::kX).size() == s.size()) return in_shape(N::kX);
   for (size_t i = 0; i < s.size(); ++i) {
     if (s[i] >= 0) continue;
     if (auto kv = kv_name(t.name, "present_key", "present_value"); kv && i == 0 && e.kv_update == "concat") {
@@ -160,6 +178,8 @@ Shape output_shape(const ContextState& c, const Tensor& t) {
     } else if ((t.name == N::kImageEmbeds && i == 0) || (t.name == N::kDeepstackEmbeds && i == 1)) {
       const int64_t p = in_dim(N::kPixelValues, 0), m = fake::config().merge_unit;
       s[i] = p < 0 ? -1 : p / m;
+    } else if (t.name == N::kLogits && i == 0 && s.size() == 2 && e.find(kKvWriteIndex)) {
+      s[i] = in_dim(kKvWriteIndex, 0);
     } else {
       fake::violation(fake::kApi, "the fake has no shape rule for dynamic axis " + std::to_string(i) + " of output " +
                                       t.name + " of engine " + e.spec.name + " (teach fake_nvinfer.cpp the new contract)");
@@ -181,6 +201,18 @@ struct Bound {
   size_t bytes() const { return static_cast<size_t>(elements(shape)) * tensor->elem; }
 };
 
+// The llm's KV rows read in place must hold what earlier llm calls wrote at those positions; a
+// mismatch is reported once per tensor.
+bool kv_rows_hold(const ContextState& c, const std::string& tensor, int64_t layer, bool value, const uint8_t* row,
+                  size_t row_bytes, int64_t pos, const std::string& where) {
+  const uint8_t want = fake::kv_row_byte(layer, value, pos);
+  if (std::all_of(row, row + row_bytes, [&](uint8_t x) { return x == want; })) return true;
+  fake::violation(fake::kKvContents, c.label() + ": " + tensor + " " + where + " row " + std::to_string(pos) +
+                                         " does not hold what the llm wrote for that position (byte " + std::to_string(row[0]) +
+                                         ", want " + std::to_string(want) + ")");
+  return false;
+}
+
 // What the fake engine computes (fake_runtime.hpp, "output rules"), on the snapshot of one enqueue.
 void execute(const ContextState& c, const std::vector<Bound>& io) {
   const EngineState& e = *c.engine;
@@ -189,35 +221,84 @@ void execute(const ContextState& c, const std::vector<Bound>& io) {
       if (b.tensor->name == name) return &b;
     return nullptr;
   };
-  // The KV rows the engine reads must be the ones earlier llm calls wrote at those positions.
-  for (const auto& b : io) {
-    if (!b.tensor->input) continue;
-    auto kv = kv_name(b.tensor->name, "past_key", "past_value");
-    if (!kv || b.shape.empty()) continue;
-    const int64_t rows = b.shape[0];
-    const size_t row_bytes = rows > 0 ? b.bytes() / static_cast<size_t>(rows) : 0;
-    for (int64_t r = 0; r < rows; ++r) {
-      const uint8_t want = fake::kv_row_byte(kv->first, kv->second, r);
-      const uint8_t* row = b.ptr + static_cast<size_t>(r) * row_bytes;
-      if (std::any_of(row, row + row_bytes, [&](uint8_t x) { return x != want; })) {
-        fake::violation(fake::kKvContents, c.label() + ": " + b.tensor->name + " row " + std::to_string(r) + " of " +
-                                               std::to_string(rows) + " does not hold what the llm wrote for position " +
-                                               std::to_string(r));
-        break;
+  const Bound* ids = find(N::kInputIds);
+  const Bound* wi_b = find(kKvWriteIndex);
+  std::vector<int64_t> write_index;
+  if (wi_b) {
+    const auto* w = reinterpret_cast<const int64_t*>(wi_b->ptr);
+    write_index.assign(w, w + elements(wi_b->shape));
+  }
+
+  if (e.kv_update == "in_place") {
+    // past_* [lanes, kv_heads, capacity, head_dim]: lane b's rows [0, write_index[b]) were written by
+    // the llm; this call writes rows [write_index[b], + rows per lane) of each lane, through present_*
+    // (bound by the runner, normally at past_*'s address).
+    const int64_t lanes = static_cast<int64_t>(write_index.size());
+    const int64_t new_rows = ids ? elements(ids->shape) : (find(N::kX) ? find(N::kX)->shape.at(0) : 0);
+    if (lanes == 0 || new_rows % std::max<int64_t>(lanes, 1) != 0) {
+      fake::violation(fake::kApi, c.label() + ": " + std::to_string(new_rows) + " new rows for " + std::to_string(lanes) + " lanes");
+      return;
+    }
+    const int64_t per_lane = new_rows / lanes;
+    for (const auto& b : io) {
+      if (!b.tensor->input) continue;
+      auto kv = kv_name(b.tensor->name, "past_key", "past_value");
+      if (!kv || b.shape.size() != 4) continue;
+      const int64_t L = b.shape[0], H = b.shape[1], cap = b.shape[2];
+      const size_t row_bytes = static_cast<size_t>(b.shape[3]) * b.tensor->elem;
+      if (L != lanes) {
+        fake::violation(fake::kApi, c.label() + ": " + b.tensor->name + " has " + std::to_string(L) + " lanes, kv_write_index " + std::to_string(lanes));
+        continue;
+      }
+      const Bound* out = find(kv->second ? N::present_value(kv->first) : N::present_key(kv->first));
+      bool ok = true;
+      for (int64_t lane = 0; lane < lanes; ++lane) {
+        const int64_t wi = write_index[static_cast<size_t>(lane)];
+        if (wi < 0 || wi + per_lane > cap) {
+          fake::violation(fake::kApi, c.label() + ": kv_write_index[" + std::to_string(lane) + "] = " + std::to_string(wi) + " + " +
+                                          std::to_string(per_lane) + " rows exceeds the capacity " + std::to_string(cap));
+          ok = false;
+          break;
+        }
+        for (int64_t h = 0; h < H && ok; ++h) {
+          const size_t block = static_cast<size_t>(lane * H + h) * static_cast<size_t>(cap);
+          for (int64_t r = 0; r < wi && ok; ++r)
+            ok = kv_rows_hold(c, b.tensor->name, kv->first, kv->second, b.ptr + (block + static_cast<size_t>(r)) * row_bytes, row_bytes, r,
+                              "lane " + std::to_string(lane));
+          if (!out) continue;
+          for (int64_t r = wi; r < wi + per_lane; ++r)
+            std::memset(out->ptr + (block + static_cast<size_t>(r)) * row_bytes,
+                        ids ? fake::kv_row_byte(kv->first, kv->second, r) : fake::kExpertRowByte, row_bytes);
+        }
       }
     }
+  } else {
+    // concat: past_* [past_len, kv_heads, head_dim] holds rows [0, past_len).
+    for (const auto& b : io) {
+      if (!b.tensor->input) continue;
+      auto kv = kv_name(b.tensor->name, "past_key", "past_value");
+      if (!kv || b.shape.empty()) continue;
+      const int64_t rows = b.shape[0];
+      const size_t row_bytes = rows > 0 ? b.bytes() / static_cast<size_t>(rows) : 0;
+      for (int64_t r = 0; r < rows; ++r)
+        if (!kv_rows_hold(c, b.tensor->name, kv->first, kv->second, b.ptr + static_cast<size_t>(r) * row_bytes, row_bytes, r, "")) break;
+    }
   }
+
   for (const auto& b : io) {
     if (b.tensor->input) continue;
     const std::string& name = b.tensor->name;
+    if (aliased_input(e, name)) continue;  // written in place above
     if (name == N::kLogits && b.tensor->dtype == nvinfer1::DataType::kFLOAT) {
-      const Bound* ids = find(N::kInputIds);
+      // One row per lane; lane r's tokens are the r-th equal share of input_ids.
+      const int64_t vocab = b.shape.back(), rows = vocab > 0 ? elements(b.shape) / vocab : 0;
       const int64_t n = ids ? elements(ids->shape) : 0;
-      const int64_t vocab = elements(b.shape);
-      const int64_t last = n > 0 ? reinterpret_cast<const int64_t*>(ids->ptr)[n - 1] : 0;
       auto* out = reinterpret_cast<float*>(b.ptr);
-      std::fill(out, out + vocab, 0.0f);
-      if (vocab > 0) out[fake::next_token(last, vocab)] = 8.0f;
+      std::fill(out, out + rows * vocab, 0.0f);
+      for (int64_t r = 0; r < rows && n > 0; ++r) {
+        const int64_t last = reinterpret_cast<const int64_t*>(ids->ptr)[(r + 1) * (n / rows) - 1];
+        out[r * vocab + fake::next_token(last, vocab)] = 50.0f;
+      }
     } else if (name == N::kVelocity && b.tensor->dtype == nvinfer1::DataType::kFLOAT) {
       const Bound* t = find(N::kT);
       const float tv = t ? *reinterpret_cast<const float*>(t->ptr) : 0.0f;
@@ -243,7 +324,7 @@ void execute(const ContextState& c, const std::vector<Bound>& io) {
 namespace fake {
 
 int64_t next_token(int64_t last_id, int64_t vocab) { return ((last_id < 0 ? 0 : last_id) * 7 + 3) % vocab; }
-float velocity_bias(int64_t i) { return 0.25f * static_cast<float>(i % 3) - 0.125f; }
+float velocity_bias(int64_t i) { return i % 2 == 0 ? -0.125f : 0.25f; }
 uint8_t kv_row_byte(int64_t layer, bool value, int64_t pos) {
   return static_cast<uint8_t>(1 + (pos * 13 + layer * 5 + (value ? 3 : 0)) % 250);
 }
@@ -379,6 +460,12 @@ DataType ICudaEngine::getTensorDataType(char const* tensorName) const noexcept {
 TensorIOMode ICudaEngine::getTensorIOMode(char const* tensorName) const noexcept {
   const auto* t = mImpl->find(tensorName);
   return !t ? TensorIOMode::kNONE : t->input ? TensorIOMode::kINPUT : TensorIOMode::kOUTPUT;
+}
+char const* ICudaEngine::getAliasedInputTensor(char const* tensorName) const noexcept {
+  const auto* t = mImpl->find(tensorName);
+  if (!t || t->input) return nullptr;
+  const auto* in = fake_trt::aliased_input(*mImpl, t->name);
+  return in ? in->name.c_str() : nullptr;
 }
 int32_t ICudaEngine::getNbIOTensors() const noexcept { return static_cast<int32_t>(mImpl->io.size()); }
 char const* ICudaEngine::getIOTensorName(int32_t index) const noexcept {
@@ -566,6 +653,23 @@ bool IExecutionContext::enqueueV3(cudaStream_t stream) noexcept {
     else if (a.device != e.device)
       fail(fake::kBufferBounds, t.name + " lies on device " + std::to_string(a.device) + ", the engine on device " + std::to_string(e.device));
     io.push_back(b);
+  }
+  // Outputs are written while inputs are read: no output may share bytes with another tensor, except
+  // an output TensorRT aliases to an input, which must be bound at that input's address.
+  for (const auto& o : io) {
+    if (o.tensor->input) continue;
+    const fake_trt::Tensor* alias = fake_trt::aliased_input(e, o.tensor->name);
+    for (const auto& x : io) {
+      if (&x == &o) continue;
+      if (!x.tensor->input && &x < &o) continue;  // that pair was checked from x's side
+      if (x.tensor == alias) {
+        if (x.ptr != o.ptr) fail(fake::kOverlap, o.tensor->name + " is TensorRT's alias of " + x.tensor->name + " but bound elsewhere");
+        continue;
+      }
+      const auto lo = reinterpret_cast<uintptr_t>(o.ptr), xlo = reinterpret_cast<uintptr_t>(x.ptr);
+      if (o.bytes() > 0 && x.bytes() > 0 && lo < xlo + x.bytes() && xlo < lo + o.bytes())
+        fail(fake::kOverlap, o.tensor->name + " overlaps " + x.tensor->name);
+    }
   }
   if (!ok) {
     e.error("enqueueV3 failed (see the fake's violations)");

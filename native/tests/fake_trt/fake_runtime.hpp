@@ -39,6 +39,7 @@ inline constexpr const char* kWarmupBeforeCapture = "an enqueue at the same shap
 inline constexpr const char* kCaptureMode = "thread-local capture mode";
 inline constexpr const char* kCaptureUnsafe = "no allocation or synchronisation while capturing";
 inline constexpr const char* kKvContents = "past rows hold what earlier calls wrote";
+inline constexpr const char* kOverlap = "an output overlaps no other tensor unless TensorRT aliases them";
 inline constexpr const char* kApi = "API used as documented";
 
 struct Violation {
@@ -83,12 +84,14 @@ struct Counters {
 Counters counters();
 
 // ---- output rules (what the fake engines compute) ----------------------------------------------
-// logits: one-hot at next_token(last input id), 8.0 there and 0 elsewhere.
+// logits: per row (lane), one-hot at next_token(that lane's last input id): 50.0 there, 0 elsewhere.
 int64_t next_token(int64_t last_id, int64_t vocab);
-// velocity[i] = t + velocity_bias(i), t the value bound to `t`.
+// velocity[i] = t + velocity_bias(i), t the value bound to `t` (i % 2: the same for every lane).
 float velocity_bias(int64_t i);
-// KV rows: every byte of row `pos` of layer `layer`'s K (value = false) or V block.
+// KV rows the llm writes: every byte of row `pos` of layer `layer`'s K (value = false) or V block.
+// (In place, the rows expert_step writes past each lane's prefix hold kExpertRowByte instead.)
 uint8_t kv_row_byte(int64_t layer, bool value, int64_t pos);
+inline constexpr uint8_t kExpertRowByte = 0xfb;
 
 // ---- used by the fake nvinfer and the fake kernels ------------------------------------------------
 const Config& config();

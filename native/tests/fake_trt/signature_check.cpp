@@ -28,6 +28,7 @@ static_assert(has<nv::Dims (E::*)(char const*) const noexcept>(&E::getTensorShap
 static_assert(has<nv::DataType (E::*)(char const*) const noexcept>(&E::getTensorDataType));
 static_assert(has<nv::IExecutionContext* (E::*)(nv::ExecutionContextAllocationStrategy) noexcept>(&E::createExecutionContext));
 static_assert(has<nv::TensorIOMode (E::*)(char const*) const noexcept>(&E::getTensorIOMode));
+static_assert(has<char const* (E::*)(char const*) const noexcept>(&E::getAliasedInputTensor));
 static_assert(has<int64_t (E::*)(int32_t) const noexcept>(&E::getDeviceMemorySizeForProfileV2));
 static_assert(has<int32_t (E::*)() const noexcept>(&E::getNbOptimizationProfiles));
 static_assert(has<nv::Dims (E::*)(char const*, int32_t, nv::OptProfileSelector) const noexcept>(&E::getProfileShape));

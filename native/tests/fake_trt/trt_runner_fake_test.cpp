@@ -321,6 +321,13 @@ TEST(trt_fake_runtime_reports_each_misuse) {
   CHECK(!ctx->enqueueV3(s0.get()));
   CHECK(fired(fake::kBufferBounds));
   bind_all(*ctx, 5);
+  // An output on top of an input (not an alias TensorRT declares).
+  cuda::DeviceBuffer shared(1 << 12);
+  ctx->setTensorAddress(N::kX, shared.get());
+  ctx->setTensorAddress(N::kVelocity, shared.get());
+  CHECK(!ctx->enqueueV3(s0.get()));
+  CHECK(fired(fake::kOverlap));
+  bind_all(*ctx, 5);
   // Capture: no warm-up at new shapes, global mode, and an address moved between two captured enqueues.
   bind_all(*ctx, 6);
   CHECK_EQ(cudaStreamBeginCapture(s0.get(), cudaStreamCaptureModeGlobal), cudaSuccess);

@@ -156,6 +156,7 @@ class ICudaEngine : public INoCopy {
   IExecutionContext* createExecutionContext(
       ExecutionContextAllocationStrategy strategy = ExecutionContextAllocationStrategy::kSTATIC) noexcept;
   TensorIOMode getTensorIOMode(char const* tensorName) const noexcept;
+  TRT_NODISCARD char const* getAliasedInputTensor(char const* tensorName) const noexcept;
   int64_t getDeviceMemorySizeForProfileV2(int32_t profileIndex) const noexcept;
   int32_t getNbOptimizationProfiles() const noexcept;
   Dims getProfileShape(char const* tensorName, int32_t profileIndex, OptProfileSelector select) const noexcept;
