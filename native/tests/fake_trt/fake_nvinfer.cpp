@@ -229,7 +229,8 @@ void execute(const ContextState& c, const std::vector<Bound>& io) {
     write_index.assign(w, w + elements(wi_b->shape));
   }
 
-  if (e.kv_update == "in_place") {
+  const bool has_kv = std::any_of(io.begin(), io.end(), [](const Bound& b) { return kv_name(b.tensor->name, "past_key", "past_value").has_value(); });
+  if (has_kv && e.kv_update == "in_place") {
     // past_* [lanes, kv_heads, capacity, head_dim]: lane b's rows [0, write_index[b]) were written by
     // the llm; this call writes rows [write_index[b], + rows per lane) of each lane, through present_*
     // (bound by the runner, normally at past_*'s address).

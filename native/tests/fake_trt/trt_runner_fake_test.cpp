@@ -8,8 +8,10 @@
 #include <NvInferRuntime.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -262,6 +264,7 @@ TEST(trt_fake_runtime_reports_each_misuse) {
   if (!expert) return;
   const engine::EngineSpec& spec = eng.manifest.engine(N::kExpert);
   auto fired = [](const char* rule) {
+    if (std::getenv("ALP_FAKE_TRT_VERBOSE")) std::cout << fake::violations_text();
     bool hit = false;
     for (const auto& v : fake::violations()) hit = hit || v.rule == rule;
     fake::clear_violations();
@@ -273,22 +276,26 @@ TEST(trt_fake_runtime_reports_each_misuse) {
       expert->createExecutionContext(nvinfer1::ExecutionContextAllocationStrategy::kUSER_MANAGED));
   cuda::DeviceBuffer memory(1 << 16);
   ctx->setDeviceMemoryV2(memory.get(), 1 << 16);
-  // Binds every tensor of `c` to its own buffer at `rows` past rows.
-  auto bind_all = [&](nvinfer1::IExecutionContext& c, int64_t rows) {
+  // Binds every tensor of `c` to its own buffer, the dynamic inputs at the profile's min (or max) shape.
+  using Sel = nvinfer1::OptProfileSelector;
+  auto bind_all = [&](nvinfer1::IExecutionContext& c, Sel sel) {
     for (const auto& t : spec.io) {
-      Shape shape = t.shape;
-      if (!shape.empty() && shape[0] < 0) shape[0] = rows;
+      if (t.mode != engine::TensorMode::Input) continue;
+      const nvinfer1::Dims d = expert->getProfileShape(t.name.c_str(), 0, sel);
+      if (d.nbDims > 0) c.setInputShape(t.name.c_str(), d);
+    }
+    std::map<std::string, void*> at;
+    for (const auto& t : spec.io) {
+      const nvinfer1::Dims d = c.getTensorShape(t.name.c_str());
       size_t bytes = engine::manifest_dtype_size(t.dtype);
-      for (int64_t d : shape) bytes *= static_cast<size_t>(d);
+      for (int32_t i = 0; i < d.nbDims; ++i) bytes *= static_cast<size_t>(d.d[i]);
       bufs.emplace_back(std::max<size_t>(bytes, 256));
-      nvinfer1::Dims d{};
-      d.nbDims = static_cast<int32_t>(shape.size());
-      for (size_t i = 0; i < shape.size(); ++i) d.d[i] = shape[i];
-      if (t.mode == engine::TensorMode::Input && t.shape != shape) c.setInputShape(t.name.c_str(), d);
-      c.setTensorAddress(t.name.c_str(), bufs.back().get());
+      cudaMemset(bufs.back().get(), 0, bufs.back().bytes());
+      const char* alias = expert->getAliasedInputTensor(t.name.c_str());  // in place: present_* at past_*
+      at[t.name] = alias && at.count(alias) ? at.at(alias) : bufs.back().get();
+      c.setTensorAddress(t.name.c_str(), at[t.name]);
     }
   };
-
   // Unbound tensor.
   CHECK(!ctx->enqueueV3(s0.get()));
   CHECK(fired(fake::kBoundBeforeEnqueue));
@@ -296,40 +303,37 @@ TEST(trt_fake_runtime_reports_each_misuse) {
   CHECK(!ctx->setTensorAddress(N::kT, static_cast<uint8_t*>(memory.get()) + 4));
   CHECK(fired(fake::kAlignment));
   // A shape outside the profile.
-  nvinfer1::Dims too_long{};
-  too_long.nbDims = 3;
-  too_long.d[0] = 10000;
-  too_long.d[1] = eng.cfg.text.num_kv_heads;
-  too_long.d[2] = eng.cfg.text.head_dim;
+  nvinfer1::Dims too_long = expert->getProfileShape(N::past_key(0).c_str(), 0, nvinfer1::OptProfileSelector::kMAX);
+  too_long.d[0] += 1000;
   CHECK(!ctx->setInputShape(N::past_key(0).c_str(), too_long));
   CHECK(fired(fake::kShapeInProfile));
   // A well-formed enqueue passes.
-  bind_all(*ctx, 5);
+  bind_all(*ctx, Sel::kMIN);
   CHECK(ctx->enqueueV3(s0.get()));
   CHECK(!fired(fake::kBoundBeforeEnqueue));
   // Shapes set, then the profile selected again: the shapes are stale.
   CHECK(ctx->setOptimizationProfileAsync(0, s0.get()));
   CHECK(!ctx->enqueueV3(s0.get()));
   CHECK(fired(fake::kProfileBeforeShape));
-  bind_all(*ctx, 5);
+  bind_all(*ctx, Sel::kMIN);
   CHECK(ctx->setOptimizationProfileAsync(0, s0.get()));  // drops the shapes just set
   CHECK(fired(fake::kProfileBeforeShape));
-  bind_all(*ctx, 5);
+  bind_all(*ctx, Sel::kMIN);
   // A tensor bound to a buffer smaller than its shape.
   cuda::DeviceBuffer small(256);
   ctx->setTensorAddress(N::kVelocity, small.get());
   CHECK(!ctx->enqueueV3(s0.get()));
   CHECK(fired(fake::kBufferBounds));
-  bind_all(*ctx, 5);
+  bind_all(*ctx, Sel::kMIN);
   // An output on top of an input (not an alias TensorRT declares).
   cuda::DeviceBuffer shared(1 << 12);
   ctx->setTensorAddress(N::kX, shared.get());
   ctx->setTensorAddress(N::kVelocity, shared.get());
   CHECK(!ctx->enqueueV3(s0.get()));
   CHECK(fired(fake::kOverlap));
-  bind_all(*ctx, 5);
+  bind_all(*ctx, Sel::kMIN);
   // Capture: no warm-up at new shapes, global mode, and an address moved between two captured enqueues.
-  bind_all(*ctx, 6);
+  bind_all(*ctx, Sel::kMAX);
   CHECK_EQ(cudaStreamBeginCapture(s0.get(), cudaStreamCaptureModeGlobal), cudaSuccess);
   CHECK(fired(fake::kCaptureMode));
   CHECK(ctx->enqueueV3(s0.get()));
@@ -339,7 +343,7 @@ TEST(trt_fake_runtime_reports_each_misuse) {
   CHECK(fired(fake::kCaptureUnsafe));
   cudaGraph_t g = nullptr;
   CHECK(cudaStreamEndCapture(s0.get(), &g) != cudaSuccess);  // invalidated by the cudaMalloc
-  cuda::DeviceBuffer other_x(1 << 12);
+  cuda::DeviceBuffer other_x(1 << 20);
   CHECK(ctx->enqueueV3(s0.get()));  // the warm-up at these shapes
   CHECK(cudaStreamBeginCapture(s0.get(), cudaStreamCaptureModeThreadLocal) == cudaSuccess);
   CHECK(ctx->enqueueV3(s0.get()));
@@ -350,7 +354,7 @@ TEST(trt_fake_runtime_reports_each_misuse) {
   CHECK(cudaStreamEndCapture(s0.get(), &g) == cudaSuccess);
   cudaGraphDestroy(g);
   // A graph launched after one of its context's tensors was rebound.
-  bind_all(*ctx, 6);
+  bind_all(*ctx, Sel::kMAX);
   CHECK(cudaStreamBeginCapture(s0.get(), cudaStreamCaptureModeThreadLocal) == cudaSuccess);
   CHECK(ctx->enqueueV3(s0.get()));
   CHECK(cudaStreamEndCapture(s0.get(), &g) == cudaSuccess);
@@ -363,11 +367,11 @@ TEST(trt_fake_runtime_reports_each_misuse) {
   CHECK(cudaGraphLaunch(exec, s0.get()) == cudaSuccess);
   CHECK(fired(fake::kGraphAddresses));
   cudaGraphExecDestroy(exec);
-  bind_all(*ctx, 5);
+  bind_all(*ctx, Sel::kMIN);
   // Two contexts on one profile in flight at once on two streams; ordered by an event, they are not.
   cuda::Stream s1;
   auto ctx2 = std::unique_ptr<nvinfer1::IExecutionContext>(expert->createExecutionContext());
-  bind_all(*ctx2, 5);
+  bind_all(*ctx2, Sel::kMIN);
   CHECK(cudaStreamSynchronize(s0.get()) == cudaSuccess);
   CHECK(ctx->enqueueV3(s0.get()));
   CHECK(ctx2->enqueueV3(s1.get()));
