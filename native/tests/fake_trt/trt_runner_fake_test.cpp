@@ -7,6 +7,7 @@
 
 #include <NvInferRuntime.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -129,6 +130,91 @@ double max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   return m;
 }
 
+struct PlanRun {
+  std::vector<std::vector<int32_t>> drawn;   // per sample: the first token, then one per decode step
+  std::vector<std::vector<float>> actions;   // per sample
+  int64_t llm_runs = 0, expert_runs = 0;     // engine runs this plan needs at least
+};
+
+// One request as the planner runs it: images, prompt, then the samples in groups of max_lanes(), each
+// lane decoding its own number of tokens (finished lanes are not listed), then one denoise per group.
+PlanRun run_plan(model::Executor& ex, const Scene& scene, const std::vector<int>& tokens, int steps, int noise_base,
+                 int64_t action_n) {
+  const int samples = static_cast<int>(tokens.size());
+  const int64_t n = static_cast<int64_t>(scene.ids.size());
+  const int lanes = std::min(ex.max_lanes(), samples);
+  PlanRun out;
+  out.drawn.resize(static_cast<size_t>(samples));
+  out.actions.resize(static_cast<size_t>(samples));
+  ex.reserve(n + *std::max_element(tokens.begin(), tokens.end()) + 1, lanes);
+  ex.encode_images(scene.batch());
+  ex.prefill(scene.ids, scene.rope.pos);
+  out.llm_runs = 1;
+  model::SamplingParams greedy;
+  greedy.temperature = 0;
+  for (int first = 0; first < samples; first += lanes) {
+    const int group = std::min(lanes, samples - first);
+    std::vector<model::TokenSampler> samplers;
+    for (int s = 0; s < group; ++s) samplers.emplace_back(static_cast<uint64_t>(first + s));
+    std::vector<model::TokenSampler*> ptrs;
+    for (auto& s : samplers) ptrs.push_back(&s);
+    const std::vector<int32_t> start = ex.start_lanes(ptrs, greedy);
+    CHECK_EQ(start.size(), static_cast<size_t>(group));
+    std::vector<int32_t> last(start.begin(), start.end());
+    for (int s = 0; s < group; ++s) out.drawn[static_cast<size_t>(first + s)].push_back(last[static_cast<size_t>(s)]);
+    int longest = 0;
+    for (int s = 0; s < group; ++s) longest = std::max(longest, tokens[static_cast<size_t>(first + s)]);
+    for (int k = 0; k < longest; ++k) {
+      std::vector<model::LaneStep> steps_k;
+      for (int s = 0; s < group; ++s)
+        if (k < tokens[static_cast<size_t>(first + s)]) {
+          const int64_t pos = n + k;
+          steps_k.push_back({s, last[static_cast<size_t>(s)], pos, pos + scene.rope.rope_delta, ptrs[static_cast<size_t>(s)]});
+        }
+      const std::vector<int32_t> next = ex.decode(steps_k, greedy);
+      CHECK_EQ(next.size(), steps_k.size());
+      for (size_t i = 0; i < steps_k.size() && i < next.size(); ++i) {
+        last[static_cast<size_t>(steps_k[i].lane)] = next[i];
+        out.drawn[static_cast<size_t>(first + steps_k[i].lane)].push_back(next[i]);
+      }
+    }
+    out.llm_runs += longest;
+    std::vector<model::DenoiseLane> dl;
+    std::vector<float> x;
+    for (int s = 0; s < group; ++s) {
+      const int64_t prefix = n + tokens[static_cast<size_t>(first + s)];
+      dl.push_back({s, prefix, prefix + scene.rope.rope_delta});
+      const auto ns = noise_of(noise_base + first + s, action_n);
+      x.insert(x.end(), ns.begin(), ns.end());
+    }
+    int before = 0;
+    ex.denoise(x.data(), dl, steps, [&] { ++before; });
+    CHECK(before >= 1);
+    out.expert_runs += steps;
+    for (int s = 0; s < group; ++s)
+      out.actions[static_cast<size_t>(first + s)].assign(x.begin() + static_cast<std::ptrdiff_t>(s * action_n),
+                                                         x.begin() + static_cast<std::ptrdiff_t>((s + 1) * action_n));
+  }
+  return out;
+}
+
+// What the fake engines make of a plan: greedy tokens chained by next_token from the last prompt id
+// (the ids reached the engine), actions by the host Euler loop (`t` read from its binding each step).
+void check_plan(const PlanRun& r, const Scene& scene, const std::vector<int>& tokens, int steps, int noise_base,
+                int64_t vocab, int64_t action_n) {
+  for (size_t s = 0; s < tokens.size(); ++s) {
+    int64_t want = fake::next_token(scene.ids.back(), vocab);
+    CHECK_EQ(r.drawn[s].size(), static_cast<size_t>(tokens[s] + 1));
+    for (int32_t got : r.drawn[s]) {
+      CHECK_EQ(int64_t{got}, want);
+      want = fake::next_token(got, vocab);
+    }
+    const double d = max_abs_diff(r.actions[s], expected_actions(noise_of(noise_base + static_cast<int>(s), action_n), steps));
+    if (!(d <= 1e-6)) std::cout << "    sample " << s << ": actions differ from the host Euler loop by " << d << "\n";
+    CHECK(d <= 1e-6);
+  }
+}
+
 }  // namespace
 
 TEST(trt_runner_on_fake_tensorrt_keeps_the_runtime_contract) {
@@ -138,12 +224,13 @@ TEST(trt_runner_on_fake_tensorrt_keeps_the_runtime_contract) {
   // made after it selects its device.
   cudaSetDevice(0);
   const Scene scene(eng.cfg);
-  const int64_t n = static_cast<int64_t>(scene.ids.size());
   const int64_t vocab = eng.manifest.vocab_size;
   const int64_t action_n = eng.cfg.action_space.n_waypoints * eng.cfg.action_dims;
-  constexpr int kTokens = 4, kSteps = 5, kSamples = 2;
-  std::vector<std::vector<int32_t>> drawn(kSamples);
-  std::vector<std::vector<float>> actions(kSamples);
+  // Two requests: two samples of ragged lengths, then three (another lane count where lanes are
+  // batched) with another step count (another flow-time schedule).
+  const std::vector<int> tokens_a{4, 2}, tokens_b{3, 1, 3};
+  constexpr int kStepsA = 5, kStepsB = 4;
+  PlanRun a, b;
   int lanes = 1;
   // The run's exception (a call TensorRT would fail) is reported beside the rules it broke.
   try {
@@ -156,47 +243,9 @@ TEST(trt_runner_on_fake_tensorrt_keeps_the_runtime_contract) {
     model::Executor& ex = runner;
     CHECK_EQ(ex.info().backend, std::string("tensorrt"));
     CHECK_EQ(ex.info().precision, std::string("fp16"));
-    lanes = std::min(ex.max_lanes(), kSamples);
-    ex.reserve(n + kTokens + 1, lanes);
-    ex.encode_images(scene.batch());
-    ex.prefill(scene.ids, scene.rope.pos);
-
-    model::SamplingParams greedy;
-    greedy.temperature = 0;
-    // Samples in groups of max_lanes(), as the planner runs them.
-    for (int first = 0; first < kSamples; first += lanes) {
-      const int group = std::min(lanes, kSamples - first);
-      std::vector<model::TokenSampler> samplers;
-      for (int s = 0; s < group; ++s) samplers.emplace_back(static_cast<uint64_t>(first + s));
-      std::vector<model::TokenSampler*> ptrs;
-      for (auto& s : samplers) ptrs.push_back(&s);
-      std::vector<int32_t> tok = ex.start_lanes(ptrs, greedy);
-      CHECK_EQ(tok.size(), static_cast<size_t>(group));
-      for (int s = 0; s < group; ++s) drawn[static_cast<size_t>(first + s)].push_back(tok[static_cast<size_t>(s)]);
-      for (int k = 0; k < kTokens; ++k) {
-        std::vector<model::LaneStep> steps;
-        for (int s = 0; s < group; ++s) {
-          const int64_t pos = n + k;
-          steps.push_back({s, tok[static_cast<size_t>(s)], pos, pos + scene.rope.rope_delta, ptrs[static_cast<size_t>(s)]});
-        }
-        tok = ex.decode(steps, greedy);
-        for (int s = 0; s < group; ++s) drawn[static_cast<size_t>(first + s)].push_back(tok[static_cast<size_t>(s)]);
-      }
-      std::vector<model::DenoiseLane> dl;
-      std::vector<float> x;
-      for (int s = 0; s < group; ++s) {
-        const int64_t prefix = n + kTokens;
-        dl.push_back({s, prefix, prefix + scene.rope.rope_delta});
-        const auto ns = noise_of(first + s, action_n);
-        x.insert(x.end(), ns.begin(), ns.end());
-      }
-      int before = 0;
-      ex.denoise(x.data(), dl, kSteps, [&] { ++before; });
-      CHECK(before >= 1);
-      for (int s = 0; s < group; ++s)
-        actions[static_cast<size_t>(first + s)].assign(x.begin() + static_cast<std::ptrdiff_t>(s * action_n),
-                                                       x.begin() + static_cast<std::ptrdiff_t>((s + 1) * action_n));
-    }
+    lanes = ex.max_lanes();
+    a = run_plan(ex, scene, tokens_a, kStepsA, 0, action_n);
+    b = run_plan(ex, scene, tokens_b, kStepsB, 10, action_n);
     CHECK(ex.cache_bytes() > 0);
   } catch (const std::exception& e) {
     test::record_failure(__FILE__, __LINE__, std::string("the runner threw: ") + e.what());
@@ -206,32 +255,20 @@ TEST(trt_runner_on_fake_tensorrt_keeps_the_runtime_contract) {
   if (!v.empty()) std::cout << "    the runner broke the fake TensorRT's rules:\n" << v;
   CHECK(v.empty());
   fake::Counters c = fake::counters();
-  std::cout << "    # lanes " << lanes << ", enqueues " << c.enqueues << " (captured " << c.captured_enqueues << "), graph launches "
+  std::cout << "    # max_lanes " << lanes << ", enqueues " << c.enqueues << " (captured " << c.captured_enqueues << "), graph launches "
             << c.graph_launches << ", engine runs: vision " << c.runs_per_engine["vision"] << ", llm " << c.runs_per_engine["llm"]
             << ", expert_step " << c.runs_per_engine["expert_step"] << "; contexts " << c.contexts << ", profile selections "
             << c.profile_selections << ", streams " << c.streams_created << "\n";
   CHECK_EQ(c.engines, int64_t{3});
   CHECK_EQ(c.live_allocations, int64_t{0});  // every buffer freed with the runner
   CHECK(c.plan_bytes_read_to_device > 0);    // the plan reader's device path ran
-  // Every engine really ran: the images, the prompt, every token of every sample, every step.
-  CHECK(c.runs_per_engine["vision"] >= 1);
-  CHECK(c.runs_per_engine["llm"] >= 1 + (kSamples / lanes) * kTokens);
-  CHECK(c.runs_per_engine["expert_step"] >= (kSamples / lanes) * kSteps);
-  // Greedy tokens follow the fake llm's rule from the last prompt id: the ids reached the engine.
-  for (int s = 0; s < kSamples; ++s) {
-    int64_t want = fake::next_token(scene.ids.back(), vocab);
-    CHECK_EQ(drawn[static_cast<size_t>(s)].size(), static_cast<size_t>(kTokens + 1));
-    for (int32_t got : drawn[static_cast<size_t>(s)]) {
-      CHECK_EQ(int64_t{got}, want);
-      want = fake::next_token(got, vocab);
-    }
-  }
-  // Actions: the Euler loop over the fake velocity, with `t` read from the engine's binding each step.
-  for (int s = 0; s < kSamples; ++s) {
-    const double d = max_abs_diff(actions[static_cast<size_t>(s)], expected_actions(noise_of(s, action_n), kSteps));
-    if (!(d <= 1e-6)) std::cout << "    sample " << s << ": actions differ from the host Euler loop by " << d << "\n";
-    CHECK(d <= 1e-6);
-  }
+  // Every engine really ran: the images, the prompts, every decode step, every Euler step.
+  CHECK(c.runs_per_engine["vision"] >= 4);
+  CHECK(c.runs_per_engine["llm"] >= a.llm_runs + b.llm_runs);
+  CHECK(c.runs_per_engine["expert_step"] >= a.expert_runs + b.expert_runs);
+  if (a.drawn.size() == tokens_a.size()) check_plan(a, scene, tokens_a, kStepsA, 0, vocab, action_n);
+  if (b.drawn.size() == tokens_b.size()) check_plan(b, scene, tokens_b, kStepsB, 10, vocab, action_n);
+  CHECK_EQ(a.drawn.size() + b.drawn.size(), tokens_a.size() + tokens_b.size());
 }
 
 // Each rule of the fake fires on the misuse it exists for (so the case above cannot pass by a
