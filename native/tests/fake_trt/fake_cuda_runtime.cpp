@@ -182,14 +182,40 @@ bool device_range(const void* p, size_t bytes, const char* call, const char* sid
   return true;
 }
 
-bool copy_ranges_ok(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, const char* call) {
-  if (bytes == 0) return true;
+// Which side of a copy is device memory and which is page-locked host memory, decided when the copy
+// is submitted (a graph replays it later, by then a pinned buffer may have been freed).
+struct CopySides {
+  bool dst_dev = false, src_dev = false, dst_pinned = false, src_pinned = false;
+};
+CopySides copy_sides(const void* dst, const void* src, cudaMemcpyKind kind) {
   Allocation a;
-  const bool dst_dev = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice ||
-                       (kind == cudaMemcpyDefault && find_allocation(dst, 1, &a) && !a.pinned);
-  const bool src_dev = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice ||
-                       (kind == cudaMemcpyDefault && find_allocation(src, 1, &a) && !a.pinned);
-  return (!dst_dev || device_range(dst, bytes, call, "destination")) && (!src_dev || device_range(src, bytes, call, "source"));
+  CopySides c;
+  const bool dst_alloc = find_allocation(dst, 1, &a);
+  const bool dst_is_pinned = dst_alloc && a.pinned;
+  const bool src_alloc = find_allocation(src, 1, &a);
+  const bool src_is_pinned = src_alloc && a.pinned;
+  c.dst_dev = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice || (kind == cudaMemcpyDefault && dst_alloc && !dst_is_pinned);
+  c.src_dev = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice || (kind == cudaMemcpyDefault && src_alloc && !src_is_pinned);
+  c.dst_pinned = !c.dst_dev && dst_is_pinned;
+  c.src_pinned = !c.src_dev && src_is_pinned;
+  return c;
+}
+bool pinned_range(const void* p, size_t bytes, const char* call, const char* side) {
+  Allocation a;
+  if (find_allocation(p, bytes, &a) && a.pinned) return true;
+  violation(kBufferBounds, std::string(call) + ": " + side + " " + ptr_str(p) + " + " + std::to_string(bytes) +
+                               " bytes is no longer inside one page-locked host allocation");
+  return false;
+}
+bool sides_ok(const void* dst, size_t dst_bytes, const void* src, size_t src_bytes, const CopySides& c, const char* call) {
+  if (dst_bytes == 0 && src_bytes == 0) return true;
+  return (!c.dst_dev || device_range(dst, dst_bytes, call, "destination")) &&
+         (!c.src_dev || device_range(src, src_bytes, call, "source")) &&
+         (!c.dst_pinned || pinned_range(dst, dst_bytes, call, "destination")) &&
+         (!c.src_pinned || pinned_range(src, src_bytes, call, "source"));
+}
+bool copy_ranges_ok(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, const char* call) {
+  return sides_ok(dst, bytes, src, bytes, copy_sides(dst, src, kind), call);
 }
 
 cudaError_t submit_or_fail(cudaStream_t stream, Work w, const char* call) {
@@ -412,8 +438,13 @@ cudaError_t cudaMemcpy(void* dst, const void* src, size_t bytes, cudaMemcpyKind 
 
 cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind, cudaStream_t stream) {
   std::lock_guard<std::recursive_mutex> lock(st().mu);
-  if (!fake::copy_ranges_ok(dst, src, bytes, kind, "cudaMemcpyAsync")) return err(cudaErrorInvalidValue);
-  return fake::submit_or_fail(stream, fake::stream_work("cudaMemcpyAsync", [=] { if (bytes) std::memmove(dst, src, bytes); }),
+  const fake::CopySides sides = fake::copy_sides(dst, src, kind);
+  if (!fake::sides_ok(dst, bytes, src, bytes, sides, "cudaMemcpyAsync")) return err(cudaErrorInvalidValue);
+  return fake::submit_or_fail(stream, fake::stream_work("cudaMemcpyAsync", [=] {
+                                // Again when it runs: a graph may replay it after a buffer was freed.
+                                if (bytes && fake::sides_ok(dst, bytes, src, bytes, sides, "cudaMemcpyAsync (when it ran)"))
+                                  std::memmove(dst, src, bytes);
+                              }),
                               "cudaMemcpyAsync");
 }
 
@@ -421,22 +452,17 @@ cudaError_t cudaMemcpy2DAsync(void* dst, size_t dpitch, const void* src, size_t 
                               cudaMemcpyKind kind, cudaStream_t stream) {
   std::lock_guard<std::recursive_mutex> lock(st().mu);
   if (width > dpitch || width > spitch) return err(cudaErrorInvalidPitchValue);
-  if (height > 0 && width > 0) {
-    const size_t dspan = dpitch * (height - 1) + width, sspan = spitch * (height - 1) + width;
-    fake::Allocation a;
-    const bool dst_dev = kind == cudaMemcpyHostToDevice || kind == cudaMemcpyDeviceToDevice ||
-                         (kind == cudaMemcpyDefault && fake::find_allocation(dst, 1, &a) && !a.pinned);
-    const bool src_dev = kind == cudaMemcpyDeviceToHost || kind == cudaMemcpyDeviceToDevice ||
-                         (kind == cudaMemcpyDefault && fake::find_allocation(src, 1, &a) && !a.pinned);
-    if ((dst_dev && !fake::device_range(dst, dspan, "cudaMemcpy2DAsync", "destination")) ||
-        (src_dev && !fake::device_range(src, sspan, "cudaMemcpy2DAsync", "source")))
-      return err(cudaErrorInvalidValue);
-  }
+  const size_t dspan = height > 0 && width > 0 ? dpitch * (height - 1) + width : 0;
+  const size_t sspan = height > 0 && width > 0 ? spitch * (height - 1) + width : 0;
+  const fake::CopySides sides = fake::copy_sides(dst, src, kind);
+  if (!fake::sides_ok(dst, dspan, src, sspan, sides, "cudaMemcpy2DAsync")) return err(cudaErrorInvalidValue);
   return fake::submit_or_fail(stream,
                               fake::stream_work("cudaMemcpy2DAsync",
                                                 [=] {
-                                 for (size_t r = 0; r < height; ++r)
-                                   std::memmove(static_cast<char*>(dst) + r * dpitch, static_cast<const char*>(src) + r * spitch, width);
+                                                  if (!fake::sides_ok(dst, dspan, src, sspan, sides, "cudaMemcpy2DAsync (when it ran)")) return;
+                                                  for (size_t r = 0; r < height; ++r)
+                                                    std::memmove(static_cast<char*>(dst) + r * dpitch,
+                                                                 static_cast<const char*>(src) + r * spitch, width);
                                                 }),
                               "cudaMemcpy2DAsync");
 }
@@ -444,7 +470,10 @@ cudaError_t cudaMemcpy2DAsync(void* dst, size_t dpitch, const void* src, size_t 
 cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t stream) {
   std::lock_guard<std::recursive_mutex> lock(st().mu);
   if (bytes && !fake::device_range(dst, bytes, "cudaMemsetAsync", "destination")) return err(cudaErrorInvalidValue);
-  return fake::submit_or_fail(stream, fake::stream_work("cudaMemsetAsync", [=] { std::memset(dst, value, bytes); }), "cudaMemsetAsync");
+  return fake::submit_or_fail(stream, fake::stream_work("cudaMemsetAsync", [=] {
+                                if (!bytes || fake::device_range(dst, bytes, "cudaMemsetAsync (when it ran)", "destination"))
+                                  std::memset(dst, value, bytes);
+                              }), "cudaMemsetAsync");
 }
 
 cudaError_t cudaMemset(void* dst, int value, size_t bytes) {

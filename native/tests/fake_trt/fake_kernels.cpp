@@ -20,6 +20,12 @@ void launch_euler_update(float* x, const float* v, float dt, int64_t n, cudaStre
     fake::violation(fake::kBufferBounds, "euler_update_kernel: x or v on another device than the current one");
   // As the kernel: the product rounded, then the sum (no fused multiply-add).
   fake::submit(s, fake::stream_work("euler_update_kernel", [=] {
+                     // Again when it runs: a graph may replay it after a buffer was freed.
+                     fake::Allocation ax, av;
+                     if (!fake::find_allocation(x, bytes, &ax) || !fake::find_allocation(v, bytes, &av)) {
+                       fake::violation(fake::kBufferBounds, "euler_update_kernel ran on x or v that is no longer allocated");
+                       return;
+                     }
                      for (int64_t i = 0; i < n; ++i) {
                        const float step = dt * v[i];
                        x[i] = x[i] + step;

@@ -724,6 +724,13 @@ bool IExecutionContext::enqueueV3(cudaStream_t stream) noexcept {
                                                      fake_trt::ptr_str(at_capture.at(name)) + " to " + fake_trt::ptr_str(p) +
                                                      " (the graph still uses the captured address)");
     }
+    // A graph replays the captured addresses: they must still be live allocations.
+    for (const auto& b : io)
+      if (!fake::find_allocation(b.ptr, std::max<size_t>(b.bytes(), 1), nullptr)) {
+        fake::violation(fake::kBufferBounds, who + ": " + b.tensor->name + " at " + fake_trt::ptr_str(b.ptr) +
+                                                 " is no longer allocated when the enqueue runs (a graph over a freed buffer)");
+        return;
+      }
     ++fake::counters_mut().runs_per_engine[engine_name];
     fake_trt::execute(*cp, io);
   };

@@ -404,6 +404,23 @@ TEST(trt_fake_runtime_reports_each_misuse) {
   CHECK(cudaGraphLaunch(exec, s0.get()) == cudaSuccess);
   CHECK(fired(fake::kGraphAddresses));
   cudaGraphExecDestroy(exec);
+  // A graph replayed after a buffer it captured was freed.
+  bind_all(*ctx, Sel::kMAX);
+  {
+    auto doomed = std::make_unique<cuda::DeviceBuffer>(size_t{1} << 20);
+    ctx->setTensorAddress(N::kX, doomed->get());
+    CHECK(cudaStreamBeginCapture(s0.get(), cudaStreamCaptureModeThreadLocal) == cudaSuccess);
+    CHECK(ctx->enqueueV3(s0.get()));
+    CHECK(cudaStreamEndCapture(s0.get(), &g) == cudaSuccess);
+    CHECK(cudaGraphInstantiate(&exec, g, 0) == cudaSuccess);
+    cudaGraphDestroy(g);
+    CHECK(cudaGraphLaunch(exec, s0.get()) == cudaSuccess);
+    CHECK(!fired(fake::kBufferBounds));
+    doomed.reset();
+    CHECK(cudaGraphLaunch(exec, s0.get()) == cudaSuccess);
+    CHECK(fired(fake::kBufferBounds));
+    cudaGraphExecDestroy(exec);
+  }
   bind_all(*ctx, Sel::kMIN);
   // Two contexts on one profile in flight at once on two streams; ordered by an event, they are not.
   cuda::Stream s1;
