@@ -3,6 +3,7 @@
 #include <NvInferRuntime.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -298,7 +299,7 @@ void execute(const ContextState& c, const std::vector<Bound>& io) {
       std::fill(out, out + rows * vocab, 0.0f);
       for (int64_t r = 0; r < rows && n > 0; ++r) {
         const int64_t last = reinterpret_cast<const int64_t*>(ids->ptr)[(r + 1) * (n / rows) - 1];
-        out[r * vocab + fake::next_token(last, vocab)] = 50.0f;
+        for (int64_t i = 0; i < vocab; ++i) out[r * vocab + i] = fake::logit(last, i, vocab);
       }
     } else if (name == N::kVelocity && b.tensor->dtype == nvinfer1::DataType::kFLOAT) {
       const Bound* t = find(N::kT);
@@ -325,6 +326,11 @@ void execute(const ContextState& c, const std::vector<Bound>& io) {
 namespace fake {
 
 int64_t next_token(int64_t last_id, int64_t vocab) { return ((last_id < 0 ? 0 : last_id) * 7 + 3) % vocab; }
+float logit(int64_t last_id, int64_t i, int64_t vocab) {
+  if (last_id == config().nan_after_id && i == config().nan_logit_index) return std::nanf("");
+  if (i == next_token(last_id, vocab)) return 4.0f;
+  return static_cast<float>(2.0 * std::sin(0.37 * static_cast<double>(i) + static_cast<double>(last_id)));
+}
 float velocity_bias(int64_t i) { return i % 2 == 0 ? -0.125f : 0.25f; }
 uint8_t kv_row_byte(int64_t layer, bool value, int64_t pos) {
   return static_cast<uint8_t>(1 + (pos * 13 + layer * 5 + (value ? 3 : 0)) % 250);

@@ -57,6 +57,10 @@ struct Config {
   alp::engine::EngineManifest manifest;
   // Vision output rows per patch group (spatial_merge_size²): image_embeds rows = patches / merge.
   int64_t merge_unit = 4;
+  // A lane whose last input id is this gets logits with a NaN at nan_logit_index (-1: never), for the
+  // selection's non-finite error.
+  int64_t nan_after_id = -1;
+  int64_t nan_logit_index = 0;
 };
 // Resets all state (allocations must all have been freed) and installs `c`.
 void configure(Config c);
@@ -84,8 +88,11 @@ struct Counters {
 Counters counters();
 
 // ---- output rules (what the fake engines compute) ----------------------------------------------
-// logits: per row (lane), one-hot at next_token(that lane's last input id): 50.0 there, 0 elsewhere.
+// logits: per row (lane), logit(that lane's last input id, i, vocab) for every id i: 4.0 at
+// next_token(last id), elsewhere 2 sin(0.37 i + last id) (below 4: greedy picks next_token; sampled
+// draws spread over many ids), a NaN where Config::nan_after_id says.
 int64_t next_token(int64_t last_id, int64_t vocab);
+float logit(int64_t last_id, int64_t i, int64_t vocab);
 // velocity[i] = t + velocity_bias(i), t the value bound to `t` (i % 2: the same for every lane).
 float velocity_bias(int64_t i);
 // KV rows the llm writes: every byte of row `pos` of layer `layer`'s K (value = false) or V block.

@@ -14,6 +14,8 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <set>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -280,6 +282,135 @@ TEST(trt_runner_on_fake_tensorrt_keeps_the_runtime_contract) {
   CHECK_EQ(runs.size(), requests.size());
   for (size_t i = 0; i < runs.size() && i < requests.size(); ++i)
     check_plan(runs[i], *requests[i].scene, requests[i].tokens, requests[i].steps, requests[i].noise_base, vocab, action_n);
+}
+
+namespace {
+
+// The logits row the fake llm produces for a lane whose last input id is `last`.
+std::vector<float> fake_logits_row(int64_t last, int64_t vocab) {
+  std::vector<float> row(static_cast<size_t>(vocab));
+  for (int64_t i = 0; i < vocab; ++i) row[static_cast<size_t>(i)] = fake::logit(last, i, vocab);
+  return row;
+}
+
+trt::TrtExecutorOptions runner_options(const Engines& eng) {
+  trt::TrtExecutorOptions o;
+  o.engine_dir = eng.engine_dir();
+  o.device = 1;
+  o.config = eng.cfg;
+  o.model_config_sha256 = eng.config_sha;
+  return o;
+}
+
+// The error `run` throws, as code + message ("" when it throws none).
+template <class F>
+std::pair<ErrorCode, std::string> error_of(F run) {
+  try {
+    run();
+  } catch (const Error& e) {
+    return {e.code(), e.what()};
+  }
+  return {ErrorCode::Internal, ""};
+}
+
+}  // namespace
+
+// Token selection runs on the (fake) device over the engine's logits with the host's SplitMix64
+// draws: each lane's sampled tokens are what model::select_tokens (the CPU executor's rule) draws from
+// the same rows with the same seed, one sampler at a time, while lanes finish at different steps; a
+// NaN logit is the CPU path's INVALID_CHECKPOINT error, message for message.
+TEST(trt_runner_selects_tokens_on_the_device_as_select_tokens) {
+  Engines eng;
+  fake::configure(eng.fake_config());
+  cudaSetDevice(0);
+  const Scene scene(eng.cfg, {{1, 2, 6}, {1, 4, 8}});
+  const int64_t vocab = eng.manifest.vocab_size, n = static_cast<int64_t>(scene.ids.size());
+  model::SamplingParams sampled;
+  sampled.temperature = 0.7f;
+  sampled.top_p = 0.9f;
+  sampled.masked_begin = vocab - 16;  // a masked id range, as the trajectory tokens are
+  sampled.masked_end = vocab;
+  const std::vector<int> want_tokens{6, 2, 4};
+  std::vector<std::vector<int32_t>> drawn;
+  try {
+    trt::TrtExecutor runner(runner_options(eng));
+    model::Executor& ex = runner;
+    const int lanes = std::min<int>(ex.max_lanes(), static_cast<int>(want_tokens.size()));
+    ex.reserve(n + 8, lanes);
+    ex.encode_images(scene.batch());
+    ex.prefill(scene.ids, scene.rope.pos);
+    std::vector<model::TokenSampler> samplers;
+    for (int s = 0; s < lanes; ++s) samplers.emplace_back(model::rollout_sampler_state(7, static_cast<uint64_t>(s)));
+    std::vector<model::TokenSampler*> ptrs;
+    for (auto& s : samplers) ptrs.push_back(&s);
+    const std::vector<int32_t> first = ex.start_lanes(ptrs, sampled);
+    drawn.resize(static_cast<size_t>(lanes));
+    for (int s = 0; s < lanes; ++s) drawn[static_cast<size_t>(s)].push_back(first.at(static_cast<size_t>(s)));
+    for (int k = 0; k < *std::max_element(want_tokens.begin(), want_tokens.begin() + lanes); ++k) {
+      std::vector<model::LaneStep> steps;
+      for (int s = 0; s < lanes; ++s)
+        if (k < want_tokens[static_cast<size_t>(s)])
+          steps.push_back({s, drawn[static_cast<size_t>(s)].back(), n + k, n + k + scene.rope.rope_delta, ptrs[static_cast<size_t>(s)]});
+      const std::vector<int32_t> next = ex.decode(steps, sampled);
+      CHECK_EQ(next.size(), steps.size());
+      for (size_t i = 0; i < steps.size() && i < next.size(); ++i) drawn[static_cast<size_t>(steps[i].lane)].push_back(next[i]);
+    }
+  } catch (const std::exception& e) {
+    test::record_failure(__FILE__, __LINE__, std::string("the runner threw: ") + e.what());
+  }
+  const std::string v = fake::violations_text();
+  if (!v.empty()) std::cout << "    the runner broke the fake TensorRT's rules:\n" << v;
+  CHECK(v.empty());
+  // Sequential host selection, one sampler per lane with the same seed.
+  std::set<int32_t> distinct;
+  for (size_t s = 0; s < drawn.size(); ++s) {
+    model::TokenSampler host(model::rollout_sampler_state(7, s));
+    model::TokenSampler* hp = &host;
+    int64_t last = scene.ids.back();
+    CHECK_EQ(drawn[s].size(), static_cast<size_t>(want_tokens[s] + 1));
+    for (int32_t got : drawn[s]) {
+      const int32_t want = model::select_tokens(fake_logits_row(last, vocab), std::span<model::TokenSampler* const>(&hp, 1), sampled)[0];
+      CHECK_EQ(got, want);
+      CHECK(got < sampled.masked_begin);
+      distinct.insert(got);
+      last = got;
+    }
+  }
+  std::cout << "    # " << distinct.size() << " distinct sampled ids over " << drawn.size() << " lanes\n";
+  CHECK(distinct.size() >= 4);  // the draws matter: not one hot id per row
+
+  // A NaN logit in the prompt's row (start_lanes) and in a decode row: the CPU rule's error.
+  model::SamplingParams greedy;
+  greedy.temperature = 0;
+  for (const bool in_decode : {false, true}) {
+    fake::Config c = eng.fake_config();
+    c.nan_after_id = in_decode ? fake::next_token(scene.ids.back(), vocab) : scene.ids.back();
+    c.nan_logit_index = vocab / 3;
+    fake::configure(c);
+    std::vector<float> bad_row = fake_logits_row(c.nan_after_id, vocab);
+    model::TokenSampler host(1);
+    model::TokenSampler* hp = &host;
+    const auto cpu = error_of([&] { model::select_tokens(bad_row, std::span<model::TokenSampler* const>(&hp, 1), greedy); });
+    CHECK(cpu.first == ErrorCode::InvalidCheckpoint);
+    CHECK(cpu.second.find("at index " + std::to_string(vocab / 3)) != std::string::npos);
+    const auto got = error_of([&] {
+      trt::TrtExecutor runner(runner_options(eng));
+      model::Executor& ex = runner;
+      ex.reserve(n + 4, 1);
+      ex.encode_images(scene.batch());
+      ex.prefill(scene.ids, scene.rope.pos);
+      model::TokenSampler s(1);
+      model::TokenSampler* sp = &s;
+      const std::vector<int32_t> first = ex.start_lanes(std::span<model::TokenSampler* const>(&sp, 1), greedy);
+      const model::LaneStep step{0, first.at(0), n, n + scene.rope.rope_delta, sp};
+      ex.decode(std::span<const model::LaneStep>(&step, 1), greedy);
+    });
+    if (got.second != cpu.second) std::cout << "    runner: " << got.second << "\n    cpu:    " << cpu.second << "\n";
+    CHECK(got.first == ErrorCode::InvalidCheckpoint);
+    CHECK_EQ(got.second, cpu.second);
+    CHECK(fake::violations_text().empty());
+    CHECK_EQ(fake::counters().live_allocations, int64_t{0});
+  }
 }
 
 // Each rule of the fake fires on the misuse it exists for (so the case above cannot pass by a
