@@ -29,7 +29,7 @@ t.test('TensorRT runner on the fake TensorRT runtime keeps the runtime contract'
   t.same(lines.filter((l) => l.startsWith('not ok')), [], `no failing case\n${out.slice(-6000)}`);
   t.same(lines.filter((l) => l.startsWith('skip ')), [], 'no skipped case');
   t.equal(r.status, 0, 'exit status 0');
-  for (const name of ['trt_runner_on_fake_tensorrt_keeps_the_runtime_contract', 'trt_fake_runtime_reports_each_misuse'])
+  for (const name of ['trt_runner_on_fake_tensorrt_keeps_the_runtime_contract', 'trt_runner_selects_tokens_on_the_device_as_select_tokens', 'trt_fake_runtime_reports_each_misuse'])
     t.ok(lines.includes(`ok ${name}`), `${name} passed`);
   for (const l of lines.filter((l) => l.trimStart().startsWith('# '))) t.comment(l.trim().slice(2));
 });
