@@ -7,6 +7,8 @@
 // present_* at one address; the expert reads each lane's prefix in place. Decode (per lane count) and
 // the denoise loop (per lane count) are CUDA graphs: their shapes and addresses are static, the
 // per-step values (ids, rope rows, kv_write_index, t) are device buffers refreshed before a replay.
+// Tokens are selected on the device from the llm's logits buffer (the CUDA executor's selection
+// kernel, the host's SplitMix64 uniforms): a decode step returns K ids, never K x vocab logits.
 // Each engine has one execution context per optimization profile, selected once at load; all contexts
 // of the three engines share one user-managed activation block (they run one at a time on one stream).
 // I/O contract: engines/README.md.
