@@ -355,6 +355,19 @@ TEST(trt_runner_selects_tokens_on_the_device_as_select_tokens) {
       CHECK_EQ(next.size(), steps.size());
       for (size_t i = 0; i < steps.size() && i < next.size(); ++i) drawn[static_cast<size_t>(steps[i].lane)].push_back(next[i]);
     }
+    // A second lane group of the same prompt (a plan with more samples than lanes) starts from the
+    // prompt's logits, which the decode steps above must not have overwritten.
+    std::vector<model::TokenSampler> again;
+    for (int s = 0; s < lanes; ++s) again.emplace_back(model::rollout_sampler_state(7, static_cast<uint64_t>(100 + s)));
+    std::vector<model::TokenSampler*> again_ptrs;
+    for (auto& s : again) again_ptrs.push_back(&s);
+    const std::vector<int32_t> second = ex.start_lanes(again_ptrs, sampled);
+    for (int s = 0; s < lanes; ++s) {
+      model::TokenSampler host(model::rollout_sampler_state(7, static_cast<uint64_t>(100 + s)));
+      model::TokenSampler* hp = &host;
+      CHECK_EQ(second.at(static_cast<size_t>(s)),
+               model::select_tokens(fake_logits_row(scene.ids.back(), vocab), std::span<model::TokenSampler* const>(&hp, 1), sampled)[0]);
+    }
   } catch (const std::exception& e) {
     test::record_failure(__FILE__, __LINE__, std::string("the runner threw: ") + e.what());
   }
