@@ -30,7 +30,7 @@ Usage:
                     [--profile dim=min:opt:max ...] [--reference DIR] [--export-only]
                                                   export vision/llm/expert_step ONNX, write manifest.json,
                                                   build TensorRT engines (or print the trtexec commands);
-                                                  dims: patches, image_tokens, seq, past_len. Exits 1 when
+                                                  dims: patches, image_tokens, seq, lanes, kv_capacity. Exits 1 when
                                                   the engines were not built, unless --export-only
   alpamayo-trt plan --checkpoint DIR --inputs FILE.json [--json]
                     [--backend auto|cpu|cuda|tensorrt] [--engines DIR] [--precision P]

@@ -13,11 +13,14 @@
 
 namespace alp::exporter {
 
-// Cases: vision (one image, grid other than the trace's), prefill with image rows at past_len 0,
-// one decode step (no image rows) over that cache, one expert step over the cache prefix. With
+// Cases: vision (one image, grid other than the trace's), prefill with image rows (one lane), one
+// decode step (no image rows) over that cache, a decode call over 3 lanes at different lengths, the
+// expert over 3 ragged prefixes and over one. Caches are [lanes, Hkv, capacity, D] with a finite
+// non-zero pattern past each lane's length (stale rows the graphs must mask). With
 // `real_shapes`, also the planner's real sequence shapes (vision_720, prefill_3300 with 2,880 image
 // rows, decode_3600, expert_prefix1 / expert_prefix3600) at the checkpoint's own layer dims.
+// `capacity`: the graphs' (static) KV capacity; the real-shape cases need kPast 3,600 + 1 + n_waypoints.
 void write_export_reference(const model::ModelConfig& cfg, const model::WeightSource& weights, Precision precision,
-                            const std::string& dir, bool real_shapes = false);
+                            const std::string& dir, int64_t capacity, bool real_shapes = false);
 
 }  // namespace alp::exporter
