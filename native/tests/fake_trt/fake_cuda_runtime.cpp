@@ -218,11 +218,8 @@ bool copy_ranges_ok(void* dst, const void* src, size_t bytes, cudaMemcpyKind kin
   return sides_ok(dst, bytes, src, bytes, copy_sides(dst, src, kind), call);
 }
 
-cudaError_t submit_or_fail(cudaStream_t stream, Work w, const char* call) {
-  bool captured = false;
-  if (!submit(stream, std::move(w), &captured)) return err(cudaErrorInvalidResourceHandle);
-  (void)call;
-  return cudaSuccess;
+cudaError_t submit_or_fail(cudaStream_t stream, Work w) {
+  return submit(stream, std::move(w), nullptr) ? cudaSuccess : err(cudaErrorInvalidResourceHandle);
 }
 
 }  // namespace
@@ -444,8 +441,7 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t bytes, cudaMemcpy
                                 // Again when it runs: a graph may replay it after a buffer was freed.
                                 if (bytes && fake::sides_ok(dst, bytes, src, bytes, sides, "cudaMemcpyAsync (when it ran)"))
                                   std::memmove(dst, src, bytes);
-                              }),
-                              "cudaMemcpyAsync");
+                              }));
 }
 
 cudaError_t cudaMemcpy2DAsync(void* dst, size_t dpitch, const void* src, size_t spitch, size_t width, size_t height,
@@ -463,8 +459,7 @@ cudaError_t cudaMemcpy2DAsync(void* dst, size_t dpitch, const void* src, size_t 
                                                   for (size_t r = 0; r < height; ++r)
                                                     std::memmove(static_cast<char*>(dst) + r * dpitch,
                                                                  static_cast<const char*>(src) + r * spitch, width);
-                                                }),
-                              "cudaMemcpy2DAsync");
+                                                }));
 }
 
 cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t stream) {
@@ -473,7 +468,7 @@ cudaError_t cudaMemsetAsync(void* dst, int value, size_t bytes, cudaStream_t str
   return fake::submit_or_fail(stream, fake::stream_work("cudaMemsetAsync", [=] {
                                 if (!bytes || fake::device_range(dst, bytes, "cudaMemsetAsync (when it ran)", "destination"))
                                   std::memset(dst, value, bytes);
-                              }), "cudaMemsetAsync");
+                              }));
 }
 
 cudaError_t cudaMemset(void* dst, int value, size_t bytes) {

@@ -13,8 +13,7 @@ namespace nv = nvinfer1;
 
 // Implicit conversion to exactly T: picks the overload of that type, and cannot add noexcept (a
 // static_cast could).
-// The argument is not read: comparing a member pointer with nullptr is not a constant expression
-// under UBSan (-fsanitize=undefined), which the sanitized test build uses.
+// (It compares nothing: sanitizer builds reject comparing member pointers in a constant expression.)
 template <class T>
 constexpr bool has(std::type_identity_t<T>) {
   return true;
