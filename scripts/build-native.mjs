@@ -99,6 +99,17 @@ try {
     copyFileSync(join(buildDir, 'Release', name), `${dest}.tmp`);
     renameSync(`${dest}.tmp`, dest);
   }
+  // The TensorRT runner over fake TensorRT/CUDA is built only where the CUDA headers are; a copy left
+  // from an earlier build must not stand in for one this build did not make.
+  if (!addonOnly) {
+    const fakeTests = join(out, 'alpamayo_trt_fake_tests');
+    if (existsSync(join(buildDir, 'Release', 'alpamayo_trt_fake_tests'))) {
+      copyFileSync(join(buildDir, 'Release', 'alpamayo_trt_fake_tests'), `${fakeTests}.tmp`);
+      renameSync(`${fakeTests}.tmp`, fakeTests);
+    } else {
+      rmSync(fakeTests, { force: true });
+    }
+  }
   log(`wrote ${join(out, 'alpamayo_trt.node')}`);
 } catch (err) {
   console.error(`alpamayo-trt build: ${err.message}`);

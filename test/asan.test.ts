@@ -3,6 +3,7 @@
 // so the CUDA cases would skip, and the sanitized CUDA build (cuDNN frontend included) costs CI many minutes.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 const enabled = process.env.ALPAMAYO_ASAN === '1';
 
@@ -23,4 +24,16 @@ t.test('native unit tests under AddressSanitizer + UndefinedBehaviorSanitizer', 
   t.equal(run.signal, null, 'no sanitizer abort');
   t.equal(run.status, 0, 'all native tests passed');
   t.notMatch(out, /ERROR: AddressSanitizer|runtime error:/, 'no ASan/UBSan report');
+  // The TensorRT runner over the fake TensorRT/CUDA runtimes (built where the CUDA headers are): its
+  // "device" buffers are host memory here, so ASan sees the runner's and the engines' accesses to them.
+  if (existsSync('build-asan/out/alpamayo_trt_fake_tests')) {
+    const fake = spawnSync('build-asan/out/alpamayo_trt_fake_tests', [], {
+      encoding: 'utf8',
+      timeout: 300_000,
+      env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1:abort_on_error=1', UBSAN_OPTIONS: 'print_stacktrace=1:halt_on_error=1' },
+    });
+    const fout = `${fake.stdout}${fake.stderr}`;
+    t.equal(fake.status, 0, `the fake-TensorRT runner test passed under ASan (${fout.slice(-2000)})`);
+    t.notMatch(fout, /ERROR: AddressSanitizer|runtime error:/, 'no ASan/UBSan report from the runner over the fake runtime');
+  }
 });

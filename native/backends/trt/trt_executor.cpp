@@ -1,12 +1,14 @@
 #include "backends/trt/trt_executor.hpp"
 
 #include <algorithm>
+#include <climits>
 #include <cstring>
 #include <tuple>
 #include <utility>
 
 #include "backends/cuda/cuda_check.hpp"
 #include "backends/cuda/denoise_update.hpp"
+#include "backends/cuda/token_select_kernel.hpp"
 #include "core/engine_manifest_check.hpp"
 #include "core/error.hpp"
 #include "model/expert.hpp"
@@ -138,6 +140,14 @@ TrtExecutor::TrtExecutor(TrtExecutorOptions options)
   ensure(image_embeds_, act_size_, "image_embeds");
   ensure(deepstack_, act_size_, "deepstack_embeds");
   logits_ = cuda::DeviceBuffer(static_cast<size_t>(max_lanes_ * vocab) * 4, "llm logits");
+  prompt_logits_ = cuda::DeviceBuffer(static_cast<size_t>(vocab) * 4, "prompt logits");
+  if (vocab > INT32_MAX) fail(ErrorCode::InvalidEngine, "engine llm: " + std::to_string(vocab) + " ids do not fit int32 token ids");
+  const size_t sel_in = static_cast<size_t>(max_lanes_) * sizeof(cuda::SelectLaneInput);
+  const size_t sel_out = static_cast<size_t>(max_lanes_) * sizeof(model::LaneSelection);
+  select_in_ = cuda::DeviceBuffer(sel_in, "token selection input");
+  select_out_ = cuda::DeviceBuffer(sel_out, "token selection output");
+  select_scratch_ = cuda::DeviceBuffer(static_cast<size_t>(max_lanes_ * vocab) * sizeof(double), "token selection scratch");
+  select_host_ = cuda::PinnedBuffer(align_up(sel_in) + sel_out, "token selection staging");
   x_ = cuda::DeviceBuffer(n_action, "expert x");
   v_ = cuda::DeviceBuffer(n_action, "expert velocity");
   t_ = cuda::DeviceBuffer(4, "expert t");  // cudaMalloc: 256-byte aligned
@@ -428,13 +438,36 @@ void TrtExecutor::bind_llm(Ctx e, int64_t rows, int lanes, int64_t image_rows) {
                                        " lanes, expected " + engine::dims_str({lanes, manifest_.vocab_size}));
 }
 
-std::vector<float> TrtExecutor::download_logits(int lanes, const char* what) {
-  const size_t bytes = static_cast<size_t>(lanes * manifest_.vocab_size) * 4;
-  uint8_t* h = staging(bytes);
-  cuda::check(cudaMemcpyAsync(h, logits_.get(), bytes, cudaMemcpyDeviceToHost, stream_.get()), "download logits");
-  sync(what);
-  const auto* lf = reinterpret_cast<const float*>(h);
-  return std::vector<float>(lf, lf + bytes / 4);
+std::vector<int32_t> TrtExecutor::select_on_device(const float* logits, std::span<const int64_t> rows,
+                                                   std::span<model::TokenSampler* const> samplers,
+                                                   const model::SamplingParams& params, const char* what) {
+  const int64_t vocab = manifest_.vocab_size;
+  // The host's draws, in row order, exactly where select_tokens would make them (after its parameter
+  // check, one per sampled row): the random streams do not depend on where selection runs.
+  const std::vector<double> u = model::draw_uniforms(samplers, params);
+  std::vector<int32_t> ids(samplers.size(), -1);
+  std::vector<size_t> picked;  // the rows with a sampler, in order: one block each
+  for (size_t i = 0; i < samplers.size(); ++i)
+    if (samplers[i]) picked.push_back(i);
+  if (picked.empty()) return ids;
+  if (picked.size() > static_cast<size_t>(max_lanes_))
+    fail(ErrorCode::Internal, std::string(what) + ": " + std::to_string(picked.size()) + " selections, room for " + std::to_string(max_lanes_));
+  const int n = static_cast<int>(picked.size());
+  const size_t in_bytes = static_cast<size_t>(n) * sizeof(cuda::SelectLaneInput), out_bytes = static_cast<size_t>(n) * sizeof(model::LaneSelection);
+  auto* hin = select_host_.as<cuda::SelectLaneInput>();
+  auto* hout = reinterpret_cast<model::LaneSelection*>(select_host_.as<uint8_t>() + align_up(static_cast<size_t>(max_lanes_) * sizeof(cuda::SelectLaneInput)));
+  for (int k = 0; k < n; ++k) hin[k] = {rows[picked[static_cast<size_t>(k)]], u[picked[static_cast<size_t>(k)]]};
+  upload(select_in_, hin, in_bytes, "upload token selection input");
+  // Ordered after whatever wrote `logits` on this stream (the decode graph's replay, or prefill).
+  cuda::launch_select_tokens(logits, vocab, vocab, select_in_.as<cuda::SelectLaneInput>(), n, params, select_scratch_.as<double>(),
+                             select_out_.as<model::LaneSelection>(), stream_.get());
+  cuda::check(cudaMemcpyAsync(hout, select_out_.get(), out_bytes, cudaMemcpyDeviceToHost, stream_.get()), "download token ids");
+  sync(what);  // the step's one host sync: K ids
+  for (int k = 0; k < n; ++k) {
+    model::raise_selection_failure(hout[k]);  // in row order, as select_tokens fails at the first bad row
+    ids[picked[static_cast<size_t>(k)]] = hout[k].id;
+  }
+  return ids;
 }
 
 void TrtExecutor::prefill(std::span<const int32_t> ids, const model::PositionIds& pos) {
@@ -461,7 +494,11 @@ void TrtExecutor::prefill(std::span<const int32_t> ids, const model::PositionIds
   const Ctx e = ctx(llm_, prefill_profile_);
   bind_llm(e, n, 1, k);
   enqueue(e, "prefill");
-  prompt_logits_ = download_logits(1, "prefill");
+  // The prompt's logits stay on the device for start_lanes (decode overwrites logits_).
+  cuda::check(cudaMemcpyAsync(prompt_logits_.get(), logits_.get(), static_cast<size_t>(manifest_.vocab_size) * 4,
+                              cudaMemcpyDeviceToDevice, stream_.get()),
+              "keep the prompt's logits");
+  sync("prefill");
   prompt_len_ = n;
   lanes_ = 0;
 }
@@ -488,17 +525,22 @@ std::vector<int32_t> TrtExecutor::start_lanes(std::span<model::TokenSampler* con
   sync("start_lanes");
   lanes_ = n;
   lane_pos_.assign(static_cast<size_t>(n), prompt_len_);
-  std::vector<int32_t> first(samplers.size(), -1);
-  for (size_t i = 0; i < samplers.size(); ++i)
-    if (samplers[i]) first[i] = model::select_tokens(prompt_logits_, samplers.subspan(i, 1), params)[0];
-  return first;
+  // Every lane draws its first token from the prompt's one row of logits.
+  const std::vector<int64_t> rows(samplers.size(), 0);
+  return select_on_device(prompt_logits_.as<float>(), rows, samplers, params, "start_lanes");
 }
 
 std::vector<int32_t> TrtExecutor::decode(std::span<const model::LaneStep> steps, const model::SamplingParams& params) {
   if (steps.empty()) fail(ErrorCode::Internal, "decode: no lanes");
   if (lanes_ == 0) fail(ErrorCode::Internal, "decode before start_lanes");
-  // Every open lane runs (static shapes: one graph per lane count); a lane not listed (finished) feeds a
-  // pad token at its own length, a row past its valid prefix that nothing reads.
+  // Finished lanes are masked, not compacted: every open lane runs in the graph and a lane not listed
+  // feeds a pad token at its own length (a row past its valid prefix that nothing reads), but it draws
+  // nothing and selects nothing. Compaction would not pay here: lane b's rows are KV block b (the
+  // blocks are bound by position), so running only the unfinished lanes means swapping KV rows
+  // between lanes (the finished lane's prefix is still the expert's) and permuting the expert's
+  // samples; and each new lane count costs a plain enqueue, a capture and an instantiation on the one
+  // decode context (the next request, at K lanes, once more). What a finished lane costs in the step
+  // is its share of a weight-bandwidth-bound GEMV (nothing) plus reading its own cache (engines/README.md).
   const int K = lanes_;
   std::vector<int64_t> ids(static_cast<size_t>(K), 0), positions(lane_pos_);
   model::MropePositions rope;
@@ -532,16 +574,14 @@ std::vector<int32_t> TrtExecutor::decode(std::span<const model::LaneStep> steps,
   } else {
     decode_graph_.launch(stream_.get());
   }
-  const std::vector<float> logits = download_logits(K, "decode");
-  const size_t vocab = static_cast<size_t>(manifest_.vocab_size);
-  std::vector<float> rows(steps.size() * vocab);
+  // Selection follows the replay on the same stream, over the unfinished lanes only (a finished lane
+  // is masked in the graph above and selects nothing). It is a separate launch, not part of the
+  // graph: the sampling parameters are kernel arguments, fixed in a captured node, and they change
+  // between requests; the launch grid (the lanes still selecting) changes within one.
   std::vector<model::TokenSampler*> samplers;
-  for (size_t j = 0; j < steps.size(); ++j) {
-    std::copy_n(logits.begin() + static_cast<std::ptrdiff_t>(static_cast<size_t>(row_of[j]) * vocab), vocab,
-                rows.begin() + static_cast<std::ptrdiff_t>(j * vocab));
-    samplers.push_back(steps[j].sampler);
-  }
-  return model::select_tokens(rows, samplers, params);
+  for (const model::LaneStep& st : steps) samplers.push_back(st.sampler);
+  const std::vector<int64_t> rows(row_of.begin(), row_of.end());
+  return select_on_device(logits_.as<float>(), rows, samplers, params, "decode");
 }
 
 // ---- expert ------------------------------------------------------------------------------------------

@@ -7,6 +7,8 @@
 // present_* at one address; the expert reads each lane's prefix in place. Decode (per lane count) and
 // the denoise loop (per lane count) are CUDA graphs: their shapes and addresses are static, the
 // per-step values (ids, rope rows, kv_write_index, t) are device buffers refreshed before a replay.
+// Tokens are selected on the device from the llm's logits buffer (the CUDA executor's selection
+// kernel, the host's SplitMix64 uniforms): a decode step returns K ids, never K x vocab logits.
 // Each engine has one execution context per optimization profile, selected once at load; all contexts
 // of the three engines share one user-managed activation block (they run one at a time on one stream).
 // I/O contract: engines/README.md.
@@ -88,7 +90,12 @@ class TrtExecutor final : public model::Executor {
   void upload_llm(std::span<const int64_t> ids, const model::MropePositions& pos, std::span<const int64_t> write_index,
                   std::span<const int64_t> image_pos);
   void bind_llm(Ctx c, int64_t rows, int lanes, int64_t image_rows);
-  std::vector<float> download_logits(int lanes, const char* what);
+  // Selects the next token of each sampler on the device: sampler i reads row rows[i] of `logits`
+  // ([*, vocab] fp32, device) with the host's uniform for it (model::draw_uniforms, so the SplitMix64
+  // streams are the CPU path's); only the ids and statuses come back. Null samplers give -1.
+  std::vector<int32_t> select_on_device(const float* logits, std::span<const int64_t> rows,
+                                        std::span<model::TokenSampler* const> samplers, const model::SamplingParams& params,
+                                        const char* what);
   void bind_expert(Ctx c, int lanes);
 
   TrtExecutorOptions opts_;
@@ -122,7 +129,13 @@ class TrtExecutor final : public model::Executor {
   cuda::DeviceBuffer ids_, rope_cos_, rope_sin_, image_positions_, write_index_, logits_;
   cuda::DeviceBuffer no_rows_;  // the address of decode's 0-row image inputs
   int64_t prompt_len_ = 0;
-  std::vector<float> prompt_logits_;  // the prompt's last logits, for start_lanes()
+  // The prompt's last logits [vocab], kept on the device for start_lanes() (logits_ is overwritten by
+  // every decode step, and a plan with more samples than lanes starts several lane groups).
+  cuda::DeviceBuffer prompt_logits_;
+  // Token selection (backends/cuda/token_select_kernel.hpp): per lane its logits row and uniform in,
+  // its id and status out, fp64 scratch [max_lanes, vocab]; select_host_ stages both directions.
+  cuda::DeviceBuffer select_in_, select_out_, select_scratch_;
+  cuda::PinnedBuffer select_host_;
   int lanes_ = 0;                     // lanes start_lanes() opened
   std::vector<int64_t> lane_pos_;     // each open lane's next cache position (its valid length)
   // expert: `t` is one aligned element that each step fills from t_schedule_; kv_write_index = prefixes
