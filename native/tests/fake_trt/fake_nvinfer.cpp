@@ -177,8 +177,9 @@ Shape output_shape(const ContextState& c, const Tensor& t) {
       const int64_t p = in_dim(past, 0), n = in_dim(N::kInputIds, 0);
       s[i] = p < 0 || n < 0 ? -1 : p + n;
     } else if ((t.name == N::kImageEmbeds && i == 0) || (t.name == N::kDeepstackEmbeds && i == 1)) {
-      const int64_t p = in_dim(N::kPixelValues, 0), m = fake::config().merge_unit;
-      s[i] = p < 0 ? -1 : p / m;
+      // pixel_values [images, patches, ...]: images * patches / merge_unit rows, image after image
+      const int64_t b = in_dim(N::kPixelValues, 0), p = in_dim(N::kPixelValues, 1), m = fake::config().merge_unit;
+      s[i] = b < 0 || p < 0 ? -1 : b * p / m;
     } else if (t.name == N::kLogits && i == 0 && s.size() == 2 && e.find(kKvWriteIndex)) {
       s[i] = in_dim(kKvWriteIndex, 0);
     } else {
