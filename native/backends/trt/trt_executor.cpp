@@ -155,7 +155,19 @@ TrtExecutor::TrtExecutor(TrtExecutorOptions options)
   expert_sin_ = cuda::DeviceBuffer(static_cast<size_t>(max_lanes_ * waypoints_ * ehd) * 4, "expert_rope_sin");
 }
 
-TrtExecutor::~TrtExecutor() = default;
+// The members free device memory and destroy streams: on the runner's device, whichever thread disposes it.
+TrtExecutor::~TrtExecutor() {
+  try {
+    bind_device();
+  } catch (...) {  // a destructor must not throw; the frees then report through the CUDA wrappers
+  }
+}
+
+void TrtExecutor::bind_device() const {
+  int current = -1;
+  if (cudaGetDevice(&current) != cudaSuccess || current != gpu_.device)
+    cuda::check(cudaSetDevice(gpu_.device), "cudaSetDevice");
+}
 
 // ---- small helpers --------------------------------------------------------------------------------
 
@@ -228,6 +240,7 @@ void TrtExecutor::bind_kv(Ctx e, int64_t layers, int lanes) {
 // ---- KV cache ---------------------------------------------------------------------------------------
 
 void TrtExecutor::reserve(int64_t positions, int lanes) {
+  bind_device();
   const int64_t cap = manifest_.kv_cache.capacity;
   // The expert writes its action rows past each lane's prefix, inside the same capacity.
   if (positions + waypoints_ > cap)
@@ -254,6 +267,7 @@ void TrtExecutor::reserve(int64_t positions, int lanes) {
 // ---- vision -------------------------------------------------------------------------------------------
 
 void TrtExecutor::encode_images(const model::ImageBatch& images) {
+  bind_device();
   const int64_t pd = cfg_.vision.patch_dim(), merge = cfg_.vision.merge_unit(), H = manifest_.hidden_size;
   const int64_t n_images = static_cast<int64_t>(images.grids.size());
   if (n_images <= 0 || !images.patches) fail(ErrorCode::InvalidInput, "encode_images: empty image batch");
@@ -471,6 +485,7 @@ std::vector<int32_t> TrtExecutor::select_on_device(const float* logits, std::spa
 }
 
 void TrtExecutor::prefill(std::span<const int32_t> ids, const model::PositionIds& pos) {
+  bind_device();
   const int64_t n = static_cast<int64_t>(ids.size());
   if (n == 0) fail(ErrorCode::InvalidInput, "prefill: empty token sequence");
   if (pos.size() != ids.size() || pos.h.size() != ids.size() || pos.w.size() != ids.size())
@@ -504,6 +519,7 @@ void TrtExecutor::prefill(std::span<const int32_t> ids, const model::PositionIds
 }
 
 std::vector<int32_t> TrtExecutor::start_lanes(std::span<model::TokenSampler* const> samplers, const model::SamplingParams& params) {
+  bind_device();
   if (prompt_len_ == 0) fail(ErrorCode::Internal, "start_lanes before prefill");
   const int n = static_cast<int>(samplers.size());
   if (n < 1 || n > max_lanes_)
@@ -531,6 +547,7 @@ std::vector<int32_t> TrtExecutor::start_lanes(std::span<model::TokenSampler* con
 }
 
 std::vector<int32_t> TrtExecutor::decode(std::span<const model::LaneStep> steps, const model::SamplingParams& params) {
+  bind_device();
   if (steps.empty()) fail(ErrorCode::Internal, "decode: no lanes");
   if (lanes_ == 0) fail(ErrorCode::Internal, "decode before start_lanes");
   // Finished lanes are masked, not compacted: every open lane runs in the graph and a lane not listed
@@ -605,6 +622,7 @@ void TrtExecutor::bind_expert(Ctx e, int lanes) {
 
 void TrtExecutor::denoise(float* x, std::span<const model::DenoiseLane> lanes, int steps,
                           const std::function<void()>& before_step) {
+  bind_device();
   const int K = static_cast<int>(lanes.size());
   if (K < 1 || K > kv_.lanes())
     fail(ErrorCode::Internal, "denoise: " + std::to_string(K) + " samples, " + std::to_string(kv_.lanes()) + " lanes reserved");

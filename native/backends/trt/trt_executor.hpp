@@ -81,6 +81,9 @@ class TrtExecutor final : public model::Executor {
   void set_address(Ctx c, const std::string& tensor, const void* ptr);
   static Shape output_shape(Ctx c, const std::string& tensor);
   void enqueue(Ctx c, const char* what);
+  // Makes the runner's device current on the calling thread. The planner calls from its worker threads,
+  // and each thread has its own current device (0 until set), so every entry point calls this first.
+  void bind_device() const;
   void sync(const char* what);
   void upload(const cuda::DeviceBuffer& dst, const void* src, size_t bytes, const char* what);
   uint8_t* staging(size_t bytes);

@@ -11,12 +11,14 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <set>
 #include <span>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "backends/cuda/resources.hpp"
@@ -253,7 +255,19 @@ TEST(trt_runner_on_fake_tensorrt_keeps_the_runtime_contract) {
     CHECK_EQ(ex.info().backend, std::string("tensorrt"));
     CHECK_EQ(ex.info().precision, std::string("fp16"));
     lanes = ex.max_lanes();
-    for (const Request& r : requests) runs.push_back(run_plan(ex, *r.scene, r.tokens, r.steps, r.noise_base, action_n));
+    // Each request from a new thread, as the planner's workers call it: a fresh thread's current device
+    // is 0 until the runner makes its own current.
+    for (const Request& r : requests) {
+      std::exception_ptr failed;
+      std::thread([&] {
+        try {
+          runs.push_back(run_plan(ex, *r.scene, r.tokens, r.steps, r.noise_base, action_n));
+        } catch (...) {
+          failed = std::current_exception();
+        }
+      }).join();
+      if (failed) std::rethrow_exception(failed);
+    }
     CHECK(ex.cache_bytes() > 0);
   } catch (const std::exception& e) {
     test::record_failure(__FILE__, __LINE__, std::string("the runner threw: ") + e.what());
