@@ -26,7 +26,9 @@ t.test('TensorRT runner on the fake TensorRT runtime keeps the runtime contract'
   const summary = /^(\d+) passed, (\d+) skipped, (\d+) failed$/m.exec(out);
   t.ok(summary, `the harness printed its summary (stderr: ${(r.stderr ?? '').slice(-2000)})`);
   const lines = out.split('\n');
-  t.same(lines.filter((l) => l.startsWith('not ok')), [], `no failing case\n${out.slice(-6000)}`);
+  const failed = lines.filter((l) => l.startsWith('not ok'));
+  t.same(failed, [], 'no failing case');
+  if (failed.length > 0) t.comment(out.slice(-6000));
   t.same(lines.filter((l) => l.startsWith('skip ')), [], 'no skipped case');
   t.equal(r.status, 0, 'exit status 0');
   for (const name of ['trt_runner_on_fake_tensorrt_keeps_the_runtime_contract', 'trt_runner_selects_tokens_on_the_device_as_select_tokens', 'trt_fake_runtime_reports_each_misuse'])

@@ -1,7 +1,8 @@
 // The TensorRT runner (alp::trt::TrtExecutor) driven through model::Executor over the fake TensorRT
 // and CUDA runtimes (fake_runtime.hpp): engines exported by our own exporter from a tiny checkpoint,
-// then load, encode two images, prefill, decode, denoise, for two samples. The fake records every
-// call; the run must break none of its rules, and the results must be what the fake engines compute.
+// then load and four requests as the planner makes them (images, prefill, ragged decode lanes,
+// denoise; lane counts, step counts and image sizes varied). The fake records every call; the run
+// must break none of its rules, and the results must be what the fake engines compute.
 // A second case drives the fake directly with each misuse, so every rule is shown to fire.
 #include <cuda_runtime_api.h>
 
