@@ -4,8 +4,7 @@
 #include <vector>
 
 #include "core/engine_manifest.hpp"
-#include "export/model_export.hpp"
-#include "export/trtexec_commands.hpp"
+#include "export/export_engines.hpp"
 #include "napi/errors.hpp"
 #if defined(ALPAMAYO_HAVE_TENSORRT) && defined(ALPAMAYO_HAVE_ONNXPARSER)
 #include "backends/trt/engine_builder.hpp"
@@ -66,21 +65,18 @@ Napi::Value ExportEngines(const Napi::CallbackInfo& info) {
     };
     o.progress = say;
 
-    exporter::ModelExportResult r = exporter::export_models(checkpoint, out, precision, o);
+    const bool export_only = info.Length() > 6 && info[6].IsBoolean() && info[6].As<Napi::Boolean>().Value();
+    exporter::EngineBuilder build;
 #if defined(ALPAMAYO_HAVE_TENSORRT) && defined(ALPAMAYO_HAVE_ONNXPARSER)
-    build_all(r.manifest, out, say);
+    build = [&](engine::EngineManifest& m, const std::string& dir) { build_all(m, dir, say); };
 #endif
-    bool built = true;
-    for (const auto& [n, e] : r.manifest.engines) built = built && e.built;
-    engine::save_engine_manifest(r.manifest, out);
+    const exporter::ExportEnginesResult r = exporter::export_engines(checkpoint, out, precision, o, export_only, build);
     Napi::Object res = Napi::Object::New(env);
     res.Set("manifest", json::stringify(engine::manifest_to_json(r.manifest), 2));
-    res.Set("built", built);
+    res.Set("built", r.built);
     Napi::Array cmds = Napi::Array::New(env);
-    if (!built) {
-      uint32_t i = 0;
-      for (const std::string& c : exporter::trtexec_commands(r.manifest, out)) cmds.Set(i++, c);
-    }
+    uint32_t i = 0;
+    for (const std::string& c : r.trtexec) cmds.Set(i++, c);
     res.Set("trtexec", cmds);
     return res;
   });

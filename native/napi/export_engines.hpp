@@ -4,10 +4,10 @@
 namespace alp::napi {
 
 // exportEngines(checkpoint, outDir, precision, profiles: string[], referenceDir: string | undefined,
-//               onProgress?: (message: string) => void)
+//               onProgress?: (message: string) => void, exportOnly?: boolean)
 //   -> { manifest: string (JSON), built: boolean, trtexec: string[] }
 // Synchronous (a CLI step): exports the ONNX graphs, builds the TensorRT engines when the addon has
-// TensorRT and its ONNX parser, and writes manifest.json; without TensorRT the manifest marks the
+// TensorRT and its ONNX parser and exportOnly is not true, and writes manifest.json; without TensorRT the manifest marks the
 // engines not built and `trtexec` holds the commands that build them.
 Napi::Value ExportEngines(const Napi::CallbackInfo& info);
 

@@ -3,6 +3,7 @@
 // test/onnxExport.test.ts (onnxruntime vs the CPU executor).
 #include <filesystem>
 
+#include "export/export_engines.hpp"
 #include "export/model_export.hpp"
 #include "export/trtexec_commands.hpp"
 #include "model/checkpoint_writer.hpp"
@@ -126,4 +127,46 @@ TEST(export_profiles_audit_planner_layout) {
   CHECK(cap >= prefill.at("input_ids").max[0] + 256 + 1 + 64);
   const auto& expert = res.manifest.engine("expert_step").profiles.at(0).inputs;
   CHECK(expert.at("x").max == (Shape{16 * 64, 2}));
+}
+
+// build-engines --export-only: the builder (TensorRT's, in an addon that has it) is never called, the
+// manifest says not built and the trtexec commands are returned; without export-only the same builder
+// is called once and its result is what manifest.json records. A recording builder stands in for
+// TensorRT, so this runs without it.
+TEST(export_engines_export_only_never_builds) {
+  test::TempDir dir;
+  model::write_random_checkpoint(dir.file("ckpt"), "tiny", 3);
+  exporter::ModelExportOptions o;
+  o.dim_ranges["seq"] = {1, 8, 32};
+  int calls = 0;
+  const exporter::EngineBuilder build = [&](engine::EngineManifest& m, const std::string& out) {
+    ++calls;
+    CHECK(std::filesystem::exists(out + "/llm.onnx"));  // called after the export
+    for (auto& [name, e] : m.engines) {
+      e.built = true;
+      e.tensorrt_version = "10.16.0";
+      e.compute_capability = "sm_90";
+      e.sha256 = std::string(64, 'a');
+    }
+  };
+  const auto only = exporter::export_engines(dir.file("ckpt"), dir.file("only"), Precision::FP16, o, /*export_only=*/true, build);
+  CHECK_EQ(calls, 0);
+  CHECK(!only.built);
+  CHECK_EQ(only.trtexec.size(), only.manifest.engines.size());
+  for (const char* f : {"vision.onnx", "llm.onnx", "expert_step.onnx", "manifest.json"}) CHECK(std::filesystem::exists(dir.file("only") + "/" + f));
+  for (const auto& [name, e] : engine::load_engine_manifest(dir.file("only")).engines) {
+    CHECK(!e.built);
+    CHECK(e.tensorrt_version.empty());
+  }
+
+  const auto full = exporter::export_engines(dir.file("ckpt"), dir.file("full"), Precision::FP16, o, /*export_only=*/false, build);
+  CHECK_EQ(calls, 1);
+  CHECK(full.built);
+  CHECK(full.trtexec.empty());
+  for (const auto& [name, e] : engine::load_engine_manifest(dir.file("full")).engines) CHECK(e.built);
+
+  // No builder compiled in (the CPU and CUDA variants): exported, not built, commands returned.
+  const auto none = exporter::export_engines(dir.file("ckpt"), dir.file("none"), Precision::FP16, o, false, {});
+  CHECK(!none.built);
+  CHECK(!none.trtexec.empty());
 }
