@@ -136,7 +136,10 @@ export interface NativeAddon {
   tokenLayout(preset: string): NativeTokenLayoutEntry[];
   makeCheckpoint(dir: string, preset: 'tiny' | 'small', seed: number): void;
   inspectCheckpoint(dir: string): NativeInspectResult;
-  /** Exports ONNX graphs (+ TensorRT engines when compiled in) and writes manifest.json; synchronous. */
+  /**
+   * Exports ONNX graphs (+ TensorRT engines when compiled in and `exportOnly` is not true) and writes
+   * manifest.json; synchronous.
+   */
   exportEngines(
     checkpoint: string,
     outDir: string,
@@ -144,6 +147,7 @@ export interface NativeAddon {
     profiles: readonly string[],
     referenceDir: string | undefined,
     onProgress?: (message: string) => void,
+    exportOnly?: boolean,
   ): { manifest: string; built: boolean; trtexec: string[] };
   historyTokenIds(egoHistory: Float64Array, configJson: string): Int32Array;
   /** The official processor's smart_resize: `[height, width]`; throws INVALID_INPUT where it raises. */

@@ -30,6 +30,7 @@ Usage:
                     [--profile dim=min:opt:max ...] [--reference DIR] [--export-only]
                                                   export vision/llm/expert_step ONNX, write manifest.json,
                                                   build TensorRT engines (or print the trtexec commands);
+                                                  --export-only: never build, even with TensorRT compiled in;
                                                   dims: images, patches, image_tokens, seq, lanes, kv_capacity. Exits 1 when
                                                   the engines were not built, unless --export-only
   alpamayo-trt plan --checkpoint DIR --inputs FILE.json [--json]
@@ -203,10 +204,15 @@ export async function runCli(argv: readonly string[], io: CliIo = { out: (s) => 
       case 'build-engines': {
         if (!values.checkpoint || !values.out || !values.precision)
           throw new AlpamayoError('build-engines: --checkpoint DIR, --out DIR and --precision fp8|fp16|bf16|fp32 are required', 'INVALID_INPUT', { field: 'build-engines' });
-        const r = loadNative().exportEngines(values.checkpoint, values.out, values.precision, values.profile ?? [], values.reference, (msg) => io.err(msg));
+        const exportOnly = values['export-only'] === true;
+        const r = loadNative().exportEngines(values.checkpoint, values.out, values.precision, values.profile ?? [], values.reference, (msg) => io.err(msg), exportOnly);
         io.out(`wrote ${join(values.out, 'manifest.json')}`);
         if (!r.built) {
-          io.out('TensorRT is not compiled into this addon: the ONNX graphs and manifest.json are written, the engines are NOT built.');
+          io.out(
+            exportOnly
+              ? '--export-only: the ONNX graphs and manifest.json are written, the engines are NOT built.'
+              : 'TensorRT is not compiled into this addon: the ONNX graphs and manifest.json are written, the engines are NOT built.',
+          );
           io.out('Build them on the target GPU with:');
           for (const c of r.trtexec) io.out(`  ${c}`);
           io.out('then record tensorrt_version, compute_capability, sha256 and "built": true in manifest.json (or rerun build-engines with a TensorRT-enabled addon).');
