@@ -17,16 +17,20 @@ import type { CliIo } from './runCli.js';
 export const EVAL_USAGE = `alpamayo-trt eval --checkpoint DIR --data DIR --out results.jsonl [--clips LIST] [--samples 6] [--t0 5.1] [--seed N]
                   [--backend auto|cpu|cuda|tensorrt] [--engines DIR] [--precision P] [--threads N]
                   [--temperature T] [--top-p P] [--steps N] [--max-tokens N] [--prefetch N]
-                  [--queue redis://HOST:PORT [--queue-name NAME]]
+                  [--queue redis://HOST:PORT [--queue-name NAME] [--worker-timeout SECONDS]]
   Open-loop evaluation (minADE/ADE/FDE at 0.5, 1, 3, 5, 6.4 s) on PhysicalAI-AV clips: one JSON line per clip,
   then mean/median/p90 per metric. Clips already in --out are skipped (resume); each clip's seed depends only
   on --seed and the clip id. --clips: comma-separated ids, or a file with one id per line (default: all).
-  --queue: enqueue one job per clip on Redis (BullMQ) and collect the results of 'alpamayo-trt worker's.`;
+  --queue: enqueue one job per clip on Redis (BullMQ) and collect the results of 'alpamayo-trt worker's.
+  --worker-timeout: with --queue, fail (BACKEND_UNAVAILABLE, exit 1, naming the clips not evaluated) once no
+  worker has been alive for this long (default 300 s; a killed worker stops counting one --lock-ms after it
+  died). Results already collected are kept; the jobs stay queued for the next run.`;
 
 export const WORKER_USAGE = `alpamayo-trt worker --queue redis://HOST:PORT --checkpoint DIR [--data DIR] [--queue-name NAME] [--lock-ms MS]
                     [--backend auto|cpu|cuda|tensorrt] [--engines DIR] [--precision P] [--threads N] [--device N]
   Serves evaluation jobs from the queue with its own planner (run one per GPU, --device N); --data overrides the
-  dataset path sent by 'eval'. A job whose worker dies is given to another after --lock-ms (default 30000).`;
+  dataset path sent by 'eval'. A job whose worker dies is given to another after --lock-ms (default 30000); the
+  worker's heartbeat key expires after the same time, after which 'eval' stops counting it as alive.`;
 
 /** Planner flags shared by eval and worker. @internal */
 export const PLANNER_FLAGS = {
@@ -82,6 +86,7 @@ export async function runEval(argv: readonly string[], io: CliIo): Promise<numbe
     prefetch: { type: 'string' },
     queue: { type: 'string' },
     'queue-name': { type: 'string' },
+    'worker-timeout': { type: 'string' },
   });
   if (values.help) {
     io.out(EVAL_USAGE);
@@ -106,6 +111,10 @@ export async function runEval(argv: readonly string[], io: CliIo): Promise<numbe
     seed: integerFlag('seed', values.seed, 0, 0xffffffff) ?? 0,
     plan,
   };
+  const workerTimeout = numberFlag('worker-timeout', values['worker-timeout']);
+  if (workerTimeout !== undefined && !(workerTimeout >= 0.1 && workerTimeout <= 86_400))
+    throw new AlpamayoError(`--worker-timeout: expected seconds in [0.1, 86400], got '${values['worker-timeout']}'`, 'INVALID_INPUT', { field: '--worker-timeout', expected: 'seconds in [0.1, 86400]', actual: values['worker-timeout'] });
+  if (workerTimeout !== undefined && !values.queue) throw new AlpamayoError('--worker-timeout: only with --queue', 'INVALID_INPUT', { field: '--worker-timeout', expected: '--queue', actual: values['worker-timeout'] });
   // Validate the planner flags before any work, also in queue mode (where workers load the planner).
   const load = values.queue ? undefined : loadOptionsFromFlags('eval', values);
   const ignored = Object.keys(PLANNER_FLAGS).filter((k) => values.queue && values[k as keyof typeof PLANNER_FLAGS] !== undefined);
@@ -130,6 +139,7 @@ export async function runEval(argv: readonly string[], io: CliIo): Promise<numbe
         source = evaluateClipsOnQueue({
           queue: values.queue,
           ...(values['queue-name'] ? { queueName: values['queue-name'] } : {}),
+          ...(workerTimeout !== undefined ? { workerTimeoutMs: Math.round(workerTimeout * 1000) } : {}),
           data,
           clips: todo,
           ...settings,

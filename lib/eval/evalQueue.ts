@@ -4,7 +4,11 @@
 // the job's lock; BullMQ's stalled-job check in the surviving workers moves the job back to the wait list
 // and another worker evaluates it again with the same clip seed, so nothing is lost and the result is
 // the one a single process would give. The collector writes each clip once, then removes its job.
-import { createHash } from 'node:crypto';
+// Stalled jobs are only moved back by a live worker, so with every worker gone nothing would ever
+// finish: each worker keeps a heartbeat key (TTL = its lock time) and the collector fails with
+// BACKEND_UNAVAILABLE, naming the clips not evaluated, once no heartbeat has been seen for
+// workerTimeoutMs.
+import { createHash, randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { AlpamayoError, ALPAMAYO_ERROR_CODES } from '../AlpamayoError.js';
 import { PhysicalAIAVDataset } from '../dataset/PhysicalAIAVDataset.js';
@@ -13,6 +17,9 @@ import { evaluateClip, resolveSettings, toFailure, type ClipFailure, type ClipRe
 
 /** Queue name used when none is given. */
 export const DEFAULT_EVAL_QUEUE = 'alpamayo-eval';
+
+/** How long {@link evaluateClipsOnQueue} waits without any live worker before it fails: 5 minutes. */
+export const DEFAULT_WORKER_TIMEOUT_MS = 300_000;
 
 /** What a job carries. */
 export interface EvalJobData {
@@ -40,6 +47,14 @@ export interface QueuedEvaluationOptions extends QueueConnectionOptions, EvalSet
   clips: readonly string[];
   /** Called once every job is in the queue. */
   onEnqueued?: (count: number) => void;
+  /**
+   * Fail with `BACKEND_UNAVAILABLE` (field `workers`) when no worker has been alive for this long,
+   * milliseconds, while clips are still to come. A worker is alive while its heartbeat key exists: it
+   * renews it every third of its lock time and a killed worker's key expires one lock time later, so a
+   * run whose workers all died fails within about lockMs + workerTimeoutMs. Default
+   * {@link DEFAULT_WORKER_TIMEOUT_MS}; the time also covers starting the workers after `eval`.
+   */
+  workerTimeoutMs?: number;
 }
 
 function connection(url: string): { url: string; maxRetriesPerRequest: null } {
@@ -61,6 +76,65 @@ async function ready(url: string, ms: number, ...clients: { waitUntilReady(): Pr
   }
 }
 
+/** Prefix of the worker heartbeat keys of queue `name` (BullMQ's default key prefix, then our own). */
+function heartbeatPrefix(name: string): string {
+  return `bull:${name}:alpamayo-worker:`;
+}
+
+type RedisClient = import('ioredis').Redis;
+
+async function redisClient(conn: { url: string; maxRetriesPerRequest: null }): Promise<RedisClient> {
+  const { Redis } = await import('ioredis');
+  const c = new Redis(conn.url, { maxRetriesPerRequest: conn.maxRetriesPerRequest, lazyConnect: false });
+  c.on('error', () => {});
+  return c;
+}
+
+/** Number of live worker heartbeats of queue `name`. */
+async function countLiveWorkers(redis: RedisClient, name: string): Promise<number> {
+  const pattern = heartbeatPrefix(name).replace(/[*?[\]\\]/g, '\\$&') + '*';
+  let cursor = '0';
+  let n = 0;
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    cursor = next;
+    n += keys.length;
+  } while (cursor !== '0');
+  return n;
+}
+
+/**
+ * Resolves `dead` once no worker heartbeat (and no result, reported through `alive()`) has been seen
+ * for `timeoutMs`. A poll that hangs (Redis gone: ioredis queues commands) counts as no worker.
+ */
+function watchWorkers(redis: RedisClient, name: string, timeoutMs: number): { dead: Promise<{ workersGone: true; sinceMs: number }>; alive(): void; stop(): void } {
+  let last = Date.now();
+  let polling = false;
+  let resolveDead!: (v: { workersGone: true; sinceMs: number }) => void;
+  const dead = new Promise<{ workersGone: true; sinceMs: number }>((r) => (resolveDead = r));
+  const timer = setInterval(
+    () => {
+      const since = Date.now() - last;
+      if (since > timeoutMs) {
+        clearInterval(timer);
+        resolveDead({ workersGone: true, sinceMs: since });
+        return;
+      }
+      if (polling) return;
+      polling = true;
+      countLiveWorkers(redis, name).then(
+        (n) => {
+          polling = false;
+          if (n > 0) last = Date.now();
+        },
+        () => (polling = false),
+      );
+    },
+    Math.max(50, Math.min(1000, Math.floor(timeoutMs / 4))),
+  );
+  return { dead, alive: () => (last = Date.now()), stop: () => clearInterval(timer) };
+}
+
 function runKey(data: string, settings: EvalSettings): string {
   return createHash('sha256').update(JSON.stringify({ data, settings: resolveSettings(settings) })).digest('hex').slice(0, 16);
 }
@@ -80,16 +154,21 @@ function failureFromReason(clip: string, t0Us: number, reason: string): ClipFail
 export async function* evaluateClipsOnQueue(opts: QueuedEvaluationOptions): AsyncGenerator<ClipResult | ClipFailure, void, undefined> {
   const settings = resolveSettings(opts);
   const data = resolve(opts.data);
+  const workerTimeoutMs = opts.workerTimeoutMs ?? DEFAULT_WORKER_TIMEOUT_MS;
+  if (!(Number.isFinite(workerTimeoutMs) && workerTimeoutMs >= 100 && workerTimeoutMs <= 86_400_000))
+    throw new AlpamayoError(`workerTimeoutMs: expected a number of milliseconds in [100, 86400000], got ${workerTimeoutMs}`, 'INVALID_INPUT', { field: 'workerTimeoutMs', expected: '[100, 86400000] ms', actual: workerTimeoutMs });
   const name = opts.queueName ?? DEFAULT_EVAL_QUEUE;
   const conn = connection(opts.queue);
   const { Queue, QueueEvents } = await import('bullmq');
   const queue = new Queue<EvalJobData, ClipResult>(name, { connection: conn });
   const events = new QueueEvents(name, { connection: conn });
+  const redis = await redisClient(conn);
+  let watchdog: ReturnType<typeof watchWorkers> | undefined;
   // Connection errors are retried by ioredis; reported through ready()'s timeout, not as crashes.
   queue.on('error', () => {});
   events.on('error', () => {});
   try {
-    await ready(opts.queue, opts.connectTimeoutMs ?? 10_000, queue, events);
+    await ready(opts.queue, opts.connectTimeoutMs ?? 10_000, queue, events, { waitUntilReady: () => redis.ping() });
     const key = runKey(data, settings);
     // A failure left behind by a collector that stopped before removing it would be returned again
     // instead of retried: clear those first. (Completed ones are kept: they are results to collect.)
@@ -120,14 +199,28 @@ export async function* evaluateClipsOnQueue(opts: QueuedEvaluationOptions): Asyn
         ),
       );
     });
+    watchdog = watchWorkers(redis, name, workerTimeoutMs);
     while (pending.size) {
-      const s = await Promise.race(pending.values());
+      const s = await Promise.race([...pending.values(), watchdog.dead]);
+      if ('workersGone' in s) {
+        const left = [...pending.keys()].sort((a, b) => a - b).map((i) => opts.clips[i]!);
+        const shown = left.length > 20 ? `${left.slice(0, 20).join(', ')}, ... (${left.length - 20} more)` : left.join(', ');
+        throw new AlpamayoError(
+          `queue: no live worker on '${name}' for ${(s.sinceMs / 1000).toFixed(1)} s (--worker-timeout ${workerTimeoutMs / 1000} s); ` +
+            `${left.length} clip(s) not evaluated: ${shown}. Their jobs stay queued: start workers and rerun eval to collect them`,
+          'BACKEND_UNAVAILABLE',
+          { field: 'workers', expected: `a live worker within ${workerTimeoutMs} ms`, actual: { liveWorkers: 0, sinceMs: s.sinceMs, notEvaluated: left } },
+        );
+      }
+      watchdog.alive();
       pending.delete(s.index);
       yield s.result ?? s.failure!;
       // The consumer has the result: the job may go.
       await jobs[s.index]!.remove().catch(() => {});
     }
   } finally {
+    watchdog?.stop();
+    redis.disconnect();
     await Promise.allSettled([events.close(), queue.close()]);
   }
 }
@@ -190,15 +283,27 @@ export async function startEvalWorker(opts: EvalWorkerOptions): Promise<EvalWork
     { connection: conn, concurrency: 1, lockDuration: lockMs, stalledInterval: lockMs, maxStalledCount: 3 },
   );
   worker.on('error', opts.onError ?? ((err: Error) => process.stderr.write(`eval worker: ${err.message}\n`)));
+  // Heartbeat for the collectors' watchdog (see the top of this file): expires one lock time after
+  // the last renewal, so a killed worker stops counting as alive when its jobs become stalled.
+  const redis = await redisClient(conn);
+  const beatKey = heartbeatPrefix(opts.queueName ?? DEFAULT_EVAL_QUEUE) + randomUUID();
+  const beat = (): Promise<unknown> => redis.set(beatKey, String(process.pid), 'PX', lockMs);
   try {
-    await ready(opts.queue, opts.connectTimeoutMs ?? 10_000, worker);
+    await ready(opts.queue, opts.connectTimeoutMs ?? 10_000, worker, { waitUntilReady: beat });
   } catch (err) {
+    redis.disconnect();
     await worker.close(true).catch(() => {});
     throw err;
   }
+  const beats = setInterval(() => void beat().catch(() => {}), Math.max(30, Math.floor(lockMs / 3)));
+  beats.unref();
   return {
     async close() {
+      // Alive until the job in progress is finished.
       await worker.close();
+      clearInterval(beats);
+      await redis.del(beatKey).catch(() => {});
+      redis.disconnect();
       for (const d of await Promise.allSettled(datasets.values())) if (d.status === 'fulfilled') await d.value.close();
     },
   };
