@@ -143,3 +143,50 @@ t.test('eval --queue: 3 workers, one killed mid-job', { skip }, async (t) => {
   t.match(stdout, /^minADE@6\.4s\s+6\s+/m, 'summary table');
   redis.kill('SIGTERM');
 });
+
+// With its only worker SIGKILLed mid-job nothing would ever move the stalled job back (only live
+// workers do): eval must not wait forever but fail within --lock-ms (the worker's heartbeat TTL) +
+// --worker-timeout with BACKEND_UNAVAILABLE naming the clips that were not evaluated, and exit 1.
+t.test('eval --queue: the only worker killed, eval fails within --worker-timeout', { skip }, async (t) => {
+  const dir = t.testdir();
+  const data = join(dir, 'data');
+  const ckpt = join(dir, 'ckpt');
+  const children: ChildProcess[] = [];
+  t.teardown(() => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  });
+  const port = await freePort();
+  const redis = spawn(redisServer, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  children.push(redis);
+  makeClips(data, '--count', '3', '--seed', '12', '--width', '96', '--height', '64', '--clips-per-chunk', '3');
+  t.equal(spawnSync(process.execPath, [CLI, 'make-checkpoint', ckpt, '--preset', 'tiny', '--seed', '0'], { env }).status, 0);
+  await waitForPort(port, 10_000);
+  const url = `redis://127.0.0.1:${port}`;
+  const out = join(dir, 'dist.jsonl');
+  const worker = spawn(process.execPath, [CLI, 'worker', '--queue', url, '--checkpoint', ckpt, '--backend', 'cpu', '--threads', '1', '--lock-ms', '1000'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  children.push(worker);
+  const w = track(worker);
+  await w.waitFor(/serving redis/, 60_000);
+  const producer = spawn(process.execPath, [CLI, 'eval', '--data', data, '--samples', '2', '--max-tokens', '8', '--queue', url, '--worker-timeout', '2', '--out', out], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  children.push(producer);
+  const prod = track(producer);
+
+  const started = await w.waitFor(/^worker \d+: start (\S+)$/, 60_000);
+  worker.kill('SIGKILL');
+  await w.exited;
+  const killedAt = Date.now();
+  const code = await Promise.race([prod.exited, new Promise<string>((r) => setTimeout(() => r('still running after 30 s'), 30_000).unref())]);
+  const waited = Date.now() - killedAt;
+  const stderr = prod.lines.join('\n');
+  t.equal(code, 1, `eval exits 1 (stderr: ${stderr})`);
+  // Bound: heartbeat TTL 1 s + timeout 2 s + one poll; generous slack for a loaded 2-core machine.
+  t.ok(waited < 12_000, `eval gave up ${waited} ms after the kill (lock 1 s + timeout 2 s)`);
+  const m = /alpamayo-trt: BACKEND_UNAVAILABLE: queue: no live worker on 'alpamayo-eval' for [\d.]+ s \(--worker-timeout 2 s\); (\d+) clip\(s\) not evaluated: ([^.]+)\./.exec(stderr);
+  t.ok(m, `the error names the condition (stderr: ${stderr})`);
+  const done = existsSync(out) ? readLines(out).map((l) => l.clip) : [];
+  const missing = m ? m[2]!.split(', ') : [];
+  t.ok(missing.includes(started[1]!), `the killed job's clip ${started[1]} is listed as not evaluated`);
+  t.equal(Number(m?.[1]), 3 - done.length, 'every clip not written is listed');
+  t.same(missing.filter((c) => done.includes(c)), [], 'no written clip is listed');
+  redis.kill('SIGTERM');
+});
