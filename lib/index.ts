@@ -43,5 +43,5 @@ export { clipSeed } from './eval/clipSeed.js';
 export { formatSummaryTable, quantile, summarizeResults } from './eval/summarizeResults.js';
 export type { MetricSummary } from './eval/summarizeResults.js';
 export { appendResult, readResultsFile } from './eval/resultsFile.js';
-export { DEFAULT_EVAL_QUEUE, evaluateClipsOnQueue, startEvalWorker } from './eval/evalQueue.js';
+export { DEFAULT_EVAL_QUEUE, DEFAULT_WORKER_TIMEOUT_MS, evaluateClipsOnQueue, startEvalWorker } from './eval/evalQueue.js';
 export type { EvalJobData, EvalWorker, EvalWorkerOptions, QueueConnectionOptions, QueuedEvaluationOptions } from './eval/evalQueue.js';

@@ -71,6 +71,30 @@ t.test('build-engines fails when the engines were not built, unless --export-onl
   t.equal(e.err, '');
 });
 
+// The CPU addon never builds, so whether --export-only reaches the native call is observed on the call
+// itself: its 7th argument (the native side, exporter::export_engines, never calls the TensorRT builder
+// when it is true: native/tests/export_model_test.cpp).
+t.test('build-engines passes --export-only to the native export', async (t) => {
+  const { loadNative } = await import('../lib/native.js');
+  const addon = loadNative();
+  const real = addon.exportEngines;
+  const seen: unknown[] = [];
+  addon.exportEngines = (...a: Parameters<typeof real>) => {
+    seen.push(a[6]);
+    return real.apply(addon, a);
+  };
+  t.teardown(() => {
+    addon.exportEngines = real;
+  });
+  const dir = t.testdir();
+  const args = ['build-engines', '--checkpoint', dir, '--out', join(dir, 'eng'), '--precision', 'fp16'];
+  const e = await cli(...args, '--export-only');
+  t.equal(e.code, 0);
+  t.match(e.out, /--export-only: the ONNX graphs and manifest\.json are written, the engines are NOT built/);
+  t.equal((await cli(...args)).code, 1);
+  t.same(seen, [true, false], 'exportOnly: true with the flag, false without');
+});
+
 t.test('filesystem errors are the caller\'s, not INTERNAL', async (t) => {
   const dir = t.testdir({ file: 'x' });
   const r = await cli('make-checkpoint', join(dir, 'file', 'ckpt'));
