@@ -134,7 +134,7 @@ export interface NativeAddon {
   readonly errorCodes: readonly string[];
   setErrorClass(ctor: typeof AlpamayoError): void;
   tokenLayout(preset: string): NativeTokenLayoutEntry[];
-  makeCheckpoint(dir: string, preset: 'tiny' | 'small', seed: number): void;
+  makeCheckpoint(dir: string, preset: 'tiny' | 'small' | 'realdims', seed: number): void;
   inspectCheckpoint(dir: string): NativeInspectResult;
   /** Exports ONNX graphs (+ TensorRT engines when compiled in) and writes manifest.json; synchronous. */
   exportEngines(

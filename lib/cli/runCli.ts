@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AlpamayoError } from '../AlpamayoError.js';
 import { formatPlan, planToJson } from './formatPlan.js';
-import { makeCheckpoint } from '../makeCheckpoint.js';
+import { CHECKPOINT_PRESETS, makeCheckpoint, type CheckpointPreset } from '../makeCheckpoint.js';
 import { backends, loadNative, nativeBinaryPath } from '../native.js';
 import { integerFlag, numberFlag as num, parseFlags } from './parseFlags.js';
 import { Planner } from '../Planner.js';
@@ -24,7 +24,7 @@ Usage:
   alpamayo-trt info [--json]                      native variant, backends, CUDA devices
   alpamayo-trt inspect <checkpoint|engines dir> [--json]
                                                   config summary, tensor count and bytes per component
-  alpamayo-trt make-checkpoint DIR [--preset tiny|small] [--seed N]
+  alpamayo-trt make-checkpoint DIR [--preset tiny|small|realdims] [--seed N]
                                                   write a small random-weight test checkpoint
   alpamayo-trt build-engines --checkpoint DIR --out DIR --precision fp8|fp16|bf16|fp32
                     [--profile dim=min:opt:max ...] [--reference DIR] [--export-only]
@@ -46,6 +46,8 @@ Inputs file (paths relative to it; .rgb = raw RGB bytes needing width/height; .p
 --noise: samples*64*2 float32 values, raw little-endian or a JSON array.
 
 Environment: ALPAMAYO_TRT_NATIVE=/path/alpamayo_trt.node overrides the native binary.`;
+
+const isCheckpointPreset = (p: string): p is CheckpointPreset => (CHECKPOINT_PRESETS as readonly string[]).includes(p);
 
 function summarizeConfig(config: unknown): Record<string, unknown> {
   const keys = ['architectures', 'model_type', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'intermediate_size', 'vocab_size'];
@@ -194,7 +196,7 @@ export async function runCli(argv: readonly string[], io: CliIo = { out: (s) => 
         const dir = rest[0];
         if (!dir) throw new AlpamayoError('make-checkpoint: expected a directory', 'INVALID_INPUT', { field: 'make-checkpoint' });
         const preset = values.preset ?? 'tiny';
-        if (preset !== 'tiny' && preset !== 'small') throw new AlpamayoError(`--preset: expected tiny or small, got '${preset}'`, 'INVALID_INPUT', { field: '--preset' });
+        if (!isCheckpointPreset(preset)) throw new AlpamayoError(`--preset: expected tiny, small or realdims, got '${preset}'`, 'INVALID_INPUT', { field: '--preset' });
         const seed = integerFlag('seed', values.seed) ?? 0;
         await makeCheckpoint(dir, { preset, seed });
         io.out(`wrote ${preset} checkpoint (seed ${seed}) to ${dir}`);
