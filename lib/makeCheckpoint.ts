@@ -8,6 +8,8 @@ import { checkInteger, checkKnownKeys, invalidInput, isPlainObject } from './val
 export type CheckpointPreset = 'tiny' | 'small' | 'realdims';
 /** Every {@link CheckpointPreset}. @internal */
 export const CHECKPOINT_PRESETS: readonly CheckpointPreset[] = ['tiny', 'small', 'realdims'];
+/** @internal */
+export const isCheckpointPreset = (p: unknown): p is CheckpointPreset => (CHECKPOINT_PRESETS as readonly unknown[]).includes(p);
 
 /** Options of {@link makeCheckpoint}. */
 export interface MakeCheckpointOptions {
@@ -43,8 +45,8 @@ export async function makeCheckpoint(dir: string, options: MakeCheckpointOptions
   if (typeof dir !== 'string' || dir === '') throw invalidInput('dir', 'a directory path (non-empty string)', dir);
   if (!isPlainObject(options)) throw invalidInput('options', 'an options object { preset, seed }', options);
   checkKnownKeys(options, ['preset', 'seed'], 'options');
-  const preset = options.preset ?? 'tiny';
-  if (!CHECKPOINT_PRESETS.includes(preset)) throw invalidInput('options.preset', "'tiny', 'small' or 'realdims'", preset);
+  const preset: unknown = options.preset ?? 'tiny';
+  if (!isCheckpointPreset(preset)) throw invalidInput('options.preset', "'tiny', 'small' or 'realdims'", preset);
   const seed = options.seed === undefined ? 0 : checkInteger('options.seed', options.seed, 0, 2 ** 32 - 1);
   const addon = loadNative();
   try {

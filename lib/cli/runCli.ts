@@ -2,7 +2,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AlpamayoError } from '../AlpamayoError.js';
 import { formatPlan, planToJson } from './formatPlan.js';
-import { CHECKPOINT_PRESETS, makeCheckpoint, type CheckpointPreset } from '../makeCheckpoint.js';
+import { isCheckpointPreset, makeCheckpoint } from '../makeCheckpoint.js';
 import { backends, loadNative, nativeBinaryPath } from '../native.js';
 import { integerFlag, numberFlag as num, parseFlags } from './parseFlags.js';
 import { Planner } from '../Planner.js';
@@ -46,8 +46,6 @@ Inputs file (paths relative to it; .rgb = raw RGB bytes needing width/height; .p
 --noise: samples*64*2 float32 values, raw little-endian or a JSON array.
 
 Environment: ALPAMAYO_TRT_NATIVE=/path/alpamayo_trt.node overrides the native binary.`;
-
-const isCheckpointPreset = (p: string): p is CheckpointPreset => (CHECKPOINT_PRESETS as readonly string[]).includes(p);
 
 function summarizeConfig(config: unknown): Record<string, unknown> {
   const keys = ['architectures', 'model_type', 'hidden_size', 'num_hidden_layers', 'num_attention_heads', 'num_key_value_heads', 'intermediate_size', 'vocab_size'];
