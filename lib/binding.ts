@@ -62,6 +62,15 @@ export interface NativePlannerOptions {
   precision: string;
   threads: number;
   tokenIds: Record<string, number>;
+  /** Record every linear's input statistics (lib/calibrateActivations.ts). */
+  calibrate?: boolean;
+}
+
+/** Per linear weight name: max |input|, most input rows of one call, calls. @internal */
+export interface NativeActivationStats {
+  amax: Record<string, number>;
+  rows: Record<string, number>;
+  calls: Record<string, number>;
 }
 
 /** @internal */
@@ -125,6 +134,7 @@ export interface NativePlanner {
   load(): Promise<NativeLoadResult>;
   plan(req: NativePlanRequest, onTokens: (sample: number, ids: Int32Array) => void): NativePlanHandle;
   dispose(): Promise<void>;
+  activationStats(): Promise<NativeActivationStats>;
 }
 
 /** @internal */
@@ -144,6 +154,8 @@ export interface NativeAddon {
     profiles: readonly string[],
     referenceDir: string | undefined,
     onProgress?: (message: string) => void,
+    /** fp8: calibrated max |input| per linear weight name (lib/calibrateActivations.ts). */
+    activationAmax?: Record<string, number>,
   ): { manifest: string; built: boolean; trtexec: string[] };
   historyTokenIds(egoHistory: Float64Array, configJson: string): Int32Array;
   /** The official processor's smart_resize: `[height, width]`; throws INVALID_INPUT where it raises. */

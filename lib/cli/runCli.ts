@@ -1,6 +1,7 @@
-import { readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AlpamayoError } from '../AlpamayoError.js';
+import { CALIBRATION_DIFFUSION_STEPS, calibrateActivations, syntheticCalibrationScenes } from '../calibrateActivations.js';
 import { formatPlan, planToJson } from './formatPlan.js';
 import { isCheckpointPreset, makeCheckpoint } from '../makeCheckpoint.js';
 import { backends, loadNative, nativeBinaryPath } from '../native.js';
@@ -28,10 +29,15 @@ Usage:
                                                   write a small random-weight test checkpoint
   alpamayo-trt build-engines --checkpoint DIR --out DIR --precision fp8|fp16|bf16|fp32
                     [--profile dim=min:opt:max ...] [--reference DIR] [--export-only]
+                    [--calibration planner|synthetic] [--calibration-scenes N]
                                                   export vision/llm/expert_step ONNX, write manifest.json,
                                                   build TensorRT engines (or print the trtexec commands);
                                                   dims: patches, image_tokens, seq, past_len. Exits 1 when
-                                                  the engines were not built, unless --export-only
+                                                  the engines were not built, unless --export-only.
+                                                  fp8: activation scales from N (default 2) full plans of
+                                                  synthetic driving scenes on the CPU executor (planner),
+                                                  or from two short synthetic scenes (synthetic); the
+                                                  statistics go to calibration.json
   alpamayo-trt plan --checkpoint DIR --inputs FILE.json [--json]
                     [--backend auto|cpu|cuda|tensorrt] [--engines DIR] [--precision P]
                     [--seed N] [--samples K] [--temperature T] [--top-p P] [--steps N]
@@ -158,6 +164,8 @@ export async function runCli(argv: readonly string[], io: CliIo = { out: (s) => 
         out: { type: 'string' },
         profile: { type: 'string', multiple: true },
         reference: { type: 'string' },
+        calibration: { type: 'string' },
+        'calibration-scenes': { type: 'string' },
     });
     const [cmd, ...rest] = positionals;
     if (values.version) {
@@ -203,7 +211,20 @@ export async function runCli(argv: readonly string[], io: CliIo = { out: (s) => 
       case 'build-engines': {
         if (!values.checkpoint || !values.out || !values.precision)
           throw new AlpamayoError('build-engines: --checkpoint DIR, --out DIR and --precision fp8|fp16|bf16|fp32 are required', 'INVALID_INPUT', { field: 'build-engines' });
-        const r = loadNative().exportEngines(values.checkpoint, values.out, values.precision, values.profile ?? [], values.reference, (msg) => io.err(msg));
+        const calibration = values.calibration ?? 'planner';
+        if (calibration !== 'planner' && calibration !== 'synthetic')
+          throw new AlpamayoError(`--calibration: expected planner or synthetic, got '${calibration}'`, 'INVALID_INPUT', { field: '--calibration' });
+        const scenes = integerFlag('calibration-scenes', values['calibration-scenes']) ?? 2;
+        if (scenes < 1) throw new AlpamayoError(`--calibration-scenes: expected >= 1, got ${scenes}`, 'INVALID_INPUT', { field: '--calibration-scenes' });
+        let amax: Record<string, number> | undefined;
+        if (values.precision === 'fp8' && calibration === 'planner') {
+          const stats = await calibrateActivations(values.checkpoint, syntheticCalibrationScenes(scenes), (msg) => io.err(msg));
+          await mkdir(values.out, { recursive: true });
+          await writeFile(join(values.out, 'calibration.json'),
+            `${JSON.stringify({ source: 'planner', scenes, diffusionSteps: CALIBRATION_DIFFUSION_STEPS, ...stats }, null, 1)}\n`);
+          amax = stats.amax;
+        }
+        const r = loadNative().exportEngines(values.checkpoint, values.out, values.precision, values.profile ?? [], values.reference, (msg) => io.err(msg), amax);
         io.out(`wrote ${join(values.out, 'manifest.json')}`);
         if (!r.built) {
           io.out('TensorRT is not compiled into this addon: the ONNX graphs and manifest.json are written, the engines are NOT built.');

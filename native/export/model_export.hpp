@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,7 +23,10 @@ struct DimRange {
 
 struct ModelExportOptions {
   int64_t opset = 21;
-  int calibration_runs = 2;  // FP8 only
+  int calibration_runs = 2;  // FP8 only, without activation_amax: synthetic scenes (calibrate_activation_amax)
+  // FP8: max |input| per linear weight name from planner-shaped runs (lib/calibrateActivations.ts via
+  // build-engines). Empty: the synthetic calibration above.
+  std::optional<std::map<std::string, float>> activation_amax;
   // Symbolic dim -> range used for every engine profile that has that dim (defaults: planner_dim_ranges()).
   std::map<std::string, DimRange> dim_ranges;
   // Non-empty: also write round-trip reference cases there (export_reference.hpp), the planner's real

@@ -1,5 +1,7 @@
 #include "napi/export_engines.hpp"
 
+#include <cmath>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -65,6 +67,21 @@ Napi::Value ExportEngines(const Napi::CallbackInfo& info) {
       if (!progress.IsEmpty()) progress.Call({Napi::String::New(env, msg)});
     };
     o.progress = say;
+    if (info.Length() > 6 && !info[6].IsUndefined()) {
+      if (!info[6].IsObject()) throw_error(env, ErrorCode::InvalidInput, "exportEngines: activationAmax must be an object");
+      Napi::Object a = info[6].As<Napi::Object>();
+      Napi::Array keys = a.GetPropertyNames();
+      std::map<std::string, float> amax;
+      for (uint32_t i = 0; i < keys.Length(); ++i) {
+        const std::string k = keys.Get(i).As<Napi::String>().Utf8Value();
+        Napi::Value v = a.Get(k);
+        const double x = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1.0;
+        if (!(x >= 0.0) || !std::isfinite(x))
+          throw_error(env, ErrorCode::InvalidInput, "exportEngines: activationAmax['" + k + "']: expected a finite number >= 0");
+        amax[k] = static_cast<float>(x);
+      }
+      o.activation_amax = std::move(amax);
+    }
 
     exporter::ModelExportResult r = exporter::export_models(checkpoint, out, precision, o);
 #if defined(ALPAMAYO_HAVE_TENSORRT) && defined(ALPAMAYO_HAVE_ONNXPARSER)
