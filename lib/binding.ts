@@ -154,8 +154,14 @@ export interface NativeAddon {
     profiles: readonly string[],
     referenceDir: string | undefined,
     onProgress?: (message: string) => void,
-    /** fp8: calibrated max |input| per linear weight name (lib/calibrateActivations.ts). */
-    activationAmax?: Record<string, number>,
+    options?: {
+      /** fp8: calibrated max |input| per linear weight name (lib/calibrateActivations.ts). */
+      activationAmax?: Record<string, number>;
+      /** Reference cases: `all` (default) or only the planner's real shapes (`real`). */
+      referenceCases?: 'all' | 'real';
+      /** Frames in the real-shape prefill reference, 1..16 (default 16: 3,300 tokens). */
+      referenceFrames?: number;
+    },
   ): { manifest: string; built: boolean; trtexec: string[] };
   historyTokenIds(egoHistory: Float64Array, configJson: string): Int32Array;
   /** The official processor's smart_resize: `[height, width]`; throws INVALID_INPUT where it raises. */

@@ -10,6 +10,7 @@ import { Planner } from '../Planner.js';
 import { readInputsFile } from './readInputsFile.js';
 import { EXTRA_COMMANDS, EXTRA_USAGE } from './extraCommands.js';
 import type { LoadOptions, PlanOptions } from '../types.js';
+import type { NativeAddon } from '../binding.js';
 import { version } from '../version.js';
 
 /** Where the CLI writes. @internal */
@@ -30,6 +31,7 @@ Usage:
   alpamayo-trt build-engines --checkpoint DIR --out DIR --precision fp8|fp16|bf16|fp32
                     [--profile dim=min:opt:max ...] [--reference DIR] [--export-only]
                     [--calibration planner|synthetic] [--calibration-scenes N]
+                    [--reference-cases all|real] [--reference-frames 1..16]
                                                   export vision/llm/expert_step ONNX, write manifest.json,
                                                   build TensorRT engines (or print the trtexec commands);
                                                   dims: patches, image_tokens, seq, past_len. Exits 1 when
@@ -37,7 +39,9 @@ Usage:
                                                   fp8: activation scales from N (default 2) full plans of
                                                   synthetic driving scenes on the CPU executor (planner),
                                                   or from two short synthetic scenes (synthetic); the
-                                                  statistics go to calibration.json
+                                                  statistics go to calibration.json. --reference writes
+                                                  CPU-executor cases (all, or the planner's real shapes
+                                                  only, with a prefill of N of the 16 frames)
   alpamayo-trt plan --checkpoint DIR --inputs FILE.json [--json]
                     [--backend auto|cpu|cuda|tensorrt] [--engines DIR] [--precision P]
                     [--seed N] [--samples K] [--temperature T] [--top-p P] [--steps N]
@@ -166,6 +170,8 @@ export async function runCli(argv: readonly string[], io: CliIo = { out: (s) => 
         reference: { type: 'string' },
         calibration: { type: 'string' },
         'calibration-scenes': { type: 'string' },
+        'reference-cases': { type: 'string' },
+        'reference-frames': { type: 'string' },
     });
     const [cmd, ...rest] = positionals;
     if (values.version) {
@@ -224,7 +230,15 @@ export async function runCli(argv: readonly string[], io: CliIo = { out: (s) => 
             `${JSON.stringify({ source: 'planner', scenes, diffusionSteps: CALIBRATION_DIFFUSION_STEPS, ...stats }, null, 1)}\n`);
           amax = stats.amax;
         }
-        const r = loadNative().exportEngines(values.checkpoint, values.out, values.precision, values.profile ?? [], values.reference, (msg) => io.err(msg), amax);
+        const cases = values['reference-cases'] ?? 'all';
+        if (cases !== 'all' && cases !== 'real')
+          throw new AlpamayoError(`--reference-cases: expected all or real, got '${cases}'`, 'INVALID_INPUT', { field: '--reference-cases' });
+        const frames = integerFlag('reference-frames', values['reference-frames']) ?? 16;
+        if (frames < 1 || frames > 16)
+          throw new AlpamayoError(`--reference-frames: expected 1..16, got ${frames}`, 'INVALID_INPUT', { field: '--reference-frames' });
+        const exportOpts: Parameters<NativeAddon['exportEngines']>[6] = { referenceCases: cases, referenceFrames: frames };
+        if (amax) exportOpts.activationAmax = amax;
+        const r = loadNative().exportEngines(values.checkpoint, values.out, values.precision, values.profile ?? [], values.reference, (msg) => io.err(msg), exportOpts);
         io.out(`wrote ${join(values.out, 'manifest.json')}`);
         if (!r.built) {
           io.out('TensorRT is not compiled into this addon: the ONNX graphs and manifest.json are written, the engines are NOT built.');

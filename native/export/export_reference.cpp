@@ -1,5 +1,7 @@
 #include "export/export_reference.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -99,16 +101,39 @@ void append_cache(cpu::CpuOps& cpu, const model::ModelConfig& cfg, int64_t layer
   }
 }
 
+// Extends every layer's cache from `len` to `to` rows with copies of rows [0, len), each pass scaled
+// by 0.97 so no two rows repeat exactly: decode and the expert then read a cache of the real length
+// with the prompt's statistics, without the CPU executor generating thousands of tokens to fill it.
+void extend_cache(cpu::CpuOps& cpu, const model::ModelConfig& cfg, int64_t len, int64_t to) {
+  const int64_t row = cfg.text.num_kv_heads * cfg.text.head_dim;
+  for (int64_t l = 0; l < cfg.text.num_layers; ++l) {
+    auto [kv, vv] = cpu.kv_read(l, len);
+    const std::vector<float> k = cpu::CpuOps::values(kv), v = cpu::CpuOps::values(vv);
+    for (int64_t at = len; at < to;) {
+      const int64_t n = std::min(len, to - at);
+      const float s = std::pow(0.97f, static_cast<float>(at / len));
+      std::vector<float> kn(k.begin(), k.begin() + n * row), vn(v.begin(), v.begin() + n * row);
+      for (float& x : kn) x *= s;
+      for (float& x : vn) x *= s;
+      const Shape shape{n, cfg.text.num_kv_heads, cfg.text.head_dim};
+      cpu.kv_write(l, at, cpu.input("kv_fill_k", shape, kn), cpu.input("kv_fill_v", shape, vn));
+      at += n;
+    }
+  }
+}
+
 // The planner's real sequence shapes at the checkpoint's layer dims: one 720-patch frame (20 x 36
-// patches, 180 image tokens), a 3,300-token prefill with 16 such frames (2,880 image rows) from an
-// empty cache, a decode step over 3,600 cached rows without image rows, and expert steps over
-// prefixes of 1 and 3,600 rows.
-void add_real_shape_cases(cpu::CpuOps& cpu, const model::ModelConfig& cfg, CaseWriter& cases) {
-  constexpr int kFrames = 16;
-  constexpr int64_t kPrompt = 3300, kPast = 3600;
+// patches, 180 image tokens), a prefill of the planner layout (16 such frames: 3,300 tokens with 2,880
+// image rows) from an empty cache, a decode step over 3,600 cached rows without image rows, and
+// expert steps over prefixes of 1 and 3,600 rows.
+void add_real_shape_cases(cpu::CpuOps& cpu, const model::ModelConfig& cfg, CaseWriter& cases, int frames) {
+  require(frames >= 1 && frames <= 16, ErrorCode::InvalidInput,
+          "export reference: prefill frames must be 1..16, got " + std::to_string(frames));
+  constexpr int64_t kLayoutText = 3300 - 16 * 182, kPast = 3600;
   const model::ImageGrid grid{1, 20, 36};
   const int64_t L = cfg.text.num_layers, hid = cfg.text.hidden_size;
   const int64_t rows = grid.patches() / cfg.vision.merge_unit(), ds = static_cast<int64_t>(cfg.vision.deepstack_visual_indexes.size());
+  const int64_t prompt = kLayoutText + frames * (rows + 2);
   model::reserve_kv_cache(cpu, cfg, kPast + 1);
 
   const SampleScene one = sample_scene(cfg, grid, 4, 0x7EA15EEDu);
@@ -116,12 +141,12 @@ void add_real_shape_cases(cpu::CpuOps& cpu, const model::ModelConfig& cfg, CaseW
   const ImageFeatures frame = vision_graph(vis, cfg, one.pixels, grid);
   cases.add("vision_720", "vision.onnx", vis.inputs, vis.outputs);
 
-  // 16 frames' rows (the frame's features, varied per frame so a misplaced row shows).
+  // The frames' rows (the frame's features, varied per frame so a misplaced row shows).
   ImageFeatures img;
-  img.rows = kFrames * rows;
+  img.rows = frames * rows;
   img.embeds.resize(static_cast<size_t>(img.rows * hid));
   img.deepstack.resize(static_cast<size_t>(ds * img.rows * hid));
-  for (int f = 0; f < kFrames; ++f) {
+  for (int f = 0; f < frames; ++f) {
     const float k = 1.0f - 0.03f * static_cast<float>(f);
     for (int64_t i = 0; i < rows * hid; ++i) img.embeds[static_cast<size_t>(f * rows * hid + i)] = k * frame.embeds[static_cast<size_t>(i)];
     for (int64_t j = 0; j < ds; ++j)
@@ -129,28 +154,23 @@ void add_real_shape_cases(cpu::CpuOps& cpu, const model::ModelConfig& cfg, CaseW
         img.deepstack[static_cast<size_t>((j * img.rows + f * rows) * hid + i)] = k * frame.deepstack[static_cast<size_t>(j * rows * hid + i)];
   }
   std::vector<int64_t> ids;
-  const int64_t text = kPrompt - kFrames * (rows + 2);
-  for (int64_t i = 0; i < text / 2; ++i) ids.push_back(32 + (i * 37) % 200);
-  for (int f = 0; f < kFrames; ++f) {
+  for (int64_t i = 0; i < kLayoutText / 2; ++i) ids.push_back(32 + (i * 37) % 200);
+  for (int f = 0; f < frames; ++f) {
     ids.push_back(cfg.vision_start_token_id);
     ids.insert(ids.end(), static_cast<size_t>(rows), cfg.image_token_id);
     ids.push_back(cfg.vision_end_token_id);
   }
-  while (static_cast<int64_t>(ids.size()) < kPrompt) ids.push_back(32 + (static_cast<int64_t>(ids.size()) * 53) % 200);
-  const std::vector<model::ImageGrid> grids(kFrames, grid);
+  while (static_cast<int64_t>(ids.size()) < prompt) ids.push_back(32 + (static_cast<int64_t>(ids.size()) * 53) % 200);
+  const std::vector<model::ImageGrid> grids(static_cast<size_t>(frames), grid);
   const model::RopeIndex ri = model::rope_index(cfg, ids, grids);
 
   RecordingOps pre(cpu);
   append_cache(cpu, cfg, L, 0, "past_", pre.inputs);
   llm_graph(pre, cfg, ids, 0, ri.pos, &img);
-  append_cache(cpu, cfg, L, kPrompt, "present_", pre.outputs);
-  cases.add("prefill_3300", "llm.onnx", pre.inputs, pre.outputs);
+  append_cache(cpu, cfg, L, prompt, "present_", pre.outputs);
+  cases.add("prefill_" + std::to_string(prompt), "llm.onnx", pre.inputs, pre.outputs);
 
-  // Fill the cache to 3,600 rows (300 reasoning tokens in one call: not a case, only the cache).
-  std::vector<int64_t> more;
-  for (int64_t i = 0; i < kPast - kPrompt; ++i) more.push_back(32 + (i * 11) % 200);
-  llm_graph(cpu, cfg, more, kPrompt, model::MropePositions::uniform(kPrompt + ri.rope_delta, kPast - kPrompt), nullptr);
-
+  extend_cache(cpu, cfg, prompt, kPast);
   RecordingOps dec(cpu);
   append_cache(cpu, cfg, L, kPast, "past_", dec.inputs);
   dec.inputs.emplace_back(N::kImageEmbeds, Tensor(DType::F32, {0, hid}));
@@ -172,9 +192,14 @@ void add_real_shape_cases(cpu::CpuOps& cpu, const model::ModelConfig& cfg, CaseW
 }  // namespace
 
 void write_export_reference(const model::ModelConfig& cfg, const model::WeightSource& weights, Precision precision,
-                            const std::string& dir, bool real_shapes) {
+                            const std::string& dir, const ReferenceOptions& options) {
   cpu::CpuOps cpu(weights, cpu::CpuOptions{precision, 0});
   CaseWriter cases(dir);
+  if (!options.trace_cases) {
+    add_real_shape_cases(cpu, cfg, cases, options.prefill_frames);
+    cases.save(std::string(precision_name(precision)));
+    return;
+  }
   // A grid and prompt length unlike the trace sizes, so the dynamic axes are exercised.
   const SampleScene s = sample_scene(cfg, {1, 4, 8}, 10, 0x5EED5EEDu);
   const int64_t n = static_cast<int64_t>(s.ids.size());
@@ -208,7 +233,7 @@ void write_export_reference(const model::ModelConfig& cfg, const model::WeightSo
   expert_graph(ex, cfg, s.noise, 0.3f, n + 1, s.rope.rope_delta);
   cases.add("expert_step", "expert_step.onnx", ex.inputs, ex.outputs);
 
-  if (real_shapes) add_real_shape_cases(cpu, cfg, cases);
+  if (options.real_shapes) add_real_shape_cases(cpu, cfg, cases, options.prefill_frames);
   cases.save(std::string(precision_name(precision)));
 }
 

@@ -238,7 +238,11 @@ ModelExportResult export_models(const std::string& checkpoint_dir, const std::st
 
   if (!o.reference_dir.empty()) {
     note(o, "writing CPU-executor reference cases to " + o.reference_dir);
-    write_export_reference(cfg, weights, precision, o.reference_dir, /*real_shapes=*/true);
+    ReferenceOptions ro;
+    ro.trace_cases = o.reference_trace_cases;
+    ro.real_shapes = true;
+    ro.prefill_frames = o.reference_prefill_frames;
+    write_export_reference(cfg, weights, precision, o.reference_dir, ro);
   }
   return res;
 }

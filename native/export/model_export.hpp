@@ -32,6 +32,9 @@ struct ModelExportOptions {
   // Non-empty: also write round-trip reference cases there (export_reference.hpp), the planner's real
   // sequence shapes included.
   std::string reference_dir;
+  // false: only the real-shape cases; frames of the real-shape prefill (export_reference.hpp).
+  bool reference_trace_cases = true;
+  int reference_prefill_frames = 16;
   std::function<void(const std::string& message)> progress;
 };
 
