@@ -90,6 +90,6 @@ t.test('fp8 calibration: amax from planner-shaped plans, exclusions in force, er
     const r = spawnSync(python!, [check, eng, ref, '--report-only'], { encoding: 'utf8' });
     t.equal(r.status, 0, r.stderr.slice(-2000));
     t.comment(`fp8 (${name} calibration) vs fp32:\n${r.stdout}`);
-    t.match(r.stdout, /fp32: 9 cases, worst max_abs_err/);
+    t.match(r.stdout, /fp32: \d+ cases, worst max_abs_err .*, 0 failed/);
   }
 });
