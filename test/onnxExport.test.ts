@@ -49,7 +49,7 @@ t.test('op zoo: onnx.checker + onnxruntime match NumPy for every Ops method', { 
 t.test('the export lint catches the defects it exists for', { skip }, async (t) => {
   const r = spawnSync(python!, [lint, '--selftest'], { encoding: 'utf8' });
   t.equal(r.status, 0, `lint_trt.py --selftest (stdout: ${r.stdout.slice(-2000)} stderr: ${r.stderr.slice(-2000)})`);
-  t.match(r.stdout, /selftest: 5\/5 caught/);
+  t.match(r.stdout, /selftest: 7\/7 caught/);
 });
 
 for (const precision of ['fp32', 'fp16', 'bf16', 'fp8'] as const) {
@@ -62,7 +62,8 @@ for (const precision of ['fp32', 'fp16', 'bf16', 'fp8'] as const) {
     const mk = cli(['make-checkpoint', ckpt, '--preset', 'tiny', '--seed', '3']);
     t.equal(await mk.code, 0, mk.err.join('\n'));
     const b = cli(['build-engines', '--checkpoint', ckpt, '--out', eng, '--precision', precision,
-      '--profile', 'seq=1:64:256', '--profile', 'past_len=0:64:256', '--reference', ref, '--export-only']);
+      '--profile', 'seq=1:64:256', '--profile', 'kv_capacity=3712:3712:3712',
+      '--profile', 'lanes=1:2:6', '--reference', ref, '--export-only']);
     t.equal(await b.code, 0, b.err.join('\n'));
     for (const f of ['vision.onnx', 'llm.onnx', 'expert_step.onnx', 'llm.onnx.data', 'manifest.json'])
       t.ok(existsSync(join(eng, f)), `${f} written`);
@@ -71,14 +72,21 @@ for (const precision of ['fp32', 'fp16', 'bf16', 'fp8'] as const) {
     t.equal(m.engines.llm.precision, precision);
     t.same(m.engines.llm.profiles.map((p: { name: string }) => p.name), ['prefill', 'decode']);
     t.same(m.engines.llm.profiles[0].inputs.input_ids, { min: [1], opt: [64], max: [256] }, '--profile seq applies');
-    t.same(m.engines.llm.profiles[1].inputs.input_ids, { min: [1], opt: [1], max: [1] }, 'decode is one token');
+    t.same(m.engines.llm.profiles[1].inputs.input_ids, { min: [1], opt: [2], max: [6] }, 'decode is one token per lane');
+    t.same(m.engines.llm.profiles[1].inputs.kv_write_index, { min: [1], opt: [2], max: [6] }, 'decode lanes = --profile lanes');
+    t.same(m.engines.llm.profiles[0].inputs.kv_write_index, { min: [1], opt: [1], max: [1] }, 'prefill writes one lane');
+    t.same(m.engines.expert_step.profiles[0].inputs.x, { min: [64, 2], opt: [128, 2], max: [384, 2] }, 'expert rows = 64 x lanes');
     const pastKey = m.engines.llm.io.find((x: { name: string }) => x.name === 'past_key.0');
-    t.same(pastKey.shape, [-1, 2, 16]);
+    t.same(pastKey.shape, [-1, 2, 3712, 16], '[lanes, kv_heads, capacity (static), head_dim]');
     const computeType = { fp32: 'float32', fp16: 'float16', bf16: 'bfloat16', fp8: 'float16' }[precision];
     t.equal(pastKey.dtype, computeType, 'the KV cache is in the compute type');
     t.equal(m.kv_cache.dtype, computeType);
-    t.same(m.engines.llm.profiles[0].inputs['past_key.0'].max, [0, 2, 16], 'prefill starts from an empty cache');
-    t.equal(m.kv_cache.update, 'concat');
+    t.same(m.engines.llm.profiles[1].inputs['past_key.0'], { min: [1, 2, 3712, 16], opt: [2, 2, 3712, 16], max: [6, 2, 3712, 16] },
+      'the cache is bound at its capacity in every profile (static shapes)');
+    t.equal(m.kv_cache.update, 'in_place');
+    t.equal(m.kv_cache.capacity, 3712);
+    t.ok(m.engines.expert_step.io.some((x: { name: string; mode: string }) => x.name === 'present_key.0' && x.mode === 'output'),
+      'the expert writes its action rows past the prefix, in place');
     t.equal(Object.keys(m.engines.llm.fp8_scales ?? {}).length > 0, precision === 'fp8', 'fp8 scales only for fp8');
     t.equal(m.engines.llm.weight_bytes, statSync(join(eng, 'llm.onnx.data')).size, 'the manifest predicts the llm weights');
     if (!m.engines.llm.built)
@@ -88,6 +96,9 @@ for (const precision of ['fp32', 'fp16', 'bf16', 'fp8'] as const) {
     t.comment(l.stdout);
     t.equal(l.status, 0, `lint_trt.py: no findings (stderr: ${l.stderr.slice(-3000)})`);
     t.match(l.stdout, /lint: 0 findings/);
+    // The in-place cache: both graphs write it with TensorScatter at opset 24 (IKVCacheUpdateLayer).
+    t.match(l.stdout, /llm\.onnx +opset 24 .*TensorScatter/);
+    t.match(l.stdout, /expert_step\.onnx +opset 24 .*TensorScatter/);
 
     const ins = cli(['inspect', eng]);
     t.equal(await ins.code, 0);
@@ -96,10 +107,14 @@ for (const precision of ['fp32', 'fp16', 'bf16', 'fp8'] as const) {
     const r = spawnSync(python!, [script, eng, ref, ...tolerance[precision]], { encoding: 'utf8' });
     t.comment(r.stdout);
     t.equal(r.status, 0, `check_model_export.py passes (stderr: ${r.stderr.slice(-3000)})`);
-    t.match(r.stdout, /9 cases, worst max_abs_err .*, 0 failed/);
+    t.match(r.stdout, /11 cases, worst max_abs_err .*, 0 failed/);
+    // K = 3 decode lanes at different lengths and the expert over three ragged prefixes in one call.
+    t.match(r.stdout, /decode_lanes3 logits +shape \(3, 4310\)/);
+    t.match(r.stdout, /expert_lanes3 velocity +shape \(192, 2\)/);
     // The planner's real sequence shapes ran (at the tiny checkpoint's layer dims).
     for (const c of ['vision_720 ', 'prefill_3300 ', 'decode_3600 ', 'expert_prefix1 ', 'expert_prefix3600 ']) t.match(r.stdout, c);
-    t.match(r.stdout, /prefill_3300 present_key\.0 +shape \(3300, 2, 16\)/);
-    t.match(r.stdout, /decode_3600 +present_key\.0 +shape \(3601, 2, 16\)/);
+    t.match(r.stdout, /prefill_3300 present_key\.0 +shape \(1, 2, 3712, 16\)/);
+    t.match(r.stdout, /decode_3600 +present_key\.0 +shape \(1, 2, 3712, 16\)/);
+    t.match(r.stdout, /decode_lanes3 present_key\.0 +shape \(3, 2, 3712, 16\)/);
   });
 }

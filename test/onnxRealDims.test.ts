@@ -76,8 +76,11 @@ t.test(`realdims: onnxruntime matches the CPU executor at the release's layer di
     t.equal(r.status, 0, `${precision}: check_model_export.py (${r.stdout.split('\n').filter((l) => l.startsWith('FAIL')).join('; ')} ${r.stderr.slice(-2000)})`);
     t.match(r.stdout, /5 cases, worst max_abs_err .*, 0 failed/);
     t.match(r.stdout, /vision_720 +image_embeds +shape \(180, 4096\)/);
-    t.match(r.stdout, new RegExp(`prefill_${prompt} +present_key\\.1 +shape \\(${prompt}, 8, 128\\)`));
-    t.match(r.stdout, /decode_3600 +present_value\.1 +shape \(3601, 8, 128\)/);
+    // The in-place cache: [lanes, kv heads, capacity, head_dim] at the manifest's (static) capacity.
+    const cap = (JSON.parse(readFileSync(join(eng, 'manifest.json'), 'utf8')) as { kv_cache: { capacity: number } }).kv_cache.capacity;
+    t.ok(cap >= 3600 + 1 + 64, `KV capacity ${cap} holds decode_3600 and the expert's rows`);
+    t.match(r.stdout, new RegExp(`prefill_${prompt} +present_key\\.1 +shape \\(1, 8, ${cap}, 128\\)`));
+    t.match(r.stdout, new RegExp(`decode_3600 +present_value\\.1 +shape \\(1, 8, ${cap}, 128\\)`));
     t.match(r.stdout, /expert_prefix3600 +velocity/);
     t.match(r.stdout, /expert_prefix1 +velocity/);
     const w = worst(r.stdout);

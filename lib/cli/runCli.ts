@@ -34,7 +34,7 @@ Usage:
                     [--reference-cases all|real] [--reference-frames 1..16]
                                                   export vision/llm/expert_step ONNX, write manifest.json,
                                                   build TensorRT engines (or print the trtexec commands);
-                                                  dims: patches, image_tokens, seq, past_len. Exits 1 when
+                                                  dims: patches, image_tokens, seq, lanes, kv_capacity. Exits 1 when
                                                   the engines were not built, unless --export-only.
                                                   fp8: activation scales from N (default 2) full plans of
                                                   synthetic driving scenes on the CPU executor (planner),

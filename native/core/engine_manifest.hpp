@@ -35,16 +35,17 @@ inline constexpr const char* kInputIds = "input_ids";              // i64 [seq]
 inline constexpr const char* kRopeCos = "rope_cos";                // f32 [seq, head_dim] (M-RoPE, host tables)
 inline constexpr const char* kRopeSin = "rope_sin";
 inline constexpr const char* kImagePositions = "image_positions";  // i64 [image_tokens]: rows of the image pads
-inline constexpr const char* kLogits = "logits";                   // f32 [vocab], last token only
-// expert_step, one sample per call
-inline constexpr const char* kX = "x";                              // f32 [n_waypoints, action_dims]
+inline constexpr const char* kLogits = "logits";                   // f32 [lanes, vocab], each lane's last token
+// expert_step, K samples per call (rows lane-major: lanes x n_waypoints)
+inline constexpr const char* kX = "x";                              // f32 [action_rows, action_dims]
 inline constexpr const char* kT = "t";                              // f32 [1, 1]
-inline constexpr const char* kExpertRopeCos = "expert_rope_cos";    // f32 [n_waypoints, expert head_dim]
+inline constexpr const char* kExpertRopeCos = "expert_rope_cos";    // f32 [action_rows, expert head_dim]
 inline constexpr const char* kExpertRopeSin = "expert_rope_sin";
-inline constexpr const char* kVelocity = "velocity";                // f32 [n_waypoints, action_dims]
+inline constexpr const char* kVelocity = "velocity";                // f32 [action_rows, action_dims]
 
-// Functional KV cache (kv_cache.update = "concat"): past [past_len, kv_heads, head_dim] in,
-// present = concat(past, new) [past_len + seq, kv_heads, head_dim] out.
+// In-place KV cache (kv_cache.update = "in_place"): past [lanes, kv_heads, kv_capacity, head_dim] in,
+// present = TensorScatter(past, new rows, kv_write_index) out, the same memory (TensorRT aliases them).
+inline constexpr const char* kKvWriteIndex = "kv_write_index";  // i64 [lanes]: each lane's first row written
 std::string past_key(int64_t layer);     // "past_key.<layer>"
 std::string past_value(int64_t layer);   // "past_value.<layer>"
 std::string present_key(int64_t layer);  // "present_key.<layer>"
@@ -98,10 +99,10 @@ struct EngineSpec {
 // The backbone KV cache the runner holds and shares between the llm and expert_step engines.
 struct KvCacheSpec {
   int64_t layers = 0, kv_heads = 0, head_dim = 0;
-  int64_t capacity = 0;  // tokens per sequence: the most any llm profile can hold (past_len + seq)
+  int64_t capacity = 0;  // rows per lane of the in-place cache (prompt + reasoning + the expert's action rows)
   std::string dtype;     // float32 | float16 | bfloat16 of past_* / present_*
-  std::string update;    // "concat": the only convention this runner drives (engines/README.md)
-  uint64_t bytes() const;  // K and V of every layer for one sequence at full capacity (one buffer)
+  std::string update;    // "in_place": the only convention this runner drives (engines/README.md)
+  uint64_t bytes() const;  // K and V of every layer for one lane at full capacity
 };
 
 struct EngineManifest {
@@ -138,7 +139,7 @@ void verify_engine_checksums(const EngineManifest& m, const std::string& dir);
 
 // Structure and the I/O contract of the exported graphs (engines/README.md, "Exported graphs"): the
 // three engines, their tensors with mode/dtype/shape, past_*/present_* consistent with kv_cache
-// ("concat"), the llm's prefill/decode profiles within kv_cache.capacity, and for built engines the
+// ("in_place"), the llm's prefill/decode profiles at kv_cache.capacity, and for built engines the
 // plan facts (TensorRT version, compute capability, sha256). Unbuilt entries pass (see check_built).
 void validate_manifest(const EngineManifest& m);
 

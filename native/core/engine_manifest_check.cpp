@@ -109,30 +109,43 @@ void validate_profiles(const EngineSpec& e) {
   }
 }
 
-// The ping-pong buffers hold kv_cache.capacity rows: no llm call may produce more (past + seq), and
-// the prefill/decode profiles the runner selects must exist and take its call shapes.
+// The in-place cache holds kv_cache.capacity rows per lane, bound at that size in every profile; the
+// prefill/decode profiles the runner selects must exist and take its call shapes: prefill one lane,
+// decode one token per lane.
+void validate_kv_profiles(const EngineSpec& e, int64_t capacity) {
+  for (const auto& p : e.profiles) {
+    const ProfileRange* past = range_of(p, names::past_key(0));
+    if (past && (past->min[2] != capacity || past->max[2] != capacity))
+      invalid("engine " + e.name + " profile " + q(p.name) + ": past_key.0 capacity " + std::to_string(past->min[2]) + ".." +
+              std::to_string(past->max[2]) + ", expected kv_cache.capacity " + std::to_string(capacity));
+    const ProfileRange* wi = range_of(p, names::kKvWriteIndex);
+    if (past && wi && (past->min[0] != wi->min[0] || past->max[0] != wi->max[0]))
+      invalid("engine " + e.name + " profile " + q(p.name) + ": past_key.0 lanes " + std::to_string(past->min[0]) + ".." +
+              std::to_string(past->max[0]) + " differ from kv_write_index " + std::to_string(wi->min[0]) + ".." +
+              std::to_string(wi->max[0]));
+  }
+}
+
 void validate_llm_profiles(const EngineSpec& llm, int64_t capacity) {
   const int prefill = llm.profile_index("prefill"), decode = llm.profile_index("decode");
   if (prefill < 0 || decode < 0) invalid("engine llm: needs optimization profiles named \"prefill\" and \"decode\"");
-  for (const auto& p : llm.profiles) {
-    const ProfileRange* ids = range_of(p, names::kInputIds);
-    const ProfileRange* past = range_of(p, names::past_key(0));
-    if (!ids || !past) continue;  // static: validate_profiles already tied them to the io shapes
-    if (past->max[0] + ids->max[0] > capacity)
-      invalid("engine llm profile " + q(p.name) + ": past_len max " + std::to_string(past->max[0]) + " + seq max " +
-              std::to_string(ids->max[0]) + " exceeds kv_cache.capacity " + std::to_string(capacity));
-  }
+  validate_kv_profiles(llm, capacity);
+  const OptimizationProfile& pf = llm.profiles[static_cast<size_t>(prefill)];
+  if (const ProfileRange* ids = range_of(pf, names::kInputIds); ids && ids->max[0] > capacity)
+    invalid("engine llm profile \"prefill\": seq max " + std::to_string(ids->max[0]) + " exceeds kv_cache.capacity " +
+            std::to_string(capacity));
+  if (const ProfileRange* wi = range_of(pf, names::kKvWriteIndex); wi && wi->max[0] != 1)
+    invalid("engine llm profile \"prefill\": kv_write_index lanes max " + std::to_string(wi->max[0]) +
+            ", prefill writes the prompt once (1 lane)");
   const OptimizationProfile& d = llm.profiles[static_cast<size_t>(decode)];
-  if (const ProfileRange* ids = range_of(d, names::kInputIds); ids && (ids->min[0] > 1 || ids->max[0] < 1))
+  const ProfileRange* ids = range_of(d, names::kInputIds);
+  const ProfileRange* wi = range_of(d, names::kKvWriteIndex);
+  if (ids && wi && (ids->min[0] != wi->min[0] || ids->max[0] != wi->max[0]))
     invalid("engine llm profile \"decode\": input_ids range " + dims_str(ids->min) + ".." + dims_str(ids->max) +
-            " does not take one token");
+            " is not one token per lane (kv_write_index " + dims_str(wi->min) + ".." + dims_str(wi->max) + ")");
   if (const ProfileRange* img = range_of(d, names::kImagePositions); img && img->min[0] > 0)
     invalid("engine llm profile \"decode\": image_positions min " + std::to_string(img->min[0]) +
             ", decode feeds 0 image rows");
-  const OptimizationProfile& pf = llm.profiles[static_cast<size_t>(prefill)];
-  if (const ProfileRange* past = range_of(pf, names::past_key(0)); past && past->min[0] > 0)
-    invalid("engine llm profile \"prefill\": past_len min " + std::to_string(past->min[0]) +
-            ", prefill starts from an empty cache (0)");
 }
 
 void validate_engine_fields(const EngineSpec& e) {
@@ -192,9 +205,9 @@ void validate_manifest(const EngineManifest& m) {
     invalid("kv_cache: layers, kv_heads, head_dim and capacity must be positive, got " + std::to_string(kv.layers) +
             ", " + std::to_string(kv.kv_heads) + ", " + std::to_string(kv.head_dim) + ", " + std::to_string(kv.capacity));
   if (!is_float_dtype(kv.dtype)) invalid("kv_cache.dtype " + q(kv.dtype) + ", expected float32, float16 or bfloat16");
-  if (kv.update != "concat")
-    invalid("kv_cache.update " + q(kv.update) + ", this runner drives \"concat\" (past_key.N in, present_key.N = "
-            "concat(past, new) out; engines/README.md)");
+  if (kv.update != "in_place")
+    invalid("kv_cache.update " + q(kv.update) + ", this runner drives \"in_place\" (past_key.N in, present_key.N = "
+            "TensorScatter(past, new, kv_write_index) out, one buffer; engines/README.md)");
   if (m.hidden_size <= 0 || m.vocab_size <= 0) invalid("model.hidden_size and model.vocab_size must be positive");
   if (m.model_config_sha256.empty()) invalid("model_config_sha256 is empty");
 
@@ -232,23 +245,24 @@ void validate_manifest(const EngineManifest& m) {
                             Required{names::kImagePositions, I, "int64", {-1}},
                             Required{names::kImageEmbeds, I, act, {-1, H}},
                             Required{names::kDeepstackEmbeds, I, act, {n_deepstack, -1, H}},
-                            Required{names::kLogits, O, "float32", {m.vocab_size}}})
+                            Required{names::kKvWriteIndex, I, "int64", {-1}},
+                            Required{names::kLogits, O, "float32", {-1, m.vocab_size}}})
     require_tensor(llm, r);
 
-  // x / velocity [n_waypoints, action_dims] and the expert's rope rows [n_waypoints, head_dim].
+  // x / velocity [lanes * n_waypoints, action_dims] and the expert's rope rows [lanes * n_waypoints, head_dim].
   const IoTensorSpec* x = expert.find_io(names::kX);
-  const int64_t waypoints = x && x->shape.size() == 2 ? x->shape[0] : -2;
   const int64_t action_dims = x && x->shape.size() == 2 ? x->shape[1] : -2;
-  for (const Required& r : {Required{names::kX, I, "float32", {-2, -2}},
+  for (const Required& r : {Required{names::kX, I, "float32", {-1, -2}},
                             Required{names::kT, I, "float32", {1, 1}},
-                            Required{names::kExpertRopeCos, I, "float32", {waypoints, -2}},
-                            Required{names::kExpertRopeSin, I, "float32", {waypoints, -2}},
-                            Required{names::kVelocity, O, "float32", {waypoints, action_dims}}})
+                            Required{names::kExpertRopeCos, I, "float32", {-1, -2}},
+                            Required{names::kExpertRopeSin, I, "float32", {-1, -2}},
+                            Required{names::kKvWriteIndex, I, "int64", {-1}},
+                            Required{names::kVelocity, O, "float32", {-1, action_dims}}})
     require_tensor(expert, r);
-  if (waypoints <= 0 || action_dims <= 0)
-    invalid("engine expert_step tensor x: shape " + dims_str(x->shape) + " must be static [n_waypoints, action_dims]");
+  if (action_dims <= 0) invalid("engine expert_step tensor x: shape " + dims_str(x->shape) + " must be [rows, action_dims]");
 
-  const Shape kv_shape{-1, kv.kv_heads, kv.head_dim};
+  // [lanes, kv_heads, capacity, head_dim]: the capacity is static (IKVCacheUpdateLayer needs it).
+  const Shape kv_shape{-1, kv.kv_heads, kv.capacity, kv.head_dim};
   for (int64_t l = 0; l < kv.layers; ++l) {
     for (const std::string& n : {names::past_key(l), names::past_value(l)}) require_tensor(llm, {n, I, kv.dtype, kv_shape});
     for (const std::string& n : {names::present_key(l), names::present_value(l)})
@@ -256,22 +270,22 @@ void validate_manifest(const EngineManifest& m) {
   }
   if (llm.find_io(names::past_key(kv.layers)) || llm.find_io(names::present_key(kv.layers)))
     invalid("kv_cache.layers = " + std::to_string(kv.layers) + " but engine llm has a tensor " + names::past_key(kv.layers));
-  // The expert reads the backbone cache of its own layers (a prefix of the backbone's) and writes none.
+  // The expert reads the backbone cache of its own layers (a prefix of the backbone's) in place and
+  // writes its action rows past each lane's prefix (scratch rows, aliased like the llm's).
   const int64_t expert_layers = kv_layers_of(expert);
   if (expert_layers == 0) invalid("engine expert_step: manifest io lacks required tensor " + names::past_key(0));
   if (expert_layers > kv.layers)
     invalid("engine expert_step: reads " + std::to_string(expert_layers) + " KV layers, kv_cache.layers is " +
             std::to_string(kv.layers));
-  for (int64_t l = 0; l < expert_layers; ++l)
+  for (int64_t l = 0; l < expert_layers; ++l) {
     for (const std::string& n : {names::past_key(l), names::past_value(l)}) require_tensor(expert, {n, I, kv.dtype, kv_shape});
-  if (expert.find_io(names::present_key(0))) invalid("engine expert_step: has output " + names::present_key(0) + ", the expert must not write the cache");
+    for (const std::string& n : {names::present_key(l), names::present_value(l)})
+      require_tensor(expert, {n, O, kv.dtype, kv_shape});
+  }
 
   for (const auto& [name, e] : m.engines) validate_profiles(e);
   validate_llm_profiles(llm, kv.capacity);
-  for (const auto& p : expert.profiles)
-    if (const ProfileRange* past = range_of(p, names::past_key(0)); past && past->min[0] < 1)
-      invalid("engine expert_step profile " + q(p.name) + ": past_len min " + std::to_string(past->min[0]) +
-              ", the expert needs a non-empty prefix (>= 1)");
+  validate_kv_profiles(expert, kv.capacity);
 }
 
 void check_built(const EngineSpec& e) {
@@ -292,9 +306,9 @@ void check_model_dims(const EngineManifest& m, const ModelDims& d) {
   same("kv_cache.kv_heads", m.kv_cache.kv_heads, d.kv_heads);
   same("kv_cache.head_dim", m.kv_cache.head_dim, d.head_dim);
   const IoTensorSpec& x = m.engine(names::kExpert).io_tensor(names::kX);
-  if (x.shape != Shape{d.n_waypoints, d.action_dims})
+  if (x.shape != Shape{-1, d.action_dims})
     invalid("engine expert_step tensor x: shape " + dims_str(x.shape) + ", the checkpoint config has " +
-            dims_str({d.n_waypoints, d.action_dims}));
+            dims_str({-1, d.action_dims}));
 }
 
 void check_tensorrt_version(const EngineSpec& e, int runtime_major, int runtime_minor) {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <span>
 #include <fstream>
 #include <map>
 #include <utility>
@@ -16,6 +17,7 @@
 #include "export/npy_writer.hpp"
 #include "export/sample_scene.hpp"
 #include "model/backbone.hpp"
+#include "model/expert.hpp"
 
 namespace alp::exporter {
 
@@ -85,20 +87,74 @@ class CaseWriter {
   json::Array cases_;
 };
 
-// The cache rows [0, len) of every backbone layer as past_* or present_* tensors.
-void append_cache(cpu::CpuOps& cpu, const model::ModelConfig& cfg, int64_t layers, int64_t len, const char* prefix,
-                  std::vector<std::pair<std::string, Tensor>>& out) {
-  const Shape shape{len, cfg.text.num_kv_heads, cfg.text.head_dim};
+// Every lane's cache as the graphs bind it: past_/present_ key/value.<l> [lanes, Hkv, capacity, D],
+// lane b holding the CPU executor's rows [0, lens[b]) (kv_read of that lane) and, past them, a fixed
+// finite pattern: the stale rows of an earlier sequence, which the graph must mask (and keep).
+void append_cache(cpu::CpuOps& cpu, const model::ModelConfig& cfg, int64_t layers, std::span<const int64_t> lens,
+                  int64_t capacity, const char* prefix, std::vector<std::pair<std::string, Tensor>>& out) {
+  const int64_t lanes = static_cast<int64_t>(lens.size()), hkv = cfg.text.num_kv_heads, d = cfg.text.head_dim;
+  const Shape shape{lanes, hkv, capacity, d};
   for (int64_t l = 0; l < layers; ++l) {
-    std::vector<float> k, v;
-    if (len > 0) {
-      auto [kv, vv] = cpu.kv_read(l, len);
-      k = cpu::CpuOps::values(kv);
-      v = cpu::CpuOps::values(vv);
+    Tensor k(DType::F32, shape), v(DType::F32, shape);
+    float* kp = k.mutable_as<float>();
+    float* vp = v.mutable_as<float>();
+    for (int64_t i = 0; i < shape_numel(shape); ++i) {
+      kp[i] = 0.5f * std::sin(0.37f * static_cast<float>(i % 4099));
+      vp[i] = 0.5f * std::cos(0.23f * static_cast<float>(i % 4093));
     }
-    out.emplace_back(std::string(prefix) + "key." + std::to_string(l), f32(shape, k));
-    out.emplace_back(std::string(prefix) + "value." + std::to_string(l), f32(shape, v));
+    for (int64_t b = 0; b < lanes; ++b) {
+      const int64_t len = lens[static_cast<size_t>(b)];
+      if (len == 0) continue;
+      auto [kv, vv] = cpu.kv_read(l, len, b);
+      const std::vector<float> kr = cpu::CpuOps::values(kv), vr = cpu::CpuOps::values(vv);
+      for (int64_t t = 0; t < len; ++t)
+        for (int64_t h = 0; h < hkv; ++h)
+          for (int64_t j = 0; j < d; ++j) {
+            const size_t dst = static_cast<size_t>(((b * hkv + h) * capacity + t) * d + j);
+            const size_t src = static_cast<size_t>((t * hkv + h) * d + j);
+            kp[dst] = kr[src];
+            vp[dst] = vr[src];
+          }
+    }
+    out.emplace_back(std::string(prefix) + "key." + std::to_string(l), std::move(k));
+    out.emplace_back(std::string(prefix) + "value." + std::to_string(l), std::move(v));
   }
+}
+
+Tensor i64(std::span<const int64_t> v) {
+  Tensor t(DType::I64, {static_cast<int64_t>(v.size())});
+  std::copy(v.begin(), v.end(), t.mutable_as<int64_t>());
+  return t;
+}
+
+// A decode step carries no image rows: the graph's image inputs get zero rows.
+void no_images(const model::ModelConfig& cfg, std::vector<std::pair<std::string, Tensor>>& in) {
+  const int64_t hid = cfg.text.hidden_size, ds = static_cast<int64_t>(cfg.vision.deepstack_visual_indexes.size());
+  in.emplace_back(N::kImageEmbeds, Tensor(DType::F32, {0, hid}));
+  if (ds > 0) in.emplace_back(N::kDeepstackEmbeds, Tensor(DType::F32, {ds, 0, hid}));
+  in.emplace_back(N::kImagePositions, Tensor(DType::I64, {0}));
+}
+
+// Logits of one lane as the graph returns them: [lanes = 1, vocab].
+std::vector<std::pair<std::string, Tensor>> one_lane(std::vector<std::pair<std::string, Tensor>> out) {
+  for (auto& [name, t] : out)
+    if (name == N::kLogits) t = Tensor::from_f32({1, t.numel()}, std::span<const float>(t.as<float>(), static_cast<size_t>(t.numel())));
+  return out;
+}
+
+// One llm call of one sequence at cache rows [pos, pos + ids): past/present caches at `capacity`.
+void add_llm_case(CaseWriter& cases, cpu::CpuOps& cpu, const model::ModelConfig& cfg, const std::string& name,
+                  std::span<const int64_t> ids, int64_t pos, const model::MropePositions& rope, const ImageFeatures* img,
+                  int64_t capacity) {
+  const int64_t L = cfg.text.num_layers, n = static_cast<int64_t>(ids.size());
+  RecordingOps rec(cpu);
+  const int64_t past[1] = {pos}, present[1] = {pos + n};
+  append_cache(cpu, cfg, L, past, capacity, "past_", rec.inputs);
+  rec.inputs.emplace_back(N::kKvWriteIndex, i64(past));
+  if (!img) no_images(cfg, rec.inputs);
+  llm_graph(rec, cfg, ids, pos, rope, img);
+  append_cache(cpu, cfg, L, present, capacity, "present_", rec.outputs);
+  cases.add(name, "llm.onnx", rec.inputs, one_lane(rec.outputs));
 }
 
 // Extends every layer's cache from `len` to `to` rows with copies of rows [0, len), each pass scaled
@@ -126,14 +182,15 @@ void extend_cache(cpu::CpuOps& cpu, const model::ModelConfig& cfg, int64_t len, 
 // patches, 180 image tokens), a prefill of the planner layout (16 such frames: 3,300 tokens with 2,880
 // image rows) from an empty cache, a decode step over 3,600 cached rows without image rows, and
 // expert steps over prefixes of 1 and 3,600 rows.
-void add_real_shape_cases(cpu::CpuOps& cpu, const model::ModelConfig& cfg, CaseWriter& cases, int frames) {
+void add_real_shape_cases(cpu::CpuOps& cpu, const model::ModelConfig& cfg, CaseWriter& cases, int64_t cap, int frames) {
   require(frames >= 1 && frames <= 16, ErrorCode::InvalidInput,
           "export reference: prefill frames must be 1..16, got " + std::to_string(frames));
   constexpr int64_t kLayoutText = 3300 - 16 * 182, kPast = 3600;
+  const int kFrames = frames;
   const model::ImageGrid grid{1, 20, 36};
-  const int64_t L = cfg.text.num_layers, hid = cfg.text.hidden_size;
+  const int64_t hid = cfg.text.hidden_size;
   const int64_t rows = grid.patches() / cfg.vision.merge_unit(), ds = static_cast<int64_t>(cfg.vision.deepstack_visual_indexes.size());
-  const int64_t prompt = kLayoutText + frames * (rows + 2);
+  const int64_t kPrompt = kLayoutText + kFrames * (rows + 2);
   model::reserve_kv_cache(cpu, cfg, kPast + 1);
 
   const SampleScene one = sample_scene(cfg, grid, 4, 0x7EA15EEDu);
@@ -143,10 +200,10 @@ void add_real_shape_cases(cpu::CpuOps& cpu, const model::ModelConfig& cfg, CaseW
 
   // The frames' rows (the frame's features, varied per frame so a misplaced row shows).
   ImageFeatures img;
-  img.rows = frames * rows;
+  img.rows = kFrames * rows;
   img.embeds.resize(static_cast<size_t>(img.rows * hid));
   img.deepstack.resize(static_cast<size_t>(ds * img.rows * hid));
-  for (int f = 0; f < frames; ++f) {
+  for (int f = 0; f < kFrames; ++f) {
     const float k = 1.0f - 0.03f * static_cast<float>(f);
     for (int64_t i = 0; i < rows * hid; ++i) img.embeds[static_cast<size_t>(f * rows * hid + i)] = k * frame.embeds[static_cast<size_t>(i)];
     for (int64_t j = 0; j < ds; ++j)
@@ -154,36 +211,31 @@ void add_real_shape_cases(cpu::CpuOps& cpu, const model::ModelConfig& cfg, CaseW
         img.deepstack[static_cast<size_t>((j * img.rows + f * rows) * hid + i)] = k * frame.deepstack[static_cast<size_t>(j * rows * hid + i)];
   }
   std::vector<int64_t> ids;
-  for (int64_t i = 0; i < kLayoutText / 2; ++i) ids.push_back(32 + (i * 37) % 200);
-  for (int f = 0; f < frames; ++f) {
+  const int64_t text = kPrompt - kFrames * (rows + 2);
+  for (int64_t i = 0; i < text / 2; ++i) ids.push_back(32 + (i * 37) % 200);
+  for (int f = 0; f < kFrames; ++f) {
     ids.push_back(cfg.vision_start_token_id);
     ids.insert(ids.end(), static_cast<size_t>(rows), cfg.image_token_id);
     ids.push_back(cfg.vision_end_token_id);
   }
-  while (static_cast<int64_t>(ids.size()) < prompt) ids.push_back(32 + (static_cast<int64_t>(ids.size()) * 53) % 200);
-  const std::vector<model::ImageGrid> grids(static_cast<size_t>(frames), grid);
+  while (static_cast<int64_t>(ids.size()) < kPrompt) ids.push_back(32 + (static_cast<int64_t>(ids.size()) * 53) % 200);
+  const std::vector<model::ImageGrid> grids(static_cast<size_t>(kFrames), grid);
   const model::RopeIndex ri = model::rope_index(cfg, ids, grids);
 
-  RecordingOps pre(cpu);
-  append_cache(cpu, cfg, L, 0, "past_", pre.inputs);
-  llm_graph(pre, cfg, ids, 0, ri.pos, &img);
-  append_cache(cpu, cfg, L, prompt, "present_", pre.outputs);
-  cases.add("prefill_" + std::to_string(prompt), "llm.onnx", pre.inputs, pre.outputs);
+  require(cap >= kPast + 1 + cfg.action_space.n_waypoints, ErrorCode::InvalidInput,
+          "reference cases: KV capacity " + std::to_string(cap) + ", the real-shape cases need " +
+              std::to_string(kPast + 1 + cfg.action_space.n_waypoints) + " rows (--profile kv_capacity)");
+  add_llm_case(cases, cpu, cfg, "prefill_" + std::to_string(kPrompt), ids, 0, ri.pos, &img, cap);
+  extend_cache(cpu, cfg, kPrompt, kPast);
 
-  extend_cache(cpu, cfg, prompt, kPast);
-  RecordingOps dec(cpu);
-  append_cache(cpu, cfg, L, kPast, "past_", dec.inputs);
-  dec.inputs.emplace_back(N::kImageEmbeds, Tensor(DType::F32, {0, hid}));
-  if (ds > 0) dec.inputs.emplace_back(N::kDeepstackEmbeds, Tensor(DType::F32, {ds, 0, hid}));
-  dec.inputs.emplace_back("image_positions", Tensor(DType::I64, {0}));
   const int64_t next[1] = {77};
-  llm_graph(dec, cfg, next, kPast, model::MropePositions::uniform(kPast + ri.rope_delta, 1), nullptr);
-  append_cache(cpu, cfg, L, kPast + 1, "present_", dec.outputs);
-  cases.add("decode_3600", "llm.onnx", dec.inputs, dec.outputs);
+  add_llm_case(cases, cpu, cfg, "decode_3600", next, kPast, model::MropePositions::uniform(kPast + ri.rope_delta, 1), nullptr, cap);
 
   for (const int64_t prefix : {int64_t{1}, kPast}) {
     RecordingOps ex(cpu);
-    append_cache(cpu, cfg, cfg.expert.num_layers, prefix, "past_", ex.inputs);
+    const int64_t lens[1] = {prefix};
+    append_cache(cpu, cfg, cfg.expert.num_layers, lens, cap, "past_", ex.inputs);
+    ex.inputs.emplace_back(N::kKvWriteIndex, i64(lens));
     expert_graph(ex, cfg, one.noise, 0.7f, prefix, ri.rope_delta);
     cases.add("expert_prefix" + std::to_string(prefix), "expert_step.onnx", ex.inputs, ex.outputs);
   }
@@ -192,11 +244,11 @@ void add_real_shape_cases(cpu::CpuOps& cpu, const model::ModelConfig& cfg, CaseW
 }  // namespace
 
 void write_export_reference(const model::ModelConfig& cfg, const model::WeightSource& weights, Precision precision,
-                            const std::string& dir, const ReferenceOptions& options) {
+                            const std::string& dir, int64_t cap, const ReferenceOptions& options) {
   cpu::CpuOps cpu(weights, cpu::CpuOptions{precision, 0});
   CaseWriter cases(dir);
   if (!options.trace_cases) {
-    add_real_shape_cases(cpu, cfg, cases, options.prefill_frames);
+    add_real_shape_cases(cpu, cfg, cases, cap, options.prefill_frames);
     cases.save(std::string(precision_name(precision)));
     return;
   }
@@ -210,30 +262,67 @@ void write_export_reference(const model::ModelConfig& cfg, const model::WeightSo
   const ImageFeatures img = vision_graph(vis, cfg, s.pixels, s.grid);
   cases.add("vision", "vision.onnx", vis.inputs, vis.outputs);
 
-  RecordingOps pre(cpu);
-  append_cache(cpu, cfg, L, 0, "past_", pre.inputs);
-  llm_graph(pre, cfg, s.ids, 0, s.rope.pos, &img);
-  append_cache(cpu, cfg, L, n, "present_", pre.outputs);
-  cases.add("prefill", "llm.onnx", pre.inputs, pre.outputs);
-
-  // A decode step carries no image rows: the graph's image inputs get zero rows.
-  RecordingOps dec(cpu);
-  append_cache(cpu, cfg, L, n, "past_", dec.inputs);
-  const int64_t hid = cfg.text.hidden_size, ds = static_cast<int64_t>(cfg.vision.deepstack_visual_indexes.size());
-  dec.inputs.emplace_back(N::kImageEmbeds, Tensor(DType::F32, {0, hid}));
-  if (ds > 0) dec.inputs.emplace_back(N::kDeepstackEmbeds, Tensor(DType::F32, {ds, 0, hid}));
-  dec.inputs.emplace_back("image_positions", Tensor(DType::I64, {0}));
+  require(cap >= n + 8 + cfg.action_space.n_waypoints, ErrorCode::InvalidInput,
+          "reference cases: KV capacity " + std::to_string(cap) + " below the prompt, 8 reasoning rows and the action rows");
+  add_llm_case(cases, cpu, cfg, "prefill", s.ids, 0, s.rope.pos, &img, cap);
   const int64_t next[1] = {s.ids[2]};
-  llm_graph(dec, cfg, next, n, model::MropePositions::uniform(n + s.rope.rope_delta, 1), nullptr);
-  append_cache(cpu, cfg, L, n + 1, "present_", dec.outputs);
-  cases.add("decode", "llm.onnx", dec.inputs, dec.outputs);
+  add_llm_case(cases, cpu, cfg, "decode", next, n, model::MropePositions::uniform(n + s.rope.rope_delta, 1), nullptr, cap);
 
-  RecordingOps ex(cpu);
-  append_cache(cpu, cfg, cfg.expert.num_layers, n + 1, "past_", ex.inputs);
-  expert_graph(ex, cfg, s.noise, 0.3f, n + 1, s.rope.rope_delta);
-  cases.add("expert_step", "expert_step.onnx", ex.inputs, ex.outputs);
+  // Three reasoning lanes after the prompt, each at its own length (0, 2 and 5 private tokens): one
+  // decode call advances all three (K = 3 rows) and each reads only its own cache.
+  cpu.kv_share(n, 3);
+  const int64_t extra[3] = {0, 2, 5};
+  for (int64_t b = 1; b < 3; ++b)
+    for (int64_t i = 0; i < extra[b]; ++i) {
+      const model::LaneToken tok{b, 40 + 7 * i + b, n + i, n + i + s.rope.rope_delta};
+      (void)model::decode_lanes(cpu, cfg, std::span<const model::LaneToken>(&tok, 1));
+    }
+  {
+    std::vector<model::LaneToken> toks;
+    int64_t lens[3], after[3];
+    for (int64_t b = 0; b < 3; ++b) {
+      lens[b] = n + extra[b];
+      after[b] = lens[b] + 1;
+      toks.push_back({b, 50 + 3 * b, lens[b], lens[b] + s.rope.rope_delta});
+    }
+    RecordingOps rec(cpu);
+    append_cache(cpu, cfg, L, lens, cap, "past_", rec.inputs);
+    rec.inputs.emplace_back(N::kKvWriteIndex, i64(lens));
+    no_images(cfg, rec.inputs);
+    rec.read(N::kLogits, model::decode_lanes(rec, cfg, toks));
+    append_cache(cpu, cfg, L, after, cap, "present_", rec.outputs);
+    cases.add("decode_lanes3", "llm.onnx", rec.inputs, rec.outputs);
 
-  if (options.real_shapes) add_real_shape_cases(cpu, cfg, cases, options.prefill_frames);
+    // The expert for the three samples at once, ragged prefixes (each lane's reasoning ended elsewhere).
+    const int64_t wp = cfg.action_space.n_waypoints, per = wp * cfg.action_dims;
+    std::vector<model::ExpertLane> el;
+    std::vector<float> x;
+    for (int64_t b = 0; b < 3; ++b) {
+      el.push_back({b, after[b], s.rope.rope_delta});
+      for (int64_t i = 0; i < per; ++i) x.push_back(s.noise[static_cast<size_t>(i)] * (1.0f - 0.2f * static_cast<float>(b)));
+    }
+    RecordingOps ex(cpu);
+    append_cache(cpu, cfg, cfg.expert.num_layers, after, cap, "past_", ex.inputs);
+    ex.inputs.emplace_back(N::kKvWriteIndex, i64(after));
+    const float t = 0.3f;
+    ex.read(N::kVelocity, model::expert_velocity(ex, cfg, ex.input(N::kX, {3 * wp, cfg.action_dims}, x),
+                                                 ex.input(N::kT, {1, 1}, std::span<const float>(&t, 1)), el));
+    cases.add("expert_lanes3", "expert_step.onnx", ex.inputs, ex.outputs);
+  }
+  // One sample over lane 0's prefix (the decode above left lane 0 at n + 1 rows).
+  {
+    RecordingOps ex(cpu);
+    const int64_t lens[1] = {n + 1};
+    append_cache(cpu, cfg, cfg.expert.num_layers, lens, cap, "past_", ex.inputs);
+    ex.inputs.emplace_back(N::kKvWriteIndex, i64(lens));
+    expert_graph(ex, cfg, s.noise, 0.3f, n + 1, s.rope.rope_delta);
+    cases.add("expert_step", "expert_step.onnx", ex.inputs, ex.outputs);
+  }
+
+  if (options.real_shapes) {
+    cpu.kv_share(0, 1);
+    add_real_shape_cases(cpu, cfg, cases, cap, options.prefill_frames);
+  }
   cases.save(std::string(precision_name(precision)));
 }
 

@@ -13,21 +13,23 @@
 
 namespace alp::exporter {
 
+// Cases: vision (one image, grid other than the trace's), prefill with image rows (one lane), one
+// decode step (no image rows) over that cache, a decode call over 3 lanes at different lengths, the
+// expert over 3 ragged prefixes and over one. Caches are [lanes, Hkv, capacity, D] with a finite
+// non-zero pattern past each lane's length (stale rows the graphs must mask). With
+// `real_shapes`, also the planner's real sequence shapes (vision_720, prefill_3300 with 2,880 image
+// rows, decode_3600, expert_prefix1 / expert_prefix3600) at the checkpoint's own layer dims.
+// `capacity`: the graphs' (static) KV capacity; the real-shape cases need kPast 3,600 + 1 + n_waypoints.
 struct ReferenceOptions {
-  // The small cases: vision (one image, grid other than the trace's), prefill with image rows at
-  // past_len 0, one decode step (no image rows) over that cache, one expert step over the cache prefix.
-  bool trace_cases = true;
-  // The planner's real sequence shapes at the checkpoint's own layer dims: vision_720, a prefill of
-  // the planner layout (16 frames: prefill_3300 with 2,880 image rows), decode_3600 (no image rows),
-  // expert_prefix1 / expert_prefix3600.
+  bool trace_cases = true;   // false: only the real-shape cases
   bool real_shapes = false;
-  // Frames in the real-shape prefill (1..16): the prompt keeps the layout's 388 text tokens around
-  // `prefill_frames` x 182 image tokens (16: 3,300). Fewer frames make a real-width checkpoint's CPU
-  // prefill affordable (~600 CPU-seconds at 3,300 tokens for 2 layers of 4096/12288).
+  // Frames in the real-shape prefill (1..16): the layout's 388 text tokens around `prefill_frames` x
+  // 182 image tokens (16: 3,300). Fewer frames make a real-width checkpoint's CPU prefill affordable
+  // (~600 CPU-seconds at 3,300 tokens for 2 layers of 4096/12288). The 3,600-row cache of decode and
+  // the expert is the prefill's rows repeated (scaled by 0.97 per pass), not generated tokens.
   int prefill_frames = 16;
 };
-
 void write_export_reference(const model::ModelConfig& cfg, const model::WeightSource& weights, Precision precision,
-                            const std::string& dir, const ReferenceOptions& options);
+                            const std::string& dir, int64_t capacity, const ReferenceOptions& options);
 
 }  // namespace alp::exporter

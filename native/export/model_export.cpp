@@ -27,7 +27,7 @@ using Dyn = std::map<std::string, std::vector<std::string>>;
 // model presets and the 8B release (see native/export/README.md, "Dynamic dims").
 constexpr model::ImageGrid kTraceGrid{1, 6, 14};  // 84 patches -> 21 image tokens
 constexpr int64_t kTraceText = 14;                // 14 + 2 + 21 = 37 tokens
-constexpr int64_t kTracePast = 13;
+constexpr int64_t kTracePast = 13;  // the write index (cached rows) of the llm and expert traces
 
 const char* dtype_of(onnx::ElemType t) {
   switch (t) {
@@ -135,12 +135,14 @@ PlannerLayout planner_layout(const model::ModelConfig& cfg) {
 
 std::map<std::string, DimRange> planner_dim_ranges(const model::ModelConfig& cfg) {
   const PlannerLayout l = planner_layout(cfg);
-  // The cache holds the prompt, the reasoning tokens and the trajectory-start token.
-  const int64_t past_max = l.prompt_max + l.reasoning + 1, past_opt = l.prompt_opt + l.reasoning / 2;
+  // Each lane's cache holds the prompt, the reasoning tokens, the trajectory-start token and the
+  // expert's action rows, written past the prefix.
+  const int64_t capacity = l.prompt_max + l.reasoning + 1 + cfg.action_space.n_waypoints;
   return {{"patches", {l.patches_per_image, l.patches_per_image, l.patches_per_image}},
           {"image_tokens", {0, l.image_tokens, l.image_tokens}},
           {"seq", {1, l.prompt_opt, l.prompt_max}},
-          {"past_len", {0, past_opt, past_max}}};
+          {"lanes", {1, 1, kLayoutMaxSamples}},
+          {"kv_capacity", {capacity, capacity, capacity}}};
 }
 
 std::pair<std::string, DimRange> parse_dim_range(const std::string& text) {
@@ -177,9 +179,18 @@ ModelExportResult export_models(const std::string& checkpoint_dir, const std::st
   m.model_config_sha256 = engine::config_sha256(ckpt->config());
   m.hidden_size = cfg.text.hidden_size;
   m.vocab_size = cfg.vocab_size;
-  // Prefill starts from an empty cache; decode appends one token to at most past_len.max rows.
-  m.kv_cache = {cfg.text.num_layers, cfg.text.num_kv_heads, cfg.text.head_dim,
-                std::max(ranges.at("past_len").max + 1, ranges.at("seq").max), dtype_of(compute_type(precision)), "concat"};
+  // The cache is bound at one capacity in every profile (static shapes: decode is graphable).
+  DimRange& cap = ranges.at("kv_capacity");
+  cap.min = cap.opt = cap.max;
+  const DimRange lanes = ranges.at("lanes");
+  require(lanes.min >= 1, ErrorCode::InvalidInput, "--profile lanes: at least 1 lane, got " + std::to_string(lanes.min));
+  require(cap.max >= ranges.at("seq").max, ErrorCode::InvalidInput,
+          "--profile kv_capacity " + std::to_string(cap.max) + " below the largest prefill seq " + std::to_string(ranges.at("seq").max));
+  // The graphs are traced at this (static) capacity; the traces write up to row 13 + 64.
+  require(cap.max >= kTracePast + std::max<int64_t>(kTraceText + 23, cfg.action_space.n_waypoints), ErrorCode::InvalidInput,
+          "--profile kv_capacity " + std::to_string(cap.max) + ": the graphs need at least " +
+              std::to_string(kTracePast + std::max<int64_t>(kTraceText + 23, cfg.action_space.n_waypoints)) + " rows");
+  m.kv_cache = {cfg.text.num_layers, cfg.text.num_kv_heads, cfg.text.head_dim, cap.max, dtype_of(compute_type(precision)), "in_place"};
   const SampleScene s = sample_scene(cfg, kTraceGrid, kTraceText, 1);
   const auto path = [&](const char* n) { return (fs::path(out_dir) / (std::string(n) + ".onnx")).string(); };
 
@@ -206,7 +217,8 @@ ModelExportResult export_models(const std::string& checkpoint_dir, const std::st
                   {N::kDeepstackEmbeds, {"", "image_tokens", ""}}};
     OnnxOps ops(weights, graph_options(path(N::kLlm), N::kLlm, precision, o, amax, dyn));
     const int64_t n = static_cast<int64_t>(s.ids.size());
-    model::reserve_kv_cache(ops, cfg, kTracePast + n + 1);
+    model::reserve_kv_cache(ops, cfg, cap.max);
+    require(kTracePast + n <= cap.max, ErrorCode::Internal, "export: llm trace exceeds the KV capacity");
     const int64_t rows = s.grid.patches() / cfg.vision.merge_unit();
     ImageFeatures img;
     img.rows = rows;
@@ -215,21 +227,25 @@ ModelExportResult export_models(const std::string& checkpoint_dir, const std::st
     llm_graph(ops, cfg, s.ids, kTracePast, s.rope.pos, &img);
     ops.save();
     Traced t = describe(ops, N::kLlm, precision);
-    t.spec.profiles.push_back(profile(t, "prefill", ranges, {{"past_len", {0, 0, 0}}}));
-    t.spec.profiles.push_back(profile(t, "decode", ranges, {{"seq", {1, 1, 1}}, {"image_tokens", {0, 0, 0}}}));
+    // Prefill writes the prompt once (lane 0); decode takes one token per lane.
+    t.spec.profiles.push_back(profile(t, "prefill", ranges, {{"lanes", {1, 1, 1}}}));
+    t.spec.profiles.push_back(profile(t, "decode", ranges, {{"seq", lanes}, {"image_tokens", {0, 0, 0}}}));
     add_fp8_scales(t.spec, ops, amax);
     m.engines.emplace(N::kLlm, std::move(t.spec));
     res.onnx_files[N::kLlm] = path(N::kLlm);
   }
   {
     note(o, "exporting expert_step.onnx");
-    OnnxOps ops(weights, graph_options(path(N::kExpert), N::kExpert, precision, o, amax, {}));
-    model::reserve_kv_cache(ops, cfg, kTracePast + 1);
+    // Rows are lane-major (lanes x n_waypoints); traced with one lane.
+    const Dyn dyn{{N::kX, {"action_rows", ""}}, {N::kExpertRopeCos, {"action_rows", ""}}, {N::kExpertRopeSin, {"action_rows", ""}}};
+    OnnxOps ops(weights, graph_options(path(N::kExpert), N::kExpert, precision, o, amax, dyn));
+    model::reserve_kv_cache(ops, cfg, cap.max);
     expert_graph(ops, cfg, s.noise, 0.5f, kTracePast, s.rope.rope_delta);
     ops.save();
     Traced t = describe(ops, N::kExpert, precision);
     auto r = ranges;
-    r["past_len"].min = std::max<int64_t>(r["past_len"].min, 1);  // the expert needs a non-empty prefix
+    const int64_t wp = cfg.action_space.n_waypoints;
+    r["action_rows"] = {wp * lanes.min, wp * lanes.opt, wp * lanes.max};
     t.spec.profiles.push_back(profile(t, "default", r));
     add_fp8_scales(t.spec, ops, amax);
     m.engines.emplace(N::kExpert, std::move(t.spec));
@@ -242,7 +258,7 @@ ModelExportResult export_models(const std::string& checkpoint_dir, const std::st
     ro.trace_cases = o.reference_trace_cases;
     ro.real_shapes = true;
     ro.prefill_frames = o.reference_prefill_frames;
-    write_export_reference(cfg, weights, precision, o.reference_dir, ro);
+    write_export_reference(cfg, weights, precision, o.reference_dir, m.kv_cache.capacity, ro);
   }
   return res;
 }

@@ -16,13 +16,14 @@
 
 namespace alp::exporter {
 
-// A range for one symbolic dim of the exported graphs (patches, seq, image_tokens, past_len).
+// A range for one symbolic dim of the exported graphs (patches, seq, image_tokens, lanes), or the static
+// KV capacity (kv_capacity: its max, which the graphs are traced at).
 struct DimRange {
   int64_t min = 0, opt = 0, max = 0;
 };
 
 struct ModelExportOptions {
-  int64_t opset = 21;
+  int64_t opset = 24;  // TensorScatter (the in-place KV cache) needs 24
   int calibration_runs = 2;  // FP8 only, without activation_amax: synthetic scenes (calibrate_activation_amax)
   // FP8: max |input| per linear weight name from planner-shaped runs (lib/calibrateActivations.ts via
   // build-engines). Empty: the synthetic calibration above.
@@ -43,6 +44,8 @@ struct ModelExportOptions {
 // 48 history ids and the command (about 420 tokens), then up to max_reasoning_tokens (256 by default).
 inline constexpr int kLayoutImages = 16, kLayoutCameraHeight = 1080, kLayoutCameraWidth = 1920;
 inline constexpr int64_t kLayoutPromptText = 420, kLayoutPromptTextMax = 512, kLayoutReasoning = 256;
+// Most samples decoded / denoised in one call (the planner's sampleBatch bound): the lane profiles' max.
+inline constexpr int64_t kLayoutMaxSamples = 16;
 struct PlannerLayout {
   int64_t patches_per_image = 0;  // vision patches of one frame
   int64_t image_tokens = 0;       // <|image_pad|> rows of the 16 frames
@@ -51,8 +54,10 @@ struct PlannerLayout {
 };
 PlannerLayout planner_layout(const model::ModelConfig& cfg);
 // Profiles at the planner's real shapes: patches = one frame; image_tokens 0..16 frames (opt = all);
-// seq 1..prompt_max (opt = prompt_opt); past_len 0..prompt_max + reasoning + 1. Prefill pins
-// past_len to 0 and decode pins seq to 1 and image_tokens to 0.
+// seq 1..prompt_max (opt = prompt_opt); lanes 1..kLayoutMaxSamples (sample lanes per decode / expert
+// call); kv_capacity = prompt_max + reasoning + 1 + n_waypoints (static in the graphs). Prefill pins lanes to 1;
+// decode takes seq = lanes (one token per lane) and image_tokens 0; the expert's action_rows =
+// n_waypoints x lanes.
 std::map<std::string, DimRange> planner_dim_ranges(const model::ModelConfig& cfg);
 // "name=min:opt:max" -> (name, range); InvalidInput naming the text otherwise.
 std::pair<std::string, DimRange> parse_dim_range(const std::string& text);

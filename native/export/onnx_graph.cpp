@@ -16,8 +16,8 @@ std::string file_name_of(const std::string& path) {
 
 GraphBuilder::GraphBuilder(std::string path, std::string graph_name, int64_t opset)
     : path_(std::move(path)), opset_(opset) {
-  require(opset >= 17 && opset <= 23, ErrorCode::InvalidInput,
-          "ONNX opset must be in [17, 23], got " + std::to_string(opset));
+  require(opset >= 17 && opset <= 24, ErrorCode::InvalidInput,
+          "ONNX opset must be in [17, 24], got " + std::to_string(opset));
   graph_.name = std::move(graph_name);
   data_ = std::make_unique<ExternalDataFile>(path_ + ".data", file_name_of(path_) + ".data");
 }
@@ -129,9 +129,10 @@ bool GraphBuilder::has_input(std::string_view name) const {
 
 onnx::Model GraphBuilder::model() const {
   onnx::Model m;
-  // The IR version that shipped with the opset (ONNX 1.16: IR 10 / opset 21, 1.18: IR 11 / opset 23);
+  // The IR version that shipped with the opset (ONNX 1.16: IR 10 / opset 21, 1.18: IR 11 / opset 23,
+  // 1.19: IR 12 / opset 24);
   // older opsets load under a newer IR.
-  m.ir_version = opset_ >= 23 ? 11 : 10;
+  m.ir_version = opset_ >= 24 ? 12 : opset_ >= 23 ? 11 : 10;
   m.producer_name = "alpamayo-trt";
   m.graph = graph_;
   m.opset_imports.push_back({"", opset_});

@@ -50,6 +50,12 @@ struct OnnxValue final : model::ValueImpl {
   std::string weight_name;  // non-empty for checkpoint weights
   Tensor weight;
   std::map<int, std::string> written;  // WeightUse -> ONNX name
+  // kv_read's result: `name` is layer `kv_layer`'s whole cache [lanes, Hkv, capacity, D] while the
+  // front-door shape says [len, Hkv, D]; only attention (and the expert's concat with its own rows,
+  // which sets `kv_append` [rows, Hkv, D]) may consume it.
+  int64_t kv_layer = -1;
+  bool kv_value = false;  // the V cache (else K)
+  std::string kv_append;
 };
 
 enum WeightUse { kStored, kLinear };
@@ -70,13 +76,17 @@ struct OnnxOps::Impl {
   SymbolTable syms;
   std::map<std::string, std::string> mask_cache;
 
+  // In-place cache of one layer: the current K/V tensors [lanes, Hkv, capacity, D] (the past_* input,
+  // or after kv_write the TensorScatter output present_*).
   struct KvLayer {
-    Value k, v;
+    std::string k, v;
     bool written = false;
   };
   ElemType ct = ElemType::Float;  // compute type of every activation, weight and the KV cache
   std::map<int64_t, KvLayer> kv;
-  SymPtr past_sym;
+  SymPtr lanes_sym;  // the caches' batch (lane) axis; their capacity axis is static (kv_reserve)
+  int64_t write_pos = -1;          // trace value of kv_write_index (every lane's first written row)
+  std::map<std::string, std::string> kv_bias;  // attention mask per (causal, rep), shared by layers
 };
 
 OnnxOps::OnnxOps(model::WeightSource weights, OnnxExportOptions options)
@@ -159,6 +169,8 @@ std::string write_weight(GraphBuilder& g, OnnxValue& w, WeightUse use, const Onn
 
 // The ONNX name of any value (weights are written on first use, in the compute type).
 std::string ref(GraphBuilder& g, OnnxValue& v, const OnnxExportOptions& opt) {
+  require(v.kv_layer < 0, ErrorCode::Internal,
+          "export: the KV cache view of layer " + std::to_string(v.kv_layer) + " may only feed attention (in-place cache)");
   return v.weight_name.empty() ? v.name : write_weight(g, v, kStored, opt);
 }
 
@@ -330,6 +342,7 @@ model::Value OnnxOps::attention_impl(const model::Value& qv, const model::Value&
   const int64_t hq = q.shape[1], hkv = k.shape[1], d = q.shape[2], rep = hq / hkv;
   const auto& opt = impl_->opt;
   const ElemType t = q.type;
+  if (k.kv_layer >= 0) return attention_in_place(qv, kv, vv, mask, scale);
   // The form TensorRT fuses into one attention kernel (transformers-fused-attention docs): 4-D
   // [B, heads, S, D] operands, Q scaled before the first MatMul, an additive mask of the compute
   // type, Softmax, MatMul with V. GQA without copying K/V: the `rep` query heads that share a kv
@@ -388,6 +401,95 @@ model::Value OnnxOps::attention_impl(const model::Value& qv, const model::Value&
   const std::string o4 = e.op("MatMul", {p, v4});  // [1, Hkv, Nq*rep, D]
   const std::string o = e.op("Reshape", {e.op("Transpose", {e.op("Reshape", {o4, g_.const_i64_1d({hkv, -1, rep, d})})},
                                                {Attribute::of_ints("perm", {1, 0, 2, 3})}),   // [Nq, Hkv, rep, D]
+                                         g_.const_i64_1d({-1, hq, d})});
+  return make_value(q.shape, o, t, {q.sym[0], nullptr, nullptr});
+}
+
+namespace {
+// [rows, Hkv, D] (rows lane-major: lanes x tokens) -> [lanes, Hkv, tokens, D], the TensorScatter update layout.
+std::string lanes_heads_rows(GraphBuilder& g, const std::string& x, const std::string& lanes, int64_t hkv, int64_t d) {
+  Emit e{g};
+  const std::string shape = e.op("Concat", {lanes, g.const_i64_1d({-1, hkv, d})}, {Attribute::of_int("axis", 0)});
+  return e.op("Transpose", {e.op("Reshape", {x, shape})}, {Attribute::of_ints("perm", {0, 2, 1, 3})});
+}
+}  // namespace
+
+// Attention over the in-place cache: K/V are whole caches [lanes, Hkv, capacity, D] (kv_read views),
+// the llm's already holding this call's rows (kv_write), the expert's getting its own rows written
+// here at kv_write_index (its cache region past the prefix is scratch). Lane b's query row i (token
+// i of the lane's S = rows / lanes) sees cache slots j <= wi[b] + i (causal) or j < wi[b] + S (the
+// non-causal expert); slots past that hold stale or zero rows and get -inf, so the capacity is
+// static and decode is graphable.
+model::Value OnnxOps::attention_in_place(const model::Value& qv, const model::Value& kv_, const model::Value& vv,
+                                         model::AttentionMask mask, float scale) {
+  auto& I = *impl_;
+  auto& q = ov(qv, "attention", "q");
+  auto& k = ov(kv_, "attention", "k");
+  auto& v = ov(vv, "attention", "v");
+  require(v.kv_layer == k.kv_layer && v.kv_value && !k.kv_value && k.kv_append.empty() == v.kv_append.empty(),
+          ErrorCode::Internal, "attention: K and V are not the K/V caches of one layer");
+  Emit e{g_};
+  const int64_t hq = q.shape[1], hkv = k.shape[1], d = q.shape[2], rep = hq / hkv;
+  const ElemType t = q.type;
+  const std::string lanes = I.syms.size_tensor(g_, I.lanes_sym);
+  const bool causal = mask.kind == model::AttentionMask::Kind::Causal;
+  std::string kc = k.name, vc = v.name;
+  if (!k.kv_append.empty()) {
+    // The expert: its rows [rows, Hkv, D] go to slots [wi, wi + S) of each lane, attended with the prefix.
+    auto& L = I.kv.at(k.kv_layer);
+    require(!L.written, ErrorCode::InvalidInput, "attention: layer " + std::to_string(k.kv_layer) + " cache written twice");
+    auto scatter = [&](const std::string& rows, const std::string& cache, const std::string& out) {
+      return g_.add_node("TensorScatter", {cache, lanes_heads_rows(g_, rows, lanes, hkv, d), engine::names::kKvWriteIndex},
+                         {Attribute::of_int("axis", 2), Attribute::of_string("mode", "linear")}, 1, out).front();
+    };
+    kc = L.k = scatter(k.kv_append, L.k, engine::names::present_key(k.kv_layer));
+    vc = L.v = scatter(v.kv_append, L.v, engine::names::present_value(k.kv_layer));
+    L.written = true;
+    require(!causal || mask.past == I.write_pos, ErrorCode::InvalidInput,
+            "attention: causal past " + std::to_string(mask.past) + " is not the write index " + std::to_string(I.write_pos));
+  } else {
+    require(causal && mask.past == I.write_pos, ErrorCode::InvalidInput,
+            "attention over the written cache: expected a causal mask from the write index " + std::to_string(I.write_pos));
+  }
+  // Q [rows, Hq, D] -> [lanes, Hkv, S*rep, D] (row s*rep + r = token s, head j*rep + r), pre-scaled.
+  const std::string qs = e.op("Mul", {ref(g_, q, I.opt), g_.const_scalar(t, scale)});
+  auto cat = [&](std::vector<int64_t> tail) {
+    return e.op("Concat", {lanes, g_.const_i64_1d(tail)}, {Attribute::of_int("axis", 0)});
+  };
+  const std::string q4 = e.op("Reshape", {e.op("Transpose", {e.op("Reshape", {qs, cat({-1, hkv, rep, d})})},
+                                                {Attribute::of_ints("perm", {0, 2, 1, 3, 4})}),
+                                          cat({hkv, -1, d})});
+  const std::string kt = e.op("Transpose", {kc}, {Attribute::of_ints("perm", {0, 1, 3, 2})});  // [lanes, Hkv, D, C]
+  std::string s = e.op("MatMul", {q4, kt});                                                   // [lanes, Hkv, S*rep, C]
+  const std::string key = std::string(causal ? "causal" : "full") + "|" + std::to_string(rep) + "|" + std::to_string(static_cast<int>(t));
+  auto it = I.kv_bias.find(key);
+  if (it == I.kv_bias.end()) {
+    const std::string zero = g_.const_raw(ElemType::Int64, std::string(8, '\0'), {}, "i64_zero");
+    const std::string one = g_.const_i64({1}, {});
+    const std::string axes0 = g_.const_i64_1d({0});
+    auto scalar = [&](const std::string& x1d) { return e.op("Squeeze", {x1d, axes0}); };
+    const std::string nq = q.sym[0] ? I.syms.size_tensor(g_, q.sym[0]) : g_.const_i64_1d({q.shape[0]});
+    const std::string per_lane = e.op("Div", {nq, lanes});  // S
+    const std::string wi = e.op("Reshape", {engine::names::kKvWriteIndex, g_.const_i64_1d({-1, 1, 1, 1})});  // [lanes,1,1,1]
+    std::string limit;
+    if (causal) {
+      const std::string reps = g_.const_i64({rep}, {});
+      const std::string rows = e.op("Div", {e.op("Range", {zero, e.op("Mul", {scalar(per_lane), reps}), one}), reps});
+      limit = e.op("Add", {wi, e.op("Reshape", {rows, g_.const_i64_1d({1, 1, -1, 1})})});  // [lanes, 1, S*rep, 1]
+    } else {
+      limit = e.op("Add", {wi, e.op("Sub", {per_lane, g_.const_i64_1d({1})})});  // [lanes, 1, 1, 1]
+    }
+    const std::string cols = e.op("Range", {zero, g_.const_i64({kv_geometry().capacity}, {}), one});
+    const std::string allowed = e.op("LessOrEqual", {cols, limit});
+    const std::string bias =
+        e.op("Where", {allowed, g_.const_scalar(t, 0.0f), g_.const_scalar(t, -std::numeric_limits<float>::infinity())});
+    it = I.kv_bias.emplace(key, bias).first;
+  }
+  s = e.op("Add", {s, it->second});
+  const std::string p = e.op("Softmax", {s}, {Attribute::of_int("axis", -1)});
+  const std::string o4 = e.op("MatMul", {p, vc});  // [lanes, Hkv, S*rep, D]
+  const std::string o = e.op("Reshape", {e.op("Transpose", {e.op("Reshape", {o4, cat({hkv, -1, rep, d})})},
+                                               {Attribute::of_ints("perm", {0, 2, 1, 3, 4})}),
                                          g_.const_i64_1d({-1, hq, d})});
   return make_value(q.shape, o, t, {q.sym[0], nullptr, nullptr});
 }
@@ -567,6 +669,22 @@ model::Value OnnxOps::slice_impl(const model::Value& xv, int axis, int64_t begin
   // The last row of a dynamic axis (backbone logits: slice(h, 0, n - 1, n)) stays the last row at
   // any run-time size; other constant begins on a dynamic axis stay constants.
   const bool last_row = full && end == x.shape[axis] && !begin_sym && begin > 0 && end - begin == 1;
+  if (last_row && axis == 0 && impl_->lanes_sym) {
+    // The last row of each lane (rows are lane-major): [rows, ...] -> [lanes, ...], the lane axis
+    // standing in for the 1-row axis (its trace is 1). Decode's logits of K lanes in one call.
+    Emit e{g_};
+    std::vector<int64_t> tail(x.shape.begin() + 1, x.shape.end());
+    const std::string lanes = syms.size_tensor(g_, impl_->lanes_sym);
+    std::vector<int64_t> split{-1};
+    split.insert(split.end(), tail.begin(), tail.end());
+    const std::string r = e.op("Reshape", {ref(g_, x, impl_->opt),
+                                           e.op("Concat", {lanes, g_.const_i64_1d(split)}, {Attribute::of_int("axis", 0)})});
+    const std::string y = e.op("Squeeze", {e.slice(r, 1, g_.const_i64_1d({-1}), g_.const_i64_1d({std::numeric_limits<int64_t>::max()})),
+                                           g_.const_i64_1d({1})});
+    auto sym = x.sym;
+    sym[0] = impl_->lanes_sym;
+    return make_value(out, y, x.type, std::move(sym));
+  }
   const std::string b = begin_sym ? syms.size_tensor(g_, begin_sym)
                         : last_row ? g_.op("Sub", {syms.size_tensor(g_, full), g_.const_i64_1d({1})})
                                    : g_.const_i64_1d({begin});
@@ -588,6 +706,16 @@ model::Value OnnxOps::slice_impl(const model::Value& xv, int axis, int64_t begin
 
 model::Value OnnxOps::concat_impl(const std::vector<model::Value>& xs, int axis, const Shape& out) {
   auto& x0 = ov(xs[0], "concat", "xs[0]");
+  if (x0.kv_layer >= 0) {
+    // The expert's keys: the cache prefix then its own rows, written in place by attention.
+    require(xs.size() == 2 && axis == 0 && ov(xs[1], "concat", "xs[1]").kv_layer < 0, ErrorCode::Internal,
+            "concat: a KV cache view can only be followed by new rows on axis 0");
+    auto v = std::make_shared<OnnxValue>(out, x0.name, x0.type, std::vector<SymPtr>{});
+    v->kv_layer = x0.kv_layer;
+    v->kv_value = x0.kv_value;
+    v->kv_append = ref(g_, ov(xs[1], "concat", "xs[1]"), impl_->opt);
+    return v;
+  }
   std::vector<std::string> names;
   std::string label;
   bool dynamic = false;
@@ -605,6 +733,12 @@ model::Value OnnxOps::concat_impl(const std::vector<model::Value>& xs, int axis,
 
 model::Value OnnxOps::reshape_impl(const model::Value& xv, const Shape& target, const Shape& out) {
   auto& x = ov(xv, "reshape", "x");
+  if (impl_->lanes_sym && !x.sym.empty() && x.sym[0] == impl_->lanes_sym && x.shape[0] == 1 &&
+      Shape(x.shape.begin() + 1, x.shape.end()) == target) {
+    // Dropping the leading 1 of a per-lane value ([1, vocab] -> [vocab]) keeps the lane axis: the
+    // graph returns every lane's row.
+    return make_value(x.shape, ref(g_, x, impl_->opt), x.type, x.sym);
+  }
   int infer = -1;  // the front door allowed at most one -1
   for (size_t i = 0; i < target.size(); ++i)
     if (target[i] == -1) infer = static_cast<int>(i);
@@ -668,65 +802,101 @@ model::Value OnnxOps::expand_rows_impl(const model::Value& xv, int64_t n, const 
   return make_value(out, y, x.type, {s, nullptr});
 }
 
-// ---- KV cache -----------------------------------------------------------------------------------
+// ---- KV cache (in place, fixed capacity, lanes) --------------------------------------------------
+
 
 void OnnxOps::kv_reserve_impl(const model::KvGeometry&) {}
 
 void OnnxOps::kv_share_impl(int64_t, int64_t lanes) {
   require(lanes == 1, ErrorCode::InvalidInput,
-          "kv_share: an exported graph holds one sequence's KV cache, got " + std::to_string(lanes) + " lanes");
+          "kv_share: an exported graph is traced for one lane (its lane count is the run-time batch of kv_write_index), got " +
+              std::to_string(lanes) + " lanes");
 }
+
+// The first KV access creates the graph inputs: kv_write_index i64 [lanes] (each lane's first row
+// written by this call: the cached length) and past_key/value.<l> [lanes, Hkv, capacity, D] for every
+// layer touched. `pos` is the traced write index (the same for every layer).
+OnnxOps::Impl::KvLayer& kv_layer_of(OnnxOps::Impl& I, GraphBuilder& g, const model::KvGeometry& kv, int64_t layer, int64_t pos,
+                                     std::vector<std::pair<std::string, Tensor>>& samples);
 
 std::pair<model::Value, model::Value> OnnxOps::kv_read_impl(int64_t layer, int64_t len, int64_t lane) {
   auto& I = *impl_;
-  require(lane == 0, ErrorCode::InvalidInput, "kv_read: an exported graph holds one lane, got lane " + std::to_string(lane));
+  require(lane == 0, ErrorCode::InvalidInput, "kv_read: an exported graph is traced for lane 0, got lane " + std::to_string(lane));
   const model::KvGeometry& kv = kv_geometry();
-  auto it = I.kv.find(layer);
-  if (it == I.kv.end()) {
-    // First touch of this layer: the cache so far is the graph input past_key/past_value.<layer>.
-    const std::string kname = engine::names::past_key(layer), vname = engine::names::past_value(layer);
-    if (!I.past_sym) I.past_sym = std::make_shared<const SymDim>(SymDim{I.opt.past_len_dim, kname, 0, len});
-    require(I.past_sym->trace == len, ErrorCode::InvalidInput,
-            "KV cache of layer " + std::to_string(layer) + " first touched at length " + std::to_string(len) +
-                ", other layers at " + std::to_string(I.past_sym->trace));
-    const Shape shape{len, kv.kv_heads, kv.head_dim};
-    const std::vector<SymPtr> sym{I.past_sym, nullptr, nullptr};
-    // The cache is in the compute type: the runner binds the engine's own present rows as past.
-    for (const auto& n : {kname, vname}) {
-      g_.add_input(value_info(n, I.ct, shape, sym));
-      samples_.emplace_back(n, Tensor(DType::F32, shape));  // an empty-history example: zeros (fp32 host copy)
-    }
-    // past_len is a symbol like any input dim, but never resolved from bare integers: its trace may be 0.
-    it = I.kv.emplace(layer, Impl::KvLayer{make_value(shape, kname, I.ct, sym),
-                                           make_value(shape, vname, I.ct, sym), false}).first;
-  }
-  const int64_t cur = it->second.k->shape[0];
-  require(len <= cur, ErrorCode::InvalidInput,
-          "kv_read: layer " + std::to_string(layer) + " length " + std::to_string(len) + " beyond the " +
-              std::to_string(cur) + " cached positions");
-  if (len == cur) return {it->second.k, it->second.v};
-  return {slice(it->second.k, 0, 0, len), slice(it->second.v, 0, 0, len)};
+  auto& L = kv_layer_of(I, g_, kv, layer, len, samples_);
+  require(len >= I.write_pos, ErrorCode::InvalidInput,
+          "kv_read: layer " + std::to_string(layer) + " length " + std::to_string(len) + " below the write index " +
+              std::to_string(I.write_pos) + " (the graph reads each lane's whole valid prefix)");
+  const Shape shape{len, kv.kv_heads, kv.head_dim};
+  auto k = std::make_shared<OnnxValue>(shape, L.k, I.ct, std::vector<SymPtr>{});
+  auto v = std::make_shared<OnnxValue>(shape, L.v, I.ct, std::vector<SymPtr>{});
+  k->kv_layer = v->kv_layer = layer;
+  v->kv_value = true;
+  return {k, v};
 }
 
-void OnnxOps::kv_write_impl(int64_t layer, int64_t pos, const model::Value& k, const model::Value& v, int64_t lane) {
+void OnnxOps::kv_write_impl(int64_t layer, int64_t pos, const model::Value& kv_, const model::Value& vv, int64_t lane) {
   auto& I = *impl_;
-  require(lane == 0, ErrorCode::InvalidInput, "kv_write: an exported graph holds one lane, got lane " + std::to_string(lane));
-  if (!I.kv.count(layer)) kv_read(layer, pos);
-  auto& L = I.kv.at(layer);
-  require(pos == L.k->shape[0], ErrorCode::InvalidInput,
-          "kv_write: the ONNX graph can only append: layer " + std::to_string(layer) + " write at " +
-              std::to_string(pos) + " but the cache holds " + std::to_string(L.k->shape[0]) + " positions");
-  L.k = concat({L.k, k}, 0);
-  L.v = concat({L.v, v}, 0);
+  require(lane == 0, ErrorCode::InvalidInput, "kv_write: an exported graph is traced for lane 0, got lane " + std::to_string(lane));
+  const model::KvGeometry& geo = kv_geometry();
+  auto& L = kv_layer_of(I, g_, geo, layer, pos, samples_);
+  require(pos == I.write_pos, ErrorCode::InvalidInput,
+          "kv_write: layer " + std::to_string(layer) + " written at " + std::to_string(pos) + ", the graph's write index traces " +
+              std::to_string(I.write_pos));
+  require(!L.written, ErrorCode::InvalidInput, "kv_write: layer " + std::to_string(layer) + " written twice in one graph");
+  auto scatter = [&](const model::Value& x, const char* what, const std::string& cache, const std::string& out) {
+    const std::string upd =
+        lanes_heads_rows(g_, ref(g_, ov(x, "kv_write", what), I.opt), I.syms.size_tensor(g_, I.lanes_sym), geo.kv_heads, geo.head_dim);
+    // TensorScatter (opset 24): out[b, :, wi[b] + s, :] = upd[b, :, s, :], TensorRT's IKVCacheUpdateLayer
+    // (present aliased to past: the runner binds one address to both).
+    return g_.add_node("TensorScatter", {cache, upd, engine::names::kKvWriteIndex},
+                       {Attribute::of_int("axis", 2), Attribute::of_string("mode", "linear")}, 1, out).front();
+  };
+  L.k = scatter(kv_, "k", L.k, engine::names::present_key(layer));
+  L.v = scatter(vv, "v", L.v, engine::names::present_value(layer));
   L.written = true;
 }
 
+OnnxOps::Impl::KvLayer& kv_layer_of(OnnxOps::Impl& I, GraphBuilder& g, const model::KvGeometry& kv, int64_t layer, int64_t pos,
+                                     std::vector<std::pair<std::string, Tensor>>& samples) {
+  namespace N = engine::names;
+  require(g.opset() >= 24, ErrorCode::InvalidInput,
+          "the in-place KV cache (TensorScatter) needs ONNX opset >= 24, got " + std::to_string(g.opset()));
+  if (I.write_pos < 0) {
+    require(kv.capacity >= 2, ErrorCode::InvalidInput, "export: kv_reserve a capacity >= 2 before tracing the KV cache");
+    I.write_pos = pos;
+    // The lane count is 1 in the trace, and a trace of 1 is never matched against integers (resolve()
+    // takes sizes >= 2), so it can only come from here.
+    I.lanes_sym = I.syms.intern("lanes", N::kKvWriteIndex, 0, 1);
+    g.add_input(value_info(N::kKvWriteIndex, ElemType::Int64, {1}, {I.lanes_sym}));
+    Tensor wi(DType::I64, {1});
+    wi.mutable_as<int64_t>()[0] = pos;
+    samples.emplace_back(N::kKvWriteIndex, std::move(wi));
+  }
+  auto it = I.kv.find(layer);
+  if (it != I.kv.end()) return it->second;
+  const std::string kname = N::past_key(layer), vname = N::past_value(layer);
+  // The capacity is static: TensorRT's IKVCacheUpdateLayer needs a cache with a static sequence
+  // length (docs: operators/KVCacheUpdate); the lane count stays dynamic.
+  const Shape shape{1, kv.kv_heads, kv.capacity, kv.head_dim};
+  const std::vector<SymPtr> sym{I.lanes_sym, nullptr, nullptr, nullptr};
+  for (const auto& n : {kname, vname}) {
+    g.add_input(value_info(n, I.ct, shape, sym));
+    samples.emplace_back(n, Tensor(DType::F32, shape));  // an empty cache: zeros (fp32 host copy)
+  }
+  return I.kv.emplace(layer, OnnxOps::Impl::KvLayer{kname, vname, false}).first->second;
+}
+
 void OnnxOps::save() {
-  for (auto& [layer, L] : impl_->kv) {
+  auto& I = *impl_;
+  for (auto& [layer, L] : I.kv) {
     if (!L.written) continue;
-    // Present rows keep the compute type (they are the next call's past).
-    graph_output(g_, impl_->opt, engine::names::present_key(layer), ov(L.k, "save", "present_key"), impl_->ct);
-    graph_output(g_, impl_->opt, engine::names::present_value(layer), ov(L.v, "save", "present_value"), impl_->ct);
+    // present_* are the TensorScatter outputs themselves (aliased to past_* by TensorRT).
+    const model::KvGeometry& kv = kv_geometry();
+    const Shape shape{1, kv.kv_heads, kv.capacity, kv.head_dim};
+    const std::vector<SymPtr> sym{I.lanes_sym, nullptr, nullptr, nullptr};
+    g_.add_output(value_info(L.k, I.ct, shape, sym));
+    g_.add_output(value_info(L.v, I.ct, shape, sym));
   }
   g_.save();
 }

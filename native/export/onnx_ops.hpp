@@ -35,18 +35,18 @@ bool keeps_high_precision(std::string_view weight_name);
 struct OnnxExportOptions {
   std::string path;  // the .onnx file; weights go to `path + ".data"`
   std::string graph_name = "alpamayo";
-  int64_t opset = 21;
+  int64_t opset = 24;  // 24: TensorScatter, the in-place KV cache
   Precision precision = Precision::FP16;
   // Graph input name -> one symbolic name per axis ("" = fixed). Axes with equal names share a size.
   std::map<std::string, std::vector<std::string>> dynamic_dims;
   // FP8 only: max |x| of each linear's input over calibration runs, keyed by the linear's weight name.
   std::map<std::string, float> activation_amax;
-  // Symbolic name of the KV-cache length axis of past_key.* / past_value.*.
-  std::string past_len_dim = "past_len";
 };
 
 class OnnxOps final : public model::Ops {
  public:
+  struct Impl;  // defined in onnx_ops.cpp
+
   OnnxOps(model::WeightSource weights, OnnxExportOptions options);
   ~OnnxOps() override;
 
@@ -73,6 +73,8 @@ class OnnxOps final : public model::Ops {
   model::Value rope_impl(const model::Value& x, const model::Value& cos, const model::Value& sin) override;
   model::Value attention_impl(const model::Value& q, const model::Value& k, const model::Value& v, model::AttentionMask mask,
                               float scale) override;
+  model::Value attention_in_place(const model::Value& q, const model::Value& k, const model::Value& v, model::AttentionMask mask,
+                                  float scale);
   model::Value silu_impl(const model::Value& x) override;
   model::Value gelu_tanh_impl(const model::Value& x) override;
   model::Value gelu_erf_impl(const model::Value& x) override;
@@ -92,12 +94,11 @@ class OnnxOps final : public model::Ops {
   model::Value transpose_impl(const model::Value& x, const std::vector<int>& perm, const Shape& out) override;
   model::Value expand_rows_impl(const model::Value& x, int64_t n, const Shape& out) override;
   void kv_reserve_impl(const model::KvGeometry& g) override;
-  // The graphs carry one sequence's cache (past_* inputs); reasoning lanes are the runner's business.
+  // The graphs are traced for lane 0; their lane count is the run-time batch of kv_write_index.
   void kv_share_impl(int64_t shared, int64_t lanes) override;
   void kv_write_impl(int64_t layer, int64_t pos, const model::Value& k, const model::Value& v, int64_t lane) override;
   std::pair<model::Value, model::Value> kv_read_impl(int64_t layer, int64_t len, int64_t lane) override;
 
-  struct Impl;
   GraphBuilder g_;
   std::unique_ptr<Impl> impl_;
   std::vector<std::pair<std::string, Tensor>> samples_;

@@ -276,10 +276,14 @@ std::vector<Entry> zoo() {
                  auto y = c.input("y", {5, 4});
                  c.output("out", c.ops().add(c.ops().expand_rows(x, 5), y));
                }});
-  e.push_back({"kv_decode", {"kv_decode", P::FP32, 21, {{"q", {"seq", "", ""}}, {"k", {"seq", "", ""}}, {"v", {"seq", "", ""}}}},
+  // The in-place cache (TensorScatter, opset 24, static capacity 32): a lane writing at row 0, one at
+  // the last row, and three lanes of two tokens each at their own write index (rows are lane-major).
+  e.push_back({"kv_decode", {"kv_decode", P::FP32, 24, {{"q", {"seq", "", ""}}, {"k", {"seq", "", ""}}, {"v", {"seq", "", ""}}}},
                [](ZooCase& c) {
                  c.param("scale", 0.35);
-                 c.alt_sizes("[{\"seq\": 5, \"past_len\": 0}, {\"seq\": 1, \"past_len\": 9}, {\"seq\": 4, \"past_len\": 6}]");
+                 c.alt_sizes("[{\"seq\": 5, \"lanes\": 1, \"kv_write_index\": [0]},"
+                             " {\"seq\": 1, \"lanes\": 1, \"kv_write_index\": [31]},"
+                             " {\"seq\": 6, \"lanes\": 3, \"kv_write_index\": [3, 0, 30]}]");
                  auto& o = c.ops();
                  const int64_t pos = 3, n = 5;
                  o.kv_reserve(2, 32, 2, 8);
@@ -289,6 +293,21 @@ std::vector<Entry> zoo() {
                  o.kv_write(1, pos, k, v);
                  auto [kk, vv] = o.kv_read(1, pos + n);
                  c.output("y", o.attention(q, kk, vv, model::AttentionMask::causal(pos), 0.35f));
+               }});
+  // The expert's pattern: each lane's cache prefix [0, kv_write_index) read in place, its own rows
+  // written after it and attended together, non-causally (ragged prefixes across 3 lanes).
+  e.push_back({"kv_prefix_append", {"kv_prefix_append", P::FP32, 24, {{"q", {"seq", "", ""}}, {"k", {"seq", "", ""}}, {"v", {"seq", "", ""}}}},
+               [](ZooCase& c) {
+                 c.param("scale", 0.35);
+                 c.alt_sizes("[{\"seq\": 12, \"lanes\": 3, \"kv_write_index\": [1, 17, 28]}]");
+                 auto& o = c.ops();
+                 const int64_t pos = 3, n = 5;
+                 o.kv_reserve(2, 32, 2, 8);
+                 auto q = c.input("q", {n, 4, 8});
+                 auto k = c.input("k", {n, 2, 8});
+                 auto v = c.input("v", {n, 2, 8});
+                 auto [pk, pv] = o.kv_read(1, pos);
+                 c.output("y", o.attention(q, o.concat({pk, k}, 0), o.concat({pv, v}, 0), model::AttentionMask::none(), 0.35f));
                }});
   return e;
 }

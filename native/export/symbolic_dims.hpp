@@ -16,7 +16,7 @@
 namespace alp::exporter {
 
 struct SymDim {
-  std::string label;   // dim_param text: "seq", "past_len", "past_len+seq"
+  std::string label;   // dim_param text: "seq", "lanes", "a+b"
   std::string source;  // an ONNX value whose axis `axis` has this size at run time
   int axis = 0;
   int64_t trace = 0;

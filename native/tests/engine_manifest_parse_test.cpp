@@ -12,15 +12,22 @@ using namespace alp::engine;
 
 namespace {
 
-// One-layer model (hidden 8, vocab 10, 1 KV head x 2, capacity 16) in the exported layout
-// (engines/README.md, "Exported graphs"; kv_cache.update = "concat").
+// One-layer model (hidden 8, vocab 10, 1 KV head x 2, capacity 16, up to 3 lanes) in the exported
+// layout (engines/README.md, "Exported graphs"; kv_cache.update = "in_place").
 std::string manifest_text(const std::string& llm_extra = "") {
   const std::string h = "\"" + std::string(64, 'a') + "\"";
-  const std::string kv = R"("dtype": "float32", "shape": [-1, 1, 2]})";
+  const std::string kv = R"("dtype": "float32", "shape": [-1, 1, 16, 2]})";
   const std::string eng = R"("precision": "fp16", "tensorrt_version": "10.16.0", "compute_capability": "sm_90", "sha256": )" + h;
+  // The caches and kv_write_index of a profile over `lanes` (min, opt, max).
+  const auto kv_ranges = [](int a, int b, int c) {
+    const std::string l = "{\"min\": [" + std::to_string(a) + ", 1, 16, 2], \"opt\": [" + std::to_string(b) + ", 1, 16, 2], \"max\": [" +
+                          std::to_string(c) + ", 1, 16, 2]}";
+    return "\"kv_write_index\": {\"min\": [" + std::to_string(a) + "], \"opt\": [" + std::to_string(b) + "], \"max\": [" +
+           std::to_string(c) + "]}, \"past_key.0\": " + l + ", \"past_value.0\": " + l;
+  };
   return R"({"format_version": 1, "model_config_sha256": )" + h + R"(,
   "model": {"name": "tiny", "hidden_size": 8, "vocab_size": 10},
-  "kv_cache": {"layers": 1, "kv_heads": 1, "head_dim": 2, "capacity": 16, "dtype": "float32", "update": "concat"},
+  "kv_cache": {"layers": 1, "kv_heads": 1, "head_dim": 2, "capacity": 16, "dtype": "float32", "update": "in_place"},
   "engines": {
     "vision": {"file": "vision.engine", )" + eng + R"(,
       "io": [{"name": "pixel_values", "mode": "input", "dtype": "float32", "shape": [-1, 24]},
@@ -43,9 +50,10 @@ std::string manifest_text(const std::string& llm_extra = "") {
              {"name": "image_positions", "mode": "input", "dtype": "int64", "shape": [-1]},
              {"name": "image_embeds", "mode": "input", "dtype": "float32", "shape": [-1, 8]},
              {"name": "deepstack_embeds", "mode": "input", "dtype": "float32", "shape": [3, -1, 8]},
+             {"name": "kv_write_index", "mode": "input", "dtype": "int64", "shape": [-1]},
              {"name": "past_key.0", "mode": "input", )" + kv + R"(,
              {"name": "past_value.0", "mode": "input", )" + kv + R"(,
-             {"name": "logits", "mode": "output", "dtype": "float32", "shape": [10]},
+             {"name": "logits", "mode": "output", "dtype": "float32", "shape": [-1, 10]},
              {"name": "present_key.0", "mode": "output", )" + kv + R"(,
              {"name": "present_value.0", "mode": "output", )" + kv + R"(],
       "profiles": [
@@ -56,28 +64,31 @@ std::string manifest_text(const std::string& llm_extra = "") {
           "image_positions": {"min": [0], "opt": [4], "max": [4]},
           "image_embeds": {"min": [0, 8], "opt": [4, 8], "max": [4, 8]},
           "deepstack_embeds": {"min": [3, 0, 8], "opt": [3, 4, 8], "max": [3, 4, 8]},
-          "past_key.0": {"min": [0, 1, 2], "opt": [0, 1, 2], "max": [4, 1, 2]},
-          "past_value.0": {"min": [0, 1, 2], "opt": [0, 1, 2], "max": [4, 1, 2]}}},
+          )" + kv_ranges(1, 1, 1) + R"(}},
         {"name": "decode", "inputs": {
-          "input_ids": {"min": [1], "opt": [1], "max": [1]},
-          "rope_cos": {"min": [1, 2], "opt": [1, 2], "max": [1, 2]},
-          "rope_sin": {"min": [1, 2], "opt": [1, 2], "max": [1, 2]},
+          "input_ids": {"min": [1], "opt": [2], "max": [3]},
+          "rope_cos": {"min": [1, 2], "opt": [2, 2], "max": [3, 2]},
+          "rope_sin": {"min": [1, 2], "opt": [2, 2], "max": [3, 2]},
           "image_positions": {"min": [0], "opt": [0], "max": [0]},
           "image_embeds": {"min": [0, 8], "opt": [0, 8], "max": [0, 8]},
           "deepstack_embeds": {"min": [3, 0, 8], "opt": [3, 0, 8], "max": [3, 0, 8]},
-          "past_key.0": {"min": [0, 1, 2], "opt": [8, 1, 2], "max": [15, 1, 2]},
-          "past_value.0": {"min": [0, 1, 2], "opt": [8, 1, 2], "max": [15, 1, 2]}}}]},
+          )" + kv_ranges(1, 2, 3) + R"(}}]},
     "expert_step": {"file": "expert_step.engine", )" + eng + R"(,
-      "io": [{"name": "x", "mode": "input", "dtype": "float32", "shape": [64, 2]},
+      "io": [{"name": "x", "mode": "input", "dtype": "float32", "shape": [-1, 2]},
              {"name": "t", "mode": "input", "dtype": "float32", "shape": [1, 1]},
-             {"name": "expert_rope_cos", "mode": "input", "dtype": "float32", "shape": [64, 2]},
-             {"name": "expert_rope_sin", "mode": "input", "dtype": "float32", "shape": [64, 2]},
+             {"name": "expert_rope_cos", "mode": "input", "dtype": "float32", "shape": [-1, 2]},
+             {"name": "expert_rope_sin", "mode": "input", "dtype": "float32", "shape": [-1, 2]},
+             {"name": "kv_write_index", "mode": "input", "dtype": "int64", "shape": [-1]},
              {"name": "past_key.0", "mode": "input", )" + kv + R"(,
              {"name": "past_value.0", "mode": "input", )" + kv + R"(,
-             {"name": "velocity", "mode": "output", "dtype": "float32", "shape": [64, 2]}],
+             {"name": "velocity", "mode": "output", "dtype": "float32", "shape": [-1, 2]},
+             {"name": "present_key.0", "mode": "output", )" + kv + R"(,
+             {"name": "present_value.0", "mode": "output", )" + kv + R"(],
       "profiles": [{"name": "default", "inputs": {
-        "past_key.0": {"min": [1, 1, 2], "opt": [8, 1, 2], "max": [16, 1, 2]},
-        "past_value.0": {"min": [1, 1, 2], "opt": [8, 1, 2], "max": [16, 1, 2]}}}]}}})";
+        "x": {"min": [64, 2], "opt": [128, 2], "max": [192, 2]},
+        "expert_rope_cos": {"min": [64, 2], "opt": [128, 2], "max": [192, 2]},
+        "expert_rope_sin": {"min": [64, 2], "opt": [128, 2], "max": [192, 2]},
+        )" + kv_ranges(1, 2, 3) + R"(}}]}}})";
 }
 
 }  // namespace
@@ -90,13 +101,13 @@ TEST(engine_manifest_parse_document) {
   CHECK_EQ(m.kv_cache.capacity, int64_t(16));
   CHECK_EQ(m.kv_cache.bytes(), uint64_t(2 * 1 * 1 * 16 * 2 * 4));
   const EngineSpec& llm = m.engine("llm");
-  CHECK_EQ(llm.io.size(), size_t(11));
+  CHECK_EQ(llm.io.size(), size_t(12));
   CHECK_EQ(llm.io_tensor("present_value.0").mode == TensorMode::Output, true);
-  CHECK_EQ(dims_str(llm.io_tensor("past_key.0").shape), std::string("[-1, 1, 2]"));
+  CHECK_EQ(dims_str(llm.io_tensor("past_key.0").shape), std::string("[-1, 1, 16, 2]"));
   CHECK_EQ(llm.profiles[1].name, std::string("decode"));
   CHECK_EQ(dims_str(llm.profiles[0].inputs.at("deepstack_embeds").opt), std::string("[3, 4, 8]"));
   CHECK_NEAR(llm.fp8_scales.at("layer0.q"), 0.125, 0.0);
-  CHECK_EQ(m.engine("expert_step").profiles[0].inputs.at("past_key.0").max[0], int64_t(16));
+  CHECK_EQ(m.engine("expert_step").profiles[0].inputs.at("past_key.0").max[0], int64_t(3));  // lanes
 }
 
 TEST(engine_manifest_parse_errors_name_the_field) {
@@ -131,11 +142,11 @@ TEST(engine_manifest_load_from_directory) {
   CHECK_THROWS_CODE(load_engine_manifest(dir.string()), ErrorCode::InvalidEngine, "manifest.json: ");
   {
     std::string t = manifest_text();
-    t.replace(t.find("\"capacity\": 16"), 14, "\"capacity\": 8");  // prefill past 4 + seq 12 > capacity
+    t.replace(t.find("\"capacity\": 16"), 14, "\"capacity\": 8");  // the caches are bound at 16 rows
     std::ofstream(dir / "manifest.json") << t;
   }
   CHECK_THROWS_CODE(load_engine_manifest(dir.string()), ErrorCode::InvalidEngine,
-                    "engine llm profile \"prefill\": past_len max 4 + seq max 12 exceeds kv_cache.capacity 8");
+                    "engine llm tensor past_key.0: shape [-1, 1, 16, 2], expected [-1, 1, 8, 2]");
   {
     std::ofstream(dir / "manifest.json") << manifest_text();
   }

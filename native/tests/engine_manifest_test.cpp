@@ -42,7 +42,7 @@ EngineSpec base_engine(const char* name) {
 }
 
 // A consistent two-layer manifest in the exported format (hidden 16, vocab 50, 2 KV heads x 4,
-// capacity 32, float32 cache, 2 deepstack layers).
+// capacity 32, float32 cache in place, 2 deepstack layers, up to 4 lanes).
 EngineManifest tiny_manifest() {
   const auto I = TensorMode::Input;
   const auto O = TensorMode::Output;
@@ -51,8 +51,8 @@ EngineManifest tiny_manifest() {
   m.model_config_sha256 = kHashA;
   m.hidden_size = 16;
   m.vocab_size = 50;
-  m.kv_cache = {2, 2, 4, 32, "float32", "concat"};
-  const Shape kv{-1, 2, 4};
+  m.kv_cache = {2, 2, 4, 32, "float32", "in_place"};
+  const Shape kv{-1, 2, 32, 4};
 
   EngineSpec v = base_engine("vision");
   v.io = {io("pixel_values", I, "float32", {-1, 24}),   io("vision_pos_idx", I, "int64", {-1, 4}),
@@ -68,28 +68,38 @@ EngineManifest tiny_manifest() {
   l.io = {io("input_ids", I, "int64", {-1}),       io("rope_cos", I, "float32", {-1, 4}),
           io("rope_sin", I, "float32", {-1, 4}),   io("image_positions", I, "int64", {-1}),
           io("image_embeds", I, "float32", {-1, 16}), io("deepstack_embeds", I, "float32", {2, -1, 16}),
-          io("logits", O, "float32", {50})};
+          io("logits", O, "float32", {-1, 50}),    io("kv_write_index", I, "int64", {-1})};
   EngineSpec x = base_engine("expert_step");
-  x.io = {io("x", I, "float32", {64, 2}), io("t", I, "float32", {1, 1}), io("expert_rope_cos", I, "float32", {64, 4}),
-          io("expert_rope_sin", I, "float32", {64, 4}), io("velocity", O, "float32", {64, 2})};
+  x.io = {io("x", I, "float32", {-1, 2}), io("t", I, "float32", {1, 1}), io("expert_rope_cos", I, "float32", {-1, 4}),
+          io("expert_rope_sin", I, "float32", {-1, 4}), io("velocity", O, "float32", {-1, 2}),
+          io("kv_write_index", I, "int64", {-1})};
   for (int64_t layer = 0; layer < 2; ++layer) {
     for (auto n : {names::past_key(layer), names::past_value(layer)}) {
       l.io.push_back(io(n, I, "float32", kv));
       x.io.push_back(io(n, I, "float32", kv));
     }
-    for (auto n : {names::present_key(layer), names::present_value(layer)}) l.io.push_back(io(n, O, "float32", kv));
+    for (auto n : {names::present_key(layer), names::present_value(layer)}) {
+      l.io.push_back(io(n, O, "float32", kv));
+      x.io.push_back(io(n, O, "float32", kv));
+    }
   }
-  // seq, image_tokens and past_len ranges of one llm profile.
-  auto llm_profile = [](const char* name, ProfileRange seq, ProfileRange img, ProfileRange past) {
-    const auto cols = [](const ProfileRange& r, Shape lead, Shape tail) {
-      auto f = [&](const Shape& d) {
-        Shape s = lead;
-        s.insert(s.end(), d.begin(), d.end());
-        s.insert(s.end(), tail.begin(), tail.end());
-        return s;
-      };
-      return ProfileRange{f(r.min), f(r.opt), f(r.max)};
+  const auto cols = [](const ProfileRange& r, Shape lead, Shape tail) {
+    auto f = [&](const Shape& d) {
+      Shape s = lead;
+      s.insert(s.end(), d.begin(), d.end());
+      s.insert(s.end(), tail.begin(), tail.end());
+      return s;
     };
+    return ProfileRange{f(r.min), f(r.opt), f(r.max)};
+  };
+  // The caches [lanes, 2, capacity 32, 4] and kv_write_index [lanes] of a profile.
+  const auto kv_ranges = [&](OptimizationProfile& p, ProfileRange lanes) {
+    p.inputs["kv_write_index"] = lanes;
+    for (int64_t layer = 0; layer < 2; ++layer)
+      for (auto n : {names::past_key(layer), names::past_value(layer)}) p.inputs[n] = cols(lanes, {}, {2, 32, 4});
+  };
+  // seq, image_tokens and lanes ranges of one llm profile.
+  auto llm_profile = [&](const char* name, ProfileRange seq, ProfileRange img, ProfileRange lanes) {
     OptimizationProfile p{name,
                           {{"input_ids", seq},
                            {"rope_cos", cols(seq, {}, {4})},
@@ -97,15 +107,15 @@ EngineManifest tiny_manifest() {
                            {"image_positions", img},
                            {"image_embeds", cols(img, {}, {16})},
                            {"deepstack_embeds", cols(img, {2}, {16})}}};
-    for (int64_t layer = 0; layer < 2; ++layer)
-      for (auto n : {names::past_key(layer), names::past_value(layer)}) p.inputs[n] = cols(past, {}, {2, 4});
+    kv_ranges(p, lanes);
     return p;
   };
-  l.profiles = {llm_profile("prefill", {{1}, {8}, {16}}, {{0}, {8}, {8}}, {{0}, {0}, {16}}),
-                llm_profile("decode", {{1}, {1}, {1}}, {{0}, {0}, {0}}, {{0}, {16}, {31}})};
-  OptimizationProfile xp{"default", {}};
-  for (int64_t layer = 0; layer < 2; ++layer)
-    for (auto n : {names::past_key(layer), names::past_value(layer)}) xp.inputs[n] = {{1, 2, 4}, {16, 2, 4}, {32, 2, 4}};
+  l.profiles = {llm_profile("prefill", {{1}, {8}, {16}}, {{0}, {8}, {8}}, {{1}, {1}, {1}}),
+                llm_profile("decode", {{1}, {2}, {4}}, {{0}, {0}, {0}}, {{1}, {2}, {4}})};
+  const ProfileRange rows{{64}, {128}, {256}};
+  OptimizationProfile xp{"default",
+                         {{"x", cols(rows, {}, {2})}, {"expert_rope_cos", cols(rows, {}, {4})}, {"expert_rope_sin", cols(rows, {}, {4})}}};
+  kv_ranges(xp, {{1}, {2}, {4}});
   x.profiles = {xp};
   m.engines = {{"vision", v}, {"llm", l}, {"expert_step", x}};
   return m;
@@ -159,7 +169,7 @@ TEST(engine_manifest_sha256_file_and_checksum) {
 TEST(engine_manifest_valid_contract_passes) {
   const EngineManifest m = tiny_manifest();
   validate_manifest(m);
-  CHECK_EQ(m.kv_cache.bytes(), uint64_t(2 * 2 * 2 * 32 * 4 * 4));
+  CHECK_EQ(m.kv_cache.bytes(), uint64_t(2 * 2 * 2 * 32 * 4 * 4));  // one lane
   CHECK_EQ(m.engine("llm").profile_index("decode"), 1);
   CHECK_EQ(m.engine("llm").profile_index("nope"), -1);
   CHECK_EQ(dims_str({1, -1, -2}, true), std::string("[1, -1, *]"));
@@ -207,7 +217,7 @@ TEST(engine_manifest_io_tensors_against_engine) {
   CHECK_THROWS_CODE(check_io_tensors(e, missing), ErrorCode::InvalidEngine,
                     "engine expert_step tensor expert_rope_cos: listed in the manifest but missing from the engine");
   auto renamed = actual;
-  renamed[5].name = "past_key_values.0.key";  // the former in-place name
+  renamed[6].name = "past_key_values.0.key";  // another spelling
   CHECK_THROWS_CODE(check_io_tensors(e, renamed), ErrorCode::InvalidEngine,
                     "engine expert_step tensor past_key.0: listed in the manifest but missing");
   auto dtype = actual;
@@ -215,9 +225,9 @@ TEST(engine_manifest_io_tensors_against_engine) {
   CHECK_THROWS_CODE(check_io_tensors(e, dtype), ErrorCode::InvalidEngine,
                     "tensor x: dtype float16 in the engine, manifest says float32");
   auto shape = actual;
-  shape[0].shape = {32, 2};
+  shape[0].shape = {64, 2};
   CHECK_THROWS_CODE(check_io_tensors(e, shape), ErrorCode::InvalidEngine,
-                    "tensor x: shape [32, 2] in the engine, manifest says [64, 2]");
+                    "tensor x: shape [64, 2] in the engine, manifest says [-1, 2]");
   auto mode = actual;
   mode[4].mode = TensorMode::Input;
   CHECK_THROWS_CODE(check_io_tensors(e, mode), ErrorCode::InvalidEngine, "tensor velocity: mode input in the engine");
@@ -225,9 +235,9 @@ TEST(engine_manifest_io_tensors_against_engine) {
   extra.push_back(io("debug", TensorMode::Output, "float32", {1}));
   CHECK_THROWS_CODE(check_io_tensors(e, extra), ErrorCode::InvalidEngine, "tensor debug: present in the engine but not");
 
-  check_profile_range(e, 0, "past_key.0", {{1, 2, 4}, {16, 2, 4}, {32, 2, 4}});
-  CHECK_THROWS_CODE(check_profile_range(e, 0, "past_key.0", {{1, 2, 4}, {16, 2, 4}, {16, 2, 4}}), ErrorCode::InvalidEngine,
-                    "profile \"default\" input past_key.0: engine min/opt/max [1, 2, 4] / [16, 2, 4] / [16, 2, 4]");
+  check_profile_range(e, 0, "past_key.0", {{1, 2, 32, 4}, {2, 2, 32, 4}, {4, 2, 32, 4}});
+  CHECK_THROWS_CODE(check_profile_range(e, 0, "past_key.0", {{1, 2, 32, 4}, {2, 2, 32, 4}, {2, 2, 32, 4}}), ErrorCode::InvalidEngine,
+                    "profile \"default\" input past_key.0: engine min/opt/max [1, 2, 32, 4] / [2, 2, 32, 4] / [2, 2, 32, 4]");
 }
 
 TEST(engine_manifest_contract_violations) {
@@ -245,7 +255,7 @@ TEST(engine_manifest_contract_violations) {
          for (auto& t : llm(m).io)
            if (t.name == "past_key.0") t.name = "past_key_values.0.key";
        }},
-      {"engine llm tensor past_key.0: shape [-1, 2, 4], expected [-1, 4, 4]", [](EngineManifest& m) { m.kv_cache.kv_heads = 4; }},
+      {"engine llm tensor past_key.0: shape [-1, 2, 32, 4], expected [-1, 4, 32, 4]", [](EngineManifest& m) { m.kv_cache.kv_heads = 4; }},
       {"engine llm tensor past_key.0: dtype float32, expected float16", [](EngineManifest& m) { m.kv_cache.dtype = "float16"; }},
       {"kv_cache.dtype \"int8\", expected float32, float16 or bfloat16", [](EngineManifest& m) { m.kv_cache.dtype = "int8"; }},
       {"kv_cache.layers = 1 but engine llm has a tensor past_key.1", [](EngineManifest& m) { m.kv_cache.layers = 1; }},
@@ -256,7 +266,8 @@ TEST(engine_manifest_contract_violations) {
          std::erase_if(io, [](const IoTensorSpec& t) { return t.name.ends_with(".1"); });
          for (auto& p : llm(m).profiles) std::erase_if(p.inputs, [](const auto& kv) { return kv.first.ends_with(".1"); });
        }},
-      {"engine llm tensor logits: shape [49], expected [50]", [](EngineManifest& m) { llm(m).io[6].shape = {49}; }},
+      {"engine llm tensor logits: shape [-1, 49], expected [-1, 50]", [](EngineManifest& m) { llm(m).io[6].shape = {-1, 49}; }},
+      {"engine llm tensor kv_write_index: dtype int32, expected int64", [](EngineManifest& m) { llm(m).io[7].dtype = "int32"; }},
       {"engine llm tensor input_ids: dtype int32, expected int64", [](EngineManifest& m) { llm(m).io[0].dtype = "int32"; }},
       {"engine llm tensor rope_cos: shape [-1, 8], expected [-1, 4]", [](EngineManifest& m) { llm(m).io[1].shape = {-1, 8}; }},
       {"engine llm tensor image_embeds: dtype float16, expected float32", [](EngineManifest& m) { llm(m).io[4].dtype = "float16"; }},
@@ -266,24 +277,34 @@ TEST(engine_manifest_contract_violations) {
        [](EngineManifest& m) { m.engines.at("vision").io[1].name = "image_grid_thw"; }},
       {"engine expert_step tensor t: shape [1], expected [1, 1]",
        [](EngineManifest& m) { m.engines.at("expert_step").io[1].shape = {1}; }},
-      {"engine expert_step tensor velocity: shape [64, 3], expected [64, 2]",
-       [](EngineManifest& m) { m.engines.at("expert_step").io[4].shape = {64, 3}; }},
+      {"engine expert_step tensor velocity: shape [-1, 3], expected [-1, 2]",
+       [](EngineManifest& m) { m.engines.at("expert_step").io[4].shape = {-1, 3}; }},
+      {"engine expert_step: manifest io lacks required tensor present_key.0",
+       [](EngineManifest& m) { std::erase_if(m.engines.at("expert_step").io, [](const IoTensorSpec& t) { return t.name == "present_key.0"; }); }},
       {"profiles named \"prefill\" and \"decode\"", [](EngineManifest& m) { llm(m).profiles[1].name = "step"; }},
-      {"engine llm profile \"prefill\": past_len max 17 + seq max 16 exceeds kv_cache.capacity 32",
+      {"engine llm profile \"prefill\": seq max 40 exceeds kv_cache.capacity 32",
        [](EngineManifest& m) {
          for (auto& [n, r] : llm(m).profiles[0].inputs)
-           if (n.starts_with("past_")) r.max[0] = 17;
+           if (n == "input_ids" || n.starts_with("rope_")) r.max[0] = 40;
        }},
-      {"engine llm profile \"decode\": input_ids range [2]..[2] does not take one token",
+      {"engine llm profile \"prefill\": kv_write_index lanes max 2, prefill writes the prompt once (1 lane)",
+       [](EngineManifest& m) {
+         for (auto& [n, r] : llm(m).profiles[0].inputs)
+           if (n == "kv_write_index" || n.starts_with("past_")) r.opt[0] = r.max[0] = 2;
+       }},
+      {"engine llm profile \"decode\": input_ids range [1]..[3] is not one token per lane (kv_write_index [1]..[4])",
        [](EngineManifest& m) {
          for (auto& [n, r] : llm(m).profiles[1].inputs)
-           if (n == "input_ids" || n.starts_with("rope_")) r.min[0] = r.opt[0] = r.max[0] = 2;
-           else if (n.starts_with("past_")) r.max[0] = 16;  // keeps past + seq within the capacity
+           if (n == "input_ids" || n.starts_with("rope_")) r.max[0] = 3;
        }},
-      {"engine expert_step profile \"default\": past_len min 0, the expert needs a non-empty prefix",
+      {"engine llm tensor past_key.0: shape [-1, 2, 32, 4], expected [-1, 2, 16, 4]", [](EngineManifest& m) { m.kv_cache.capacity = 16; }},
+      {"input past_key.0: dim 2 is static 32 but the profile gives 16..32",
        [](EngineManifest& m) {
-         for (auto& [n, r] : m.engines.at("expert_step").profiles[0].inputs) r.min[0] = 0;
+         for (auto& [n, r] : m.engines.at("expert_step").profiles[0].inputs)
+           if (n.starts_with("past_")) r.min[2] = r.opt[2] = 16;
        }},
+      {"engine llm profile \"decode\": past_key.0 lanes 1..4 differ from kv_write_index 1..3",
+       [](EngineManifest& m) { llm(m).profiles[1].inputs.at("kv_write_index").max = {3}; }},
       {"dim 0 needs 0 <= min <= opt <= max", [](EngineManifest& m) { llm(m).profiles[0].inputs.at("input_ids").opt = {0}; }},
       {"engine llm profile \"decode\": no range for dynamic input image_embeds",
        [](EngineManifest& m) { llm(m).profiles[1].inputs.erase("image_embeds"); }},
@@ -291,7 +312,7 @@ TEST(engine_manifest_contract_violations) {
        [](EngineManifest& m) { m.engines.at("expert_step").profiles[0].inputs["t"] = {{2, 1}, {2, 1}, {2, 1}}; }},
       {"must be a relative path inside the engines directory", [](EngineManifest& m) { llm(m).file = "../llm.engine"; }},
       {"engine llm: sha256 must be 64 lowercase hex digits", [](EngineManifest& m) { llm(m).sha256 = "ABC"; }},
-      {"kv_cache.update \"in_place\", this runner drives \"concat\"", [](EngineManifest& m) { m.kv_cache.update = "in_place"; }},
+      {"kv_cache.update \"concat\", this runner drives \"in_place\"", [](EngineManifest& m) { m.kv_cache.update = "concat"; }},
       {"engine llm: built is false but no onnx graph is named", [](EngineManifest& m) { llm(m).built = false; }},
   };
   for (const Case& c : cases) {
@@ -325,8 +346,8 @@ TEST(engine_manifest_model_dims_against_checkpoint) {
   d.head_dim = 8;
   CHECK_THROWS_CODE(check_model_dims(m, d), ErrorCode::InvalidEngine, "kv_cache.head_dim = 4 in the manifest");
   d = ok;
-  d.n_waypoints = 32;
-  CHECK_THROWS_CODE(check_model_dims(m, d), ErrorCode::InvalidEngine, "tensor x: shape [64, 2], the checkpoint config has [32, 2]");
+  d.action_dims = 3;
+  CHECK_THROWS_CODE(check_model_dims(m, d), ErrorCode::InvalidEngine, "tensor x: shape [-1, 2], the checkpoint config has [-1, 3]");
 }
 
 // What build-engines writes must be what the runner accepts: the manifest export_models derives from
@@ -339,12 +360,13 @@ TEST(engine_manifest_exported_models_pass_validation) {
   o.dim_ranges["patches"] = {4, 32, 64};
   o.dim_ranges["image_tokens"] = {0, 16, 32};
   o.dim_ranges["seq"] = {1, 16, 48};
-  o.dim_ranges["past_len"] = {0, 32, 80};
+  o.dim_ranges["kv_capacity"] = {96, 96, 96};
+  o.dim_ranges["lanes"] = {1, 2, 6};
   exporter::ModelExportResult r = exporter::export_models(dir.file("ckpt"), dir.file("out"), Precision::FP32, o);
   EngineManifest& m = r.manifest;
   validate_manifest(m);
-  CHECK_EQ(m.kv_cache.update, std::string("concat"));
-  CHECK_EQ(m.kv_cache.capacity, int64_t{80 + 1});  // decode appends one token to at most past_len.max
+  CHECK_EQ(m.kv_cache.update, std::string("in_place"));
+  CHECK_EQ(m.kv_cache.capacity, int64_t{96});
 
   const model::ModelConfig cfg = model::parse_model_config(Checkpoint::open(dir.file("ckpt"))->config());
   check_model_dims(m, {cfg.text.hidden_size, cfg.vocab_size, cfg.text.num_layers, cfg.text.num_kv_heads,
@@ -352,14 +374,16 @@ TEST(engine_manifest_exported_models_pass_validation) {
   // The names the runner binds are the graphs' names, layer by layer.
   const EngineSpec& l = m.engine("llm");
   for (int64_t layer = 0; layer < cfg.text.num_layers; ++layer) {
-    CHECK(l.io_tensor(names::past_value(layer)).shape == (Shape{-1, cfg.text.num_kv_heads, cfg.text.head_dim}));
+    CHECK(l.io_tensor(names::past_value(layer)).shape == (Shape{-1, cfg.text.num_kv_heads, 96, cfg.text.head_dim}));
     CHECK(l.io_tensor(names::present_key(layer)).mode == TensorMode::Output);
     CHECK(m.engine("expert_step").io_tensor(names::past_key(layer)).mode == TensorMode::Input);
   }
   CHECK(l.io_tensor(names::kRopeCos).shape == (Shape{-1, cfg.text.head_dim}));
-  CHECK(m.engine("expert_step").io_tensor(names::kExpertRopeSin).shape == (Shape{cfg.action_space.n_waypoints, cfg.expert.head_dim}));
+  CHECK(m.engine("expert_step").io_tensor(names::kExpertRopeSin).shape == (Shape{-1, cfg.expert.head_dim}));
   CHECK(m.engine("vision").io_tensor(names::kVisionRopeCos).shape == (Shape{-1, cfg.vision.head_dim()}));
-  CHECK_EQ(l.profiles.at(static_cast<size_t>(l.profile_index("decode"))).inputs.at(names::kInputIds).max[0], int64_t{1});
+  // Decode: one token per lane, up to --profile lanes' max; the expert: n_waypoints rows per lane.
+  CHECK_EQ(l.profiles.at(static_cast<size_t>(l.profile_index("decode"))).inputs.at(names::kInputIds).max[0], int64_t{6});
+  CHECK(m.engine("expert_step").profiles[0].inputs.at(names::kX).max == (Shape{6 * cfg.action_space.n_waypoints, cfg.action_dims}));
   // Unbuilt: valid, but not loadable.
   CHECK_THROWS_CODE(check_built(l), ErrorCode::InvalidEngine, "engine llm: manifest says built = false (only llm.onnx was exported)");
 

@@ -21,9 +21,11 @@ TEST(export_models_manifest_and_fp8_scales) {
   const engine::EngineSpec& llm = r.manifest.engine("llm");
   CHECK_EQ(llm.io_tensor("input_ids").dtype, std::string("int64"));
   CHECK(llm.io_tensor("input_ids").shape == Shape{-1});
-  CHECK(llm.io_tensor("past_key.1").shape == (Shape{-1, 2, 16}));
+  // [lanes, kv_heads, capacity, head_dim]: the capacity static, as IKVCacheUpdateLayer needs.
+  CHECK(llm.io_tensor("past_key.1").shape == (Shape{-1, 2, r.manifest.kv_cache.capacity, 16}));
+  CHECK(llm.io_tensor("kv_write_index").shape == Shape{-1});
   CHECK(llm.io_tensor("present_value.1").mode == engine::TensorMode::Output);
-  CHECK(llm.io_tensor("logits").shape == Shape{r.manifest.vocab_size});
+  CHECK(llm.io_tensor("logits").shape == (Shape{-1, r.manifest.vocab_size}));  // one row per lane
   CHECK_EQ(llm.profiles.size(), 2u);
   CHECK(llm.profiles[0].inputs.at("input_ids").max == Shape{32});
   CHECK(llm.profiles[1].inputs.at("image_embeds").max == (Shape{0, 64}));
@@ -36,7 +38,9 @@ TEST(export_models_manifest_and_fp8_scales) {
   CHECK_EQ(llm.io_tensor("past_key.1").dtype, std::string("float16"));
   CHECK_EQ(llm.io_tensor("logits").dtype, std::string("float32"));
   for (const auto& [k, s] : llm.fp8_scales) CHECK(s > 0 && s < 1);
-  CHECK(r.manifest.engine("expert_step").profiles[0].inputs.at("past_key.0").min == (Shape{1, 2, 16}));
+  const int64_t cap = r.manifest.kv_cache.capacity;
+  CHECK(r.manifest.engine("expert_step").profiles[0].inputs.at("past_key.0").min == (Shape{1, 2, cap, 16}));
+  CHECK(r.manifest.engine("expert_step").io_tensor("present_key.0").mode == engine::TensorMode::Output);
   CHECK(std::filesystem::file_size(dir.file("fp8/llm.onnx.data")) > 0);
   CHECK_EQ(llm.weight_bytes, static_cast<uint64_t>(std::filesystem::file_size(dir.file("fp8/llm.onnx.data"))));
   CHECK(!llm.built);
@@ -75,9 +79,11 @@ TEST(export_profiles_audit_planner_layout) {
   CHECK(r.at("patches").min == 720 && r.at("patches").opt == 720 && r.at("patches").max == 720);
   CHECK(r.at("image_tokens").opt == 2880 && r.at("image_tokens").max == 2880);
   CHECK(r.at("seq").opt == 3300 && r.at("seq").max >= 3300);
-  // Decode reaches the prompt plus the whole reasoning budget (256) and the trajectory-start token.
-  CHECK(r.at("past_len").max >= 3300 + 256 + 1);
-  CHECK(r.at("past_len").opt > r.at("seq").opt);
+  // Each lane holds the prompt plus the whole reasoning budget (256), the trajectory-start token and
+  // the expert's 64 action rows, at one static capacity; lanes go up to the planner's sampleBatch max.
+  CHECK(r.at("kv_capacity").min == r.at("kv_capacity").max);
+  CHECK(r.at("kv_capacity").max >= r.at("seq").max + 256 + 1 + release.action_space.n_waypoints);
+  CHECK(r.at("lanes").min == 1 && r.at("lanes").max == 16);
 
   test::TempDir dir;
   model::write_random_checkpoint(dir.file("ckpt"), "tiny", 2);
@@ -92,7 +98,8 @@ TEST(export_profiles_audit_planner_layout) {
   CHECK_EQ(prefill.at("image_positions").opt[0], image_tokens);
   CHECK_EQ(prefill.at("image_positions").max[0], image_tokens);
   CHECK(prefill.at("input_ids").opt[0] > image_tokens);
-  CHECK_EQ(prefill.at("past_key.0").max[0], int64_t{0});  // prefill never has a past
+  CHECK_EQ(prefill.at("past_key.0").max[0], int64_t{1});  // prefill writes the prompt into one lane
+  CHECK_EQ(prefill.at("kv_write_index").max[0], int64_t{1});
   const auto& patches = vision.profiles.at(0).inputs.at("pixel_values");
   CHECK_EQ(patches.opt[0], image_tokens / 16 * 4);  // merge 2x2 in the tiny preset
   CHECK_EQ(patches.min[0], patches.max[0]);
@@ -104,7 +111,13 @@ TEST(export_profiles_audit_planner_layout) {
     CHECK(b16 * 2 >= b32 && b16 * 2 <= b32 + 64 * 200);
   }
   const auto& decode = llm.profiles.at(static_cast<size_t>(llm.profile_index("decode"))).inputs;
-  CHECK(decode.at("past_key.0").max[0] + 1 <= res.manifest.kv_cache.capacity);
+  const int64_t cap = res.manifest.kv_cache.capacity;
+  CHECK(decode.at("past_key.0").min == (Shape{1, 2, cap, 16}) && decode.at("past_key.0").max == (Shape{16, 2, cap, 16}));
+  CHECK(decode.at("input_ids").max == Shape{16});  // one token per lane
+  // Capacity: the planner's prompt + reasoning budget + trajectory-start + the expert's action rows.
+  CHECK(cap >= prefill.at("input_ids").max[0] + 256 + 1 + 64);
+  const auto& expert = res.manifest.engine("expert_step").profiles.at(0).inputs;
+  CHECK(expert.at("x").max == (Shape{16 * 64, 2}));
 }
 
 // The realdims preset: the release's layer widths (model-spec 1.1, 1.2, 3.1) with few layers, and the

@@ -31,7 +31,7 @@ struct Fixture {
   }
 };
 
-OnnxExportOptions opts(const test::TempDir& d, Precision p, int64_t opset = 21) {
+OnnxExportOptions opts(const test::TempDir& d, Precision p, int64_t opset = 24) {
   OnnxExportOptions o;
   o.path = d.path() + "/m.onnx";
   o.precision = p;
@@ -122,9 +122,13 @@ TEST(export_onnx_refuses_bad_requests) {
     ops.kv_reserve(2, 16, 1, 4);
     auto k = ops.input("k", {2, 1, 4}, std::vector<float>(8, 0.0f));
     ops.kv_write(0, 3, k, k);
-    CHECK_THROWS_CODE(ops.kv_write(0, 3, k, k), ErrorCode::InvalidInput, "can only append");
-    CHECK_THROWS_CODE(ops.kv_write(1, 4, k, k), ErrorCode::InvalidInput, "first touched at length 4");
+    CHECK_THROWS_CODE(ops.kv_write(0, 3, k, k), ErrorCode::InvalidInput, "layer 0 written twice");
+    CHECK_THROWS_CODE(ops.kv_write(1, 4, k, k), ErrorCode::InvalidInput, "written at 4, the graph's write index traces 3");
     CHECK_THROWS_CODE(ops.kv_read(2, 1), ErrorCode::Internal, "outside the reserved 2 layers");
+    // The cache view feeds attention only (it is the whole [lanes, Hkv, capacity, D] cache).
+    auto [ck, cv] = ops.kv_read(0, 5);
+    CHECK_THROWS_CODE(ops.add(ck, ck), ErrorCode::Internal, "may only feed attention");
+    CHECK_THROWS_CODE(ops.kv_share(3, 2), ErrorCode::InvalidInput, "traced for one lane");
     // index_add_rows exports as Gather + Add + ScatterND "none": exact for distinct rows only.
     auto rows = ops.input("rows", {3, 2}, std::vector<float>(6, 0.0f));
     auto src = ops.input("src", {2, 2}, std::vector<float>(4, 1.0f));
@@ -140,6 +144,12 @@ TEST(export_onnx_refuses_bad_requests) {
                       "no calibrated activation amax for the input of linear 'p.weight'");
   }
   CHECK_THROWS_CODE(OnnxOps(fx.source(), opts(dir, Precision::FP8, 17)), ErrorCode::InvalidInput, "opset >= 19");
+  {
+    OnnxOps ops(fx.source(), opts(dir, Precision::FP32, 23));
+    ops.kv_reserve(1, 16, 1, 4);
+    auto k = ops.input("k", {2, 1, 4}, std::vector<float>(8, 0.0f));
+    CHECK_THROWS_CODE(ops.kv_write(0, 3, k, k), ErrorCode::InvalidInput, "needs ONNX opset >= 24, got 23");
+  }
   {
     auto o = opts(dir, Precision::FP32);
     o.dynamic_dims["x"] = {"seq", ""};
@@ -170,16 +180,27 @@ TEST(export_onnx_dynamic_dims_reach_graph_inputs_and_outputs) {
   ops.read("y", ops.attention(q, k, v, model::AttentionMask::causal(3), 0.5f));
   ops.save();
   const auto& g = ops.graph().graph();
-  CHECK_EQ(g.inputs.size(), size_t{3});
+  // q, kv_write_index [lanes], past_key/value.0 [lanes, 2, capacity 64 (static), 4].
+  CHECK_EQ(g.inputs.size(), size_t{4});
   CHECK_EQ(g.inputs[0].dims[0].param, std::string("seq"));
-  CHECK_EQ(g.inputs[1].name, std::string("past_key.0"));
-  CHECK_EQ(g.inputs[1].dims[0].param, std::string("past_len"));
-  CHECK_EQ(g.inputs[2].name, std::string("past_value.0"));
+  CHECK_EQ(g.inputs[1].name, std::string("kv_write_index"));
+  CHECK_EQ(g.inputs[1].dims[0].param, std::string("lanes"));
+  CHECK_EQ(g.inputs[2].name, std::string("past_key.0"));
+  CHECK_EQ(g.inputs[2].dims[0].param, std::string("lanes"));
+  CHECK_EQ(g.inputs[2].dims[1].value, int64_t{2});
+  CHECK_EQ(g.inputs[2].dims[2].value, int64_t{64});
+  CHECK(g.inputs[2].dims[2].param.empty());
+  CHECK_EQ(g.inputs[3].name, std::string("past_value.0"));
   CHECK_EQ(g.outputs.size(), size_t{3});
   CHECK_EQ(g.outputs[0].name, std::string("y"));
   CHECK_EQ(g.outputs[0].dims[0].param, std::string("seq"));
   CHECK_EQ(g.outputs[1].name, std::string("present_key.0"));
-  CHECK_EQ(g.outputs[1].dims[0].param, std::string("past_len+seq"));
+  CHECK_EQ(g.outputs[1].dims[2].value, int64_t{64});
   CHECK_EQ(g.outputs[2].name, std::string("present_value.0"));
-  CHECK_EQ(ops.sample_inputs().size(), size_t{3});
+  // present_* is the TensorScatter output itself (what TensorRT aliases to past_*).
+  bool scatter = false;
+  for (const auto& n : g.nodes)
+    if (n.op_type == "TensorScatter" && n.outputs.at(0) == "present_key.0") scatter = n.inputs.at(0) == "past_key.0";
+  CHECK(scatter);
+  CHECK_EQ(ops.sample_inputs().size(), size_t{4});
 }

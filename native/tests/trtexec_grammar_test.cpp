@@ -144,5 +144,13 @@ TEST(trtexec_commands_of_an_export_parse_for_10_16_and_11_1) {
       CHECK_EQ(grammar_error(c, kTrt11), std::string());
     }
     CHECK(cmds[1].find("--profile=1 ") != std::string::npos);  // llm: prefill + decode
+    // The in-place cache: kv_write_index [lanes] is a profiled input, and the capacity is the same at
+    // min/opt/max (static shapes); decode and the expert go up to 16 lanes.
+    const int64_t cap = r.manifest.kv_cache.capacity;
+    const std::string kv1 = "past_key.0:1x2x" + std::to_string(cap) + "x16", kv16 = "past_key.0:16x2x" + std::to_string(cap) + "x16";
+    CHECK(cmds[1].find("kv_write_index:1,") != std::string::npos);
+    CHECK(cmds[1].find("kv_write_index:16,") != std::string::npos);
+    CHECK(cmds[1].find(kv1) != std::string::npos && cmds[1].find(kv16) != std::string::npos);
+    CHECK(cmds[0].find(",x:1024x2") != std::string::npos);  // expert_step: 16 lanes x 64 rows
   }
 }

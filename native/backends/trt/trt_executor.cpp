@@ -93,27 +93,47 @@ TrtExecutor::TrtExecutor(TrtExecutorOptions options)
   max_image_rows_ = first_dim_range(llm, prefill_profile_, N::kImagePositions).second;
   deepstack_layers_ = vision.io_tensor(N::kDeepstackEmbeds).shape.at(0);
   act_size_ = engine::manifest_dtype_size(vision.io_tensor(N::kImageEmbeds).dtype);
-  const Shape& xs = expert.io_tensor(N::kX).shape;
-  waypoints_ = xs.at(0);
-  action_dims_ = xs.at(1);
+  action_dims_ = expert.io_tensor(N::kX).shape.at(1);
+  waypoints_ = cfg_.action_space.n_waypoints;
   while (expert.find_io(N::past_key(expert_layers_))) ++expert_layers_;
-  std::tie(expert_min_prefix_, expert_max_prefix_) = first_dim_range(expert, 0, N::past_key(0));
+  // Lanes per call: what both the decode and the expert profiles take.
+  max_lanes_ = static_cast<int>(std::min(first_dim_range(llm, decode_profile_, N::kKvWriteIndex).second,
+                                         first_dim_range(expert, 0, N::kKvWriteIndex).second));
+  if (max_lanes_ < 1) fail(ErrorCode::InvalidEngine, "engines llm/expert_step: the decode and expert profiles take no lane");
+  // In place: each present_* must be the engine's alias of the same layer's past_* (TensorRT >= 10.15
+  // lowers TensorScatter to IKVCacheUpdateLayer), which the runner binds to one address.
+  for (const LoadedEngine* le : {&llm_, &expert_}) {
+    const int64_t layers = le == &llm_ ? manifest_.kv_cache.layers : expert_layers_;
+    for (int64_t l = 0; l < layers; ++l)
+      for (const bool value : {false, true}) {
+        const std::string present = value ? N::present_value(l) : N::present_key(l), past = value ? N::past_value(l) : N::past_key(l);
+        const char* alias = le->engine->getAliasedInputTensor(present.c_str());
+        if (!alias || past != alias)
+          fail(ErrorCode::InvalidEngine, "engine " + le->spec->name + " tensor " + present + ": aliases " +
+                                             (alias ? std::string(alias) : std::string("no input")) + ", expected " + past +
+                                             " (an in-place KV cache needs TensorRT >= 10.15 and a TensorScatter export)");
+      }
+  }
 
   const int64_t hd = cfg_.text.head_dim, ehd = cfg_.expert.head_dim, vocab = manifest_.vocab_size;
-  const size_t n_action = static_cast<size_t>(waypoints_ * action_dims_) * 4;
-  ids_ = cuda::DeviceBuffer(static_cast<size_t>(max_seq_) * 8, "llm input_ids");
-  rope_cos_ = cuda::DeviceBuffer(static_cast<size_t>(max_seq_ * hd) * 4, "llm rope_cos");
-  rope_sin_ = cuda::DeviceBuffer(static_cast<size_t>(max_seq_ * hd) * 4, "llm rope_sin");
+  const int64_t rows = std::max<int64_t>(max_seq_, max_lanes_);
+  const size_t n_action = static_cast<size_t>(max_lanes_ * waypoints_ * action_dims_) * 4;
+  ids_ = cuda::DeviceBuffer(static_cast<size_t>(rows) * 8, "llm input_ids");
+  rope_cos_ = cuda::DeviceBuffer(static_cast<size_t>(rows * hd) * 4, "llm rope_cos");
+  rope_sin_ = cuda::DeviceBuffer(static_cast<size_t>(rows * hd) * 4, "llm rope_sin");
+  write_index_ = cuda::DeviceBuffer(static_cast<size_t>(max_lanes_) * 8, "llm kv_write_index");
+  expert_index_ = cuda::DeviceBuffer(static_cast<size_t>(max_lanes_) * 8, "expert kv_write_index");
+  no_rows_ = cuda::DeviceBuffer(kTensorAlignment, "empty image inputs");
   // At least one element each: a decode step binds them with 0 rows, and an empty tensor still gets an address.
   image_positions_ = cuda::DeviceBuffer(static_cast<size_t>(std::max<int64_t>(max_image_rows_, 1)) * 8, "llm image_positions");
   ensure(image_embeds_, act_size_, "image_embeds");
   ensure(deepstack_, act_size_, "deepstack_embeds");
-  logits_ = cuda::DeviceBuffer(static_cast<size_t>(vocab) * 4, "llm logits");
+  logits_ = cuda::DeviceBuffer(static_cast<size_t>(max_lanes_ * vocab) * 4, "llm logits");
   x_ = cuda::DeviceBuffer(n_action, "expert x");
   v_ = cuda::DeviceBuffer(n_action, "expert velocity");
   t_ = cuda::DeviceBuffer(4, "expert t");  // cudaMalloc: 256-byte aligned
-  expert_cos_ = cuda::DeviceBuffer(static_cast<size_t>(waypoints_ * ehd) * 4, "expert_rope_cos");
-  expert_sin_ = cuda::DeviceBuffer(static_cast<size_t>(waypoints_ * ehd) * 4, "expert_rope_sin");
+  expert_cos_ = cuda::DeviceBuffer(static_cast<size_t>(max_lanes_ * waypoints_ * ehd) * 4, "expert_rope_cos");
+  expert_sin_ = cuda::DeviceBuffer(static_cast<size_t>(max_lanes_ * waypoints_ * ehd) * 4, "expert_rope_sin");
 }
 
 TrtExecutor::~TrtExecutor() = default;
@@ -169,49 +189,47 @@ void TrtExecutor::ensure(cuda::DeviceBuffer& b, size_t bytes, const char* what) 
   if (bytes > b.bytes()) b = cuda::DeviceBuffer(bytes, what);
 }
 
-void TrtExecutor::bind_past(Ctx e, int64_t layers, int buffer, int64_t rows) {
+// Binds past_* AND present_* of `layers` layers to the in-place blocks with shape [lanes, kv_heads,
+// capacity, head_dim]: one address for both (TensorScatter / IKVCacheUpdateLayer writes in place;
+// the aliasing was checked at load with getAliasedInputTensor).
+void TrtExecutor::bind_kv(Ctx e, int64_t layers, int lanes) {
   const auto& kv = manifest_.kv_cache;
-  auto* base = kv_buffers_[buffer].as<uint8_t>();
+  auto* base = kv_buffer_.as<uint8_t>();
   for (int64_t l = 0; l < layers; ++l) {
     for (const bool value : {false, true}) {
-      const std::string name = value ? N::past_value(l) : N::past_key(l);
-      set_shape(e, name, {rows, kv.kv_heads, kv.head_dim});
-      set_address(e, name, base + kv_.offset(l, value));
+      uint8_t* at = base + kv_.offset(l, value);
+      const std::string past = value ? N::past_value(l) : N::past_key(l), present = value ? N::present_value(l) : N::present_key(l);
+      set_shape(e, past, {lanes, kv.kv_heads, kv.capacity, kv.head_dim});
+      set_address(e, past, at);
+      set_address(e, present, at);
     }
   }
 }
 
 // ---- KV cache ---------------------------------------------------------------------------------------
 
-void TrtExecutor::grow_kv(int64_t rows) {
-  sync("KV cache resize");
-  engine::KvPingPong next(manifest_.kv_cache, rows);
-  cuda::DeviceBuffer a(next.buffer_bytes(), "KV cache buffer A"), b(next.buffer_bytes(), "KV cache buffer B");
-  // Keep the valid rows: the block layout depends on the row count, so each layer's K and V moves.
-  if (kv_.valid() > 0) {
-    const auto* src = kv_buffers_[kv_.current()].as<uint8_t>();
-    for (int64_t l = 0; l < manifest_.kv_cache.layers; ++l)
-      for (const bool value : {false, true})
-        cuda::check(cudaMemcpyAsync(a.as<uint8_t>() + next.offset(l, value), src + kv_.offset(l, value),
-                                    static_cast<size_t>(kv_.valid()) * kv_.row_bytes(), cudaMemcpyDeviceToDevice,
-                                    stream_.get()),
-                    "KV cache resize copy");
-    next.commit(engine::KvPingPong::LlmCall{0, 0, 0, kv_.valid()});
-  }
-  sync("KV cache resize");
-  kv_buffers_[0] = std::move(a);
-  kv_buffers_[1] = std::move(b);
-  kv_ = next;
-}
-
 void TrtExecutor::reserve(int64_t positions, int lanes) {
-  if (lanes != 1) fail(ErrorCode::Internal, "reserve: the TensorRT engines run one lane, got " + std::to_string(lanes));
   const int64_t cap = manifest_.kv_cache.capacity;
-  if (positions > cap)
-    fail(ErrorCode::InvalidInput, "reserve: " + std::to_string(positions) + " cache positions, the engines were built for " +
-                                      std::to_string(cap) + " (kv_cache.capacity; rebuild with a larger --profile)");
-  if (positions <= kv_.rows()) return;
-  grow_kv(std::min(cap, std::max(positions, 2 * kv_.rows())));
+  // The expert writes its action rows past each lane's prefix, inside the same capacity.
+  if (positions + waypoints_ > cap)
+    fail(ErrorCode::InvalidInput, "reserve: " + std::to_string(positions) + " cache positions + " + std::to_string(waypoints_) +
+                                      " action rows, the engines were built for " + std::to_string(cap) +
+                                      " (kv_cache.capacity; rebuild with a larger --profile kv_capacity)");
+  if (lanes < 1 || lanes > max_lanes_)
+    fail(ErrorCode::InvalidInput, "reserve: " + std::to_string(lanes) + " lanes, the engines' profiles take 1.." + std::to_string(max_lanes_));
+  if (kv_buffer_.bytes() > 0 && lanes <= kv_.lanes()) return;
+  // Grows only between plans: the contents (a previous request's cache) are not kept. Zeroed once, so
+  // stale rows past every lane's length are finite (the graphs mask them with -inf, and 0 * NaN would
+  // still poison the softmax-weighted sum).
+  sync("KV cache resize");
+  decode_graph_ = {};
+  denoise_graph_ = {};
+  engine::KvLanes next(manifest_.kv_cache, lanes);
+  kv_buffer_ = {};
+  kv_buffer_ = cuda::DeviceBuffer(next.total_bytes(), "KV cache");
+  cuda::check(cudaMemsetAsync(kv_buffer_.get(), 0, next.total_bytes(), stream_.get()), "KV cache zero");
+  sync("KV cache zero");
+  kv_ = next;
 }
 
 // ---- vision -------------------------------------------------------------------------------------------
@@ -346,30 +364,13 @@ void TrtExecutor::encode_images(const model::ImageBatch& images) {
 
 // ---- llm ---------------------------------------------------------------------------------------------
 
-std::vector<float> TrtExecutor::run_llm(std::span<const int64_t> ids, const model::MropePositions& pos,
-                                        int64_t past_len, bool prefill) {
-  const int64_t n = static_cast<int64_t>(ids.size());
-  const char* what = prefill ? "prefill" : "decode";
-  if (n > max_seq_)
-    fail(ErrorCode::InvalidInput, std::string(what) + ": " + std::to_string(n) + " tokens, the llm prefill profile takes at most " +
-                                      std::to_string(max_seq_));
-  // As in backbone_forward: image-pad ids take the encoded rows in order; without encoded images
-  // (or in decode) a pad id is an ordinary token.
-  std::vector<int64_t> image_pos;
-  for (int64_t i = 0; prefill && image_rows_ > 0 && i < n; ++i)
-    if (ids[static_cast<size_t>(i)] == cfg_.image_token_id) image_pos.push_back(i);
-  const int64_t k = static_cast<int64_t>(image_pos.size());
-  if (k > 0 && k != image_rows_)
-    fail(ErrorCode::InvalidInput, std::string(what) + ": " + std::to_string(k) + " <|image_pad|> tokens but encode_images produced " +
-                                      std::to_string(image_rows_) + " image embeddings");
-  if (past_len + n > kv_.rows()) reserve(past_len + n, 1);
-  const engine::KvPingPong::LlmCall call = kv_.plan_llm(past_len, n);
-
+// Uploads one llm call's host inputs: ids, the M-RoPE tables and kv_write_index.
+void TrtExecutor::upload_llm(std::span<const int64_t> ids, const model::MropePositions& pos, std::span<const int64_t> write_index,
+                             std::span<const int64_t> image_pos) {
   std::vector<float> cos, sin;
   model::mrope_tables(cfg_.text, pos, cos, sin);
-  const int64_t vocab = manifest_.vocab_size, H = manifest_.hidden_size;
-  const size_t ids_bytes = static_cast<size_t>(n) * 8, logits_bytes = static_cast<size_t>(vocab) * 4;
-  uint8_t* h = staging(std::max(ids_bytes + bytes_of(cos) + bytes_of(sin) + bytes_of(image_pos), logits_bytes));
+  const size_t ids_bytes = ids.size() * 8, wi_bytes = write_index.size() * 8;
+  uint8_t* h = staging(ids_bytes + bytes_of(cos) + bytes_of(sin) + image_pos.size() * 8 + wi_bytes);
   size_t at = 0;
   auto stage_upload = [&](const cuda::DeviceBuffer& dst, const void* src, size_t bytes, const char* label) {
     std::memcpy(h + at, src, bytes);
@@ -379,140 +380,241 @@ std::vector<float> TrtExecutor::run_llm(std::span<const int64_t> ids, const mode
   stage_upload(ids_, ids.data(), ids_bytes, "upload input_ids");
   stage_upload(rope_cos_, cos.data(), bytes_of(cos), "upload rope_cos");
   stage_upload(rope_sin_, sin.data(), bytes_of(sin), "upload rope_sin");
-  if (k > 0) stage_upload(image_positions_, image_pos.data(), bytes_of(image_pos), "upload image_positions");
+  if (!image_pos.empty()) stage_upload(image_positions_, image_pos.data(), image_pos.size() * 8, "upload image_positions");
+  stage_upload(write_index_, write_index.data(), wi_bytes, "upload kv_write_index");
+}
 
-  // Prefill and decode have a context each (profile selected at load); every shape is set each call.
-  const Ctx e = ctx(llm_, prefill ? prefill_profile_ : decode_profile_);
-  const int64_t hd = cfg_.text.head_dim;
-  set_shape(e, N::kInputIds, {n});
-  set_shape(e, N::kRopeCos, {n, hd});
-  set_shape(e, N::kRopeSin, {n, hd});
-  set_shape(e, N::kImagePositions, {k});
-  set_shape(e, N::kImageEmbeds, {k, H});
-  set_shape(e, N::kDeepstackEmbeds, {deepstack_layers_, k, H});
-  bind_past(e, manifest_.kv_cache.layers, call.past_buffer, call.past_len);
+// Sets every llm shape and address for `rows` token rows over `lanes` lanes with `image_rows` image rows.
+void TrtExecutor::bind_llm(Ctx e, int64_t rows, int lanes, int64_t image_rows) {
+  const int64_t hd = cfg_.text.head_dim, H = manifest_.hidden_size;
+  set_shape(e, N::kInputIds, {rows});
+  set_shape(e, N::kRopeCos, {rows, hd});
+  set_shape(e, N::kRopeSin, {rows, hd});
+  set_shape(e, N::kImagePositions, {image_rows});
+  set_shape(e, N::kImageEmbeds, {image_rows, H});
+  set_shape(e, N::kDeepstackEmbeds, {deepstack_layers_, image_rows, H});
+  set_shape(e, N::kKvWriteIndex, {lanes});
+  bind_kv(e, manifest_.kv_cache.layers, lanes);
   set_address(e, N::kInputIds, ids_.get());
   set_address(e, N::kRopeCos, rope_cos_.get());
   set_address(e, N::kRopeSin, rope_sin_.get());
-  set_address(e, N::kImagePositions, image_positions_.get());
-  set_address(e, N::kImageEmbeds, image_embeds_.get());
-  set_address(e, N::kDeepstackEmbeds, deepstack_.get());
+  // Zero image rows (decode) bind a buffer that never moves: encode_images may reallocate the image
+  // buffers, and a captured decode graph must not hold their old address.
+  const bool images = image_rows > 0;
+  set_address(e, N::kImagePositions, images ? image_positions_.get() : no_rows_.get());
+  set_address(e, N::kImageEmbeds, images ? image_embeds_.get() : no_rows_.get());
+  set_address(e, N::kDeepstackEmbeds, images ? deepstack_.get() : no_rows_.get());
+  set_address(e, N::kKvWriteIndex, write_index_.get());
   set_address(e, N::kLogits, logits_.get());
-  const auto& kv = manifest_.kv_cache;
-  auto* present = kv_buffers_[call.present_buffer].as<uint8_t>();
-  const Shape want{call.present_len, kv.kv_heads, kv.head_dim};
-  for (int64_t l = 0; l < kv.layers; ++l) {
-    for (const bool value : {false, true}) {
-      const std::string name = value ? N::present_value(l) : N::present_key(l);
-      // The engine writes past + new rows; more would run past the buffer block.
-      if (const Shape got = output_shape(e, name); got != want)
-        fail(ErrorCode::InvalidEngine, "engine llm tensor " + name + ": output shape " + engine::dims_str(got) +
-                                           " for past " + std::to_string(call.past_len) + " + " + std::to_string(n) +
-                                           " tokens, expected " + engine::dims_str(want));
-      set_address(e, name, present + kv_.offset(l, value));
-    }
-  }
-  enqueue(e, what);
-  cuda::check(cudaMemcpyAsync(h, logits_.get(), logits_bytes, cudaMemcpyDeviceToHost, stream_.get()), "download logits");
+  if (const Shape got = output_shape(e, N::kLogits); got != Shape{lanes, manifest_.vocab_size})
+    fail(ErrorCode::InvalidEngine, "engine llm tensor logits: output shape " + engine::dims_str(got) + " for " + std::to_string(lanes) +
+                                       " lanes, expected " + engine::dims_str({lanes, manifest_.vocab_size}));
+}
+
+std::vector<float> TrtExecutor::download_logits(int lanes, const char* what) {
+  const size_t bytes = static_cast<size_t>(lanes * manifest_.vocab_size) * 4;
+  uint8_t* h = staging(bytes);
+  cuda::check(cudaMemcpyAsync(h, logits_.get(), bytes, cudaMemcpyDeviceToHost, stream_.get()), "download logits");
   sync(what);
-  kv_.commit(call);
   const auto* lf = reinterpret_cast<const float*>(h);
-  return std::vector<float>(lf, lf + vocab);
+  return std::vector<float>(lf, lf + bytes / 4);
 }
 
 void TrtExecutor::prefill(std::span<const int32_t> ids, const model::PositionIds& pos) {
-  if (ids.empty()) fail(ErrorCode::InvalidInput, "prefill: empty token sequence");
+  const int64_t n = static_cast<int64_t>(ids.size());
+  if (n == 0) fail(ErrorCode::InvalidInput, "prefill: empty token sequence");
   if (pos.size() != ids.size() || pos.h.size() != ids.size() || pos.w.size() != ids.size())
     fail(ErrorCode::InvalidInput, "prefill: " + std::to_string(pos.size()) + " positions for " + std::to_string(ids.size()) + " tokens");
+  if (n > max_seq_)
+    fail(ErrorCode::InvalidInput, "prefill: " + std::to_string(n) + " tokens, the llm prefill profile takes at most " + std::to_string(max_seq_));
+  if (kv_buffer_.bytes() == 0) reserve(n, 1);
+  // As in backbone_forward: image-pad ids take the encoded rows in order; without encoded images a
+  // pad id is an ordinary token.
+  std::vector<int64_t> image_pos;
+  for (int64_t i = 0; image_rows_ > 0 && i < n; ++i)
+    if (ids[static_cast<size_t>(i)] == cfg_.image_token_id) image_pos.push_back(i);
+  const int64_t k = static_cast<int64_t>(image_pos.size());
+  if (k > 0 && k != image_rows_)
+    fail(ErrorCode::InvalidInput, "prefill: " + std::to_string(k) + " <|image_pad|> tokens but encode_images produced " +
+                                      std::to_string(image_rows_) + " image embeddings");
+  kv_.prefill(n);  // lane 0, rows [0, n): written once, shared with the other lanes by start_lanes
   const std::vector<int64_t> ids64(ids.begin(), ids.end());
-  kv_.clear();
-  prompt_logits_ = run_llm(ids64, pos, 0, /*prefill=*/true);
-  prompt_len_ = static_cast<int64_t>(ids.size());
+  const int64_t zero[1] = {0};
+  upload_llm(ids64, pos, zero, image_pos);
+  const Ctx e = ctx(llm_, prefill_profile_);
+  bind_llm(e, n, 1, k);
+  enqueue(e, "prefill");
+  prompt_logits_ = download_logits(1, "prefill");
+  prompt_len_ = n;
+  lanes_ = 0;
 }
 
 std::vector<int32_t> TrtExecutor::start_lanes(std::span<model::TokenSampler* const> samplers, const model::SamplingParams& params) {
   if (prompt_len_ == 0) fail(ErrorCode::Internal, "start_lanes before prefill");
-  if (samplers.size() != 1) fail(ErrorCode::Internal, "start_lanes: the TensorRT engines run one lane, got " + std::to_string(samplers.size()));
-  // The next decode appends at the prompt's end, which drops the previous lane's tokens.
-  if (!samplers[0]) return {-1};
-  return model::select_tokens(prompt_logits_, samplers, params);
+  const int n = static_cast<int>(samplers.size());
+  if (n < 1 || n > max_lanes_)
+    fail(ErrorCode::Internal, "start_lanes: " + std::to_string(n) + " lanes, the engines take 1.." + std::to_string(max_lanes_));
+  if (n > kv_.lanes())  // growing now would drop the prompt's cache
+    fail(ErrorCode::Internal, "start_lanes: " + std::to_string(n) + " lanes but reserve() made room for " + std::to_string(kv_.lanes()));
+  kv_.share(n, prompt_len_);
+  // The prompt, computed once into lane 0, copied into lanes 1..n-1 once per request (not per step):
+  // per layer and K/V, kv_heads runs of prompt rows, pitch = one head's capacity.
+  const size_t width = static_cast<size_t>(prompt_len_) * kv_.row_bytes(), pitch = kv_.head_pitch();
+  for (int64_t l = 0; l < manifest_.kv_cache.layers; ++l)
+    for (const bool value : {false, true}) {
+      uint8_t* block = kv_buffer_.as<uint8_t>() + kv_.offset(l, value);
+      for (int b = 1; b < n; ++b)
+        cuda::check(cudaMemcpy2DAsync(block + static_cast<size_t>(b) * kv_.lane_bytes(), pitch, block, pitch, width,
+                                      static_cast<size_t>(manifest_.kv_cache.kv_heads), cudaMemcpyDeviceToDevice, stream_.get()),
+                    "start_lanes: share the prompt's KV rows");
+    }
+  sync("start_lanes");
+  lanes_ = n;
+  lane_pos_.assign(static_cast<size_t>(n), prompt_len_);
+  std::vector<int32_t> first(samplers.size(), -1);
+  for (size_t i = 0; i < samplers.size(); ++i)
+    if (samplers[i]) first[i] = model::select_tokens(prompt_logits_, samplers.subspan(i, 1), params)[0];
+  return first;
 }
 
 std::vector<int32_t> TrtExecutor::decode(std::span<const model::LaneStep> steps, const model::SamplingParams& params) {
-  if (steps.size() != 1 || steps[0].lane != 0)
-    fail(ErrorCode::Internal, "decode: the TensorRT engines run one lane, got " + std::to_string(steps.size()) + " steps");
-  const model::LaneStep& s = steps[0];
-  const int64_t one[1] = {s.id};
-  const std::vector<float> logits = run_llm(one, model::MropePositions::uniform(s.rope_pos, 1), s.cache_pos, /*prefill=*/false);
-  model::TokenSampler* const draw[1] = {s.sampler};
-  return model::select_tokens(logits, draw, params);
+  if (steps.empty()) fail(ErrorCode::Internal, "decode: no lanes");
+  if (lanes_ == 0) fail(ErrorCode::Internal, "decode before start_lanes");
+  // Every open lane runs (static shapes: one graph per lane count); a lane not listed (finished) feeds a
+  // pad token at its own length, a row past its valid prefix that nothing reads.
+  const int K = lanes_;
+  std::vector<int64_t> ids(static_cast<size_t>(K), 0), positions(lane_pos_);
+  model::MropePositions rope;
+  std::vector<int64_t> rope_pos(static_cast<size_t>(K), 0);
+  std::vector<int> row_of(steps.size());
+  for (size_t j = 0; j < steps.size(); ++j) {
+    const model::LaneStep& st = steps[j];
+    if (st.lane < 0 || st.lane >= K || (j > 0 && st.lane <= steps[j - 1].lane))
+      fail(ErrorCode::Internal, "decode: lane " + std::to_string(st.lane) + " of " + std::to_string(K) + " (lanes in increasing order)");
+    const size_t b = static_cast<size_t>(st.lane);
+    ids[b] = st.id;
+    positions[b] = st.cache_pos;
+    rope_pos[b] = st.rope_pos;
+    row_of[j] = st.lane;
+  }
+  for (int64_t r : rope_pos)
+    for (auto* axis : {&rope.t, &rope.h, &rope.w}) axis->push_back(r);
+  const std::vector<int64_t> wi = kv_.decode(positions);
+  for (const model::LaneStep& st : steps) lane_pos_[static_cast<size_t>(st.lane)] = st.cache_pos + 1;
+  upload_llm(ids, rope, wi, {});
+  const Ctx e = ctx(llm_, decode_profile_);
+  // Shapes and addresses are static for a lane count: the first step runs a plain enqueue (TensorRT
+  // does its shape-dependent setup there) and captures a graph; later steps replay it, with ids, rope
+  // tables and kv_write_index uploaded to the same device buffers before each replay.
+  if (!decode_graph_.valid() || decode_graph_lanes_ != K) {
+    decode_graph_ = {};
+    bind_llm(e, K, K, 0);
+    enqueue(e, "decode");
+    decode_graph_ = cuda::GraphExec::capture(stream_.get(), [&] { enqueue(e, "decode (graph capture)"); });
+    decode_graph_lanes_ = K;
+  } else {
+    decode_graph_.launch(stream_.get());
+  }
+  const std::vector<float> logits = download_logits(K, "decode");
+  const size_t vocab = static_cast<size_t>(manifest_.vocab_size);
+  std::vector<float> rows(steps.size() * vocab);
+  std::vector<model::TokenSampler*> samplers;
+  for (size_t j = 0; j < steps.size(); ++j) {
+    std::copy_n(logits.begin() + static_cast<std::ptrdiff_t>(static_cast<size_t>(row_of[j]) * vocab), vocab,
+                rows.begin() + static_cast<std::ptrdiff_t>(j * vocab));
+    samplers.push_back(steps[j].sampler);
+  }
+  return model::select_tokens(rows, samplers, params);
 }
 
 // ---- expert ------------------------------------------------------------------------------------------
 
-// Binds every expert_step tensor; past_* is the current KV buffer's prefix, bound in place.
-void TrtExecutor::bind_expert(Ctx e, int64_t prefix_len) {
-  if (prefix_len < expert_min_prefix_ || prefix_len > expert_max_prefix_)
-    fail(ErrorCode::InvalidInput, "expert: prefix length " + std::to_string(prefix_len) + ", the expert_step profile takes " +
-                                      std::to_string(expert_min_prefix_) + ".." + std::to_string(expert_max_prefix_));
-  const int buffer = kv_.expert_buffer(prefix_len);
-  bind_past(e, expert_layers_, buffer, prefix_len);
+// Binds every expert_step tensor for `lanes` samples: past_*/present_* are the backbone blocks
+// themselves (each lane's prefix read in place, its action rows written past it).
+void TrtExecutor::bind_expert(Ctx e, int lanes) {
+  const int64_t rows = lanes * waypoints_, ehd = cfg_.expert.head_dim;
+  set_shape(e, N::kX, {rows, action_dims_});
+  set_shape(e, N::kExpertRopeCos, {rows, ehd});
+  set_shape(e, N::kExpertRopeSin, {rows, ehd});
+  set_shape(e, N::kKvWriteIndex, {lanes});
+  bind_kv(e, expert_layers_, lanes);
   set_address(e, N::kX, x_.get());
   set_address(e, N::kT, t_.get());
   set_address(e, N::kExpertRopeCos, expert_cos_.get());
   set_address(e, N::kExpertRopeSin, expert_sin_.get());
+  set_address(e, N::kKvWriteIndex, expert_index_.get());
   set_address(e, N::kVelocity, v_.get());
-}
-
-// Action token j sits at rope position rope_base + j on all three axes (model::expert_velocity).
-void TrtExecutor::upload_expert_rope(int64_t rope_base) {
-  std::vector<float> cos, sin;
-  model::mrope_tables(cfg_.expert, model::MropePositions::uniform(rope_base, waypoints_), cos, sin);
-  uint8_t* h = staging(bytes_of(cos) + bytes_of(sin) + static_cast<size_t>(waypoints_ * action_dims_) * 4 + 4);
-  std::memcpy(h, cos.data(), bytes_of(cos));
-  std::memcpy(h + bytes_of(cos), sin.data(), bytes_of(sin));
-  upload(expert_cos_, h, bytes_of(cos), "upload expert_rope_cos");
-  upload(expert_sin_, h + bytes_of(cos), bytes_of(sin), "upload expert_rope_sin");
 }
 
 void TrtExecutor::denoise(float* x, std::span<const model::DenoiseLane> lanes, int steps,
                           const std::function<void()>& before_step) {
-  if (lanes.size() != 1 || lanes[0].lane != 0)
-    fail(ErrorCode::Internal, "denoise: the TensorRT engines run one lane, got " + std::to_string(lanes.size()) + " samples");
-  const int n_samples = 1;
-  const int64_t prefix_len = lanes[0].prefix_len, rope_base = lanes[0].rope_base;
+  const int K = static_cast<int>(lanes.size());
+  if (K < 1 || K > kv_.lanes())
+    fail(ErrorCode::Internal, "denoise: " + std::to_string(K) + " samples, " + std::to_string(kv_.lanes()) + " lanes reserved");
   if (steps <= 0) fail(ErrorCode::InvalidInput, "denoise: steps must be positive, got " + std::to_string(steps));
+  std::vector<int64_t> prefixes;
+  model::MropePositions rope;
+  for (int k = 0; k < K; ++k) {
+    const model::DenoiseLane& l = lanes[static_cast<size_t>(k)];
+    if (l.lane != k) fail(ErrorCode::Internal, "denoise: sample " + std::to_string(k) + " reads lane " + std::to_string(l.lane) + " (lanes 0..K-1 in order)");
+    prefixes.push_back(l.prefix_len);
+    // Action token j sits at rope position rope_base + j on all three axes (model::expert_velocity).
+    const model::MropePositions p = model::MropePositions::uniform(l.rope_base, waypoints_);
+    rope.t.insert(rope.t.end(), p.t.begin(), p.t.end());
+    rope.h.insert(rope.h.end(), p.h.begin(), p.h.end());
+    rope.w.insert(rope.w.end(), p.w.begin(), p.w.end());
+  }
+  const std::vector<int64_t> wi = kv_.expert(prefixes, waypoints_);
   // flow_time_steps is the schedule of model::denoise (torch.linspace); dt varies in the last bit.
   const std::vector<float> ts = model::flow_time_steps(steps);
   if (t_schedule_steps_ != steps) {
+    denoise_graph_ = {};
     t_schedule_ = cuda::DeviceBuffer(static_cast<size_t>(steps) * 4, "denoise t schedule");
     t_schedule_.upload(ts.data(), static_cast<size_t>(steps) * 4);
     t_schedule_steps_ = steps;
   }
-  // Plain enqueues, every binding made once per call: `t` stays bound to its own aligned element,
-  // which a device copy from the schedule fills before each step. (A CUDA graph would bake in the
-  // past_* shapes, i.e. the prefix length, which changes with every rollout: capturing per rollout
-  // costs more than the launches it saves.)
+  std::vector<float> cos, sin;
+  model::mrope_tables(cfg_.expert, rope, cos, sin);
+  const size_t n = static_cast<size_t>(K * waypoints_ * action_dims_);
+  uint8_t* h = staging(bytes_of(cos) + bytes_of(sin) + bytes_of(wi) + n * 4);
+  std::memcpy(h, cos.data(), bytes_of(cos));
+  std::memcpy(h + bytes_of(cos), sin.data(), bytes_of(sin));
+  std::memcpy(h + bytes_of(cos) + bytes_of(sin), wi.data(), bytes_of(wi));
+  auto* hx = reinterpret_cast<float*>(h + bytes_of(cos) + bytes_of(sin) + bytes_of(wi));
+  std::memcpy(hx, x, n * 4);
+  upload(expert_cos_, h, bytes_of(cos), "upload expert_rope_cos");
+  upload(expert_sin_, h + bytes_of(cos), bytes_of(sin), "upload expert_rope_sin");
+  upload(expert_index_, h + bytes_of(cos) + bytes_of(sin), bytes_of(wi), "upload expert kv_write_index");
+  upload(x_, hx, n * 4, "upload x");
+  // The whole Euler loop is one graph per (lanes, steps): `t` is one aligned element a device copy
+  // from the schedule fills before each step, and the prefixes are device values (kv_write_index),
+  // so the graph does not depend on them. The first call runs plain enqueues, then captures.
   const Ctx e = ctx(expert_);
-  bind_expert(e, prefix_len);
-  upload_expert_rope(rope_base);
-  const size_t n = static_cast<size_t>(waypoints_ * action_dims_), tables = static_cast<size_t>(waypoints_ * cfg_.expert.head_dim) * 8;
-  auto* hx = reinterpret_cast<float*>(host_.as<uint8_t>() + tables);
   float* xd = x_.as<float>();
   const float* vd = v_.as<float>();
-  for (int s = 0; s < n_samples; ++s) {
-    std::memcpy(hx, x + static_cast<size_t>(s) * n, n * 4);
-    upload(x_, hx, n * 4, "upload x");
+  auto loop = [&](bool check) {
     for (int i = 0; i < steps; ++i) {
-      if (before_step) before_step();
+      if (check && before_step) before_step();
       cuda::check(cudaMemcpyAsync(t_.get(), t_schedule_.as<float>() + i, 4, cudaMemcpyDeviceToDevice, stream_.get()), "denoise t");
       enqueue(e, "denoise");
       cuda::launch_euler_update(xd, vd, ts[static_cast<size_t>(i) + 1] - ts[static_cast<size_t>(i)], static_cast<int64_t>(n), stream_.get());
     }
+  };
+  if (!denoise_graph_.valid() || denoise_graph_lanes_ != K) {
+    denoise_graph_ = {};
+    bind_expert(e, K);
+    loop(true);
     cuda::check(cudaMemcpyAsync(hx, x_.get(), n * 4, cudaMemcpyDeviceToHost, stream_.get()), "download x");
     sync("denoise");
-    std::memcpy(x + static_cast<size_t>(s) * n, hx, n * 4);
+    denoise_graph_ = cuda::GraphExec::capture(stream_.get(), [&] { loop(false); });
+    denoise_graph_lanes_ = K;
+  } else {
+    if (before_step) before_step();  // one replay: checked once
+    denoise_graph_.launch(stream_.get());
+    cuda::check(cudaMemcpyAsync(hx, x_.get(), n * 4, cudaMemcpyDeviceToHost, stream_.get()), "download x");
+    sync("denoise");
   }
+  std::memcpy(x, hx, n * 4);
 }
 
 // ---- accounting --------------------------------------------------------------------------------------
@@ -524,8 +626,6 @@ model::ExecutorInfo TrtExecutor::info() const {
 
 uint64_t TrtExecutor::weight_bytes() const { return vision_.plan_bytes + llm_.plan_bytes + expert_.plan_bytes; }
 
-uint64_t TrtExecutor::cache_bytes() const {
-  return kv_buffers_[0].bytes() + kv_buffers_[1].bytes() + context_memory_.bytes();
-}
+uint64_t TrtExecutor::cache_bytes() const { return kv_buffer_.bytes() + context_memory_.bytes(); }
 
 }  // namespace alp::trt
