@@ -30,6 +30,8 @@ async function cli(args: string[]): Promise<{ code: number; out: string; err: st
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
+// The tiny layout's default KV capacity (961) is below the real-shape reference cases (3,600 + 1 + 64).
+const CAPACITY = ['--profile', 'kv_capacity=3712:3712:3712'];
 const HIGH_PRECISION = /^(vlm\.model\.visual\.|vlm\.lm_head\.|action_in_proj\.|action_out_proj\.)/;
 
 t.test('fp8 calibration: amax from planner-shaped plans, exclusions in force, error vs fp32 reported', { skip, timeout: 600_000 }, async (t) => {
@@ -38,7 +40,7 @@ t.test('fp8 calibration: amax from planner-shaped plans, exclusions in force, er
   const ckpt = join(dir, 'ckpt');
   t.equal((await cli(['make-checkpoint', ckpt, '--preset', 'tiny', '--seed', '3'])).code, 0);
   const planner = join(dir, 'fp8-planner');
-  const b = await cli(['build-engines', '--checkpoint', ckpt, '--out', planner, '--precision', 'fp8', '--export-only', '--calibration-scenes', '2']);
+  const b = await cli(['build-engines', '--checkpoint', ckpt, '--out', planner, '--precision', 'fp8', '--export-only', '--calibration-scenes', '2', ...CAPACITY]);
   t.equal(b.code, 0, b.err);
   t.match(b.err, /calibrating fp8 activation scales: plan 2\/2 on the CPU executor/);
   t.notMatch(b.err, /synthetic runs/, 'the synthetic calibration did not run');
@@ -82,10 +84,10 @@ t.test('fp8 calibration: amax from planner-shaped plans, exclusions in force, er
 
   // Before (synthetic) / after (planner): onnxruntime's fp8 graphs against the fp32 CPU executor.
   const synthetic = join(dir, 'fp8-synthetic');
-  t.equal((await cli(['build-engines', '--checkpoint', ckpt, '--out', synthetic, '--precision', 'fp8', '--export-only', '--calibration', 'synthetic'])).code, 0);
+  t.equal((await cli(['build-engines', '--checkpoint', ckpt, '--out', synthetic, '--precision', 'fp8', '--export-only', '--calibration', 'synthetic', ...CAPACITY])).code, 0);
   t.notOk(existsSync(join(synthetic, 'calibration.json')));
   const ref = join(dir, 'ref32');
-  t.equal((await cli(['build-engines', '--checkpoint', ckpt, '--out', join(dir, 'fp32'), '--precision', 'fp32', '--export-only', '--reference', ref])).code, 0);
+  t.equal((await cli(['build-engines', '--checkpoint', ckpt, '--out', join(dir, 'fp32'), '--precision', 'fp32', '--export-only', '--reference', ref, ...CAPACITY])).code, 0);
   for (const [name, eng] of [['synthetic', synthetic], ['planner', planner]] as const) {
     const r = spawnSync(python!, [check, eng, ref, '--report-only'], { encoding: 'utf8' });
     t.equal(r.status, 0, r.stderr.slice(-2000));
