@@ -38,7 +38,7 @@ t.test('errors are reported with their code and a non-zero exit', async (t) => {
   const missing = await cli('plan', '--checkpoint', 'x');
   t.match(missing.err, /INVALID_INPUT: plan: --checkpoint DIR and --inputs FILE.json are required/);
   const preset = await cli('make-checkpoint', t.testdir(), '--preset', 'huge');
-  t.match(preset.err, /--preset: expected tiny or small, got 'huge'/);
+  t.match(preset.err, /--preset: expected tiny, small or realdims, got 'huge'/);
 });
 
 t.test('--version, did-you-mean flags, integer flags', async (t) => {
