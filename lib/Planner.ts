@@ -1,5 +1,5 @@
 import { AlpamayoError } from './AlpamayoError.js';
-import type { NativeAddon, NativePlanner, NativePlanRequest, NativePlanResult, NativeVariant } from './binding.js';
+import type { NativeActivationStats, NativeAddon, NativePlanner, NativePlanRequest, NativePlanResult, NativeVariant } from './binding.js';
 import { checkDirectory } from './checkDirectory.js';
 import { buildPromptIds, HISTORY_TOKEN_COUNT, specialTokenIds, TOKENS } from './buildPrompt.js';
 import { imageTokenCount, visionSettingsFromConfig, type VisionTokenSettings } from './imageTokenCount.js';
@@ -36,6 +36,20 @@ const callbackError = (error: unknown): AlpamayoError =>
   );
 /** Most reasoning tokens a plan may generate or force (the upper bound of `maxReasoningTokens`). */
 const MAX_REASONING_TOKENS = 4096;
+
+/** Load options that are not part of the public API. @internal */
+export interface PlannerInternalOptions {
+  /** Record every linear's input statistics (FP8 calibration; cpu backend, fp32 only). */
+  calibrate?: boolean;
+}
+
+// Friend access to a planner's native half for lib/calibrateActivations.ts (set in the class's static block).
+let nativeOf: (p: Planner) => NativePlanner;
+
+/** What the native planner of a `{ calibrate: true }` load recorded so far. @internal */
+export function activationStatsOf(p: Planner): Promise<NativeActivationStats> {
+  return nativeOf(p).activationStats();
+}
 /** Characters allowed per token of a text budget before it is tokenized (BPE tokens are rarely longer). */
 const CHARS_PER_TOKEN_LIMIT = 16;
 
@@ -61,6 +75,10 @@ export class Planner {
   readonly precision: string;
   /** Parsed model config the native side uses. */
   readonly modelConfig: unknown;
+
+  static {
+    nativeOf = (p) => p.#native;
+  }
 
   readonly #addon: NativeAddon;
   readonly #native: NativePlanner;
@@ -127,7 +145,7 @@ export class Planner {
    * tensors, chat template), `INVALID_ENGINE`, `BACKEND_UNAVAILABLE`, `RESOURCE_EXHAUSTED` (the model
    * would not fit in the memory available).
    */
-  static async load(options: LoadOptions): Promise<Planner> {
+  static async load(options: LoadOptions, /** @internal */ internal: PlannerInternalOptions = {}): Promise<Planner> {
     const opts = validateLoadOptions(options);
     await checkDirectory(opts.checkpoint, 'options.checkpoint', 'checkpoint directory', 'INVALID_CHECKPOINT');
     // Checked whichever backend runs: an engines path that was given and is wrong is a mistake even on cpu.
@@ -163,6 +181,7 @@ export class Planner {
       tokenIds: Object.fromEntries(tok.addedTokens),
     };
     if (opts.engines !== undefined) nativeOpts.engines = opts.engines;
+    if (internal.calibrate) nativeOpts.calibrate = true;
     let native: NativePlanner;
     let info: Awaited<ReturnType<NativePlanner['load']>>;
     try {

@@ -62,6 +62,15 @@ export interface NativePlannerOptions {
   precision: string;
   threads: number;
   tokenIds: Record<string, number>;
+  /** Record every linear's input statistics (lib/calibrateActivations.ts). */
+  calibrate?: boolean;
+}
+
+/** Per linear weight name: max |input|, most input rows of one call, calls. @internal */
+export interface NativeActivationStats {
+  amax: Record<string, number>;
+  rows: Record<string, number>;
+  calls: Record<string, number>;
 }
 
 /** @internal */
@@ -125,6 +134,7 @@ export interface NativePlanner {
   load(): Promise<NativeLoadResult>;
   plan(req: NativePlanRequest, onTokens: (sample: number, ids: Int32Array) => void): NativePlanHandle;
   dispose(): Promise<void>;
+  activationStats(): Promise<NativeActivationStats>;
 }
 
 /** @internal */
@@ -134,10 +144,10 @@ export interface NativeAddon {
   readonly errorCodes: readonly string[];
   setErrorClass(ctor: typeof AlpamayoError): void;
   tokenLayout(preset: string): NativeTokenLayoutEntry[];
-  makeCheckpoint(dir: string, preset: 'tiny' | 'small', seed: number): void;
+  makeCheckpoint(dir: string, preset: 'tiny' | 'small' | 'realdims', seed: number): void;
   inspectCheckpoint(dir: string): NativeInspectResult;
   /**
-   * Exports ONNX graphs (+ TensorRT engines when compiled in and `exportOnly` is not true) and writes
+   * Exports ONNX graphs (+ TensorRT engines when compiled in and `options.exportOnly` is not true) and writes
    * manifest.json; synchronous.
    */
   exportEngines(
@@ -147,7 +157,16 @@ export interface NativeAddon {
     profiles: readonly string[],
     referenceDir: string | undefined,
     onProgress?: (message: string) => void,
-    exportOnly?: boolean,
+    options?: {
+      /** fp8: calibrated max |input| per linear weight name (lib/calibrateActivations.ts). */
+      activationAmax?: Record<string, number>;
+      /** Reference cases: `all` (default) or only the planner's real shapes (`real`). */
+      referenceCases?: 'all' | 'real';
+      /** Frames in the real-shape prefill reference, 1..16 (default 16: 3,300 tokens). */
+      referenceFrames?: number;
+      /** true: export ONNX + manifest only, never build engines, even with TensorRT compiled in. */
+      exportOnly?: boolean;
+    },
   ): { manifest: string; built: boolean; trtexec: string[] };
   historyTokenIds(egoHistory: Float64Array, configJson: string): Int32Array;
   /** The official processor's smart_resize: `[height, width]`; throws INVALID_INPUT where it raises. */

@@ -29,7 +29,7 @@ export { imageTokenCount, smartResize, ALPAMAYO_VISION_SETTINGS } from './imageT
 export type { VisionTokenSettings } from './imageTokenCount.js';
 export { PLAN_DEFAULTS } from './validatePlanOptions.js';
 export { makeCheckpoint } from './makeCheckpoint.js';
-export type { MakeCheckpointOptions, MakeCheckpointResult } from './makeCheckpoint.js';
+export type { CheckpointPreset, MakeCheckpointOptions, MakeCheckpointResult } from './makeCheckpoint.js';
 export { version } from './version.js';
 export { PhysicalAIAVDataset } from './dataset/PhysicalAIAVDataset.js';
 export type { DatasetFeature, DatasetOpenOptions } from './dataset/PhysicalAIAVDataset.js';

@@ -4,10 +4,20 @@ import { loadNative } from './native.js';
 import { writeTokenizerFiles } from './tokenizerFiles.js';
 import { checkInteger, checkKnownKeys, invalidInput, isPlainObject } from './validateCommon.js';
 
+/** The built-in random-weight checkpoint configurations. */
+export type CheckpointPreset = 'tiny' | 'small' | 'realdims';
+/** Every {@link CheckpointPreset}. @internal */
+export const CHECKPOINT_PRESETS: readonly CheckpointPreset[] = ['tiny', 'small', 'realdims'];
+/** @internal */
+export const isCheckpointPreset = (p: unknown): p is CheckpointPreset => (CHECKPOINT_PRESETS as readonly unknown[]).includes(p);
+
 /** Options of {@link makeCheckpoint}. */
 export interface MakeCheckpointOptions {
-  /** `tiny` (a few MB, plans in milliseconds; the default) or `small` (tens of MB). */
-  preset?: 'tiny' | 'small';
+  /**
+   * `tiny` (a few MB, plans in milliseconds; the default), `small` (tens of MB) or `realdims` (the release's
+   * layer widths with 2 backbone layers, 1 expert layer and 2 vision blocks: 1.3 GB, for numerics at real sizes).
+   */
+  preset?: CheckpointPreset;
   /** Seed of the random weights: the same seed writes the same checkpoint. Integer in 0..2^32-1; default 0. */
   seed?: number;
 }
@@ -15,7 +25,7 @@ export interface MakeCheckpointOptions {
 /** What {@link makeCheckpoint} wrote. */
 export interface MakeCheckpointResult {
   dir: string;
-  preset: 'tiny' | 'small';
+  preset: CheckpointPreset;
   seed: number;
 }
 
@@ -35,8 +45,8 @@ export async function makeCheckpoint(dir: string, options: MakeCheckpointOptions
   if (typeof dir !== 'string' || dir === '') throw invalidInput('dir', 'a directory path (non-empty string)', dir);
   if (!isPlainObject(options)) throw invalidInput('options', 'an options object { preset, seed }', options);
   checkKnownKeys(options, ['preset', 'seed'], 'options');
-  const preset = options.preset ?? 'tiny';
-  if (preset !== 'tiny' && preset !== 'small') throw invalidInput('options.preset', "'tiny' or 'small'", preset);
+  const preset: unknown = options.preset ?? 'tiny';
+  if (!isCheckpointPreset(preset)) throw invalidInput('options.preset', "'tiny', 'small' or 'realdims'", preset);
   const seed = options.seed === undefined ? 0 : checkInteger('options.seed', options.seed, 0, 2 ** 32 - 1);
   const addon = loadNative();
   try {

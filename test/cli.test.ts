@@ -38,7 +38,7 @@ t.test('errors are reported with their code and a non-zero exit', async (t) => {
   const missing = await cli('plan', '--checkpoint', 'x');
   t.match(missing.err, /INVALID_INPUT: plan: --checkpoint DIR and --inputs FILE.json are required/);
   const preset = await cli('make-checkpoint', t.testdir(), '--preset', 'huge');
-  t.match(preset.err, /--preset: expected tiny or small, got 'huge'/);
+  t.match(preset.err, /--preset: expected tiny, small or realdims, got 'huge'/);
 });
 
 t.test('--version, did-you-mean flags, integer flags', async (t) => {
@@ -72,7 +72,7 @@ t.test('build-engines fails when the engines were not built, unless --export-onl
 });
 
 // The CPU addon never builds, so whether --export-only reaches the native call is observed on the call
-// itself: its 7th argument (the native side, exporter::export_engines, never calls the TensorRT builder
+// itself: its options' exportOnly (the native side, exporter::export_engines, never calls the TensorRT builder
 // when it is true: native/tests/export_model_test.cpp).
 t.test('build-engines passes --export-only to the native export', async (t) => {
   const { loadNative } = await import('../lib/native.js');
@@ -80,7 +80,7 @@ t.test('build-engines passes --export-only to the native export', async (t) => {
   const real = addon.exportEngines;
   const seen: unknown[] = [];
   addon.exportEngines = (...a: Parameters<typeof real>) => {
-    seen.push(a[6]);
+    seen.push(a[6]?.exportOnly);
     return real.apply(addon, a);
   };
   t.teardown(() => {

@@ -1,14 +1,16 @@
-import { readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AlpamayoError } from '../AlpamayoError.js';
+import { CALIBRATION_DIFFUSION_STEPS, calibrateActivations, syntheticCalibrationScenes } from '../calibrateActivations.js';
 import { formatPlan, planToJson } from './formatPlan.js';
-import { makeCheckpoint } from '../makeCheckpoint.js';
+import { isCheckpointPreset, makeCheckpoint } from '../makeCheckpoint.js';
 import { backends, loadNative, nativeBinaryPath } from '../native.js';
 import { integerFlag, numberFlag as num, parseFlags } from './parseFlags.js';
 import { Planner } from '../Planner.js';
 import { readInputsFile } from './readInputsFile.js';
 import { EXTRA_COMMANDS, EXTRA_USAGE } from './extraCommands.js';
 import type { LoadOptions, PlanOptions } from '../types.js';
+import type { NativeAddon } from '../binding.js';
 import { version } from '../version.js';
 
 /** Where the CLI writes. @internal */
@@ -24,15 +26,23 @@ Usage:
   alpamayo-trt info [--json]                      native variant, backends, CUDA devices
   alpamayo-trt inspect <checkpoint|engines dir> [--json]
                                                   config summary, tensor count and bytes per component
-  alpamayo-trt make-checkpoint DIR [--preset tiny|small] [--seed N]
+  alpamayo-trt make-checkpoint DIR [--preset tiny|small|realdims] [--seed N]
                                                   write a small random-weight test checkpoint
   alpamayo-trt build-engines --checkpoint DIR --out DIR --precision fp8|fp16|bf16|fp32
                     [--profile dim=min:opt:max ...] [--reference DIR] [--export-only]
+                    [--calibration planner|synthetic] [--calibration-scenes N]
+                    [--reference-cases all|real] [--reference-frames 1..16]
                                                   export vision/llm/expert_step ONNX, write manifest.json,
                                                   build TensorRT engines (or print the trtexec commands);
                                                   --export-only: never build, even with TensorRT compiled in;
                                                   dims: images, patches, image_tokens, seq, lanes, kv_capacity. Exits 1 when
-                                                  the engines were not built, unless --export-only
+                                                  the engines were not built, unless --export-only.
+                                                  fp8: activation scales from N (default 2) full plans of
+                                                  synthetic driving scenes on the CPU executor (planner),
+                                                  or from two short synthetic scenes (synthetic); the
+                                                  statistics go to calibration.json. --reference writes
+                                                  CPU-executor cases (all, or the planner's real shapes
+                                                  only, with a prefill of N of the 16 frames)
   alpamayo-trt plan --checkpoint DIR --inputs FILE.json [--json]
                     [--backend auto|cpu|cuda|tensorrt] [--engines DIR] [--precision P]
                     [--seed N] [--samples K] [--temperature T] [--top-p P] [--steps N]
@@ -159,6 +169,10 @@ export async function runCli(argv: readonly string[], io: CliIo = { out: (s) => 
         out: { type: 'string' },
         profile: { type: 'string', multiple: true },
         reference: { type: 'string' },
+        calibration: { type: 'string' },
+        'calibration-scenes': { type: 'string' },
+        'reference-cases': { type: 'string' },
+        'reference-frames': { type: 'string' },
     });
     const [cmd, ...rest] = positionals;
     if (values.version) {
@@ -195,7 +209,7 @@ export async function runCli(argv: readonly string[], io: CliIo = { out: (s) => 
         const dir = rest[0];
         if (!dir) throw new AlpamayoError('make-checkpoint: expected a directory', 'INVALID_INPUT', { field: 'make-checkpoint' });
         const preset = values.preset ?? 'tiny';
-        if (preset !== 'tiny' && preset !== 'small') throw new AlpamayoError(`--preset: expected tiny or small, got '${preset}'`, 'INVALID_INPUT', { field: '--preset' });
+        if (!isCheckpointPreset(preset)) throw new AlpamayoError(`--preset: expected tiny, small or realdims, got '${preset}'`, 'INVALID_INPUT', { field: '--preset' });
         const seed = integerFlag('seed', values.seed) ?? 0;
         await makeCheckpoint(dir, { preset, seed });
         io.out(`wrote ${preset} checkpoint (seed ${seed}) to ${dir}`);
@@ -204,8 +218,29 @@ export async function runCli(argv: readonly string[], io: CliIo = { out: (s) => 
       case 'build-engines': {
         if (!values.checkpoint || !values.out || !values.precision)
           throw new AlpamayoError('build-engines: --checkpoint DIR, --out DIR and --precision fp8|fp16|bf16|fp32 are required', 'INVALID_INPUT', { field: 'build-engines' });
+        const calibration = values.calibration ?? 'planner';
+        if (calibration !== 'planner' && calibration !== 'synthetic')
+          throw new AlpamayoError(`--calibration: expected planner or synthetic, got '${calibration}'`, 'INVALID_INPUT', { field: '--calibration' });
+        const scenes = integerFlag('calibration-scenes', values['calibration-scenes']) ?? 2;
+        if (scenes < 1) throw new AlpamayoError(`--calibration-scenes: expected >= 1, got ${scenes}`, 'INVALID_INPUT', { field: '--calibration-scenes' });
+        let amax: Record<string, number> | undefined;
+        if (values.precision === 'fp8' && calibration === 'planner') {
+          const stats = await calibrateActivations(values.checkpoint, syntheticCalibrationScenes(scenes), (msg) => io.err(msg));
+          await mkdir(values.out, { recursive: true });
+          await writeFile(join(values.out, 'calibration.json'),
+            `${JSON.stringify({ source: 'planner', scenes, diffusionSteps: CALIBRATION_DIFFUSION_STEPS, ...stats }, null, 1)}\n`);
+          amax = stats.amax;
+        }
+        const cases = values['reference-cases'] ?? 'all';
+        if (cases !== 'all' && cases !== 'real')
+          throw new AlpamayoError(`--reference-cases: expected all or real, got '${cases}'`, 'INVALID_INPUT', { field: '--reference-cases' });
+        const frames = integerFlag('reference-frames', values['reference-frames']) ?? 16;
+        if (frames < 1 || frames > 16)
+          throw new AlpamayoError(`--reference-frames: expected 1..16, got ${frames}`, 'INVALID_INPUT', { field: '--reference-frames' });
         const exportOnly = values['export-only'] === true;
-        const r = loadNative().exportEngines(values.checkpoint, values.out, values.precision, values.profile ?? [], values.reference, (msg) => io.err(msg), exportOnly);
+        const exportOpts: Parameters<NativeAddon['exportEngines']>[6] = { referenceCases: cases, referenceFrames: frames, exportOnly };
+        if (amax) exportOpts.activationAmax = amax;
+        const r = loadNative().exportEngines(values.checkpoint, values.out, values.precision, values.profile ?? [], values.reference, (msg) => io.err(msg), exportOpts);
         io.out(`wrote ${join(values.out, 'manifest.json')}`);
         if (!r.built) {
           io.out(

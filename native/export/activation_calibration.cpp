@@ -12,24 +12,46 @@ namespace alp::exporter {
 
 model::Value AmaxRecorder::weight_impl(std::string_view name) {
   model::Value v = ForwardingOps::weight_impl(name);
+  std::lock_guard<std::mutex> lock(mu_);
   names_[v.get()] = std::string(name);
   return v;
 }
 
 model::Value AmaxRecorder::reshape_impl(const model::Value& x, const Shape& target, const Shape& out) {
   model::Value y = ForwardingOps::reshape_impl(x, target, out);
+  std::lock_guard<std::mutex> lock(mu_);
   if (auto it = names_.find(x.get()); it != names_.end()) names_[y.get()] = it->second;
   return y;
 }
 
 model::Value AmaxRecorder::linear_impl(const model::Value& x, const model::Value& w, const model::Value& b, const Shape& out) {
-  if (auto it = names_.find(w.get()); it != names_.end()) {
+  std::string name;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto it = names_.find(w.get()); it != names_.end()) name = it->second;
+  }
+  if (!name.empty()) {
     float m = 0.0f;
     for (float v : cpu::CpuOps::values(x)) m = std::max(m, std::fabs(v));
-    float& slot = amax_[it->second];
+    const int64_t rows = x->shape.empty() ? 1 : shape_numel(x->shape) / x->shape.back();
+    std::lock_guard<std::mutex> lock(mu_);
+    float& slot = stats_.amax[name];
     slot = std::max(slot, m);
+    int64_t& r = stats_.rows[name];
+    r = std::max(r, rows);
+    ++stats_.calls[name];
   }
   return ForwardingOps::linear_impl(x, w, b, out);
+}
+
+std::map<std::string, float> AmaxRecorder::amax() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_.amax;
+}
+
+ActivationStats AmaxRecorder::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
 }
 
 std::map<std::string, float> calibrate_activation_amax(const model::ModelConfig& cfg, const model::WeightSource& weights,

@@ -194,22 +194,48 @@ ImageFeatures add_vision_case(CaseWriter& cases, cpu::CpuOps& cpu, const model::
   return per.front();
 }
 
-// The planner's real sequence shapes at the checkpoint's layer dims: 16 720-patch frames (20 x 36
-// patches, 180 image tokens each) in one vision call, a 3,300-token prefill with 16 such frames (2,880 image rows) from an
-// empty cache, a decode step over 3,600 cached rows without image rows, and expert steps over
-// prefixes of 1 and 3,600 rows.
-void add_real_shape_cases(cpu::CpuOps& cpu, const model::ModelConfig& cfg, CaseWriter& cases, int64_t cap) {
-  constexpr int kFrames = 16;
-  constexpr int64_t kPrompt = 3300, kPast = 3600;
+// Extends every layer's cache from `len` to `to` rows with copies of rows [0, len), each pass scaled
+// by 0.97 so no two rows repeat exactly: decode and the expert then read a cache of the real length
+// with the prompt's statistics, without the CPU executor generating thousands of tokens to fill it.
+void extend_cache(cpu::CpuOps& cpu, const model::ModelConfig& cfg, int64_t len, int64_t to) {
+  const int64_t row = cfg.text.num_kv_heads * cfg.text.head_dim;
+  for (int64_t l = 0; l < cfg.text.num_layers; ++l) {
+    auto [kv, vv] = cpu.kv_read(l, len);
+    const std::vector<float> k = cpu::CpuOps::values(kv), v = cpu::CpuOps::values(vv);
+    for (int64_t at = len; at < to;) {
+      const int64_t n = std::min(len, to - at);
+      const float s = std::pow(0.97f, static_cast<float>(at / len));
+      std::vector<float> kn(k.begin(), k.begin() + n * row), vn(v.begin(), v.begin() + n * row);
+      for (float& x : kn) x *= s;
+      for (float& x : vn) x *= s;
+      const Shape shape{n, cfg.text.num_kv_heads, cfg.text.head_dim};
+      cpu.kv_write(l, at, cpu.input("kv_fill_k", shape, kn), cpu.input("kv_fill_v", shape, vn));
+      at += n;
+    }
+  }
+}
+
+// The planner's real sequence shapes at the checkpoint's layer dims: one 720-patch frame (20 x 36
+// patches, 180 image tokens), a prefill of the planner layout (16 such frames: 3,300 tokens with 2,880
+// image rows) from an empty cache, a decode step over 3,600 cached rows without image rows, and
+// expert steps over prefixes of 1 and 3,600 rows.
+void add_real_shape_cases(cpu::CpuOps& cpu, const model::ModelConfig& cfg, CaseWriter& cases, int64_t cap, int frames) {
+  require(frames >= 1 && frames <= 16, ErrorCode::InvalidInput,
+          "export reference: prefill frames must be 1..16, got " + std::to_string(frames));
+  constexpr int64_t kLayoutText = 3300 - 16 * 182, kPast = 3600;
+  const int kFrames = frames;
   const model::ImageGrid grid{1, 20, 36};
   const int64_t hid = cfg.text.hidden_size;
   const int64_t rows = grid.patches() / cfg.vision.merge_unit(), ds = static_cast<int64_t>(cfg.vision.deepstack_visual_indexes.size());
+  const int64_t kPrompt = kLayoutText + kFrames * (rows + 2);
   model::reserve_kv_cache(cpu, cfg, kPast + 1);
 
   const SampleScene one = sample_scene(cfg, grid, 4, 0x7EA15EEDu);
-  const ImageFeatures frame = add_vision_case(cases, cpu, cfg, "vision_16x720", one.pixels, grid, kFrames);
+  // All the frames in one batched vision call ("vision_720" for one frame, "vision_16x720" for 16).
+  const std::string vision_name = kFrames == 1 ? "vision_720" : "vision_" + std::to_string(kFrames) + "x720";
+  const ImageFeatures frame = add_vision_case(cases, cpu, cfg, vision_name, one.pixels, grid, kFrames);
 
-  // 16 frames' rows (the frame's features, varied per frame so a misplaced row shows).
+  // The frames' rows (the frame's features, varied per frame so a misplaced row shows).
   ImageFeatures img;
   img.rows = kFrames * rows;
   img.embeds.resize(static_cast<size_t>(img.rows * hid));
@@ -230,18 +256,14 @@ void add_real_shape_cases(cpu::CpuOps& cpu, const model::ModelConfig& cfg, CaseW
     ids.push_back(cfg.vision_end_token_id);
   }
   while (static_cast<int64_t>(ids.size()) < kPrompt) ids.push_back(32 + (static_cast<int64_t>(ids.size()) * 53) % 200);
-  const std::vector<model::ImageGrid> grids(kFrames, grid);
+  const std::vector<model::ImageGrid> grids(static_cast<size_t>(kFrames), grid);
   const model::RopeIndex ri = model::rope_index(cfg, ids, grids);
 
   require(cap >= kPast + 1 + cfg.action_space.n_waypoints, ErrorCode::InvalidInput,
           "reference cases: KV capacity " + std::to_string(cap) + ", the real-shape cases need " +
               std::to_string(kPast + 1 + cfg.action_space.n_waypoints) + " rows (--profile kv_capacity)");
-  add_llm_case(cases, cpu, cfg, "prefill_3300", ids, 0, ri.pos, &img, cap);
-
-  // Fill the cache to 3,600 rows (300 reasoning tokens in one call: not a case, only the cache).
-  std::vector<int64_t> more;
-  for (int64_t i = 0; i < kPast - kPrompt; ++i) more.push_back(32 + (i * 11) % 200);
-  llm_graph(cpu, cfg, more, kPrompt, model::MropePositions::uniform(kPrompt + ri.rope_delta, kPast - kPrompt), nullptr);
+  add_llm_case(cases, cpu, cfg, "prefill_" + std::to_string(kPrompt), ids, 0, ri.pos, &img, cap);
+  extend_cache(cpu, cfg, kPrompt, kPast);
 
   const int64_t next[1] = {77};
   add_llm_case(cases, cpu, cfg, "decode_3600", next, kPast, model::MropePositions::uniform(kPast + ri.rope_delta, 1), nullptr, cap);
@@ -259,9 +281,14 @@ void add_real_shape_cases(cpu::CpuOps& cpu, const model::ModelConfig& cfg, CaseW
 }  // namespace
 
 void write_export_reference(const model::ModelConfig& cfg, const model::WeightSource& weights, Precision precision,
-                            const std::string& dir, int64_t cap, bool real_shapes) {
+                            const std::string& dir, int64_t cap, const ReferenceOptions& options) {
   cpu::CpuOps cpu(weights, cpu::CpuOptions{precision, 0});
   CaseWriter cases(dir);
+  if (!options.trace_cases) {
+    add_real_shape_cases(cpu, cfg, cases, cap, options.prefill_frames);
+    cases.save(std::string(precision_name(precision)));
+    return;
+  }
   // A grid and prompt length unlike the trace sizes, so the dynamic axes are exercised.
   const SampleScene s = sample_scene(cfg, {1, 4, 8}, 10, 0x5EED5EEDu);
   const int64_t n = static_cast<int64_t>(s.ids.size());
@@ -328,9 +355,9 @@ void write_export_reference(const model::ModelConfig& cfg, const model::WeightSo
     cases.add("expert_step", "expert_step.onnx", ex.inputs, ex.outputs);
   }
 
-  if (real_shapes) {
+  if (options.real_shapes) {
     cpu.kv_share(0, 1);
-    add_real_shape_cases(cpu, cfg, cases, cap);
+    add_real_shape_cases(cpu, cfg, cases, cap, options.prefill_frames);
   }
   cases.save(std::string(precision_name(precision)));
 }

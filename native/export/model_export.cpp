@@ -168,8 +168,10 @@ ModelExportResult export_models(const std::string& checkpoint_dir, const std::st
   for (const auto& [k, v] : o.dim_ranges) ranges[k] = v;
 
   std::map<std::string, float> amax;
-  if (precision == Precision::FP8) {
-    note(o, "calibrating fp8 activation scales on the CPU executor (" + std::to_string(o.calibration_runs) + " runs)");
+  if (precision == Precision::FP8 && o.activation_amax) {
+    amax = *o.activation_amax;  // a linear it lacks is InvalidInput at its trace (OnnxOps)
+  } else if (precision == Precision::FP8) {
+    note(o, "calibrating fp8 activation scales on the CPU executor (" + std::to_string(o.calibration_runs) + " synthetic runs)");
     amax = calibrate_activation_amax(cfg, weights, o.calibration_runs);
   }
 
@@ -258,7 +260,11 @@ ModelExportResult export_models(const std::string& checkpoint_dir, const std::st
 
   if (!o.reference_dir.empty()) {
     note(o, "writing CPU-executor reference cases to " + o.reference_dir);
-    write_export_reference(cfg, weights, precision, o.reference_dir, m.kv_cache.capacity, /*real_shapes=*/true);
+    ReferenceOptions ro;
+    ro.trace_cases = o.reference_trace_cases;
+    ro.real_shapes = true;
+    ro.prefill_frames = o.reference_prefill_frames;
+    write_export_reference(cfg, weights, precision, o.reference_dir, m.kv_cache.capacity, ro);
   }
   return res;
 }

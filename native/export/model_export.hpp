@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,12 +24,18 @@ struct DimRange {
 
 struct ModelExportOptions {
   int64_t opset = 24;  // TensorScatter (the in-place KV cache) needs 24
-  int calibration_runs = 2;  // FP8 only
+  int calibration_runs = 2;  // FP8 only, without activation_amax: synthetic scenes (calibrate_activation_amax)
+  // FP8: max |input| per linear weight name from planner-shaped runs (lib/calibrateActivations.ts via
+  // build-engines). Empty: the synthetic calibration above.
+  std::optional<std::map<std::string, float>> activation_amax;
   // Symbolic dim -> range used for every engine profile that has that dim (defaults: planner_dim_ranges()).
   std::map<std::string, DimRange> dim_ranges;
   // Non-empty: also write round-trip reference cases there (export_reference.hpp), the planner's real
   // sequence shapes included.
   std::string reference_dir;
+  // false: only the real-shape cases; frames of the real-shape prefill (export_reference.hpp).
+  bool reference_trace_cases = true;
+  int reference_prefill_frames = 16;
   std::function<void(const std::string& message)> progress;
 };
 

@@ -13,7 +13,7 @@ struct WrittenCheckpoint {
   int64_t tensors = 0;
 };
 
-// preset: "tiny" | "small". Same (preset, seed) -> same bytes on every machine.
+// preset: "tiny" | "small" | "realdims" (model/config_presets.cpp). Same (preset, seed) -> same bytes on every machine.
 WrittenCheckpoint write_random_checkpoint(const std::string& dir, std::string_view preset, uint64_t seed);
 
 }  // namespace alp::model

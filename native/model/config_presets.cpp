@@ -26,6 +26,7 @@ struct Dims {
   int64_t ex_hidden, ex_inter, ex_heads, aip_hidden;
   int64_t min_pixels, max_pixels;
   int64_t vocab, image_id, vstart_id, vend_id;
+  int64_t ex_layers = 0;  // expert_cfg.num_hidden_layers; 0: inherit the backbone's (the release)
 };
 
 Object vlm_config(const Dims& d) {
@@ -92,9 +93,22 @@ json::Value preset_config(std::string_view preset) {
   } else if (preset == "small") {
     d = Dims{256, 2048, 4, 8, 4, 32, {8, 4, 4}, 4, 256, 1024, 4, 16, 256, {1, 2, 3},
              128, 1024, 4, 128, 16384, 32768, vocab, image_id, vs, ve};
+  } else if (preset == "realdims") {
+    // The release's layer widths (model-spec 1.1-1.2, 3.1) with few layers, for numerics at real sizes
+    // (the export's onnxruntime parity): 2 decoder layers, 1 expert layer, 2 vision blocks each tapped
+    // by DeepStack (the release taps 3 of 27; with 2 backbone layers a third tap would feed no layer),
+    // and the release's min/max pixels (720 patches, 180 image tokens per 1080x1920 frame). The vocab
+    // is the test tokenizer's (byte tokens + Qwen's added tokens + 4,000 <iN> + Alpamayo's specials:
+    // every id the prompt uses) instead of Qwen's 151,643 BPE tokens, which only widen the embedding
+    // gather and lm_head.
+    d = Dims{4096, 12288, 2, 32, 8, 128, {24, 20, 20}, 2, 1152, 4304, 16, 16, 2304, {0, 1},
+             2048, 8256, 16, 512, 163840, 196608, vocab, image_id, vs, ve, 1};
   } else {
-    fail(ErrorCode::InvalidInput, "preset_config: unknown preset '" + std::string(preset) + "' (expected tiny or small)");
+    fail(ErrorCode::InvalidInput, "preset_config: unknown preset '" + std::string(preset) + "' (expected tiny, small or realdims)");
   }
+  Object expert{{"head_dim", d.text_head_dim}, {"hidden_size", d.ex_hidden},
+                {"intermediate_size", d.ex_inter}, {"num_attention_heads", d.ex_heads}};
+  if (d.ex_layers > 0) expert["num_hidden_layers"] = d.ex_layers;
   Object special;
   for (const TokenEntry& t : token_layout())
     if (t.content.starts_with("<|") || t.content.starts_with("<think") || t.content.starts_with("</think") ||
@@ -125,8 +139,7 @@ json::Value preset_config(std::string_view preset) {
       {"max_pixels", d.max_pixels},
       {"expert_non_causal_attention", true},
       {"keep_same_dtype", true},
-      {"expert_cfg", Object{{"head_dim", d.text_head_dim}, {"hidden_size", d.ex_hidden},
-                            {"intermediate_size", d.ex_inter}, {"num_attention_heads", d.ex_heads}}},
+      {"expert_cfg", expert},
       {"action_in_proj_cfg", Object{{"_target_", "alpamayo_r1.models.action_in_proj.PerWaypointActionInProjV2"},
                                     {"hidden_size", d.aip_hidden}, {"num_enc_layers", int64_t{2}},
                                     {"num_fourier_feats", int64_t{20}}, {"max_freq", 100.0}}},

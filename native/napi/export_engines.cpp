@@ -1,5 +1,7 @@
 #include "napi/export_engines.hpp"
 
+#include <cmath>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -64,8 +66,45 @@ Napi::Value ExportEngines(const Napi::CallbackInfo& info) {
       if (!progress.IsEmpty()) progress.Call({Napi::String::New(env, msg)});
     };
     o.progress = say;
+    // { activationAmax?, referenceCases?: 'all' | 'real', referenceFrames?, exportOnly? }
+    bool export_only = false;
+    if (info.Length() > 6 && !info[6].IsUndefined()) {
+      if (!info[6].IsObject()) throw_error(env, ErrorCode::InvalidInput, "exportEngines: options must be an object");
+      Napi::Object x = info[6].As<Napi::Object>();
+      if (x.Has("activationAmax") && !x.Get("activationAmax").IsUndefined()) {
+        if (!x.Get("activationAmax").IsObject())
+          throw_error(env, ErrorCode::InvalidInput, "exportEngines: activationAmax must be an object");
+        Napi::Object a = x.Get("activationAmax").As<Napi::Object>();
+        Napi::Array keys = a.GetPropertyNames();
+        std::map<std::string, float> amax;
+        for (uint32_t i = 0; i < keys.Length(); ++i) {
+          const std::string k = keys.Get(i).As<Napi::String>().Utf8Value();
+          Napi::Value v = a.Get(k);
+          const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1.0;
+          if (!(d >= 0.0) || !std::isfinite(d))
+            throw_error(env, ErrorCode::InvalidInput, "exportEngines: activationAmax['" + k + "']: expected a finite number >= 0");
+          amax[k] = static_cast<float>(d);
+        }
+        o.activation_amax = std::move(amax);
+      }
+      if (x.Has("referenceCases") && !x.Get("referenceCases").IsUndefined()) {
+        const std::string c = x.Get("referenceCases").ToString().Utf8Value();
+        if (c != "all" && c != "real")
+          throw_error(env, ErrorCode::InvalidInput, "exportEngines: referenceCases: expected 'all' or 'real', got '" + c + "'");
+        o.reference_trace_cases = c == "all";
+      }
+      if (x.Has("referenceFrames") && !x.Get("referenceFrames").IsUndefined()) {
+        const double f = x.Get("referenceFrames").ToNumber().DoubleValue();
+        if (!(f >= 1 && f <= 16) || f != std::floor(f))
+          throw_error(env, ErrorCode::InvalidInput, "exportEngines: referenceFrames: expected an integer 1..16");
+        o.reference_prefill_frames = static_cast<int>(f);
+      }
+      if (x.Has("exportOnly") && !x.Get("exportOnly").IsUndefined()) {
+        if (!x.Get("exportOnly").IsBoolean()) throw_error(env, ErrorCode::InvalidInput, "exportEngines: exportOnly must be a boolean");
+        export_only = x.Get("exportOnly").As<Napi::Boolean>().Value();
+      }
+    }
 
-    const bool export_only = info.Length() > 6 && info[6].IsBoolean() && info[6].As<Napi::Boolean>().Value();
     exporter::EngineBuilder build;
 #if defined(ALPAMAYO_HAVE_TENSORRT) && defined(ALPAMAYO_HAVE_ONNXPARSER)
     build = [&](engine::EngineManifest& m, const std::string& dir) { build_all(m, dir, say); };

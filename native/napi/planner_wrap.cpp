@@ -136,7 +136,8 @@ std::shared_ptr<OwnedRequest> parse_request(Napi::Object req, FrameBufferPool& p
 Napi::Function PlannerWrap::define(Napi::Env env) {
   return DefineClass(env, "Planner",
                      {InstanceMethod<&PlannerWrap::load>("load"), InstanceMethod<&PlannerWrap::plan>("plan"),
-                      InstanceMethod<&PlannerWrap::dispose>("dispose")});
+                      InstanceMethod<&PlannerWrap::dispose>("dispose"),
+                      InstanceMethod<&PlannerWrap::activation_stats>("activationStats")});
 }
 
 PlannerWrap::PlannerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<PlannerWrap>(info), env_(info.Env()) {
@@ -149,6 +150,16 @@ PlannerWrap::PlannerWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Plan
   options_.precision = string_field(o, "precision");
   options_.device = int_field(o, "device");
   options_.threads = int_field(o, "threads");
+  // FP8 calibration (lib/calibrateActivations.ts): the CPU executor's linears are watched in real plans.
+  if (o.Has("calibrate") && o.Get("calibrate").ToBoolean().Value()) {
+    if (options_.backend != "cpu" || options_.precision != "fp32")
+      throw_error(env, ErrorCode::InvalidInput, "Planner: calibrate needs backend 'cpu' and precision 'fp32'");
+    options_.wrap_ops = [this](std::unique_ptr<model::Ops> cpu) -> std::unique_ptr<model::Ops> {
+      auto rec = std::make_unique<exporter::AmaxRecorder>(std::move(cpu));
+      recorder_ = rec.get();
+      return rec;
+    };
+  }
   worker_ = std::make_unique<WorkerThread>();
   // At environment teardown (process exit, worker termination) a running plan is aborted and joined
   // before the native planner goes away.
@@ -243,6 +254,36 @@ Napi::Value PlannerWrap::plan(const Napi::CallbackInfo& info) {
   return handle;
 }
 
+Napi::Value PlannerWrap::activation_stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (disposed_) throw_error(env, ErrorCode::Disposed, "planner is disposed");
+  JobChannel* ch = JobChannel::create(env, Napi::Function(), Napi::Object());
+  // A job like plan(): it runs after the plans queued before it, on the thread that runs them.
+  worker_->post([this, ch] {
+    if (!recorder_ || !planner_) {
+      try {
+        throw Error(ErrorCode::InvalidInput, "activationStats: the planner was not loaded with { calibrate: true }");
+      } catch (...) {
+        ch->fail(current_exception_info());
+      }
+      return;
+    }
+    auto s = std::make_shared<exporter::ActivationStats>(recorder_->stats());
+    ch->finish([s](Napi::Env env) -> Napi::Value {
+      Napi::Object o = Napi::Object::New(env), amax = Napi::Object::New(env), rows = Napi::Object::New(env),
+                   calls = Napi::Object::New(env);
+      for (const auto& [k, v] : s->amax) amax.Set(k, static_cast<double>(v));
+      for (const auto& [k, v] : s->rows) rows.Set(k, static_cast<double>(v));
+      for (const auto& [k, v] : s->calls) calls.Set(k, static_cast<double>(v));
+      o.Set("amax", amax);
+      o.Set("rows", rows);
+      o.Set("calls", calls);
+      return o;
+    });
+  });
+  return ch->promise();
+}
+
 Napi::Value PlannerWrap::dispose(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   disposed_ = true;
@@ -253,6 +294,7 @@ Napi::Value PlannerWrap::dispose(const Napi::CallbackInfo& info) {
   }
   // Runs after the plan in flight (jobs are FIFO), so the native planner is freed only when idle.
   worker_->post([this, ch] {
+    recorder_ = nullptr;
     planner_.reset();
     ch->finish({});
   });

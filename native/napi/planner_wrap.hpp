@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 
+#include "export/activation_calibration.hpp"
 #include "napi/worker_thread.hpp"
 #include "pipeline/planner.hpp"
 
@@ -38,12 +39,15 @@ class PlannerWrap : public Napi::ObjectWrap<PlannerWrap> {
   Napi::Value load(const Napi::CallbackInfo& info);
   Napi::Value plan(const Napi::CallbackInfo& info);
   Napi::Value dispose(const Napi::CallbackInfo& info);
+  // { amax, rows, calls } per linear weight name over every plan so far; only with { calibrate: true }.
+  Napi::Value activation_stats(const Napi::CallbackInfo& info);
   void shutdown() noexcept;  // abort + join; used by the destructor and the env cleanup hook
   static void cleanup(void* self) { static_cast<PlannerWrap*>(self)->shutdown(); }
 
   pipeline::LoadOptions options_;
   // Touched only by jobs on worker_ (and by shutdown() after the worker is joined).
   std::unique_ptr<pipeline::Planner> planner_;
+  exporter::AmaxRecorder* recorder_ = nullptr;  // inside planner_'s executor, with { calibrate: true }
   std::mutex abort_mu_;
   std::shared_ptr<std::atomic<bool>> running_abort_;  // abort flag of the plan on the worker
   bool disposed_ = false;

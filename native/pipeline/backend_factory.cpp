@@ -34,7 +34,9 @@ std::unique_ptr<model::Executor> make_cpu(const LoadOptions& o, std::shared_ptr<
   model::OpsHooks hooks;
   hooks.weight_bytes = [raw] { return raw->weight_bytes(); };
   hooks.cache_bytes = [raw] { return raw->cache_bytes(); };
-  return std::make_unique<model::OpsExecutor>(std::move(ops), cfg, info, std::move(hooks));
+  std::unique_ptr<model::Ops> run = std::move(ops);
+  if (o.wrap_ops) run = o.wrap_ops(std::move(run));
+  return std::make_unique<model::OpsExecutor>(std::move(run), cfg, info, std::move(hooks));
 }
 
 #if ALPAMAYO_HAVE_CUDA
@@ -84,6 +86,7 @@ std::unique_ptr<model::Executor> make_cuda(const LoadOptions& o, std::shared_ptr
 std::unique_ptr<model::Executor> make_executor(const LoadOptions& o, std::shared_ptr<const Checkpoint> ckpt,
                                         const model::ModelConfig& cfg) {
   if (o.backend == "cpu") return make_cpu(o, std::move(ckpt), cfg);
+  if (o.wrap_ops) fail(ErrorCode::InvalidInput, "backend '" + o.backend + "': only the cpu backend can be wrapped (calibration)");
   const BackendReport report = probe_backends();
   if (o.backend == "cuda") {
     if (!report.cuda_compiled)

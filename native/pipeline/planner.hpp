@@ -16,6 +16,7 @@
 #include "core/checkpoint.hpp"
 #include "model/trajectory.hpp"
 #include "model/executor.hpp"
+#include "model/ops.hpp"
 
 namespace alp::pipeline {
 
@@ -26,6 +27,9 @@ struct LoadOptions {
   std::string precision = "fp32";
   int device = 0;
   int threads = 0;                // CPU worker threads; 0 = all cores
+  // Backend "cpu" only: wraps the CPU executor's Ops before the planner's executor takes it (FP8
+  // calibration watches every linear of real plans through it, export/activation_calibration.hpp).
+  std::function<std::unique_ptr<model::Ops>(std::unique_ptr<model::Ops>)> wrap_ops;
 };
 
 struct Frame {

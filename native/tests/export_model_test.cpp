@@ -129,6 +129,31 @@ TEST(export_profiles_audit_planner_layout) {
   CHECK(expert.at("x").max == (Shape{16 * 64, 2}));
 }
 
+// The realdims preset: the release's layer widths (model-spec 1.1, 1.2, 3.1) with few layers, and the
+// release's planner layout (720 patches and 180 image tokens per 1080x1920 frame).
+TEST(export_realdims_preset_has_the_release_layer_dims) {
+  const model::ModelConfig r = model::parse_model_config(model::preset_config("realdims"));
+  CHECK_EQ(r.text.hidden_size, 4096);
+  CHECK_EQ(r.text.intermediate_size, 12288);
+  CHECK_EQ(r.text.num_heads, 32);
+  CHECK_EQ(r.text.num_kv_heads, 8);
+  CHECK_EQ(r.text.head_dim, 128);
+  CHECK_EQ(r.text.num_layers, 2);
+  CHECK_EQ(r.vision.hidden_size, 1152);
+  CHECK_EQ(r.vision.intermediate_size, 4304);
+  CHECK_EQ(r.vision.depth, 2);
+  CHECK_EQ(r.vision.deepstack_visual_indexes.size(), 2u);
+  CHECK_EQ(r.expert.hidden_size, 2048);
+  CHECK_EQ(r.expert.intermediate_size, 8256);
+  CHECK_EQ(r.expert.num_heads, 16);
+  CHECK_EQ(r.expert.num_kv_heads, 8);
+  CHECK_EQ(r.expert.num_layers, 1);
+  const auto l = exporter::planner_layout(r);
+  CHECK_EQ(l.patches_per_image, int64_t{720});
+  CHECK_EQ(l.image_tokens, int64_t{2880});
+  CHECK_EQ(l.prompt_opt, int64_t{3300});
+}
+
 // build-engines --export-only: the builder (TensorRT's, in an addon that has it) is never called, the
 // manifest says not built and the trtexec commands are returned; without export-only the same builder
 // is called once and its result is what manifest.json records. A recording builder stands in for
