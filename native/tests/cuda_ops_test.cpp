@@ -32,14 +32,6 @@ namespace {
 
 using WeightMap = std::map<std::string, Tensor, std::less<>>;
 
-model::WeightSource source_of(const WeightMap* w) {
-  return [w](std::string_view n) {
-    auto it = w->find(n);
-    if (it == w->end()) fail(ErrorCode::InvalidCheckpoint, "missing tensor " + std::string(n));
-    return it->second;
-  };
-}
-
 cuda::CudaOptions exact_options(Precision p = Precision::FP32) {
   cuda::CudaOptions o;
   o.precision = p;
@@ -81,8 +73,8 @@ std::vector<float> random_vec(size_t n, uint64_t seed, float scale = 1.f) {
 // Runs one op on both executors with the same host inputs.
 struct Pair {
   WeightMap weights;
-  cpu::CpuOps cpu{source_of(&weights), cpu::CpuOptions{Precision::FP32, 1}};
-  cuda::CudaOps gpu{source_of(&weights), exact_options()};
+  cpu::CpuOps cpu{test::weight_source(weights), cpu::CpuOptions{Precision::FP32, 1}};
+  cuda::CudaOps gpu{test::weight_source(weights), exact_options()};
   struct V {
     Value c, g;
   };
@@ -108,10 +100,10 @@ TEST(cuda_ops_no_device_is_backend_unavailable) {
   if (why.empty()) {
     cuda::CudaOptions o;
     o.device = 1 << 20;
-    CHECK_THROWS_CODE(cuda::CudaOps(source_of(&none), o), ErrorCode::InvalidInput, "cuda device");
+    CHECK_THROWS_CODE(cuda::CudaOps(test::weight_source(none), o), ErrorCode::InvalidInput, "cuda device");
     return;
   }
-  CHECK_THROWS_CODE(cuda::CudaOps(source_of(&none)), ErrorCode::BackendUnavailable,
+  CHECK_THROWS_CODE(cuda::CudaOps(test::weight_source(none)), ErrorCode::BackendUnavailable,
                     "CUDA backend requested but no CUDA device is available: ");
   CHECK_THROWS_CODE(cuda::make_cuda_ops(nullptr, "fp32"), ErrorCode::InvalidInput, "null checkpoint");
 }
@@ -281,8 +273,8 @@ Run run_tiny(Tiny& t, model::Ops& ops, cuda::CudaOps* gpu) {
 TEST(cuda_ops_tiny_network_matches_cpu) {
   REQUIRE_CUDA_DEVICE();
   Tiny t;
-  cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{Precision::FP32, 2});
-  cuda::CudaOps g(source_of(&t.weights), exact_options());
+  cpu::CpuOps c(test::weight_source(t.weights), cpu::CpuOptions{Precision::FP32, 2});
+  cuda::CudaOps g(test::weight_source(t.weights), exact_options());
   const Run want = run_tiny(t, c, nullptr);
   const Run got = run_tiny(t, g, &g);
   CHECK_CLOSE("vision embeds", got.vision, want.vision, 1e-5);
@@ -297,7 +289,7 @@ TEST(cuda_ops_tiny_network_matches_cpu) {
 TEST(cuda_denoise_graph_matches_eager_and_replays) {
   REQUIRE_CUDA_DEVICE();
   Tiny t;
-  cuda::CudaOps g(source_of(&t.weights), exact_options());
+  cuda::CudaOps g(test::weight_source(t.weights), exact_options());
   const Run r = run_tiny(t, g, &g);
   const int64_t offset = r.n + 1;
   std::vector<float> noise = random_vec(128, 99);
@@ -377,8 +369,8 @@ TEST(cuda_lanes_decode_and_denoise_match_cpu) {
     }
     return o;
   };
-  cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{alp::Precision::FP32, 2});
-  cuda::CudaOps g(source_of(&t.weights), exact_options());
+  cpu::CpuOps c(test::weight_source(t.weights), cpu::CpuOptions{alp::Precision::FP32, 2});
+  cuda::CudaOps g(test::weight_source(t.weights), exact_options());
   const Out want = run(c, nullptr);
   const Out got = run(g, &g);
   CHECK_EQ(got.logits.size(), want.logits.size());
@@ -393,8 +385,8 @@ TEST(cuda_ops_precision_modes_match_cpu_modes) {
   // bf16/fp16: identical rounded weights, fp32 activations on both (fallback GEMM); fp8: the same
   // per-tensor e4m3 rule for weights and activations, so only summation order differs.
   for (auto [prec, tol] : {std::pair{Precision::BF16, 1e-4}, {Precision::FP16, 1e-4}, {Precision::FP8, 1e-3}}) {
-    cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{prec, 2});
-    cuda::CudaOps g(source_of(&t.weights), exact_options(prec));
+    cpu::CpuOps c(test::weight_source(t.weights), cpu::CpuOptions{prec, 2});
+    cuda::CudaOps g(test::weight_source(t.weights), exact_options(prec));
     const Run want = run_tiny(t, c, nullptr);
     const Run got = run_tiny(t, g, &g);
     CHECK_CLOSE(precision_name(prec), got.prefill, want.prefill, tol);
@@ -404,8 +396,8 @@ TEST(cuda_ops_precision_modes_match_cpu_modes) {
   // cuBLASLt casts activations to bf16: close to the CPU bf16 mode, not equal.
   cuda::CudaOptions lt = exact_options(Precision::BF16);
   lt.use_cublaslt = true;
-  cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{Precision::BF16, 2});
-  cuda::CudaOps g(source_of(&t.weights), lt);
+  cpu::CpuOps c(test::weight_source(t.weights), cpu::CpuOptions{Precision::BF16, 2});
+  cuda::CudaOps g(test::weight_source(t.weights), lt);
   CHECK_CLOSE("bf16 cublaslt", run_tiny(t, g, &g).prefill, run_tiny(t, c, nullptr).prefill, 0.05);
 #endif
 }
@@ -413,7 +405,7 @@ TEST(cuda_ops_precision_modes_match_cpu_modes) {
 TEST(cuda_ops_reset_invalidates_arena_values_only) {
   REQUIRE_CUDA_DEVICE();
   WeightMap none;
-  cuda::CudaOps g(source_of(&none), exact_options());
+  cuda::CudaOps g(test::weight_source(none), exact_options());
   const std::vector<float> d = {1, 2, 3, 4};
   Value a = g.input("a", {2, 2}, d);
   Value kept = g.persist(a);
@@ -438,7 +430,7 @@ TEST(cuda_gemm_scratch_growth_after_capture_keeps_replays_valid) {
   Tiny t;
   cuda::CudaOptions o = exact_options(Precision::BF16);
   o.use_cublaslt = true;
-  cuda::CudaOps g(source_of(&t.weights), o);
+  cuda::CudaOps g(test::weight_source(t.weights), o);
   CHECK(g.libraries().find("cuBLASLt 13.") == 0);
   const Run r = run_tiny(t, g, &g);
   const int64_t offset = r.n + 1;
@@ -474,7 +466,7 @@ TEST(cuda_two_planners_capture_at_the_same_time) {
   std::string errors[2];
   auto worker = [&](int id) {
     try {
-      cuda::CudaOps g(source_of(&t.weights), exact_options());
+      cuda::CudaOps g(test::weight_source(t.weights), exact_options());
       cuda::CudaDenoiser d(g);
       const Run r = run_tiny(t, g, &g);
       for (int i = 0; i < 6; ++i) {
@@ -503,7 +495,7 @@ TEST(cuda_denoise_graph_cache_is_bounded) {
   Tiny t;
   cuda::CudaOptions o = exact_options();
   o.max_graphs = 2;
-  cuda::CudaOps g(source_of(&t.weights), o);
+  cuda::CudaOps g(test::weight_source(t.weights), o);
   cuda::CudaDenoiser d(g);
   const Run r = run_tiny(t, g, &g);
   const auto noise = random_vec(128, 3);
@@ -521,8 +513,8 @@ TEST(cuda_fp8_weights_are_quantised_on_the_device_without_a_bf16_copy) {
   // Was: e4m3 copies made on the host at first use, the bf16 copies kept beside them.
   REQUIRE_CUDA_DEVICE();
   Tiny t;
-  cuda::CudaOps g8(source_of(&t.weights), exact_options(Precision::FP8));
-  cuda::CudaOps g16(source_of(&t.weights), exact_options(Precision::BF16));
+  cuda::CudaOps g8(test::weight_source(t.weights), exact_options(Precision::FP8));
+  cuda::CudaOps g16(test::weight_source(t.weights), exact_options(Precision::BF16));
   g8.preload(model::parameter_specs(t.cfg));
   g16.preload(model::parameter_specs(t.cfg));
   // Matrices take 1 byte per value instead of 2 (tables and rank-1 weights are the same in both).
@@ -531,7 +523,7 @@ TEST(cuda_fp8_weights_are_quantised_on_the_device_without_a_bf16_copy) {
   const Run r = run_tiny(t, g8, &g8);
   CHECK_EQ(g8.weight_bytes(), loaded);  // nothing quantised later, at first use
   // Same per-tensor rule as the CPU executor.
-  cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{Precision::FP8, 2});
+  cpu::CpuOps c(test::weight_source(t.weights), cpu::CpuOptions{Precision::FP8, 2});
   CHECK_CLOSE("fp8 prefill", r.prefill, run_tiny(t, c, nullptr).prefill, 1e-3);
 }
 
@@ -541,11 +533,11 @@ TEST(cuda_executor_moves_between_threads) {
   REQUIRE_CUDA_DEVICE();
   Tiny t;
   std::unique_ptr<cuda::CudaOps> g;
-  std::thread([&] { g = std::make_unique<cuda::CudaOps>(source_of(&t.weights), exact_options()); }).join();
+  std::thread([&] { g = std::make_unique<cuda::CudaOps>(test::weight_source(t.weights), exact_options()); }).join();
   Run got;
   std::thread([&] { got = run_tiny(t, *g, g.get()); }).join();
   std::thread([&] { g.reset(); }).join();
-  cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{Precision::FP32, 2});
+  cpu::CpuOps c(test::weight_source(t.weights), cpu::CpuOptions{Precision::FP32, 2});
   CHECK_CLOSE("prefill across threads", got.prefill, run_tiny(t, c, nullptr).prefill, 1e-4);
 }
 TEST(cuda_cudnn_attention_matches_builtin_for_every_mask) {
@@ -557,7 +549,7 @@ TEST(cuda_cudnn_attention_matches_builtin_for_every_mask) {
   WeightMap none;
   cuda::CudaOptions with = exact_options(Precision::BF16), without = with;
   with.use_cudnn = true;
-  cuda::CudaOps a(source_of(&none), with), b(source_of(&none), without);
+  cuda::CudaOps a(test::weight_source(none), with), b(test::weight_source(none), without);
   CHECK(a.libraries().find("cuDNN 9.") != std::string::npos);
   CHECK(b.libraries().find("built-in attention") != std::string::npos);
   const int64_t hq = 8, hkv = 2, d = 64, cap = 300;
@@ -596,8 +588,8 @@ TEST(cuda_cudnn_attention_matches_builtin_for_every_mask) {
       b.attention(qe.second, b.concat({rk, ke.second}, 0), b.concat({rv, ke.second}, 0), model::AttentionMask::none(), 0.125f));
   // The tiny network end to end in bf16 with cuDNN attention stays close to the CPU bf16 mode.
   Tiny t;
-  cuda::CudaOps g(source_of(&t.weights), with);
-  cpu::CpuOps c(source_of(&t.weights), cpu::CpuOptions{Precision::BF16, 2});
+  cuda::CudaOps g(test::weight_source(t.weights), with);
+  cpu::CpuOps c(test::weight_source(t.weights), cpu::CpuOptions{Precision::BF16, 2});
   CHECK_CLOSE("bf16 cudnn network", run_tiny(t, g, &g).prefill, run_tiny(t, c, nullptr).prefill, 0.05);
 #else
   SKIP("built without cuDNN headers");
@@ -608,7 +600,7 @@ TEST(cuda_plan_frames_preprocessed_on_the_device_match_the_host) {
   // path (pinned staging, 16 frames in one launch sequence) must give the host's patches exactly.
   REQUIRE_CUDA_DEVICE();
   WeightMap none;
-  cuda::CudaOps g(source_of(&none), exact_options());
+  cuda::CudaOps g(test::weight_source(none), exact_options());
   const int n = 16, in_h = 90, in_w = 160, out_h = 64, out_w = 128;
   std::vector<std::vector<uint8_t>> frames(n, std::vector<uint8_t>(size_t(in_h * in_w * 3)));
   std::vector<const uint8_t*> ptrs;
@@ -645,7 +637,7 @@ TEST(cuda_fused_projections_match_separate_gemms) {
   fused.use_cublaslt = true;
   cuda::CudaOptions apart = fused;
   apart.fuse_projections = false;
-  cuda::CudaOps a(source_of(&t.weights), fused), b(source_of(&t.weights), apart);
+  cuda::CudaOps a(test::weight_source(t.weights), fused), b(test::weight_source(t.weights), apart);
   a.preload(model::parameter_specs(t.cfg));
   b.preload(model::parameter_specs(t.cfg));
   const Run ra = run_tiny(t, a, &a), rb = run_tiny(t, b, &b);

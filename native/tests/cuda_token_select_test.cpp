@@ -34,14 +34,6 @@ namespace {
 
 using WeightMap = std::map<std::string, Tensor, std::less<>>;
 
-model::WeightSource source_of(const WeightMap* w) {
-  return [w](std::string_view n) {
-    auto it = w->find(n);
-    if (it == w->end()) fail(ErrorCode::InvalidCheckpoint, "missing tensor " + std::string(n));
-    return it->second;
-  };
-}
-
 cuda::CudaOptions exact_options() {
   cuda::CudaOptions o;
   o.use_cublaslt = false;
@@ -104,7 +96,7 @@ void compare(cuda::CudaOps& ops, cuda::DeviceTokenSelector& sel, const Rows& row
 TEST(cuda_select_tokens_greedy_matches_cpu) {
   REQUIRE_CUDA_DEVICE();
   WeightMap none;
-  cuda::CudaOps ops(source_of(&none), exact_options());
+  cuda::CudaOps ops(test::weight_source(none), exact_options());
   cuda::DeviceTokenSelector sel(ops);
   Tally t;
   const SamplingParams greedy{0.f, 0.98f, 151669, 151936};
@@ -122,7 +114,7 @@ TEST(cuda_select_tokens_greedy_matches_cpu) {
 TEST(cuda_select_tokens_sampled_matches_cpu) {
   REQUIRE_CUDA_DEVICE();
   WeightMap none;
-  cuda::CudaOps ops(source_of(&none), exact_options());
+  cuda::CudaOps ops(test::weight_source(none), exact_options());
   cuda::DeviceTokenSelector sel(ops);
   Tally t;
   const std::vector<test::SelectionCase> cases = test::sampled_selection_cases();
@@ -161,7 +153,7 @@ TEST(cuda_select_tokens_sampled_matches_cpu) {
 TEST(cuda_select_tokens_shared_prompt_row) {
   REQUIRE_CUDA_DEVICE();
   WeightMap none;
-  cuda::CudaOps ops(source_of(&none), exact_options());
+  cuda::CudaOps ops(test::weight_source(none), exact_options());
   cuda::DeviceTokenSelector sel(ops);
   const std::vector<float> row = test::logit_row(77, 151936, 10.f);
   const SamplingParams p{0.6f, 0.98f, 151669, 151936};
@@ -185,7 +177,7 @@ TEST(cuda_select_tokens_shared_prompt_row) {
 TEST(cuda_select_tokens_errors_match_cpu) {
   REQUIRE_CUDA_DEVICE();
   WeightMap none;
-  cuda::CudaOps ops(source_of(&none), exact_options());
+  cuda::CudaOps ops(test::weight_source(none), exact_options());
   cuda::DeviceTokenSelector sel(ops);
   Rows rows = random_rows(5, 3, 4099, 4.f);
   rows.data[size_t(2 * 4099 + 17)] = std::nanf("");
@@ -249,7 +241,7 @@ TEST(cuda_executor_selects_tokens_on_the_device_like_cpu) {
   model::OpsHooks cpu_hooks;
   cpu_hooks.weight_bytes = cpu_hooks.cache_bytes = [] { return uint64_t{0}; };
   model::OpsExecutor cpu_ex(test::cpu_ops_over(weights), cfg, {"cpu", "fp32", "cpu"}, cpu_hooks);
-  auto gops = std::make_unique<cuda::CudaOps>(source_of(&weights), exact_options());
+  auto gops = std::make_unique<cuda::CudaOps>(test::weight_source(weights), exact_options());
   cuda::CudaOps* raw = gops.get();
   model::OpsHooks hooks;
   hooks.weight_bytes = hooks.cache_bytes = [] { return uint64_t{0}; };

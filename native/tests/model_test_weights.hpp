@@ -37,17 +37,20 @@ inline std::map<std::string, Tensor, std::less<>> formula_weights(const model::M
   return m;
 }
 
-// A CPU executor over `weights` (which must outlive it); a missing name is INVALID_CHECKPOINT.
+// A weight source over `weights` (which must outlive it); a missing name is INVALID_CHECKPOINT.
+inline model::WeightSource weight_source(const std::map<std::string, Tensor, std::less<>>& weights) {
+  const auto* w = &weights;
+  return [w](std::string_view n) {
+    auto it = w->find(n);
+    if (it == w->end()) fail(ErrorCode::InvalidCheckpoint, "missing tensor " + std::string(n));
+    return it->second;
+  };
+}
+
+// A CPU executor over `weights` (which must outlive it).
 inline std::unique_ptr<cpu::CpuOps> cpu_ops_over(const std::map<std::string, Tensor, std::less<>>& weights,
                                                  Precision prec = Precision::FP32, int threads = 2) {
-  const auto* w = &weights;
-  return std::make_unique<cpu::CpuOps>(
-      [w](std::string_view n) {
-        auto it = w->find(n);
-        if (it == w->end()) fail(ErrorCode::InvalidCheckpoint, "missing tensor " + std::string(n));
-        return it->second;
-      },
-      cpu::CpuOptions{prec, threads});
+  return std::make_unique<cpu::CpuOps>(weight_source(weights), cpu::CpuOptions{prec, threads});
 }
 
 }  // namespace alp::test

@@ -24,15 +24,6 @@ namespace N = engine::names;
 constexpr uintptr_t kTensorAlignment = 256;
 size_t align_up(size_t n) { return (n + kTensorAlignment - 1) / kTensorAlignment * kTensorAlignment; }
 
-const engine::ProfileRange& profile_range(const engine::EngineSpec& e, int profile, std::string_view input) {
-  const auto& inputs = e.profiles.at(static_cast<size_t>(profile)).inputs;
-  auto it = inputs.find(input);
-  if (it == inputs.end())
-    fail(ErrorCode::InvalidEngine, "engine " + e.name + " profile \"" + e.profiles[static_cast<size_t>(profile)].name +
-                                       "\": no range for " + std::string(input));
-  return it->second;
-}
-
 // Sizes of `input`'s axis `axis` the profile admits: its range when dynamic, else the static size.
 std::pair<int64_t, int64_t> dim_range(const engine::EngineSpec& e, int profile, std::string_view input, size_t axis) {
   const auto& inputs = e.profiles.at(static_cast<size_t>(profile)).inputs;
