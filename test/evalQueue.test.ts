@@ -1,7 +1,7 @@
 // Distributed evaluation on a real redis-server (started here on a loopback port): `eval --queue` with 3
 // `worker` processes, one SIGKILLed in the middle of its first job. Every clip must come back exactly
 // once, the killed job from another worker, and the results must equal the single-process run's.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
@@ -79,7 +79,9 @@ type Line = Record<string, unknown> & { clip: string; timings: unknown };
 const readLines = (p: string): Line[] => readFileSync(p, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Line);
 const withoutTimings = ({ timings, ...rest }: Line): Record<string, unknown> => (void timings, rest);
 
-t.test('eval --queue: 3 workers, one killed mid-job', { skip }, async (t) => {
+// A test's folder with `count` clips and a tiny checkpoint, and a Redis server on a free port (the
+// children array is killed at teardown; the caller adds its own processes to it).
+async function queueFixture(t: Test, count: number, seed: number) {
   const dir = t.testdir();
   const data = join(dir, 'data');
   const ckpt = join(dir, 'ckpt');
@@ -87,12 +89,16 @@ t.test('eval --queue: 3 workers, one killed mid-job', { skip }, async (t) => {
   t.teardown(() => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
   });
-
   const port = await freePort();
   const redis = spawn(redisServer, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
   children.push(redis);
-  makeClips(data, '--count', '6', '--seed', '11', '--width', '96', '--height', '64', '--clips-per-chunk', '3');
+  makeClips(data, '--count', String(count), '--seed', String(seed), '--width', '96', '--height', '64', '--clips-per-chunk', '3');
   t.equal(spawnSync(process.execPath, [CLI, 'make-checkpoint', ckpt, '--preset', 'tiny', '--seed', '0'], { env }).status, 0);
+  return { dir, data, ckpt, children, port, redis };
+}
+
+t.test('eval --queue: 3 workers, one killed mid-job', { skip }, async (t) => {
+  const { dir, data, ckpt, children, port, redis } = await queueFixture(t, 6, 11);
   const common = ['--checkpoint', ckpt, '--backend', 'cpu', '--threads', '1'];
   const settings = ['--data', data, '--samples', '2', '--max-tokens', '8'];
 
@@ -148,18 +154,7 @@ t.test('eval --queue: 3 workers, one killed mid-job', { skip }, async (t) => {
 // workers do): eval must not wait forever but fail within --lock-ms (the worker's heartbeat TTL) +
 // --worker-timeout with BACKEND_UNAVAILABLE naming the clips that were not evaluated, and exit 1.
 t.test('eval --queue: the only worker killed, eval fails within --worker-timeout', { skip }, async (t) => {
-  const dir = t.testdir();
-  const data = join(dir, 'data');
-  const ckpt = join(dir, 'ckpt');
-  const children: ChildProcess[] = [];
-  t.teardown(() => {
-    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-  });
-  const port = await freePort();
-  const redis = spawn(redisServer, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  children.push(redis);
-  makeClips(data, '--count', '3', '--seed', '12', '--width', '96', '--height', '64', '--clips-per-chunk', '3');
-  t.equal(spawnSync(process.execPath, [CLI, 'make-checkpoint', ckpt, '--preset', 'tiny', '--seed', '0'], { env }).status, 0);
+  const { dir, data, ckpt, children, port, redis } = await queueFixture(t, 3, 12);
   await waitForPort(port, 10_000);
   const url = `redis://127.0.0.1:${port}`;
   const out = join(dir, 'dist.jsonl');
