@@ -1,5 +1,5 @@
 // The recording fake of TensorRT's runtime (see fake_runtime.hpp): the nvinfer1 methods declared in
-// include/NvInferRuntime.h, over engines described by the exporter's manifest.
+// fake_nvinfer_api.hpp, over engines described by the exporter's manifest.
 #include <NvInferRuntime.h>
 
 #include <algorithm>

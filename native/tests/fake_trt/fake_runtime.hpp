@@ -7,7 +7,7 @@
 //   device; streams remember the device current when they were created; work runs when submitted
 //   (or is recorded while the stream captures a graph and runs at each cudaGraphLaunch). Work
 //   submitted and not yet synchronised is "in flight" on its stream.
-// - TensorRT (fake_nvinfer.cpp, declarations in include/NvInferRuntime.h): engines are described by
+// - TensorRT (fake_nvinfer.cpp, declarations in fake_nvinfer_api.hpp): engines are described by
 //   the exporter's manifest (I/O names, dtypes, static shapes, profiles); a plan file names its
 //   engine. Contexts record profiles, shapes and addresses; enqueueV3 checks them and writes the
 //   outputs (logits, velocity, KV rows, embeddings) by the rules below, so the runner's results

@@ -1,4 +1,4 @@
-// Compile-time proof that the test-only include/NvInferRuntime.h declares the runner's subset of
+// Compile-time proof that the test-only fake_nvinfer_api.hpp declares the runner's subset of
 // nvinfer1 as TensorRT does: this file compiles in the fake test binary (against the fake headers) and
 // in scripts/trt-syntax-check.sh against the real 10.16 and 11.1 headers, so every member pointer
 // type, virtual signature and enum value below is the same in both. (Overloaded members are picked by

@@ -1,5 +1,6 @@
 #pragma once
-// Test-only stand-in for TensorRT's public runtime header: the part of namespace nvinfer1 that the
+// Test-only stand-in for TensorRT's public runtime header (the build reaches it through generated
+// <NvInferRuntime.h>/<NvInfer.h> forwarders, CMakeLists.txt; the builder classes are not declared): the part of namespace nvinfer1 that the
 // runner (native/backends/trt, builder excluded) calls, with the declarations of TensorRT 10.16 and
 // 11.1 (identical for this subset): same names, enum values, parameter and return types, const and
 // noexcept. Written for this project from those declarations; the methods are defined by the
