@@ -553,7 +553,7 @@ std::vector<int32_t> TrtExecutor::decode(std::span<const model::LaneStep> steps,
   std::vector<int64_t> ids(static_cast<size_t>(K), 0), positions(lane_pos_);
   model::MropePositions rope;
   std::vector<int64_t> rope_pos(static_cast<size_t>(K), 0);
-  std::vector<int> row_of(steps.size());
+  std::vector<int64_t> rows(steps.size());  // each selecting lane's logits row
   for (size_t j = 0; j < steps.size(); ++j) {
     const model::LaneStep& st = steps[j];
     if (st.lane < 0 || st.lane >= K || (j > 0 && st.lane <= steps[j - 1].lane))
@@ -562,7 +562,7 @@ std::vector<int32_t> TrtExecutor::decode(std::span<const model::LaneStep> steps,
     ids[b] = st.id;
     positions[b] = st.cache_pos;
     rope_pos[b] = st.rope_pos;
-    row_of[j] = st.lane;
+    rows[j] = st.lane;
   }
   for (int64_t r : rope_pos)
     for (auto* axis : {&rope.t, &rope.h, &rope.w}) axis->push_back(r);
@@ -588,7 +588,6 @@ std::vector<int32_t> TrtExecutor::decode(std::span<const model::LaneStep> steps,
   // between requests; the launch grid (the lanes still selecting) changes within one.
   std::vector<model::TokenSampler*> samplers;
   for (const model::LaneStep& st : steps) samplers.push_back(st.sampler);
-  const std::vector<int64_t> rows(row_of.begin(), row_of.end());
   return select_on_device(logits_.as<float>(), rows, samplers, params, "decode");
 }
 
